@@ -1,0 +1,494 @@
+//! The JSON codec (`wamp.2.json`, RawSocket id 1).
+//!
+//! Splitting uses serde_json's borrowed `RawValue`: one validating pass over
+//! the frame that records where each top-level element lies and builds no
+//! values. Binary values follow the spec's convention
+//! (`rfc/text/basic/bp_binary_conversion_of_json.md`): a byte string travels as
+//! a JSON string holding `"\0"` followed by its standard base64 encoding.
+//!
+//! Full decodes of whole values (needed only when a payload is transcoded)
+//! can also use simd-json ([`read_value_simd`]); `benches/codec.rs` measures
+//! both and [`JsonCodec::read_value`] picks the winner by size (see
+//! docs/benchmarks.md).
+
+use std::fmt;
+
+use base64::Engine as _;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Deserializer, Serialize};
+use serde_json::value::RawValue;
+
+use super::{Codec, DecodeError, Element, Elements, Kind, Part, Serializer, MAX_DEPTH};
+use crate::wamp::value::{Dict, Value};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Payloads at least this large are fully decoded with simd-json rather than
+/// serde_json (measured in `benches/codec.rs`; see docs/benchmarks.md).
+pub const SIMD_THRESHOLD: usize = usize::MAX;
+
+/// The JSON codec.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonCodec;
+
+fn syntax(e: impl fmt::Display) -> DecodeError {
+    DecodeError::Syntax {
+        format: "JSON",
+        detail: e.to_string(),
+    }
+}
+
+fn first_byte(bytes: &[u8]) -> Option<u8> {
+    bytes
+        .iter()
+        .copied()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// The kind of an encoded JSON value, from its text.
+fn kind_of(raw: &[u8]) -> Kind {
+    match raw.first().copied() {
+        Some(b'[') => Kind::List,
+        Some(b'{') => Kind::Dict,
+        Some(b'"') => Kind::Str,
+        Some(b't') | Some(b'f') => Kind::Bool,
+        Some(b'n') => Kind::Null,
+        Some(b'-') if !raw.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) => Kind::NegInt,
+        _ if raw.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) => Kind::Float,
+        _ => Kind::UInt,
+    }
+}
+
+/// Collects the top-level elements of the frame's array.
+struct SplitVisitor<'a> {
+    base: usize,
+    out: &'a mut Elements,
+    overflow: &'a mut bool,
+}
+
+impl<'de> Visitor<'de> for SplitVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a WAMP message array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            let text = raw.get();
+            let start = text.as_ptr() as usize - self.base;
+            let e = Element {
+                kind: kind_of(text.as_bytes()),
+                start,
+                end: start + text.len(),
+            };
+            if self.out.push(e).is_err() {
+                *self.overflow = true;
+                return Err(de::Error::custom("too many elements"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Value`] from any serde deserializer, enforcing [`MAX_DEPTH`] and
+/// turning `"\0"`-prefixed strings into bytes.
+#[derive(Clone, Copy)]
+struct ValueSeed {
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+fn string_value(s: &str) -> Value {
+    if let Some(b64) = s.strip_prefix('\0') {
+        if let Ok(bytes) = B64.decode(b64) {
+            return Value::Bytes(bytes);
+        }
+    }
+    Value::Str(s.to_owned())
+}
+
+impl<'de> Visitor<'de> for ValueSeed {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::from(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(Value::UInt(u))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::Float(f))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(string_value(s))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom("nesting too deep"));
+        }
+        let inner = ValueSeed {
+            depth: self.depth + 1,
+        };
+        let mut list = Vec::new();
+        while let Some(v) = seq.next_element_seed(inner)? {
+            list.push(v);
+        }
+        Ok(Value::List(list))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom("nesting too deep"));
+        }
+        let inner = ValueSeed {
+            depth: self.depth + 1,
+        };
+        let mut dict = Dict::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(inner)?;
+            dict.insert(k, v);
+        }
+        Ok(Value::Dict(dict))
+    }
+}
+
+/// Serializes a [`Value`] as JSON with the spec's binary convention.
+struct JsonOut<'a>(&'a Value);
+
+impl Serialize for JsonOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::UInt(u) => s.serialize_u64(*u),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::Str(st) => s.serialize_str(st),
+            Value::Bytes(b) => {
+                let mut text = String::with_capacity(1 + b.len().div_ceil(3) * 4);
+                text.push('\0');
+                B64.encode_string(b, &mut text);
+                s.serialize_str(&text)
+            }
+            Value::List(l) => {
+                let mut seq = s.serialize_seq(Some(l.len()))?;
+                for v in l {
+                    seq.serialize_element(&JsonOut(v))?;
+                }
+                seq.end()
+            }
+            Value::Dict(d) => DictOut(d).serialize(s),
+        }
+    }
+}
+
+struct DictOut<'a>(&'a Dict);
+
+impl Serialize for DictOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, &JsonOut(v))?;
+        }
+        map.end()
+    }
+}
+
+struct ListOut<'a>(&'a [Value]);
+
+impl Serialize for ListOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for v in self.0 {
+            seq.serialize_element(&JsonOut(v))?;
+        }
+        seq.end()
+    }
+}
+
+/// Decodes one whole JSON value with simd-json (which parses a private copy in place).
+pub fn read_value_simd(bytes: &[u8]) -> Result<Value, DecodeError> {
+    let mut buf = bytes.to_vec();
+    let v = simd_json::to_borrowed_value(&mut buf).map_err(syntax)?;
+    from_simd(&v, 0)
+}
+
+fn from_simd(v: &simd_json::BorrowedValue<'_>, depth: usize) -> Result<Value, DecodeError> {
+    use simd_json::{BorrowedValue as B, StaticNode as N};
+    Ok(match v {
+        B::Static(N::Null) => Value::Null,
+        B::Static(N::Bool(b)) => Value::Bool(*b),
+        B::Static(N::I64(i)) => Value::from(*i),
+        B::Static(N::U64(u)) => Value::UInt(*u),
+        B::Static(N::F64(f)) => Value::Float(*f),
+        B::String(s) => string_value(s),
+        B::Array(a) => {
+            if depth >= MAX_DEPTH {
+                return Err(DecodeError::TooDeep);
+            }
+            Value::List(
+                a.iter()
+                    .map(|v| from_simd(v, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        B::Object(o) => {
+            if depth >= MAX_DEPTH {
+                return Err(DecodeError::TooDeep);
+            }
+            let mut d = Dict::new();
+            for (k, v) in o.iter() {
+                d.insert(k.to_string(), from_simd(v, depth + 1)?);
+            }
+            Value::Dict(d)
+        }
+    })
+}
+
+/// Decodes one whole JSON value with serde_json.
+pub fn read_value_serde(bytes: &[u8]) -> Result<Value, DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v = ValueSeed { depth: 0 }.deserialize(&mut de).map_err(|e| {
+        if e.to_string().contains("nesting too deep") {
+            DecodeError::TooDeep
+        } else {
+            syntax(e)
+        }
+    })?;
+    de.end().map_err(|_| DecodeError::TrailingBytes)?;
+    Ok(v)
+}
+
+fn write_uint(u: u64, out: &mut Vec<u8>) {
+    let mut buf = itoa::Buffer::new();
+    out.extend_from_slice(buf.format(u).as_bytes());
+}
+
+impl Codec for JsonCodec {
+    const SERIALIZER: Serializer = Serializer::Json;
+    const SUBPROTOCOL: &'static str = "wamp.2.json";
+    const RAWSOCKET_ID: u8 = 1;
+    const FORMAT: &'static str = "JSON";
+
+    fn split(frame: &[u8], out: &mut Elements) -> Result<(), DecodeError> {
+        match first_byte(frame) {
+            None => return Err(DecodeError::Truncated),
+            Some(b'[') => {}
+            Some(_) => {
+                let trimmed = frame.trim_ascii_start();
+                return Err(DecodeError::NotAnArray(kind_of(trimmed).name()));
+            }
+        }
+        let mut overflow = false;
+        let mut de = serde_json::Deserializer::from_slice(frame);
+        let visitor = SplitVisitor {
+            base: frame.as_ptr() as usize,
+            out,
+            overflow: &mut overflow,
+        };
+        let res = de.deserialize_seq(visitor);
+        if overflow {
+            return Err(DecodeError::WrongLength {
+                message: "message",
+                min: 1,
+                max: super::MAX_ELEMENTS,
+                found: super::MAX_ELEMENTS + 1,
+            });
+        }
+        res.map_err(|e| {
+            if e.is_eof() {
+                DecodeError::Truncated
+            } else {
+                syntax(e)
+            }
+        })?;
+        de.end().map_err(|_| DecodeError::TrailingBytes)
+    }
+
+    fn read_uint(bytes: &[u8]) -> Result<u64, DecodeError> {
+        let mut acc: u64 = 0;
+        if bytes.is_empty() {
+            return Err(syntax("empty number"));
+        }
+        for &b in bytes {
+            if !b.is_ascii_digit() {
+                return Err(syntax("not an unsigned integer"));
+            }
+            acc = acc
+                .checked_mul(10)
+                .and_then(|a| a.checked_add(u64::from(b - b'0')))
+                .ok_or_else(|| syntax("integer out of range"))?;
+        }
+        Ok(acc)
+    }
+
+    fn read_str(bytes: &[u8]) -> Result<String, DecodeError> {
+        serde_json::from_slice::<String>(bytes).map_err(syntax)
+    }
+
+    fn read_value(bytes: &[u8]) -> Result<Value, DecodeError> {
+        if bytes.len() >= SIMD_THRESHOLD {
+            read_value_simd(bytes)
+        } else {
+            read_value_serde(bytes)
+        }
+    }
+
+    fn write_value(value: &Value, out: &mut Vec<u8>) {
+        // Writing to a Vec cannot fail and every Value serializes.
+        let _ = serde_json::to_writer(&mut *out, &JsonOut(value));
+    }
+
+    fn write_parts(parts: &[Part<'_>], out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match p {
+                Part::UInt(u) => write_uint(*u, out),
+                Part::Str(s) => {
+                    let _ = serde_json::to_writer(&mut *out, s);
+                }
+                Part::Dict(d) => {
+                    let _ = serde_json::to_writer(&mut *out, &DictOut(d));
+                }
+                Part::List(l) => {
+                    let _ = serde_json::to_writer(&mut *out, &ListOut(l));
+                }
+                Part::Raw(r) => out.extend_from_slice(r),
+            }
+        }
+        out.push(b']');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wamp::message::{Message, Payload};
+    use bytes::Bytes;
+
+    fn decode(s: &str) -> Result<Message, DecodeError> {
+        Serializer::Json.decode(&Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn publish_keeps_payload_raw() {
+        let m = decode(
+            r#" [16, 7, {"acknowledge": true}, "com.a", [1, "x", {"y": [2]}], {"k": null}] "#,
+        )
+        .unwrap();
+        match &m {
+            Message::Publish {
+                request,
+                options,
+                topic,
+                payload: Payload::Raw(raw),
+            } => {
+                assert_eq!(*request, 7);
+                assert_eq!(options.get("acknowledge"), Some(&Value::Bool(true)));
+                assert_eq!(topic, "com.a");
+                assert_eq!(&raw.args[..], br#"[1, "x", {"y": [2]}]"#);
+                assert_eq!(raw.kwargs.as_deref(), Some(&br#"{"k": null}"#[..]));
+            }
+            other => panic!("{other:?}"),
+        }
+        let out = Serializer::Json.encode(&m).unwrap();
+        assert_eq!(
+            out,
+            br#"[16,7,{"acknowledge":true},"com.a",[1, "x", {"y": [2]}],{"k": null}]"#
+        );
+    }
+
+    #[test]
+    fn binary_convention() {
+        let v = Value::List(vec![Value::Bytes(vec![0, 1, 2, 255])]);
+        let mut out = Vec::new();
+        JsonCodec::write_value(&v, &mut out);
+        assert_eq!(out, br#"["\u0000AAEC/w=="]"#);
+        assert_eq!(JsonCodec::read_value(&out).unwrap(), v);
+        assert_eq!(read_value_simd(&out).unwrap(), v);
+    }
+
+    #[test]
+    fn precise_errors() {
+        assert_eq!(decode("{}"), Err(DecodeError::NotAnArray("dict")));
+        assert_eq!(decode("[]"), Err(DecodeError::Empty));
+        assert_eq!(decode("[99]"), Err(DecodeError::UnknownMessageType(99)));
+        assert_eq!(
+            decode("[1, \"realm1\"]"),
+            Err(DecodeError::WrongLength {
+                message: "HELLO",
+                min: 3,
+                max: 3,
+                found: 2
+            })
+        );
+        assert_eq!(
+            decode("[1, 5, {}]"),
+            Err(DecodeError::WrongType {
+                message: "HELLO",
+                field: "Realm",
+                expected: "string",
+                found: "integer"
+            })
+        );
+        assert_eq!(
+            decode("[32, 9007199254740993, {}, \"a\"]"),
+            Err(DecodeError::InvalidId {
+                message: "SUBSCRIBE",
+                field: "Request",
+                value: 9007199254740993
+            })
+        );
+        assert_eq!(decode("[1, \"a\", {}] x"), Err(DecodeError::TrailingBytes));
+        assert_eq!(decode("[1, \"a\", {"), Err(DecodeError::Truncated));
+        assert!(matches!(
+            decode("[1,2,3,4,5,6,7,8]"),
+            Err(DecodeError::WrongLength { .. })
+        ));
+        assert_eq!(
+            decode("[16, 1, {}, \"a\", {}]"),
+            Err(DecodeError::WrongType {
+                message: "PUBLISH",
+                field: "Arguments",
+                expected: "list",
+                found: "dict"
+            })
+        );
+        assert_eq!(
+            decode("[-1]").unwrap_err().to_string(),
+            "message.type must be of type integer, found negative integer"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert!(decode(&deep).is_err());
+        let v = format!("{}{}", "[".repeat(70), "]".repeat(70));
+        assert_eq!(
+            JsonCodec::read_value(v.as_bytes()),
+            Err(DecodeError::TooDeep)
+        );
+        assert_eq!(read_value_simd(v.as_bytes()), Err(DecodeError::TooDeep));
+    }
+}

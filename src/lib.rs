@@ -1,0 +1,4 @@
+//! shardwamp
+#![warn(missing_docs)]
+pub mod codec;
+pub mod wamp;
