@@ -1,4 +1,40 @@
-//! shardwamp
+//! # shardwamp
+//!
+//! A WAMP v2 router built thread-per-core on io_uring: one glommio executor per
+//! CPU core (a *shard*) owns its connections and the realm state placed on it;
+//! publications and calls cross shards over a lock-free channel mesh. It runs
+//! what Crossbar.io's router worker runs — realms, roles, transports, embedded
+//! components, router links — with a controller API to manage them at run time.
+//!
+//! ## Layout
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`wamp`] | the protocol as code, no I/O: [`wamp::message`] (every message, its code, who may send it), [`wamp::value`] (the value model), [`wamp::uri`] (validation and matching), [`wamp::id`] (ID scopes), [`wamp::uris`] (the spec's error and close URIs) |
+//! | [`codec`] | JSON, MessagePack and CBOR: frames to messages and back, payload pass-through and transcoding |
+//!
+//! Still to come (see docs/ARCHITECTURE.md): `router` (the sans-IO realm,
+//! broker, dealer and session state machine spread over shards), `shard`
+//! (the glommio runtime and its mesh), `transport` (WebSocket and RawSocket),
+//! `config`, `control` (the RouterController operations).
+//!
+//! ## Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use shardwamp::codec::Serializer;
+//! use shardwamp::wamp::message::Message;
+//!
+//! // A PUBLISH arrives as JSON; its payload stays encoded ...
+//! let frame = Bytes::from_static(br#"[16, 1, {}, "com.example.topic", [1, 2, 3]]"#);
+//! let msg = Serializer::Json.decode(&frame).unwrap();
+//! assert!(matches!(msg, Message::Publish { .. }));
+//! // ... and is transcoded only for a subscriber that speaks another serializer.
+//! let as_msgpack = Serializer::MsgPack.encode(&msg).unwrap();
+//! let back = Serializer::MsgPack.decode(&Bytes::from(as_msgpack)).unwrap();
+//! assert_eq!(back, msg);
+//! ```
 #![warn(missing_docs)]
+
 pub mod codec;
 pub mod wamp;

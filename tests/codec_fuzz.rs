@@ -299,3 +299,30 @@ fn pass_through_builds_no_value_tree() {
         );
     }
 }
+
+/// The cargo-fuzz seed corpus (fuzz/seeds/) holds frames that decode.
+/// `REGENERATE_SEEDS=1 cargo test --test codec_fuzz fuzz_seeds` rewrites it.
+#[test]
+fn fuzz_seeds_decode() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    for s in Serializer::ALL {
+        let dir = root.join(s.name());
+        if std::env::var_os("REGENERATE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            for (i, m) in samples().iter().enumerate() {
+                std::fs::write(
+                    dir.join(format!("{i:02}-{}", m.message_type().name().to_lowercase())),
+                    s.encode(m).unwrap(),
+                )
+                .unwrap();
+            }
+        }
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            s.decode(&Bytes::from(bytes)).unwrap();
+            n += 1;
+        }
+        assert!(n >= 5, "{}: only {n} seeds", dir.display());
+    }
+}

@@ -250,7 +250,7 @@ impl Codec for CborCodec {
         let t = d.datatype().map_err(err)?;
         let mut element = |d: &mut Decoder<'_>| -> Result<(), DecodeError> {
             let start = d.position();
-            let mut kind = skip(d, 1)?;
+            let mut kind = skip(d, 0)?;
             if kind == Kind::Null && d.input().get(start).is_some_and(|b| b >> 5 == 6) {
                 // A tagged item: its kind is the content's.
                 let mut inner = Decoder::new(&frame[start..d.position()]);

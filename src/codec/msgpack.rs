@@ -246,7 +246,7 @@ impl Codec for MsgPackCodec {
         };
         for _ in 0..n {
             let start = r.pos;
-            let mut kind = r.skip(1)?;
+            let mut kind = r.skip(0)?;
             if kind == Kind::UInt
                 && matches!(
                     Marker::from_u8(frame[start]),
