@@ -37,4 +37,5 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod router;
 pub mod wamp;

@@ -1,0 +1,1472 @@
+//! Session authentication, sans-IO: the per-transport `auth` configuration
+//! (Crossbar.io's shape) and the [`Authenticator`] state machine that turns a
+//! `HELLO` into a `WELCOME`, a `CHALLENGE` or an `ABORT`, and an `AUTHENTICATE`
+//! into a `WELCOME` or an `ABORT`.
+//!
+//! Methods (spec: `rfc/text/advanced/ap_authentication*.md`):
+//!
+//! * **anonymous** — welcomed at once under the configured role (default
+//!   `anonymous`) and `authid` (default: a random serial number such as
+//!   `JKQC-PPGA-9EAC-JXK9-7KHA-MJLP`, as Crossbar.io generates).
+//! * **ticket** — `CHALLENGE("ticket", {})`; the `AUTHENTICATE` signature is the
+//!   ticket itself, compared in constant time.
+//! * **wampcra** — `CHALLENGE("wampcra", {"challenge": ...})`, the challenge a JSON
+//!   object with `authid`, `authrole`, `authmethod`, `authprovider`, `nonce`,
+//!   `timestamp` and `session`; the signature is
+//!   `base64(HMAC-SHA256(secret, challenge))`, see [`wampcra_sign`].
+//!
+//! **Salted WAMP-CRA users.** As in the spec ("the password itself is never
+//! stored, but only a key derived from the password and a password salt. This
+//! derived key is then practically working as the new shared secret") and in
+//! Crossbar.io (`crossbar/router/auth/wampcra.py` signs with `user['secret']`
+//! whether or not a salt is set), the configured `secret` of a user with a
+//! `salt` **is the derived key**: the base64 text [`wampcra_derive_key`]
+//! returns for the password. The router signs with it directly and sends
+//! `salt`, `iterations` and `keylen` in the challenge so that the client can
+//! derive the same key from its password. A Crossbar.io `config.json` thus
+//! translates one to one.
+//!
+//! The client's `HELLO.Details.authmethods` order is honoured: the first method
+//! the transport offers is used (no fall-through to later methods when it
+//! fails). Absent or empty, the list is `["anonymous"]`.
+//!
+//! Error URIs follow the spec (`rfc/text/advanced/ap_48_uris.md`):
+//! no offered method → `wamp.error.no_matching_auth_method` (Crossbar.io says
+//! `wamp.error.no_auth_method`); unknown `authid` → `wamp.error.no_such_principal`;
+//! missing `authid` → `wamp.error.authentication_required`; wrong ticket or
+//! signature → `wamp.error.authentication_denied` ("wrong password"; Crossbar.io
+//! says `wamp.error.not_authorized`).
+//!
+//! Not done here, by the caller: checking that the realm and the role exist
+//! (`wamp.error.no_such_realm`, `wamp.error.no_such_role`) and timing out a
+//! pending authentication ("the `AUTHENTICATE` message was sent in due time").
+//! No secret appears in any `Debug` output or message text: secrets are held
+//! in [`Secret`], whose `Debug` is redacted.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::wamp::uris::{
+    ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_AUTHENTICATION_REQUIRED,
+    ERROR_NO_MATCHING_AUTH_METHOD, ERROR_NO_SUCH_PRINCIPAL, ERROR_PROTOCOL_VIOLATION,
+};
+use crate::wamp::value::{Dict, Value};
+
+/// The `anonymous` method's name in `HELLO.Details.authmethods` and `WELCOME.Details.authmethod`.
+pub const METHOD_ANONYMOUS: &str = "anonymous";
+/// The `ticket` method's name.
+pub const METHOD_TICKET: &str = "ticket";
+/// The WAMP-CRA method's name.
+pub const METHOD_WAMPCRA: &str = "wampcra";
+/// The WAMP-Cryptosign method's name (configuration parses; not supported yet).
+pub const METHOD_CRYPTOSIGN: &str = "cryptosign";
+
+/// `authprovider` of every static (configured) principal.
+pub const PROVIDER_STATIC: &str = "static";
+
+/// Default role of an anonymous session (Crossbar.io's default).
+pub const DEFAULT_ANONYMOUS_ROLE: &str = "anonymous";
+/// Default PBKDF2 iteration count of a salted WAMP-CRA user.
+pub const DEFAULT_ITERATIONS: u32 = 1000;
+/// Default PBKDF2 derived-key length, in bytes, of a salted WAMP-CRA user.
+pub const DEFAULT_KEYLEN: u32 = 32;
+
+// ---------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------
+
+/// A secret string (a ticket, a WAMP-CRA secret or derived key) whose `Debug`
+/// output is redacted and whose equality is checked in constant time.
+///
+/// It serializes as the plain string (`#[serde(transparent)]`), so configuration
+/// round-trips.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret string.
+    pub fn new(secret: impl Into<String>) -> Secret {
+        Secret(secret.into())
+    }
+
+    /// The secret itself. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the secret is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        ct_str_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Secret {}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_owned())
+    }
+}
+
+/// One method's entry in a transport's `auth` table: `{"type": "static", ...}`
+/// or `{"type": "dynamic", "authenticator": ...}`; `S` is the method's static shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum AuthMethodConfig<S> {
+    /// Principals listed in the configuration.
+    Static(S),
+    /// Principals looked up by calling a WAMP procedure (not supported yet:
+    /// [`Authenticator::new`] returns [`AuthConfigError::DynamicNotSupported`]).
+    Dynamic(DynamicAuth),
+}
+
+/// `{"type": "dynamic", "authenticator": "com.example.authenticate"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicAuth {
+    /// URI of the authenticator procedure.
+    pub authenticator: String,
+}
+
+/// Static anonymous access: `{"type": "static", "role", "authid"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymousStatic {
+    /// Role of the anonymous session (default `anonymous`).
+    #[serde(default = "default_anonymous_role")]
+    pub role: String,
+    /// Fixed `authid`; absent, each session gets a random serial number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authid: Option<String>,
+}
+
+fn default_anonymous_role() -> String {
+    DEFAULT_ANONYMOUS_ROLE.to_owned()
+}
+
+/// Static tickets: `{"type": "static", "principals": {AUTHID: {"ticket", "role"}}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketStatic {
+    /// The principals by `authid`.
+    #[serde(default)]
+    pub principals: BTreeMap<String, TicketPrincipal>,
+}
+
+/// One ticket principal: `{"ticket", "role"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketPrincipal {
+    /// The ticket the client must present (redacted in `Debug`).
+    pub ticket: Secret,
+    /// The role the principal is authenticated under.
+    pub role: String,
+}
+
+/// Static WAMP-CRA users: `{"type": "static", "users": {AUTHID: {...}}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WampCraStatic {
+    /// The users by `authid`.
+    #[serde(default)]
+    pub users: BTreeMap<String, WampCraUser>,
+}
+
+/// One WAMP-CRA user: `{"secret", "role", "salt", "iterations", "keylen"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WampCraUser {
+    /// The shared secret (redacted in `Debug`). With a `salt`, this is the
+    /// derived key ([`wampcra_derive_key`] of the password), not the password.
+    pub secret: Secret,
+    /// The role the user is authenticated under.
+    pub role: String,
+    /// PBKDF2 salt the client derives its key with; absent: the password is the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    /// PBKDF2 iterations (default [`DEFAULT_ITERATIONS`]); used only with a salt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<u32>,
+    /// PBKDF2 key length in bytes (default [`DEFAULT_KEYLEN`]); used only with a salt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keylen: Option<u32>,
+}
+
+/// Static cryptosign principals (parsed so that a Crossbar.io configuration
+/// loads; [`Authenticator::new`] rejects it as not supported yet).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptosignStatic {
+    /// The principals by `authid`.
+    #[serde(default)]
+    pub principals: BTreeMap<String, CryptosignPrincipal>,
+}
+
+/// One cryptosign principal: `{"authorized_keys", "role", "realm"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptosignPrincipal {
+    /// Hex-encoded Ed25519 public keys the principal may authenticate with.
+    #[serde(default)]
+    pub authorized_keys: Vec<String>,
+    /// The role the principal is authenticated under.
+    pub role: String,
+    /// The realm the principal is joined to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+}
+
+/// A transport's `auth` table: one optional entry per method, keyed by the
+/// method's name as in Crossbar.io (`"anonymous"`, `"ticket"`, `"wampcra"`,
+/// `"cryptosign"`).
+///
+/// An empty table offers no method, so every `HELLO` is aborted. A transport
+/// with no `auth` table at all is, in Crossbar.io, open to anonymous sessions
+/// under the role `anonymous`: that is [`TransportAuth::anonymous_only`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransportAuth {
+    /// Anonymous access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymous: Option<AuthMethodConfig<AnonymousStatic>>,
+    /// Ticket authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<AuthMethodConfig<TicketStatic>>,
+    /// WAMP-CRA authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wampcra: Option<AuthMethodConfig<WampCraStatic>>,
+    /// Cryptosign authentication (not supported yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cryptosign: Option<AuthMethodConfig<CryptosignStatic>>,
+}
+
+impl TransportAuth {
+    /// Static anonymous access only, under `role`, with random `authid`s.
+    pub fn anonymous_only(role: &str) -> TransportAuth {
+        TransportAuth {
+            anonymous: Some(AuthMethodConfig::Static(AnonymousStatic {
+                role: role.to_owned(),
+                authid: None,
+            })),
+            ..TransportAuth::default()
+        }
+    }
+}
+
+/// Why a transport's `auth` table cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthConfigError {
+    /// A method is configured with `"type": "dynamic"`, which is not supported yet.
+    #[error("dynamic authentication (authenticator {authenticator:?}) is not supported yet for method {method:?}")]
+    DynamicNotSupported {
+        /// The method's name.
+        method: &'static str,
+        /// The configured authenticator procedure.
+        authenticator: String,
+    },
+    /// A method that is parsed but not implemented yet (cryptosign).
+    #[error("authentication method {method:?} is not supported yet")]
+    MethodNotSupported {
+        /// The method's name.
+        method: &'static str,
+    },
+    /// A principal's `role` is empty.
+    #[error("{method} principal {authid:?} has an empty role")]
+    EmptyRole {
+        /// The method's name.
+        method: &'static str,
+        /// The principal.
+        authid: String,
+    },
+    /// A principal's ticket or secret is empty (it would accept an empty signature).
+    #[error("{method} principal {authid:?} has an empty secret")]
+    EmptySecret {
+        /// The method's name.
+        method: &'static str,
+        /// The principal.
+        authid: String,
+    },
+    /// A principal's `authid` is empty.
+    #[error("{method} has a principal with an empty authid")]
+    EmptyAuthid {
+        /// The method's name.
+        method: &'static str,
+    },
+    /// A salted WAMP-CRA user has `iterations` or `keylen` of 0.
+    #[error("wampcra user {authid:?}: {field} must be at least 1")]
+    InvalidPbkdf2Parameter {
+        /// The user.
+        authid: String,
+        /// `"iterations"` or `"keylen"`.
+        field: &'static str,
+    },
+}
+
+// ---------------------------------------------------------------------------
+// WAMP-CRA primitives
+// ---------------------------------------------------------------------------
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Option<[u8; 32]> {
+    // HMAC takes keys of any length, so this never fails.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+    mac.update(message);
+    Some(mac.finalize().into_bytes().into())
+}
+
+/// A WAMP-CRA signature: `base64(HMAC-SHA256(key, challenge))`, standard
+/// alphabet with padding, as Autobahn's `compute_wcs` returns it.
+///
+/// `key` is the secret's UTF-8 bytes, or for a salted user the ASCII bytes of
+/// the base64 text [`wampcra_derive_key`] returns.
+pub fn wampcra_sign(key: &[u8], challenge: &str) -> String {
+    match hmac_sha256(key, challenge.as_bytes()) {
+        Some(sig) => STANDARD.encode(sig),
+        None => String::new(),
+    }
+}
+
+/// A salted WAMP-CRA key, as Autobahn's `derive_key` computes it:
+/// `base64(PBKDF2-HMAC-SHA256(secret, salt, iterations, keylen))` over the UTF-8
+/// bytes of `secret` and `salt`. The returned base64 text (not its decoded bytes)
+/// is the HMAC key: pass `derived.as_bytes()` to [`wampcra_sign`].
+///
+/// `iterations` of 0 is treated as 1.
+pub fn wampcra_derive_key(secret: &str, salt: &str, iterations: u32, keylen: usize) -> String {
+    let mut key = vec![0u8; keylen];
+    pbkdf2::pbkdf2_hmac::<Sha256>(
+        secret.as_bytes(),
+        salt.as_bytes(),
+        iterations.max(1),
+        &mut key,
+    );
+    STANDARD.encode(&key)
+}
+
+/// Constant-time equality of two strings of possibly different lengths: both
+/// are hashed first, so neither the content nor the length leaks through timing.
+fn ct_str_eq(a: &str, b: &str) -> bool {
+    let ha = Sha256::digest(a.as_bytes());
+    let hb = Sha256::digest(b.as_bytes());
+    bool::from(ha.as_slice().ct_eq(hb.as_slice()))
+}
+
+/// Base64 decoding that accepts the signature with or without padding.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// The characters of Autobahn's `generate_serial_number` (`DEFAULT_TOKEN_CHARS`).
+const SERIAL_CHARS: &[u8] = b"345679ACEFGHJKLMNPQRSTUVWXY";
+
+/// A random `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX` serial (114 bits), the authid
+/// Crossbar.io gives anonymous sessions.
+fn random_serial<R: RngCore + ?Sized>(rng: &mut R) -> String {
+    let mut out = String::with_capacity(29);
+    for i in 0..24 {
+        if i > 0 && i % 4 == 0 {
+            out.push('-');
+        }
+        // Rejection sampling for a uniform pick among 27 characters.
+        let c = loop {
+            let b = (rng.next_u32() & 0xff) as u8;
+            if b < 243 {
+                break SERIAL_CHARS[usize::from(b % 27)];
+            }
+        };
+        out.push(char::from(c));
+    }
+    out
+}
+
+/// A 64-character random nonce (48 random bytes, base64), as Autobahn's `newid(64)`.
+fn random_nonce<R: RngCore + ?Sized>(rng: &mut R) -> String {
+    let mut bytes = [0u8; 48];
+    rng.fill_bytes(&mut bytes);
+    STANDARD.encode(bytes)
+}
+
+/// The WAMP-CRA challenge object, fields in the spec's order.
+#[derive(Serialize)]
+struct CraChallenge<'a> {
+    authid: &'a str,
+    authrole: &'a str,
+    authmethod: &'a str,
+    authprovider: &'a str,
+    nonce: &'a str,
+    timestamp: &'a str,
+    session: u64,
+}
+
+// ---------------------------------------------------------------------------
+// The state machine
+// ---------------------------------------------------------------------------
+
+/// The authentication a session got: what `WELCOME.Details` carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthInfo {
+    /// The authentication ID the session is authenticated as.
+    pub authid: String,
+    /// The role the session is authenticated under.
+    pub authrole: String,
+    /// The method used: `anonymous`, `ticket` or `wampcra`.
+    pub authmethod: String,
+    /// Who vouched for the principal: `static` for configured principals.
+    pub authprovider: String,
+    /// Extra data for `WELCOME.Details.authextra`.
+    pub authextra: Option<Dict>,
+}
+
+impl AuthInfo {
+    /// The authentication part of `WELCOME.Details`: `authid`, `authrole`,
+    /// `authmethod`, `authprovider` and, when present, `authextra`.
+    pub fn welcome_details(&self) -> Dict {
+        let mut d = Dict::new();
+        d.insert("authid".into(), Value::from(self.authid.as_str()));
+        d.insert("authrole".into(), Value::from(self.authrole.as_str()));
+        d.insert("authmethod".into(), Value::from(self.authmethod.as_str()));
+        d.insert(
+            "authprovider".into(),
+            Value::from(self.authprovider.as_str()),
+        );
+        if let Some(extra) = &self.authextra {
+            d.insert("authextra".into(), Value::Dict(extra.clone()));
+        }
+        d
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PendingKind {
+    Ticket,
+    WampCra { challenge: String },
+}
+
+/// A challenge sent and not yet answered: the state the session keeps between
+/// `CHALLENGE` and `AUTHENTICATE`. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAuth {
+    kind: PendingKind,
+    authid: String,
+    authrole: String,
+    realm: String,
+    session_id: u64,
+}
+
+impl PendingAuth {
+    /// The method being performed (`ticket` or `wampcra`).
+    pub fn method(&self) -> &'static str {
+        match self.kind {
+            PendingKind::Ticket => METHOD_TICKET,
+            PendingKind::WampCra { .. } => METHOD_WAMPCRA,
+        }
+    }
+
+    /// The `authid` the client asked for.
+    pub fn authid(&self) -> &str {
+        &self.authid
+    }
+
+    /// The role the client will get when it authenticates.
+    pub fn authrole(&self) -> &str {
+        &self.authrole
+    }
+
+    /// The realm named in `HELLO`.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// The session ID announced to the client (in the WAMP-CRA challenge).
+    pub fn session_id(&self) -> u64 {
+        self.session_id
+    }
+}
+
+/// What the router answers with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthStep {
+    /// Send `WELCOME` with these details.
+    Welcome(AuthInfo),
+    /// Send `CHALLENGE(method, extra)` and keep `pending` for the `AUTHENTICATE`.
+    Challenge {
+        /// The method, `CHALLENGE.AuthMethod`.
+        method: String,
+        /// `CHALLENGE.Extra`.
+        extra: Dict,
+        /// State to hand to [`Authenticator::authenticate`].
+        pending: PendingAuth,
+    },
+    /// Send `ABORT(reason)` with `{"message": message}` and close.
+    Abort {
+        /// A `wamp.error.*` URI.
+        reason: &'static str,
+        /// Human-readable detail (never contains a secret).
+        message: String,
+    },
+}
+
+fn abort(reason: &'static str, message: String) -> AuthStep {
+    AuthStep::Abort { reason, message }
+}
+
+#[derive(Clone)]
+struct TicketEntry {
+    ticket: Secret,
+    role: String,
+}
+
+impl fmt::Debug for TicketEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TicketEntry")
+            .field("ticket", &"<redacted>")
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+struct CraEntry {
+    /// The HMAC key: the configured secret (for salted users, the derived key text).
+    key: Secret,
+    role: String,
+    /// `(salt, iterations, keylen)` for salted users.
+    salt: Option<(String, u32, u32)>,
+}
+
+impl fmt::Debug for CraEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CraEntry")
+            .field("key", &"<redacted>")
+            .field("role", &self.role)
+            .field("salt", &self.salt)
+            .finish()
+    }
+}
+
+/// The compiled `auth` table of one transport; answers `HELLO` and
+/// `AUTHENTICATE`. Immutable: replace it to change the configuration.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    anonymous: Option<AnonymousStatic>,
+    ticket: Option<HashMap<String, TicketEntry>>,
+    wampcra: Option<HashMap<String, CraEntry>>,
+}
+
+fn check_dynamic<'a, S>(
+    method: &'static str,
+    cfg: &'a Option<AuthMethodConfig<S>>,
+) -> Result<Option<&'a S>, AuthConfigError> {
+    match cfg {
+        None => Ok(None),
+        Some(AuthMethodConfig::Static(s)) => Ok(Some(s)),
+        Some(AuthMethodConfig::Dynamic(d)) => Err(AuthConfigError::DynamicNotSupported {
+            method,
+            authenticator: d.authenticator.clone(),
+        }),
+    }
+}
+
+fn check_principal(
+    method: &'static str,
+    authid: &str,
+    role: &str,
+    secret: &Secret,
+) -> Result<(), AuthConfigError> {
+    if authid.is_empty() {
+        return Err(AuthConfigError::EmptyAuthid { method });
+    }
+    if role.is_empty() {
+        return Err(AuthConfigError::EmptyRole {
+            method,
+            authid: authid.to_owned(),
+        });
+    }
+    if secret.is_empty() {
+        return Err(AuthConfigError::EmptySecret {
+            method,
+            authid: authid.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+impl Authenticator {
+    /// Compiles a transport's `auth` table.
+    ///
+    /// Fails on `"type": "dynamic"` ([`AuthConfigError::DynamicNotSupported`]),
+    /// on `cryptosign` ([`AuthConfigError::MethodNotSupported`]), and on empty
+    /// authids, roles or secrets and zero PBKDF2 parameters.
+    pub fn new(config: &TransportAuth) -> Result<Authenticator, AuthConfigError> {
+        if config.cryptosign.is_some() {
+            check_dynamic(METHOD_CRYPTOSIGN, &config.cryptosign)?;
+            return Err(AuthConfigError::MethodNotSupported {
+                method: METHOD_CRYPTOSIGN,
+            });
+        }
+        let anonymous = match check_dynamic(METHOD_ANONYMOUS, &config.anonymous)? {
+            None => None,
+            Some(a) => {
+                if a.role.is_empty() {
+                    return Err(AuthConfigError::EmptyRole {
+                        method: METHOD_ANONYMOUS,
+                        authid: a.authid.clone().unwrap_or_default(),
+                    });
+                }
+                if a.authid.as_deref() == Some("") {
+                    return Err(AuthConfigError::EmptyAuthid {
+                        method: METHOD_ANONYMOUS,
+                    });
+                }
+                Some(a.clone())
+            }
+        };
+        let ticket = match check_dynamic(METHOD_TICKET, &config.ticket)? {
+            None => None,
+            Some(t) => {
+                let mut map = HashMap::with_capacity(t.principals.len());
+                for (authid, p) in &t.principals {
+                    check_principal(METHOD_TICKET, authid, &p.role, &p.ticket)?;
+                    map.insert(
+                        authid.clone(),
+                        TicketEntry {
+                            ticket: p.ticket.clone(),
+                            role: p.role.clone(),
+                        },
+                    );
+                }
+                Some(map)
+            }
+        };
+        let wampcra = match check_dynamic(METHOD_WAMPCRA, &config.wampcra)? {
+            None => None,
+            Some(w) => {
+                let mut map = HashMap::with_capacity(w.users.len());
+                for (authid, u) in &w.users {
+                    check_principal(METHOD_WAMPCRA, authid, &u.role, &u.secret)?;
+                    let salt = match &u.salt {
+                        None => None,
+                        Some(salt) => {
+                            let iterations = u.iterations.unwrap_or(DEFAULT_ITERATIONS);
+                            let keylen = u.keylen.unwrap_or(DEFAULT_KEYLEN);
+                            for (field, v) in [("iterations", iterations), ("keylen", keylen)] {
+                                if v == 0 {
+                                    return Err(AuthConfigError::InvalidPbkdf2Parameter {
+                                        authid: authid.clone(),
+                                        field,
+                                    });
+                                }
+                            }
+                            Some((salt.clone(), iterations, keylen))
+                        }
+                    };
+                    map.insert(
+                        authid.clone(),
+                        CraEntry {
+                            key: u.secret.clone(),
+                            role: u.role.clone(),
+                            salt,
+                        },
+                    );
+                }
+                Some(map)
+            }
+        };
+        Ok(Authenticator {
+            anonymous,
+            ticket,
+            wampcra,
+        })
+    }
+
+    /// Whether this transport offers `method`.
+    pub fn offers(&self, method: &str) -> bool {
+        match method {
+            METHOD_ANONYMOUS => self.anonymous.is_some(),
+            METHOD_TICKET => self.ticket.is_some(),
+            METHOD_WAMPCRA => self.wampcra.is_some(),
+            _ => false,
+        }
+    }
+
+    /// The methods this transport offers, in the order `anonymous`, `ticket`, `wampcra`.
+    pub fn methods(&self) -> impl Iterator<Item = &'static str> + '_ {
+        [METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA]
+            .into_iter()
+            .filter(move |m| self.offers(m))
+    }
+
+    /// Answers a `HELLO` for `realm` with `details` (`HELLO.Details`).
+    ///
+    /// `session_id` is the ID the session will get (it is bound into the
+    /// WAMP-CRA challenge), `now_iso8601` the current UTC time such as
+    /// `2014-06-22T16:51:41.643Z`, and `rng` a cryptographically secure source
+    /// for nonces and anonymous authids.
+    ///
+    /// The first method in `details.authmethods` (default `["anonymous"]`) that
+    /// the transport offers is performed; none → `ABORT`
+    /// `wamp.error.no_matching_auth_method`. A malformed `authmethods` or
+    /// `authid` is `wamp.error.protocol_violation`.
+    pub fn hello<R: RngCore + ?Sized>(
+        &self,
+        realm: &str,
+        details: &Dict,
+        session_id: u64,
+        now_iso8601: &str,
+        rng: &mut R,
+    ) -> AuthStep {
+        let requested: Vec<&str> = match details.get("authmethods") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::List(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item.as_str() {
+                        Some(s) => out.push(s),
+                        None => {
+                            return abort(
+                                ERROR_PROTOCOL_VIOLATION,
+                                format!(
+                                    "HELLO.Details.authmethods must be a list of strings, found a {} in it",
+                                    item.type_name()
+                                ),
+                            )
+                        }
+                    }
+                }
+                out
+            }
+            Some(other) => {
+                return abort(
+                    ERROR_PROTOCOL_VIOLATION,
+                    format!(
+                        "HELLO.Details.authmethods must be a list, found a {}",
+                        other.type_name()
+                    ),
+                )
+            }
+        };
+        let authid = match details.get("authid") {
+            None | Some(Value::Null) => None,
+            Some(Value::Str(s)) => Some(s.as_str()),
+            Some(other) => {
+                return abort(
+                    ERROR_PROTOCOL_VIOLATION,
+                    format!(
+                        "HELLO.Details.authid must be a string, found a {}",
+                        other.type_name()
+                    ),
+                )
+            }
+        };
+        let requested = if requested.is_empty() {
+            vec![METHOD_ANONYMOUS]
+        } else {
+            requested
+        };
+        let Some(method) = requested.iter().copied().find(|m| self.offers(m)) else {
+            let offered: Vec<&str> = self.methods().collect();
+            return abort(
+                ERROR_NO_MATCHING_AUTH_METHOD,
+                format!(
+                    "none of the authentication methods {requested:?} is offered on this transport (offered: {offered:?})"
+                ),
+            );
+        };
+        match method {
+            METHOD_ANONYMOUS => self.hello_anonymous(details, rng),
+            METHOD_TICKET => self.hello_ticket(realm, authid, session_id),
+            _ => self.hello_wampcra(realm, authid, session_id, now_iso8601, rng),
+        }
+    }
+
+    fn hello_anonymous<R: RngCore + ?Sized>(&self, details: &Dict, rng: &mut R) -> AuthStep {
+        let Some(cfg) = &self.anonymous else {
+            return abort(
+                ERROR_AUTHENTICATION_FAILED,
+                "anonymous authentication is not configured".to_owned(),
+            );
+        };
+        let authid = match &cfg.authid {
+            Some(a) => a.clone(),
+            None => random_serial(rng),
+        };
+        // Crossbar.io hands the client's HELLO.Details.authextra back in WELCOME.
+        let authextra = details.get("authextra").and_then(Value::as_dict).cloned();
+        AuthStep::Welcome(AuthInfo {
+            authid,
+            authrole: cfg.role.clone(),
+            authmethod: METHOD_ANONYMOUS.to_owned(),
+            authprovider: PROVIDER_STATIC.to_owned(),
+            authextra,
+        })
+    }
+
+    fn hello_ticket(&self, realm: &str, authid: Option<&str>, session_id: u64) -> AuthStep {
+        let Some(principals) = &self.ticket else {
+            return abort(
+                ERROR_AUTHENTICATION_FAILED,
+                "ticket authentication is not configured".to_owned(),
+            );
+        };
+        let Some(authid) = authid else {
+            return abort(
+                ERROR_AUTHENTICATION_REQUIRED,
+                "ticket authentication requires HELLO.Details.authid".to_owned(),
+            );
+        };
+        let Some(p) = principals.get(authid) else {
+            return abort(
+                ERROR_NO_SUCH_PRINCIPAL,
+                format!("no ticket principal with authid {authid:?} exists"),
+            );
+        };
+        AuthStep::Challenge {
+            method: METHOD_TICKET.to_owned(),
+            extra: Dict::new(),
+            pending: PendingAuth {
+                kind: PendingKind::Ticket,
+                authid: authid.to_owned(),
+                authrole: p.role.clone(),
+                realm: realm.to_owned(),
+                session_id,
+            },
+        }
+    }
+
+    fn hello_wampcra<R: RngCore + ?Sized>(
+        &self,
+        realm: &str,
+        authid: Option<&str>,
+        session_id: u64,
+        now_iso8601: &str,
+        rng: &mut R,
+    ) -> AuthStep {
+        let Some(users) = &self.wampcra else {
+            return abort(
+                ERROR_AUTHENTICATION_FAILED,
+                "wampcra authentication is not configured".to_owned(),
+            );
+        };
+        let Some(authid) = authid else {
+            return abort(
+                ERROR_AUTHENTICATION_REQUIRED,
+                "wampcra authentication requires HELLO.Details.authid".to_owned(),
+            );
+        };
+        let Some(user) = users.get(authid) else {
+            return abort(
+                ERROR_NO_SUCH_PRINCIPAL,
+                format!("no wampcra user with authid {authid:?} exists"),
+            );
+        };
+        let nonce = random_nonce(rng);
+        let challenge = CraChallenge {
+            authid,
+            authrole: &user.role,
+            authmethod: METHOD_WAMPCRA,
+            authprovider: PROVIDER_STATIC,
+            nonce: &nonce,
+            timestamp: now_iso8601,
+            session: session_id,
+        };
+        let challenge = match serde_json::to_string(&challenge) {
+            Ok(c) => c,
+            Err(e) => {
+                return abort(
+                    ERROR_AUTHENTICATION_FAILED,
+                    format!("could not build the wampcra challenge: {e}"),
+                )
+            }
+        };
+        let mut extra = Dict::new();
+        extra.insert("challenge".into(), Value::from(challenge.as_str()));
+        if let Some((salt, iterations, keylen)) = &user.salt {
+            extra.insert("salt".into(), Value::from(salt.as_str()));
+            extra.insert("iterations".into(), Value::from(*iterations));
+            extra.insert("keylen".into(), Value::from(*keylen));
+        }
+        AuthStep::Challenge {
+            method: METHOD_WAMPCRA.to_owned(),
+            extra,
+            pending: PendingAuth {
+                kind: PendingKind::WampCra { challenge },
+                authid: authid.to_owned(),
+                authrole: user.role.clone(),
+                realm: realm.to_owned(),
+                session_id,
+            },
+        }
+    }
+
+    /// Answers an `AUTHENTICATE(signature, extra)` to the challenge `pending`
+    /// came from: `WELCOME`, or `ABORT` `wamp.error.authentication_denied` when
+    /// the ticket or signature is wrong. Comparisons run in constant time.
+    ///
+    /// `extra` (`AUTHENTICATE.Extra`) is not used by ticket and WAMP-CRA.
+    pub fn authenticate(&self, pending: PendingAuth, signature: &str, extra: &Dict) -> AuthStep {
+        let _ = extra;
+        let ok = match &pending.kind {
+            PendingKind::Ticket => {
+                let Some(p) = self.ticket.as_ref().and_then(|t| t.get(&pending.authid)) else {
+                    return abort(
+                        ERROR_NO_SUCH_PRINCIPAL,
+                        format!("ticket principal {:?} no longer exists", pending.authid),
+                    );
+                };
+                ct_str_eq(p.ticket.expose(), signature)
+            }
+            PendingKind::WampCra { challenge } => {
+                let Some(u) = self.wampcra.as_ref().and_then(|w| w.get(&pending.authid)) else {
+                    return abort(
+                        ERROR_NO_SUCH_PRINCIPAL,
+                        format!("wampcra user {:?} no longer exists", pending.authid),
+                    );
+                };
+                let Some(expected) = hmac_sha256(u.key.expose().as_bytes(), challenge.as_bytes())
+                else {
+                    return abort(
+                        ERROR_AUTHENTICATION_FAILED,
+                        "could not compute the wampcra signature".to_owned(),
+                    );
+                };
+                match LENIENT_BASE64.decode(signature.trim()) {
+                    Ok(given) => bool::from(given.as_slice().ct_eq(expected.as_slice())),
+                    Err(_) => false,
+                }
+            }
+        };
+        if !ok {
+            return abort(
+                ERROR_AUTHENTICATION_DENIED,
+                format!(
+                    "{} authentication as {:?} failed: invalid {}",
+                    pending.method(),
+                    pending.authid,
+                    match pending.kind {
+                        PendingKind::Ticket => "ticket",
+                        PendingKind::WampCra { .. } => "signature",
+                    }
+                ),
+            );
+        }
+        let authmethod = pending.method().to_owned();
+        AuthStep::Welcome(AuthInfo {
+            authid: pending.authid,
+            authrole: pending.authrole,
+            authmethod,
+            authprovider: PROVIDER_STATIC.to_owned(),
+            authextra: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dict;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    const NOW: &str = "2014-06-22T16:36:25.448Z";
+
+    fn rng() -> StdRng {
+        StdRng::seed_from_u64(7)
+    }
+
+    fn config() -> TransportAuth {
+        serde_json::from_str(
+            r#"{
+                "anonymous": {"type": "static", "role": "public"},
+                "ticket": {"type": "static", "principals": {
+                    "joe": {"ticket": "secret!!!", "role": "user"}
+                }},
+                "wampcra": {"type": "static", "users": {
+                    "peter": {"secret": "secret1", "role": "frontend"},
+                    "joe": {"secret": "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=",
+                            "role": "backend", "salt": "salt123",
+                            "iterations": 1000, "keylen": 32}
+                }}
+            }"#,
+        )
+        .unwrap()
+    }
+
+    fn auth() -> Authenticator {
+        Authenticator::new(&config()).unwrap()
+    }
+
+    fn hello(a: &Authenticator, details: Dict) -> AuthStep {
+        a.hello("realm1", &details, 3251278072152162, NOW, &mut rng())
+    }
+
+    fn methods(list: &[&str]) -> Value {
+        Value::List(list.iter().map(|m| Value::from(*m)).collect())
+    }
+
+    fn challenge(step: AuthStep) -> (String, Dict, PendingAuth) {
+        match step {
+            AuthStep::Challenge {
+                method,
+                extra,
+                pending,
+            } => (method, extra, pending),
+            other => panic!("expected a challenge, got {other:?}"),
+        }
+    }
+
+    fn reason(step: &AuthStep) -> &'static str {
+        match step {
+            AuthStep::Abort { reason, .. } => reason,
+            other => panic!("expected an abort, got {other:?}"),
+        }
+    }
+
+    fn welcome(step: AuthStep) -> AuthInfo {
+        match step {
+            AuthStep::Welcome(info) => info,
+            other => panic!("expected a welcome, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn anonymous_is_the_default_method() {
+        let info = welcome(hello(&auth(), Dict::new()));
+        assert_eq!(info.authmethod, "anonymous");
+        assert_eq!(info.authrole, "public");
+        assert_eq!(info.authprovider, "static");
+        // Random serial, Autobahn's format.
+        assert_eq!(info.authid.len(), 29);
+        assert_eq!(info.authid.split('-').count(), 6);
+        assert!(info
+            .authid
+            .bytes()
+            .all(|b| b == b'-' || SERIAL_CHARS.contains(&b)));
+        // Empty list also means anonymous.
+        let info = welcome(hello(&auth(), dict! {"authmethods" => methods(&[])}));
+        assert_eq!(info.authmethod, "anonymous");
+    }
+
+    #[test]
+    fn anonymous_fixed_authid_and_default_role() {
+        let cfg: TransportAuth =
+            serde_json::from_str(r#"{"anonymous": {"type": "static", "authid": "guest"}}"#)
+                .unwrap();
+        let a = Authenticator::new(&cfg).unwrap();
+        let info = welcome(hello(
+            &a,
+            dict! {"authid" => "someone", "authextra" => dict!{"x" => 1u64}},
+        ));
+        assert_eq!(info.authid, "guest");
+        assert_eq!(info.authrole, "anonymous");
+        assert_eq!(info.authextra, Some(dict! {"x" => 1u64}));
+        let d = info.welcome_details();
+        assert_eq!(d.get("authid"), Some(&Value::from("guest")));
+        assert_eq!(d.get("authmethod"), Some(&Value::from("anonymous")));
+        assert!(d.contains_key("authextra"));
+    }
+
+    #[test]
+    fn ticket_ok() {
+        let a = auth();
+        let (method, extra, pending) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["ticket"]), "authid" => "joe"},
+        ));
+        assert_eq!(method, "ticket");
+        assert!(extra.is_empty());
+        assert_eq!(pending.method(), "ticket");
+        assert_eq!(pending.realm(), "realm1");
+        let info = welcome(a.authenticate(pending, "secret!!!", &Dict::new()));
+        assert_eq!(
+            info,
+            AuthInfo {
+                authid: "joe".into(),
+                authrole: "user".into(),
+                authmethod: "ticket".into(),
+                authprovider: "static".into(),
+                authextra: None,
+            }
+        );
+    }
+
+    #[test]
+    fn ticket_bad() {
+        let a = auth();
+        for bad in ["secret!!", "secret!!!!", "", "SECRET!!!"] {
+            let (_, _, pending) = challenge(hello(
+                &a,
+                dict! {"authmethods" => methods(&["ticket"]), "authid" => "joe"},
+            ));
+            let step = a.authenticate(pending, bad, &Dict::new());
+            assert_eq!(reason(&step), ERROR_AUTHENTICATION_DENIED);
+        }
+    }
+
+    #[test]
+    fn ticket_unknown_or_missing_principal() {
+        let a = auth();
+        let step = hello(
+            &a,
+            dict! {"authmethods" => methods(&["ticket"]), "authid" => "nobody"},
+        );
+        assert_eq!(reason(&step), ERROR_NO_SUCH_PRINCIPAL);
+        let step = hello(&a, dict! {"authmethods" => methods(&["ticket"])});
+        assert_eq!(reason(&step), ERROR_AUTHENTICATION_REQUIRED);
+    }
+
+    fn cra_challenge_string(extra: &Dict) -> String {
+        extra
+            .get("challenge")
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn wampcra_unsalted_ok() {
+        let a = auth();
+        let (method, extra, pending) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["wampcra"]), "authid" => "peter"},
+        ));
+        assert_eq!(method, "wampcra");
+        assert_eq!(extra.len(), 1, "no salt parameters for an unsalted user");
+        let ch = cra_challenge_string(&extra);
+        let obj: serde_json::Value = serde_json::from_str(&ch).unwrap();
+        assert_eq!(obj["authid"], "peter");
+        assert_eq!(obj["authrole"], "frontend");
+        assert_eq!(obj["authmethod"], "wampcra");
+        assert_eq!(obj["authprovider"], "static");
+        assert_eq!(obj["timestamp"], NOW);
+        assert_eq!(obj["session"], 3251278072152162u64);
+        assert_eq!(obj["nonce"].as_str().unwrap().len(), 64);
+        let sig = wampcra_sign(b"secret1", &ch);
+        let info = welcome(a.authenticate(pending, &sig, &Dict::new()));
+        assert_eq!(info.authid, "peter");
+        assert_eq!(info.authrole, "frontend");
+        assert_eq!(info.authmethod, "wampcra");
+    }
+
+    #[test]
+    fn wampcra_unpadded_signature_accepted() {
+        let a = auth();
+        let (_, extra, pending) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["wampcra"]), "authid" => "peter"},
+        ));
+        let sig = wampcra_sign(b"secret1", &cra_challenge_string(&extra));
+        let sig = sig.trim_end_matches('=');
+        welcome(a.authenticate(pending, sig, &Dict::new()));
+    }
+
+    #[test]
+    fn wampcra_unsalted_bad() {
+        let a = auth();
+        for sig in [
+            wampcra_sign(b"secret2", "whatever"),
+            String::new(),
+            "not base64 !!".to_owned(),
+        ] {
+            let (_, extra, pending) = challenge(hello(
+                &a,
+                dict! {"authmethods" => methods(&["wampcra"]), "authid" => "peter"},
+            ));
+            let _ = extra;
+            let step = a.authenticate(pending, &sig, &Dict::new());
+            assert_eq!(reason(&step), ERROR_AUTHENTICATION_DENIED);
+        }
+        // Signing with the right key but over another challenge fails too.
+        let (_, _, pending) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["wampcra"]), "authid" => "peter"},
+        ));
+        let step = a.authenticate(pending, &wampcra_sign(b"secret1", "{}"), &Dict::new());
+        assert_eq!(reason(&step), ERROR_AUTHENTICATION_DENIED);
+        // Unknown user.
+        let step = hello(
+            &a,
+            dict! {"authmethods" => methods(&["wampcra"]), "authid" => "mallory"},
+        );
+        assert_eq!(reason(&step), ERROR_NO_SUCH_PRINCIPAL);
+    }
+
+    /// Test vectors computed with Autobahn|Python 26.10.2
+    /// (`autobahn.wamp.auth.derive_key` and `compute_wcs`).
+    #[test]
+    fn wampcra_known_vectors() {
+        let key = wampcra_derive_key("secret123", "salt123", 1000, 32);
+        assert_eq!(key, "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=");
+        let ch = r#"{"authid": "peter", "authrole": "user", "authmethod": "wampcra", "authprovider": "static", "nonce": "LHRTC9zeOIrt_9U3", "timestamp": "2014-06-22T16:36:25.448Z", "session": 3251278072152162}"#;
+        assert_eq!(
+            wampcra_sign(key.as_bytes(), ch),
+            "q3lfFraPoc8Q5G9Ta0RWPDY/NGa9ZuMxoHrlq7lAsPE="
+        );
+        assert_eq!(
+            wampcra_sign(b"secret123", ch),
+            "UnTPoEDY8DVGrtap82ZvtLGEw4yOG7NLvQZaC/+66Gw="
+        );
+        let key = wampcra_derive_key("p\u{e4}ss", "s", 10, 16);
+        assert_eq!(key, "qzDl1UTrvFGLyAKMOrT3xw==");
+        assert_eq!(
+            wampcra_sign(key.as_bytes(), "challenge"),
+            "u904EhhEbJiwhR50RbOYfgGd/ag/8f8vfPws7z53kQM="
+        );
+    }
+
+    #[test]
+    fn wampcra_salted_ok_and_bad() {
+        // The configured secret of "joe" is derive_key("secret123", "salt123", 1000, 32)
+        // (Autobahn|Python 26.10.2); the client knows only the password.
+        let a = auth();
+        let (_, extra, pending) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["wampcra"]), "authid" => "joe"},
+        ));
+        assert_eq!(extra.get("salt"), Some(&Value::from("salt123")));
+        assert_eq!(extra.get("iterations"), Some(&Value::UInt(1000)));
+        assert_eq!(extra.get("keylen"), Some(&Value::UInt(32)));
+        let ch = cra_challenge_string(&extra);
+        let salt = extra.get("salt").and_then(Value::as_str).unwrap();
+        let iterations = extra.get("iterations").and_then(Value::as_u64).unwrap() as u32;
+        let keylen = extra.get("keylen").and_then(Value::as_u64).unwrap() as usize;
+        let key = wampcra_derive_key("secret123", salt, iterations, keylen);
+        let info = welcome(a.authenticate(
+            pending.clone(),
+            &wampcra_sign(key.as_bytes(), &ch),
+            &Dict::new(),
+        ));
+        assert_eq!(info.authrole, "backend");
+        // Signing with the password itself instead of the derived key fails.
+        let step = a.authenticate(pending, &wampcra_sign(b"secret123", &ch), &Dict::new());
+        assert_eq!(reason(&step), ERROR_AUTHENTICATION_DENIED);
+    }
+
+    #[test]
+    fn salted_defaults_are_sent() {
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"wampcra": {"type": "static", "users": {"u": {"secret": "k", "role": "r", "salt": "s"}}}}"#,
+        )
+        .unwrap();
+        let a = Authenticator::new(&cfg).unwrap();
+        let (_, extra, _) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["wampcra"]), "authid" => "u"},
+        ));
+        assert_eq!(extra.get("iterations"), Some(&Value::UInt(1000)));
+        assert_eq!(extra.get("keylen"), Some(&Value::UInt(32)));
+    }
+
+    #[test]
+    fn method_order_is_honoured() {
+        let a = auth();
+        let (method, _, _) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["ticket", "anonymous"]), "authid" => "joe"},
+        ));
+        assert_eq!(method, "ticket");
+        let info = welcome(hello(
+            &a,
+            dict! {"authmethods" => methods(&["anonymous", "ticket"]), "authid" => "joe"},
+        ));
+        assert_eq!(info.authmethod, "anonymous");
+        // Methods the transport does not offer are skipped.
+        let (method, _, _) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["cryptosign", "scram", "wampcra", "ticket"]), "authid" => "joe"},
+        ));
+        assert_eq!(method, "wampcra");
+    }
+
+    #[test]
+    fn no_offered_method_aborts() {
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"ticket": {"type": "static", "principals": {"joe": {"ticket": "t", "role": "r"}}}}"#,
+        )
+        .unwrap();
+        let a = Authenticator::new(&cfg).unwrap();
+        // Absent authmethods means ["anonymous"], which this transport does not offer.
+        assert_eq!(
+            reason(&hello(&a, Dict::new())),
+            ERROR_NO_MATCHING_AUTH_METHOD
+        );
+        assert_eq!(
+            reason(&hello(
+                &a,
+                dict! {"authmethods" => methods(&["wampcra", "cryptosign"])}
+            )),
+            ERROR_NO_MATCHING_AUTH_METHOD
+        );
+        // An empty auth table offers nothing.
+        let empty = Authenticator::new(&TransportAuth::default()).unwrap();
+        assert_eq!(empty.methods().count(), 0);
+        assert_eq!(
+            reason(&hello(&empty, Dict::new())),
+            ERROR_NO_MATCHING_AUTH_METHOD
+        );
+    }
+
+    #[test]
+    fn malformed_hello_details() {
+        let a = auth();
+        assert_eq!(
+            reason(&hello(&a, dict! {"authmethods" => "ticket"})),
+            ERROR_PROTOCOL_VIOLATION
+        );
+        assert_eq!(
+            reason(&hello(
+                &a,
+                dict! {"authmethods" => Value::List(vec![Value::UInt(1)])}
+            )),
+            ERROR_PROTOCOL_VIOLATION
+        );
+        assert_eq!(
+            reason(&hello(
+                &a,
+                dict! {"authmethods" => methods(&["ticket"]), "authid" => 5u64}
+            )),
+            ERROR_PROTOCOL_VIOLATION
+        );
+    }
+
+    #[test]
+    fn secrets_not_in_debug() {
+        let cfg = config();
+        let a = Authenticator::new(&cfg).unwrap();
+        let (_, _, pending) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["ticket"]), "authid" => "joe"},
+        ));
+        let bad = a.authenticate(pending.clone(), "wrong", &Dict::new());
+        let texts = [
+            format!("{cfg:?}"),
+            format!("{cfg:#?}"),
+            format!("{a:?}"),
+            format!("{pending:?}"),
+            format!("{bad:?}"),
+        ];
+        for text in &texts {
+            for secret in ["secret!!!", "secret1", "Eu7CQLfR"] {
+                assert!(!text.contains(secret), "{secret} leaked in {text}");
+            }
+            assert!(!text.contains("wrong"));
+        }
+        assert!(texts[0].contains("redacted"));
+        // The secret is still there for the configuration to round-trip.
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(json.contains("secret!!!"));
+        let back: TransportAuth = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn dynamic_and_cryptosign_are_typed_errors() {
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"ticket": {"type": "dynamic", "authenticator": "com.example.authenticate"}}"#,
+        )
+        .unwrap();
+        let err = Authenticator::new(&cfg).unwrap_err();
+        assert_eq!(
+            err,
+            AuthConfigError::DynamicNotSupported {
+                method: "ticket",
+                authenticator: "com.example.authenticate".into()
+            }
+        );
+        assert!(err.to_string().contains("not supported yet"));
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"cryptosign": {"type": "static", "principals": {"alice": {
+                "authorized_keys": ["545efb0a2192db8d43f118e9bf9aee081466e1ef36c708b96ee6f62dddad9122"],
+                "role": "user", "realm": "realm1"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Authenticator::new(&cfg).unwrap_err(),
+            AuthConfigError::MethodNotSupported {
+                method: "cryptosign"
+            }
+        );
+    }
+
+    #[test]
+    fn config_is_strict() {
+        for bad in [
+            r#"{"tikcet": {"type": "static", "principals": {}}}"#,
+            r#"{"ticket": {"type": "static", "principals": {"joe": {"ticket": "t", "role": "r", "x": 1}}}}"#,
+            r#"{"ticket": {"type": "magic"}}"#,
+            r#"{"anonymous": {"type": "static", "role": "r", "extra": 1}}"#,
+            r#"{"ticket": {"type": "dynamic", "authenticator": "a", "x": 1}}"#,
+        ] {
+            assert!(serde_json::from_str::<TransportAuth>(bad).is_err(), "{bad}");
+        }
+        for (bad, expected) in [
+            (
+                r#"{"ticket": {"type": "static", "principals": {"joe": {"ticket": "", "role": "r"}}}}"#,
+                AuthConfigError::EmptySecret {
+                    method: "ticket",
+                    authid: "joe".into(),
+                },
+            ),
+            (
+                r#"{"wampcra": {"type": "static", "users": {"joe": {"secret": "s", "role": ""}}}}"#,
+                AuthConfigError::EmptyRole {
+                    method: "wampcra",
+                    authid: "joe".into(),
+                },
+            ),
+            (
+                r#"{"wampcra": {"type": "static", "users": {"joe": {"secret": "s", "role": "r", "salt": "x", "iterations": 0}}}}"#,
+                AuthConfigError::InvalidPbkdf2Parameter {
+                    authid: "joe".into(),
+                    field: "iterations",
+                },
+            ),
+        ] {
+            let cfg: TransportAuth = serde_json::from_str(bad).unwrap();
+            assert_eq!(Authenticator::new(&cfg).unwrap_err(), expected, "{bad}");
+        }
+    }
+
+    #[test]
+    fn anonymous_only_constructor() {
+        let a = Authenticator::new(&TransportAuth::anonymous_only("anonymous")).unwrap();
+        assert_eq!(a.methods().collect::<Vec<_>>(), ["anonymous"]);
+        assert_eq!(welcome(hello(&a, Dict::new())).authrole, "anonymous");
+    }
+
+    #[test]
+    fn works_with_dyn_rng() {
+        let a = auth();
+        let mut r = rng();
+        let dyn_rng: &mut dyn RngCore = &mut r;
+        let step = a.hello("realm1", &Dict::new(), 1, NOW, dyn_rng);
+        welcome(step);
+    }
+}

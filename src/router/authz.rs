@@ -1,0 +1,871 @@
+//! Authorization by role permissions: the realm's `roles` configuration
+//! (Crossbar.io's shape), its compiled form [`Role`] and the run-time set of
+//! roles [`Roles`].
+//!
+//! A role is a list of permissions, each a URI pattern with a match policy and
+//! the actions it allows:
+//!
+//! ```json
+//! {"name": "frontend", "permissions": [
+//!     {"uri": "com.example.", "match": "prefix",
+//!      "allow": {"call": true, "subscribe": true},
+//!      "disclose": {"caller": true}}
+//! ]}
+//! ```
+//!
+//! Semantics, as in Crossbar.io (`crossbar/router/role.py`):
+//!
+//! * a URI no permission matches is denied (and not disclosed);
+//! * absent `match`, a trailing `*` on `uri` means a prefix match on the URI
+//!   without the `*` (`"*"` alone is the prefix `""`, which matches everything);
+//!   otherwise the match is exact;
+//! * when several permissions match, the most specific decides: an exact match
+//!   beats everything; then wildcard patterns (`com..update`), the most specific
+//!   first ([`WildcardPattern::specificity_cmp`]); then prefixes, the longest first.
+//!
+//! Dynamic authorizers (`"authorizer": "com.example.authorize"`) parse but are
+//! rejected when a role is built ([`AuthzError::AuthorizerNotSupported`]).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wamp::uri::{validate, MatchPolicy, UriCheck, UriError, WildcardPattern};
+
+/// An action a session asks to perform on a URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Call a procedure (`CALL`).
+    Call,
+    /// Register a procedure (`REGISTER`).
+    Register,
+    /// Publish to a topic (`PUBLISH`).
+    Publish,
+    /// Subscribe to a topic (`SUBSCRIBE`).
+    Subscribe,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 4] = [
+        Action::Call,
+        Action::Register,
+        Action::Publish,
+        Action::Subscribe,
+    ];
+
+    /// The name used in configuration and by authorizers: `"call"`, `"register"`,
+    /// `"publish"` or `"subscribe"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Call => "call",
+            Action::Register => "register",
+            Action::Publish => "publish",
+            Action::Subscribe => "subscribe",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A permission's `allow` table: which actions it grants (each default false).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Allow {
+    /// May call procedures.
+    pub call: bool,
+    /// May register procedures.
+    pub register: bool,
+    /// May publish to topics.
+    pub publish: bool,
+    /// May subscribe to topics.
+    pub subscribe: bool,
+}
+
+impl Allow {
+    /// Every action allowed.
+    pub const ALL: Allow = Allow {
+        call: true,
+        register: true,
+        publish: true,
+        subscribe: true,
+    };
+
+    /// Whether `action` is allowed.
+    pub const fn allows(&self, action: Action) -> bool {
+        match action {
+            Action::Call => self.call,
+            Action::Register => self.register,
+            Action::Publish => self.publish,
+            Action::Subscribe => self.subscribe,
+        }
+    }
+}
+
+/// A permission's `disclose` table: whether the router discloses the caller to
+/// callees and the publisher to subscribers (each default false).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Disclose {
+    /// Disclose the caller's identity on `INVOCATION`.
+    pub caller: bool,
+    /// Disclose the publisher's identity on `EVENT`.
+    pub publisher: bool,
+}
+
+/// One permission of a role: `{"uri", "match", "allow", "disclose", "cache"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Permission {
+    /// The URI or pattern (`""` with prefix matching matches everything).
+    pub uri: String,
+    /// `exact`, `prefix` or `wildcard`; absent: prefix when `uri` ends in `*`
+    /// (the `*` is stripped), else exact.
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
+    pub match_: Option<MatchPolicy>,
+    /// The actions granted.
+    #[serde(default)]
+    pub allow: Allow,
+    /// The identities disclosed.
+    #[serde(default)]
+    pub disclose: Disclose,
+    /// Whether a session may cache the decision (meaningful for dynamic
+    /// authorizers; kept for configuration round-trips).
+    #[serde(default)]
+    pub cache: bool,
+}
+
+impl Permission {
+    /// The effective match policy and pattern, with the trailing-`*` shorthand applied.
+    pub fn effective(&self) -> (MatchPolicy, &str) {
+        match self.match_ {
+            Some(policy) => (policy, self.uri.as_str()),
+            None => match self.uri.strip_suffix('*') {
+                Some(prefix) => (MatchPolicy::Prefix, prefix),
+                None => (MatchPolicy::Exact, self.uri.as_str()),
+            },
+        }
+    }
+}
+
+/// A role as configured: `{"name", "permissions": [...]}` or
+/// `{"name", "authorizer": "com.example.authorize"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// The role's name (what `authrole` refers to).
+    pub name: String,
+    /// The role's static permissions.
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+    /// A dynamic authorizer procedure (not supported yet: [`Role::new`] rejects it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer: Option<String>,
+}
+
+/// Why a role cannot be built, or a set of roles assembled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthzError {
+    /// The role uses a dynamic authorizer, which is not supported yet.
+    #[error("role {role:?}: dynamic authorizer {authorizer:?} is not supported yet")]
+    AuthorizerNotSupported {
+        /// The role.
+        role: String,
+        /// The configured authorizer procedure.
+        authorizer: String,
+    },
+    /// The role's name is empty.
+    #[error("a role has an empty name")]
+    EmptyRoleName,
+    /// A permission's URI is not a valid pattern for its match policy.
+    #[error("role {role:?}: invalid {policy} permission URI {uri:?}: {source}")]
+    InvalidUri {
+        /// The role.
+        role: String,
+        /// The pattern (after the trailing-`*` shorthand).
+        uri: String,
+        /// The effective match policy.
+        policy: MatchPolicy,
+        /// What is wrong with it.
+        source: UriError,
+    },
+    /// Two permissions of a role have the same pattern and match policy.
+    #[error("role {role:?}: more than one {policy} permission for {uri:?}")]
+    DuplicatePermission {
+        /// The role.
+        role: String,
+        /// The pattern (after the trailing-`*` shorthand).
+        uri: String,
+        /// The effective match policy.
+        policy: MatchPolicy,
+    },
+    /// Two roles of one realm have the same name.
+    #[error("more than one role named {0:?}")]
+    DuplicateRole(String),
+}
+
+/// The outcome of an authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Decision {
+    /// Whether the action is allowed.
+    pub allow: bool,
+    /// Whether to disclose the session's identity: `disclose.caller` for
+    /// [`Action::Call`], `disclose.publisher` for [`Action::Publish`], false
+    /// otherwise and whenever the action is denied.
+    pub disclose: bool,
+}
+
+impl Decision {
+    /// Denied, not disclosed.
+    pub const DENY: Decision = Decision {
+        allow: false,
+        disclose: false,
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Grant {
+    allow: Allow,
+    disclose: Disclose,
+}
+
+impl Grant {
+    fn decide(self, action: Action) -> Decision {
+        let allow = self.allow.allows(action);
+        let disclose = allow
+            && match action {
+                Action::Call => self.disclose.caller,
+                Action::Publish => self.disclose.publisher,
+                Action::Register | Action::Subscribe => false,
+            };
+        Decision { allow, disclose }
+    }
+}
+
+/// A role compiled for fast lookups: exact permissions in a hash map, wildcard
+/// patterns grouped by component count and ordered most specific first,
+/// prefixes ordered longest first.
+#[derive(Debug, Clone)]
+pub struct Role {
+    config: RoleConfig,
+    exact: HashMap<String, Grant>,
+    /// Component count → patterns with that many components, most specific first.
+    wildcards: HashMap<usize, Vec<(WildcardPattern, Grant)>>,
+    /// Longest first.
+    prefixes: Vec<(String, Grant)>,
+}
+
+impl Role {
+    /// Builds a role from its configuration.
+    ///
+    /// Permission URIs are checked with the loose rules for their match policy
+    /// (a strict realm simply never presents a URI a non-strict pattern would
+    /// match). Fails on a dynamic authorizer, an empty name, an invalid URI, or
+    /// two permissions with the same effective pattern and policy.
+    pub fn new(config: RoleConfig) -> Result<Role, AuthzError> {
+        if config.name.is_empty() {
+            return Err(AuthzError::EmptyRoleName);
+        }
+        if let Some(authorizer) = &config.authorizer {
+            return Err(AuthzError::AuthorizerNotSupported {
+                role: config.name.clone(),
+                authorizer: authorizer.clone(),
+            });
+        }
+        let mut exact = HashMap::new();
+        let mut wildcards: HashMap<usize, Vec<(WildcardPattern, Grant)>> = HashMap::new();
+        let mut prefixes: Vec<(String, Grant)> = Vec::new();
+        for perm in &config.permissions {
+            let (policy, uri) = perm.effective();
+            validate(uri, UriCheck::Loose, policy).map_err(|source| AuthzError::InvalidUri {
+                role: config.name.clone(),
+                uri: uri.to_owned(),
+                policy,
+                source,
+            })?;
+            let duplicate = || AuthzError::DuplicatePermission {
+                role: config.name.clone(),
+                uri: uri.to_owned(),
+                policy,
+            };
+            let grant = Grant {
+                allow: perm.allow,
+                disclose: perm.disclose,
+            };
+            match policy {
+                MatchPolicy::Exact => {
+                    if exact.insert(uri.to_owned(), grant).is_some() {
+                        return Err(duplicate());
+                    }
+                }
+                MatchPolicy::Prefix => {
+                    if prefixes.iter().any(|(p, _)| p == uri) {
+                        return Err(duplicate());
+                    }
+                    prefixes.push((uri.to_owned(), grant));
+                }
+                MatchPolicy::Wildcard => {
+                    let pattern = WildcardPattern::new(uri);
+                    let group = wildcards.entry(pattern.component_count()).or_default();
+                    if group.iter().any(|(p, _)| p.as_str() == uri) {
+                        return Err(duplicate());
+                    }
+                    group.push((pattern, grant));
+                }
+            }
+        }
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+        for group in wildcards.values_mut() {
+            group.sort_by(|a, b| b.0.specificity_cmp(&a.0));
+        }
+        Ok(Role {
+            config,
+            exact,
+            wildcards,
+            prefixes,
+        })
+    }
+
+    /// The role's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The configuration the role was built from.
+    pub fn config(&self) -> &RoleConfig {
+        &self.config
+    }
+
+    fn grant_for(&self, uri: &str) -> Option<Grant> {
+        if let Some(g) = self.exact.get(uri) {
+            return Some(*g);
+        }
+        if !self.wildcards.is_empty() {
+            let components = uri.bytes().filter(|&b| b == b'.').count() + 1;
+            if let Some(group) = self.wildcards.get(&components) {
+                if let Some((_, g)) = group.iter().find(|(p, _)| p.matches(uri)) {
+                    return Some(*g);
+                }
+            }
+        }
+        self.prefixes
+            .iter()
+            .find(|(p, _)| uri.starts_with(p.as_str()))
+            .map(|(_, g)| *g)
+    }
+
+    /// Whether a session of this role may perform `action` on `uri`, and
+    /// whether its identity is disclosed; decided by the most specific matching
+    /// permission (see the module docs). No match: [`Decision::DENY`].
+    pub fn authorize(&self, uri: &str, action: Action) -> Decision {
+        match self.grant_for(uri) {
+            Some(g) => g.decide(action),
+            None => Decision::DENY,
+        }
+    }
+}
+
+/// The roles of one realm by name; roles can be added, replaced and removed at
+/// run time (`start_router_realm_role` / `stop_router_realm_role`).
+#[derive(Debug, Clone, Default)]
+pub struct Roles {
+    roles: HashMap<String, Role>,
+}
+
+impl Roles {
+    /// No roles.
+    pub fn new() -> Roles {
+        Roles::default()
+    }
+
+    /// Builds every role of a realm's `roles` list; names must be unique.
+    pub fn from_configs(
+        configs: impl IntoIterator<Item = RoleConfig>,
+    ) -> Result<Roles, AuthzError> {
+        let mut roles = Roles::new();
+        for config in configs {
+            let role = Role::new(config)?;
+            if roles.contains(role.name()) {
+                return Err(AuthzError::DuplicateRole(role.name().to_owned()));
+            }
+            roles.insert(role);
+        }
+        Ok(roles)
+    }
+
+    /// The role named `name`.
+    pub fn get(&self, name: &str) -> Option<&Role> {
+        self.roles.get(name)
+    }
+
+    /// Whether a role named `name` exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.roles.contains_key(name)
+    }
+
+    /// Adds `role`, replacing (and returning) any role of the same name.
+    pub fn insert(&mut self, role: Role) -> Option<Role> {
+        self.roles.insert(role.name().to_owned(), role)
+    }
+
+    /// Removes and returns the role named `name`.
+    pub fn remove(&mut self, name: &str) -> Option<Role> {
+        self.roles.remove(name)
+    }
+
+    /// Number of roles.
+    pub fn len(&self) -> usize {
+        self.roles.len()
+    }
+
+    /// Whether there are no roles.
+    pub fn is_empty(&self) -> bool {
+        self.roles.is_empty()
+    }
+
+    /// The roles, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Role> + '_ {
+        self.roles.values()
+    }
+
+    /// Authorizes `action` on `uri` for a session of role `role`; an unknown
+    /// role is denied.
+    pub fn authorize(&self, role: &str, uri: &str, action: Action) -> Decision {
+        match self.get(role) {
+            Some(r) => r.authorize(uri, action),
+            None => Decision::DENY,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn perm(uri: &str, policy: Option<MatchPolicy>, allow: Allow) -> Permission {
+        Permission {
+            uri: uri.to_owned(),
+            match_: policy,
+            allow,
+            disclose: Disclose::default(),
+            cache: false,
+        }
+    }
+
+    const CALL_ONLY: Allow = Allow {
+        call: true,
+        register: false,
+        publish: false,
+        subscribe: false,
+    };
+    const SUB_ONLY: Allow = Allow {
+        call: false,
+        register: false,
+        publish: false,
+        subscribe: true,
+    };
+    const NONE: Allow = Allow {
+        call: false,
+        register: false,
+        publish: false,
+        subscribe: false,
+    };
+
+    fn role(perms: Vec<Permission>) -> Role {
+        Role::new(RoleConfig {
+            name: "r".into(),
+            permissions: perms,
+            authorizer: None,
+        })
+        .unwrap()
+    }
+
+    fn allowed(r: &Role, uri: &str, action: Action) -> bool {
+        r.authorize(uri, action).allow
+    }
+
+    #[test]
+    fn parses_crossbar_json() {
+        let cfg: RoleConfig = serde_json::from_str(
+            r#"{"name": "frontend", "permissions": [
+                {"uri": "com.example.", "match": "prefix",
+                 "allow": {"call": true, "subscribe": true},
+                 "disclose": {"caller": true, "publisher": false}, "cache": true},
+                {"uri": "com.example.add2", "allow": {"call": false}}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.permissions[0].match_, Some(MatchPolicy::Prefix));
+        assert!(cfg.permissions[0].cache);
+        assert_eq!(cfg.permissions[1].allow, Allow::default());
+        let back: RoleConfig = serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
+        assert_eq!(back, cfg);
+        let r = Role::new(cfg).unwrap();
+        assert_eq!(r.name(), "frontend");
+        assert!(allowed(&r, "com.example.mul2", Action::Call));
+        assert!(!allowed(&r, "com.example.add2", Action::Call));
+        for bad in [
+            r#"{"name": "x", "permissions": [{"uri": "a", "alow": {}}]}"#,
+            r#"{"name": "x", "permissions": [{"uri": "a", "allow": {"cal": true}}]}"#,
+            r#"{"name": "x", "permissions": [{"uri": "a", "match": "regex"}]}"#,
+            r#"{"name": "x", "perms": []}"#,
+        ] {
+            assert!(serde_json::from_str::<RoleConfig>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_deny() {
+        let r = role(vec![perm("com.example.a", None, Allow::ALL)]);
+        for action in Action::ALL {
+            assert_eq!(r.authorize("com.example.b", action), Decision::DENY);
+            assert_eq!(r.authorize("com.example.a.b", action), Decision::DENY);
+        }
+        let empty = role(vec![]);
+        assert_eq!(empty.authorize("anything", Action::Call), Decision::DENY);
+    }
+
+    #[test]
+    fn exact_beats_prefix_and_wildcard() {
+        let r = role(vec![
+            perm("com.example.", Some(MatchPolicy::Prefix), Allow::ALL),
+            perm("com..add2", Some(MatchPolicy::Wildcard), Allow::ALL),
+            perm("com.example.add2", Some(MatchPolicy::Exact), NONE),
+        ]);
+        for action in Action::ALL {
+            assert!(!allowed(&r, "com.example.add2", action));
+            assert!(allowed(&r, "com.example.add3", action));
+            assert!(allowed(&r, "com.other.add2", action));
+        }
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let r = role(vec![
+            perm("com.", Some(MatchPolicy::Prefix), CALL_ONLY),
+            perm("com.example.secret.", Some(MatchPolicy::Prefix), NONE),
+            perm("com.example.", Some(MatchPolicy::Prefix), SUB_ONLY),
+        ]);
+        assert!(allowed(&r, "com.other", Action::Call));
+        assert!(!allowed(&r, "com.example.x", Action::Call));
+        assert!(allowed(&r, "com.example.x", Action::Subscribe));
+        assert!(!allowed(&r, "com.example.secret.x", Action::Subscribe));
+        assert!(!allowed(&r, "com.example.secret.x", Action::Call));
+        // Prefixes are plain string prefixes.
+        assert!(allowed(&r, "com.example.secretive", Action::Subscribe));
+    }
+
+    #[test]
+    fn wildcard_beats_prefix() {
+        let r = role(vec![
+            perm("com.example.", Some(MatchPolicy::Prefix), CALL_ONLY),
+            perm("com.example..update", Some(MatchPolicy::Wildcard), SUB_ONLY),
+        ]);
+        // Longer prefix is irrelevant: any matching wildcard wins over any prefix.
+        assert!(allowed(&r, "com.example.user.update", Action::Subscribe));
+        assert!(!allowed(&r, "com.example.user.update", Action::Call));
+        // Wildcard needs the same component count; then the prefix applies.
+        assert!(allowed(&r, "com.example.user.update.x", Action::Call));
+        assert!(allowed(&r, "com.example.user.delete", Action::Call));
+    }
+
+    #[test]
+    fn most_specific_wildcard_wins() {
+        let r = role(vec![
+            perm("..c.d", Some(MatchPolicy::Wildcard), Allow::ALL),
+            perm("a...d", Some(MatchPolicy::Wildcard), NONE),
+            perm("a.b..", Some(MatchPolicy::Wildcard), CALL_ONLY),
+        ]);
+        // All three match a.b.c.d; "a.b.." has the longest literal run first.
+        assert!(allowed(&r, "a.b.c.d", Action::Call));
+        assert!(!allowed(&r, "a.b.c.d", Action::Subscribe));
+        // "a...d" beats "..c.d" ([1, 0, 0, 1] > [0, 0, 2]).
+        assert!(!allowed(&r, "a.x.c.d", Action::Call));
+        assert!(allowed(&r, "z.x.c.d", Action::Publish));
+        // Insertion order does not matter.
+        let r2 = role(vec![
+            perm("a.b..", Some(MatchPolicy::Wildcard), CALL_ONLY),
+            perm("a...d", Some(MatchPolicy::Wildcard), NONE),
+            perm("..c.d", Some(MatchPolicy::Wildcard), Allow::ALL),
+        ]);
+        for uri in ["a.b.c.d", "a.x.c.d", "z.x.c.d", "a.b.x.y"] {
+            for action in Action::ALL {
+                assert_eq!(r.authorize(uri, action), r2.authorize(uri, action), "{uri}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_prefix_matches_everything() {
+        let r = role(vec![perm("", Some(MatchPolicy::Prefix), SUB_ONLY)]);
+        for uri in ["a", "com.example.x", "wamp.session.on_join"] {
+            assert!(allowed(&r, uri, Action::Subscribe));
+            assert!(!allowed(&r, uri, Action::Call));
+        }
+    }
+
+    #[test]
+    fn trailing_star_shorthand() {
+        let p = perm("com.example.*", None, CALL_ONLY);
+        assert_eq!(p.effective(), (MatchPolicy::Prefix, "com.example."));
+        let r = role(vec![p, perm("*", None, SUB_ONLY)]);
+        assert!(allowed(&r, "com.example.x.y", Action::Call));
+        assert!(!allowed(&r, "com.example.x.y", Action::Subscribe));
+        assert!(allowed(&r, "org.other", Action::Subscribe));
+        // Without a star and without `match`: exact.
+        let p = perm("com.example", None, CALL_ONLY);
+        assert_eq!(p.effective(), (MatchPolicy::Exact, "com.example"));
+        let r = role(vec![p]);
+        assert!(allowed(&r, "com.example", Action::Call));
+        assert!(!allowed(&r, "com.example.x", Action::Call));
+        // With an explicit `match`, the star is not stripped.
+        let p = perm("com.*", Some(MatchPolicy::Exact), CALL_ONLY);
+        assert_eq!(p.effective(), (MatchPolicy::Exact, "com.*"));
+    }
+
+    #[test]
+    fn disclose_flags() {
+        let r = role(vec![Permission {
+            uri: "com.".into(),
+            match_: Some(MatchPolicy::Prefix),
+            allow: Allow::ALL,
+            disclose: Disclose {
+                caller: true,
+                publisher: false,
+            },
+            cache: false,
+        }]);
+        let d = |a| r.authorize("com.x", a);
+        assert_eq!(
+            d(Action::Call),
+            Decision {
+                allow: true,
+                disclose: true
+            }
+        );
+        assert_eq!(
+            d(Action::Publish),
+            Decision {
+                allow: true,
+                disclose: false
+            }
+        );
+        assert_eq!(
+            d(Action::Register),
+            Decision {
+                allow: true,
+                disclose: false
+            }
+        );
+        assert_eq!(
+            d(Action::Subscribe),
+            Decision {
+                allow: true,
+                disclose: false
+            }
+        );
+        let r = role(vec![Permission {
+            uri: "com.".into(),
+            match_: Some(MatchPolicy::Prefix),
+            allow: Allow {
+                publish: true,
+                ..NONE
+            },
+            disclose: Disclose {
+                caller: true,
+                publisher: true,
+            },
+            cache: false,
+        }]);
+        assert_eq!(
+            r.authorize("com.x", Action::Publish),
+            Decision {
+                allow: true,
+                disclose: true
+            }
+        );
+        // Denied actions are never disclosed.
+        assert_eq!(r.authorize("com.x", Action::Call), Decision::DENY);
+    }
+
+    #[test]
+    fn build_errors() {
+        let err = Role::new(RoleConfig {
+            name: "dyn".into(),
+            permissions: vec![],
+            authorizer: Some("com.example.authorize".into()),
+        })
+        .unwrap_err();
+        assert!(matches!(err, AuthzError::AuthorizerNotSupported { .. }));
+        assert!(err.to_string().contains("not supported yet"));
+        let cfg = |perms| RoleConfig {
+            name: "r".into(),
+            permissions: perms,
+            authorizer: None,
+        };
+        assert!(matches!(
+            Role::new(cfg(vec![perm("", None, Allow::ALL)])),
+            Err(AuthzError::InvalidUri { .. })
+        ));
+        assert!(matches!(
+            Role::new(cfg(vec![perm(
+                "a..b",
+                Some(MatchPolicy::Exact),
+                Allow::ALL
+            )])),
+            Err(AuthzError::InvalidUri { .. })
+        ));
+        assert!(matches!(
+            Role::new(cfg(vec![
+                perm("com.x.*", None, Allow::ALL),
+                perm("com.x.", Some(MatchPolicy::Prefix), NONE)
+            ])),
+            Err(AuthzError::DuplicatePermission { .. })
+        ));
+        assert!(matches!(
+            Role::new(cfg(vec![
+                perm("a..b", Some(MatchPolicy::Wildcard), Allow::ALL),
+                perm("a..b", Some(MatchPolicy::Wildcard), NONE)
+            ])),
+            Err(AuthzError::DuplicatePermission { .. })
+        ));
+        // The same URI under different policies is fine.
+        assert!(Role::new(cfg(vec![
+            perm("com.x", None, Allow::ALL),
+            perm("com.x", Some(MatchPolicy::Prefix), NONE),
+            perm("com.x", Some(MatchPolicy::Wildcard), NONE),
+        ]))
+        .is_ok());
+    }
+
+    #[test]
+    fn roles_add_replace_remove() {
+        let mk = |name: &str, allow| {
+            Role::new(RoleConfig {
+                name: name.into(),
+                permissions: vec![perm("", Some(MatchPolicy::Prefix), allow)],
+                authorizer: None,
+            })
+            .unwrap()
+        };
+        let mut roles = Roles::from_configs([mk("a", CALL_ONLY).config().clone()]).unwrap();
+        assert!(roles.authorize("a", "x", Action::Call).allow);
+        assert_eq!(roles.authorize("b", "x", Action::Call), Decision::DENY);
+        assert!(roles.insert(mk("b", SUB_ONLY)).is_none());
+        assert!(roles.authorize("b", "x", Action::Subscribe).allow);
+        let old = roles.insert(mk("a", SUB_ONLY)).unwrap();
+        assert!(old.authorize("x", Action::Call).allow);
+        assert!(!roles.authorize("a", "x", Action::Call).allow);
+        assert_eq!(roles.len(), 2);
+        assert!(roles.remove("a").is_some());
+        assert!(roles.get("a").is_none());
+        assert!(!roles.contains("a"));
+        assert_eq!(roles.iter().count(), 1);
+        assert_eq!(
+            Roles::from_configs([
+                mk("a", NONE).config().clone(),
+                mk("a", NONE).config().clone()
+            ])
+            .unwrap_err(),
+            AuthzError::DuplicateRole("a".into())
+        );
+    }
+
+    fn component() -> impl Strategy<Value = String> {
+        prop_oneof![Just("a".to_owned()), Just("b".to_owned()), "[a-c]{1,2}"]
+    }
+
+    fn uri() -> impl Strategy<Value = String> {
+        prop::collection::vec(component(), 1..5).prop_map(|c| c.join("."))
+    }
+
+    fn allow() -> impl Strategy<Value = Allow> {
+        any::<[bool; 4]>().prop_map(|[call, register, publish, subscribe]| Allow {
+            call,
+            register,
+            publish,
+            subscribe,
+        })
+    }
+
+    /// An arbitrary permission: exact on a uri, prefix of a uri, or a uri with
+    /// some components blanked into a wildcard pattern.
+    fn permission() -> impl Strategy<Value = Permission> {
+        (
+            uri(),
+            0..3u8,
+            any::<u8>(),
+            0..6usize,
+            allow(),
+            any::<[bool; 2]>(),
+        )
+            .prop_map(|(u, kind, mask, cut, allow, [caller, publisher])| {
+                let (uri, policy) = match kind {
+                    0 => (u, MatchPolicy::Exact),
+                    1 => (u[..cut.min(u.len())].to_owned(), MatchPolicy::Prefix),
+                    _ => (
+                        u.split('.')
+                            .enumerate()
+                            .map(|(i, c)| if mask & (1 << i) != 0 { "" } else { c })
+                            .collect::<Vec<_>>()
+                            .join("."),
+                        MatchPolicy::Wildcard,
+                    ),
+                };
+                Permission {
+                    uri,
+                    match_: Some(policy),
+                    allow,
+                    disclose: Disclose { caller, publisher },
+                    cache: false,
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn exact_permission_always_decides(
+            others in prop::collection::vec(permission(), 0..12),
+            target in uri(),
+            allow in allow(),
+            disclose in any::<[bool; 2]>(),
+        ) {
+            // Keep the first of any duplicate (pattern, policy), drop exact ones on target.
+            let mut perms: Vec<Permission> = Vec::new();
+            for p in others {
+                let dup = perms.iter().any(|q| q.effective() == p.effective());
+                let on_target = p.effective() == (MatchPolicy::Exact, target.as_str());
+                if !dup && !on_target {
+                    perms.push(p);
+                }
+            }
+            let mine = Permission {
+                uri: target.clone(),
+                match_: None,
+                allow,
+                disclose: Disclose { caller: disclose[0], publisher: disclose[1] },
+                cache: false,
+            };
+            let pos = perms.len() / 2;
+            perms.insert(pos, mine);
+            let r = role(perms);
+            for action in Action::ALL {
+                let d = r.authorize(&target, action);
+                prop_assert_eq!(d.allow, allow.allows(action));
+                let expected_disclose = d.allow && match action {
+                    Action::Call => disclose[0],
+                    Action::Publish => disclose[1],
+                    _ => false,
+                };
+                prop_assert_eq!(d.disclose, expected_disclose);
+            }
+        }
+    }
+}

@@ -1,0 +1,758 @@
+//! The broker: SUBSCRIBE/UNSUBSCRIBE through the realm's home shard, and
+//! PUBLISH routed once to each shard with subscribers, where EVENT is encoded
+//! once per (subscription, serializer) and shared between subscribers.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::authz::Action;
+use super::peer::{Filters, PeerMsg, Publication, ReplicaOp, SubscribeDone};
+use super::realm::{Continuation, HomeSub, LocalSub, ShardPresence};
+use super::{ConnId, ConnState, RealmId, RouterCore, SessionId, ShardId, SubId};
+use crate::codec::Serializer;
+use crate::wamp::message::{Id, Message, MessageType, Payload};
+use crate::wamp::uri::{self, MatchPolicy};
+use crate::wamp::uris;
+use crate::wamp::value::{Dict, Value};
+
+/// Reads a list of ids from PUBLISH.Options.
+fn id_list(options: &Dict, key: &str) -> Result<Option<Vec<SessionId>>, String> {
+    match options.get(key) {
+        None => Ok(None),
+        Some(Value::List(l)) => l
+            .iter()
+            .map(|v| {
+                v.as_u64()
+                    .ok_or_else(|| format!("{key} must be a list of session ids"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(format!("{key} must be a list of session ids")),
+    }
+}
+
+/// Reads a list of strings from PUBLISH.Options.
+fn str_list(options: &Dict, key: &str) -> Result<Option<Vec<String>>, String> {
+    match options.get(key) {
+        None => Ok(None),
+        Some(Value::List(l)) => l
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("{key} must be a list of strings"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(format!("{key} must be a list of strings")),
+    }
+}
+
+/// Reads an optional boolean option.
+pub(crate) fn flag(options: &Dict, key: &str) -> Result<Option<bool>, String> {
+    match options.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(format!("option '{key}' must be a boolean")),
+    }
+}
+
+/// Parses the receiver filters of PUBLISH.Options.
+fn filters(options: &Dict) -> Result<Option<Box<Filters>>, String> {
+    let f = Filters {
+        exclude: id_list(options, "exclude")?.unwrap_or_default(),
+        exclude_authid: str_list(options, "exclude_authid")?.unwrap_or_default(),
+        exclude_authrole: str_list(options, "exclude_authrole")?.unwrap_or_default(),
+        eligible: id_list(options, "eligible")?,
+        eligible_authid: str_list(options, "eligible_authid")?,
+        eligible_authrole: str_list(options, "eligible_authrole")?,
+    };
+    Ok((f != Filters::default()).then(|| Box::new(f)))
+}
+
+/// The match policy of SUBSCRIBE/REGISTER options.
+pub(crate) fn match_policy(options: &Dict) -> Result<MatchPolicy, String> {
+    match options.get("match") {
+        None | Some(Value::Null) => Ok(MatchPolicy::Exact),
+        Some(Value::Str(s)) => MatchPolicy::from_option(Some(s)).map_err(|e| e.to_string()),
+        Some(_) => Err("option 'match' must be a string".into()),
+    }
+}
+
+impl RouterCore {
+    // ---- subscribe ------------------------------------------------------------
+
+    pub(crate) fn on_subscribe(
+        &mut self,
+        conn: ConnId,
+        request: Id,
+        options: &Dict,
+        topic: String,
+    ) {
+        const T: MessageType = MessageType::Subscribe;
+        let Some(s) = self.session(conn) else { return };
+        let (realm_id, session, role) = (s.realm, s.info.session, s.info.authrole.clone());
+        let held = s.subs.len();
+        let existing = s
+            .subs
+            .iter()
+            .find(|(_, (u, _))| *u == topic)
+            .map(|(id, (_, p))| (*id, *p));
+        let policy = match match_policy(options) {
+            Ok(p) => p,
+            Err(m) => return self.error(conn, T, request, uris::ERROR_INVALID_ARGUMENT, Some(&m)),
+        };
+        let get_retained = match flag(options, "get_retained") {
+            Ok(b) => b.unwrap_or(false),
+            Err(m) => return self.error(conn, T, request, uris::ERROR_INVALID_ARGUMENT, Some(&m)),
+        };
+        let Some(realm) = self.realm(realm_id) else {
+            return;
+        };
+        if let Err(e) = uri::validate(&topic, realm.config.options.uri_check, policy) {
+            return self.error(
+                conn,
+                T,
+                request,
+                uris::ERROR_INVALID_URI,
+                Some(&format!("invalid topic '{topic}': {e}")),
+            );
+        }
+        if !realm
+            .roles
+            .authorize(&role, &topic, Action::Subscribe)
+            .allow
+        {
+            return self.error(
+                conn,
+                T,
+                request,
+                uris::ERROR_NOT_AUTHORIZED,
+                Some(&format!("role '{role}' may not subscribe to '{topic}'")),
+            );
+        }
+        if let Some((id, p)) = existing {
+            if p == policy {
+                // Subscribing again answers with the subscription held.
+                return self.send(
+                    conn,
+                    &Message::Subscribed {
+                        request,
+                        subscription: id,
+                    },
+                );
+            }
+        }
+        let max = realm.config.limits.max_subscriptions_per_session;
+        if max > 0 && held >= max {
+            return self.error(
+                conn,
+                T,
+                request,
+                super::meta::ERROR_LIMIT_EXCEEDED,
+                Some(&format!("a session may hold {max} subscriptions")),
+            );
+        }
+        let home = realm.home;
+        self.send_peer(
+            home,
+            PeerMsg::Subscribe {
+                realm: realm_id,
+                conn,
+                session,
+                request,
+                uri: topic,
+                policy,
+                get_retained,
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn home_subscribe(
+        &mut self,
+        from: ShardId,
+        realm_id: RealmId,
+        conn: ConnId,
+        session: SessionId,
+        request: Id,
+        uri: String,
+        policy: MatchPolicy,
+        get_retained: bool,
+    ) {
+        let now = self.now_iso();
+        let Some(realm) = self.realm_mut(realm_id) else {
+            return;
+        };
+        let max = realm.config.limits.max_subscriptions_per_session;
+        let Some(h) = realm.home_state.as_mut() else {
+            return;
+        };
+        let Some(rec) = h.sessions.get(&session) else {
+            // The session left meanwhile.
+            return;
+        };
+        let mut done = SubscribeDone {
+            shard: from,
+            conn,
+            session,
+            request,
+            result: Ok(0),
+            uri: uri.clone(),
+            policy,
+            retained: Vec::new(),
+        };
+        if max > 0 && rec.subs.len() >= max {
+            done.result = Err(super::meta::ERROR_LIMIT_EXCEEDED);
+            self.send_peer(from, PeerMsg::Subscribed(done));
+            return;
+        }
+        let key = (uri.clone(), policy);
+        let (sub, created) = match h.sub_index.get(&key) {
+            Some(id) => (*id, false),
+            None => {
+                let id = h.ids.next();
+                h.sub_index.insert(key, id);
+                h.subs.insert(
+                    id,
+                    HomeSub {
+                        uri: uri.clone(),
+                        policy,
+                        created: now.clone(),
+                        subscribers: Vec::new(),
+                        shards: Default::default(),
+                    },
+                );
+                (id, true)
+            }
+        };
+        done.result = Ok(sub);
+        if get_retained {
+            for (topic, p) in &h.retained {
+                if uri::matches(&uri, policy, topic) {
+                    done.retained.push(p.clone());
+                }
+            }
+        }
+        let Some(entry) = h.subs.get_mut(&sub) else {
+            return;
+        };
+        if entry.subscribers.iter().any(|(s, _)| *s == session) {
+            // Already subscribed (a repeated SUBSCRIBE raced the first).
+            let pending = entry.shards.get(&from).and_then(|p| p.pending);
+            self.home_after(realm_id, pending, Continuation::Subscribed(done));
+            return;
+        }
+        entry.subscribers.push((session, from));
+        let presence = entry
+            .shards
+            .entry(from)
+            .or_insert_with(ShardPresence::default);
+        presence.count += 1;
+        let first_on_shard = presence.count == 1;
+        let pending = presence.pending;
+        if let Some(rec) = h.sessions.get_mut(&session) {
+            rec.subs.push(sub);
+        }
+        if created {
+            let details = Value::Dict(
+                crate::dict! { "id" => sub, "created" => now, "uri" => uri.as_str(), "match" => policy.as_str() },
+            );
+            self.meta_event(
+                realm_id,
+                "wamp.subscription.on_create",
+                vec![Value::UInt(session), details],
+            );
+        }
+        if first_on_shard {
+            let op = ReplicaOp::SubAddShard {
+                sub,
+                uri,
+                policy,
+                shard: from,
+            };
+            let seq = self.home_update(
+                realm_id,
+                op,
+                vec![Continuation::Subscribed(done)],
+                Some((sub, from)),
+            );
+            if let Some(p) = self
+                .realm_mut(realm_id)
+                .and_then(|r| r.home_state.as_mut())
+                .and_then(|h| h.subs.get_mut(&sub))
+                .and_then(|e| e.shards.get_mut(&from))
+            {
+                if p.count > 0 && seq.is_some_and(|s| p.pending.is_none_or(|q| q < s)) {
+                    p.pending = seq;
+                }
+            }
+        } else {
+            self.home_after(realm_id, pending, Continuation::Subscribed(done));
+        }
+    }
+
+    /// The home shard answered a SUBSCRIBE from this shard.
+    pub(crate) fn on_subscribed(&mut self, done: SubscribeDone) {
+        const T: MessageType = MessageType::Subscribe;
+        let conn = done.conn;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let serializer = c.serializer;
+        let ConnState::Joined(s) = &mut c.state else {
+            return;
+        };
+        if s.info.session != done.session {
+            return;
+        }
+        let sub = match done.result {
+            Ok(sub) => sub,
+            Err(e) => return self.error(conn, T, done.request, e, None),
+        };
+        let realm_id = s.realm;
+        s.subs.insert(sub, (done.uri.clone(), done.policy));
+        let session = s.info.session;
+        if let Some(realm) = self.realm_mut(realm_id) {
+            let local = realm.local_subs.entry(sub).or_insert_with(|| LocalSub {
+                policy: done.policy,
+                conns: Vec::new(),
+            });
+            if !local.conns.iter().any(|(c, _, _)| *c == conn) {
+                local.conns.push((conn, serializer, session));
+            }
+        }
+        self.send(
+            conn,
+            &Message::Subscribed {
+                request: done.request,
+                subscription: sub,
+            },
+        );
+        for p in &done.retained {
+            self.deliver_to(conn, sub, done.policy, p, true);
+        }
+    }
+
+    // ---- unsubscribe ----------------------------------------------------------
+
+    pub(crate) fn on_unsubscribe(&mut self, conn: ConnId, request: Id, sub: SubId) {
+        let Some(s) = self.session_mut(conn) else {
+            return;
+        };
+        let realm_id = s.realm;
+        let session = s.info.session;
+        if s.subs.remove(&sub).is_none() {
+            return self.error(
+                conn,
+                MessageType::Unsubscribe,
+                request,
+                uris::ERROR_NO_SUCH_SUBSCRIPTION,
+                None,
+            );
+        }
+        let Some(realm) = self.realm_mut(realm_id) else {
+            return;
+        };
+        if let Some(l) = realm.local_subs.get_mut(&sub) {
+            l.conns.retain(|(c, _, _)| *c != conn);
+            if l.conns.is_empty() {
+                realm.local_subs.remove(&sub);
+            }
+        }
+        let home = realm.home;
+        self.send_peer(
+            home,
+            PeerMsg::Unsubscribe {
+                realm: realm_id,
+                session,
+                sub,
+            },
+        );
+        // No event reaches the session after this: its local subscriber entry is gone.
+        self.send(
+            conn,
+            &Message::Unsubscribed {
+                request,
+                details: None,
+            },
+        );
+    }
+
+    pub(crate) fn home_unsubscribe(&mut self, realm_id: RealmId, session: SessionId, sub: SubId) {
+        let Some(h) = self.realm_mut(realm_id).and_then(|r| r.home_state.as_mut()) else {
+            return;
+        };
+        let Some(rec) = h.sessions.get_mut(&session) else {
+            return;
+        };
+        let shard = rec.shard;
+        rec.subs.retain(|s| *s != sub);
+        self.home_drop_subscriber(realm_id, session, shard, sub);
+    }
+
+    /// Removes a subscriber from the authoritative table; updates replicas and
+    /// publishes the meta events.
+    pub(crate) fn home_drop_subscriber(
+        &mut self,
+        realm_id: RealmId,
+        session: SessionId,
+        shard: ShardId,
+        sub: SubId,
+    ) {
+        let Some(h) = self.realm_mut(realm_id).and_then(|r| r.home_state.as_mut()) else {
+            return;
+        };
+        let Some(entry) = h.subs.get_mut(&sub) else {
+            return;
+        };
+        let before = entry.subscribers.len();
+        entry.subscribers.retain(|(s, _)| *s != session);
+        if entry.subscribers.len() == before {
+            return;
+        }
+        let mut last_on_shard = false;
+        if let Some(p) = entry.shards.get_mut(&shard) {
+            p.count = p.count.saturating_sub(1);
+            if p.count == 0 {
+                entry.shards.remove(&shard);
+                last_on_shard = true;
+            }
+        }
+        let deleted = entry.subscribers.is_empty();
+        if deleted {
+            let key = (entry.uri.clone(), entry.policy);
+            h.subs.remove(&sub);
+            h.sub_index.remove(&key);
+        }
+        if last_on_shard {
+            self.home_update(
+                realm_id,
+                ReplicaOp::SubRemoveShard { sub, shard },
+                Vec::new(),
+                None,
+            );
+        }
+        self.meta_event(
+            realm_id,
+            "wamp.subscription.on_unsubscribe",
+            vec![Value::UInt(session), Value::UInt(sub)],
+        );
+        if deleted {
+            self.meta_event(
+                realm_id,
+                "wamp.subscription.on_delete",
+                vec![Value::UInt(session), Value::UInt(sub)],
+            );
+        }
+    }
+
+    // ---- publish --------------------------------------------------------------
+
+    pub(crate) fn on_publish(
+        &mut self,
+        conn: ConnId,
+        request: Id,
+        options: Dict,
+        topic: String,
+        payload: Payload,
+    ) {
+        const T: MessageType = MessageType::Publish;
+        let Some(s) = self.session(conn) else { return };
+        let (realm_id, info) = (s.realm, s.info.clone());
+        let ack = matches!(options.get("acknowledge"), Some(Value::Bool(true)));
+        let Some(realm) = self.realm(realm_id) else {
+            return;
+        };
+        // Errors reach the publisher only when it asked for acknowledgement (spec).
+        macro_rules! fail {
+            ($uri:expr, $msg:expr) => {{
+                if ack {
+                    let m: String = $msg;
+                    self.error(conn, T, request, $uri, Some(&m));
+                }
+                return;
+            }};
+        }
+        if let Err(e) = uri::validate(&topic, realm.config.options.uri_check, MatchPolicy::Exact) {
+            fail!(
+                uris::ERROR_INVALID_URI,
+                format!("invalid topic '{topic}': {e}")
+            );
+        }
+        if uri::is_reserved(&topic) {
+            fail!(
+                uris::ERROR_INVALID_URI,
+                format!("'{topic}' is reserved for the router")
+            );
+        }
+        let decision = realm
+            .roles
+            .authorize(&info.authrole, &topic, Action::Publish);
+        if !decision.allow {
+            fail!(
+                uris::ERROR_NOT_AUTHORIZED,
+                format!("role '{}' may not publish to '{topic}'", info.authrole)
+            );
+        }
+        let max = realm.config.limits.max_payload_size;
+        if max > 0 && payload.raw_len().unwrap_or(0) > max {
+            fail!(
+                uris::ERROR_PAYLOAD_SIZE_EXCEEDED,
+                format!("payload larger than {max} bytes")
+            );
+        }
+        let parsed = (|| -> Result<_, String> {
+            Ok((
+                flag(&options, "exclude_me")?.unwrap_or(true),
+                flag(&options, "disclose_me")?.unwrap_or(false),
+                flag(&options, "retain")?.unwrap_or(false),
+                filters(&options)?,
+            ))
+        })();
+        let (exclude_me, disclose_me, retain, filters) = match parsed {
+            Ok(p) => p,
+            Err(m) => fail!(uris::ERROR_INVALID_ARGUMENT, m),
+        };
+        if disclose_me && !realm.config.options.allow_disclose_me {
+            fail!(
+                uris::ERROR_OPTION_DISALLOWED_DISCLOSE_ME,
+                "this realm does not allow publisher disclosure".into()
+            );
+        }
+        let history = realm.config.history_limit(&topic).is_some();
+        let home = realm.home;
+        let publication = Arc::new(Publication {
+            realm: realm_id,
+            id: crate::wamp::id::global_id(&mut self.rng),
+            topic,
+            publisher: Some(info),
+            disclose: disclose_me || decision.disclose,
+            exclude_me,
+            filters,
+            retained: false,
+            payload,
+        });
+        let id = publication.id;
+        self.route(&publication);
+        if retain || history {
+            self.send_peer(
+                home,
+                PeerMsg::Store {
+                    publication,
+                    retain,
+                },
+            );
+        }
+        if ack {
+            self.send(
+                conn,
+                &Message::Published {
+                    request,
+                    publication: id,
+                },
+            );
+        }
+    }
+
+    /// Routes a publication from this shard: once to each shard with subscribers.
+    pub(crate) fn route(&mut self, publication: &Arc<Publication>) {
+        let mut targets = std::mem::take(&mut self.scratch_targets);
+        targets.clear();
+        if let Some(realm) = self.realm(publication.realm) {
+            realm.subs.for_each_match(&publication.topic, |_, _, e| {
+                for shard in &e.shards {
+                    targets.push((*shard, e.id));
+                }
+            });
+        }
+        targets.sort_unstable();
+        let mut local: Vec<SubId> = Vec::new();
+        let mut i = 0;
+        while i < targets.len() {
+            let shard = targets[i].0;
+            let mut j = i;
+            while j < targets.len() && targets[j].0 == shard {
+                j += 1;
+            }
+            let subs: Vec<SubId> = targets[i..j].iter().map(|t| t.1).collect();
+            if shard == self.shard {
+                local = subs;
+            } else {
+                self.send_peer(
+                    shard,
+                    PeerMsg::Publish {
+                        publication: publication.clone(),
+                        subs,
+                    },
+                );
+            }
+            i = j;
+        }
+        self.scratch_targets = targets;
+        if !local.is_empty() {
+            self.deliver(publication, &local);
+        }
+    }
+
+    /// The EVENT details for one subscription.
+    fn event_details(policy: MatchPolicy, p: &Publication, retained: bool) -> Dict {
+        let mut details = Dict::new();
+        if policy != MatchPolicy::Exact {
+            details.insert("topic".into(), Value::from(p.topic.as_str()));
+        }
+        if p.disclose {
+            if let Some(info) = &p.publisher {
+                details.insert("publisher".into(), Value::UInt(info.session));
+                details.insert("publisher_authid".into(), Value::from(info.authid.as_str()));
+                details.insert(
+                    "publisher_authrole".into(),
+                    Value::from(info.authrole.as_str()),
+                );
+            }
+        }
+        if retained {
+            details.insert("retained".into(), Value::Bool(true));
+        }
+        details
+    }
+
+    /// Delivers a publication to this shard's subscribers of `subs`.
+    pub(crate) fn deliver(&mut self, p: &Publication, subs: &[SubId]) {
+        let RouterCore {
+            realms,
+            conns,
+            out,
+            stats,
+            realm_stats,
+            ..
+        } = self;
+        let Some(realm) = realms.get(p.realm as usize).and_then(Option::as_ref) else {
+            return;
+        };
+        let publisher = p.publisher.as_ref().map(|i| i.session);
+        let mut sent = 0u64;
+        for sub in subs {
+            let Some(local) = realm.local_subs.get(sub) else {
+                continue;
+            };
+            let mut frames: [Option<Bytes>; 3] = [None, None, None];
+            for &(conn, serializer, session) in &local.conns {
+                if p.exclude_me && publisher == Some(session) {
+                    continue;
+                }
+                if let Some(f) = &p.filters {
+                    let admitted = match conns.get(&conn).map(|c| &c.state) {
+                        Some(ConnState::Joined(s)) => {
+                            f.admits(session, &s.info.authid, &s.info.authrole)
+                        }
+                        _ => false,
+                    };
+                    if !admitted {
+                        continue;
+                    }
+                }
+                let slot = &mut frames[serializer_index(serializer)];
+                if slot.is_none() {
+                    let msg = Message::Event {
+                        subscription: *sub,
+                        publication: p.id,
+                        details: Self::event_details(local.policy, p, p.retained),
+                        payload: p.payload.clone(),
+                    };
+                    match serializer.encode(&msg) {
+                        Ok(f) => *slot = Some(Bytes::from(f)),
+                        Err(e) => {
+                            stats.encode_errors += 1;
+                            log::warn!("cannot encode EVENT for {serializer}: {e}");
+                            continue;
+                        }
+                    }
+                }
+                if let Some(frame) = slot {
+                    stats.bytes_sent += frame.len() as u64;
+                    out.push(super::Output::Send {
+                        conn,
+                        frame: frame.clone(),
+                    });
+                    sent += 1;
+                }
+            }
+        }
+        let idx = MessageType::Event.index();
+        stats.sent[idx] += sent;
+        if let Some(rs) = realm_stats.get_mut(p.realm as usize) {
+            rs.sent[idx] += sent;
+        }
+    }
+
+    /// Delivers one publication to one connection (retained events on subscribe).
+    fn deliver_to(
+        &mut self,
+        conn: ConnId,
+        sub: SubId,
+        policy: MatchPolicy,
+        p: &Publication,
+        retained: bool,
+    ) {
+        let msg = Message::Event {
+            subscription: sub,
+            publication: p.id,
+            details: Self::event_details(policy, p, retained),
+            payload: p.payload.clone(),
+        };
+        self.send(conn, &msg);
+    }
+
+    /// Publishes an event from the router itself (meta events, testaments are published as their session).
+    pub(crate) fn publish_from_router(
+        &mut self,
+        realm: RealmId,
+        topic: &str,
+        args: Vec<Value>,
+        kwargs: Option<Dict>,
+    ) {
+        let publication = Arc::new(Publication {
+            realm,
+            id: crate::wamp::id::global_id(&mut self.rng),
+            topic: topic.to_owned(),
+            publisher: None,
+            disclose: false,
+            exclude_me: false,
+            filters: None,
+            retained: false,
+            payload: Payload::Values { args, kwargs },
+        });
+        self.route(&publication);
+    }
+
+    /// Home shard: keep a publication as retained and/or in the topic's history.
+    pub(crate) fn home_store(&mut self, p: Arc<Publication>, retain: bool) {
+        let Some(realm) = self.realm_mut(p.realm) else {
+            return;
+        };
+        let limit = realm.config.history_limit(&p.topic);
+        let Some(h) = realm.home_state.as_mut() else {
+            return;
+        };
+        if let Some(limit) = limit {
+            let q = h.history.entry(p.topic.clone()).or_default();
+            q.push_back(p.clone());
+            while q.len() > limit {
+                q.pop_front();
+            }
+        }
+        if retain {
+            h.retained.insert(p.topic.clone(), p);
+        }
+    }
+}
+
+fn serializer_index(s: Serializer) -> usize {
+    match s {
+        Serializer::Json => 0,
+        Serializer::MsgPack => 1,
+        Serializer::Cbor => 2,
+    }
+}

@@ -1,0 +1,1064 @@
+//! The dealer: REGISTER/UNREGISTER through the realm's home shard; CALL
+//! decided on the caller's shard (invocation policy over its replica) and
+//! invoked on the callee's shard; YIELD/ERROR straight back to the caller's
+//! shard. Progressive results and invocations, canceling (skip, kill,
+//! killnowait), timeouts run by the dealer, and callers or callees leaving
+//! with calls in flight.
+
+use std::sync::Arc;
+
+use rand::Rng;
+
+use super::authz::Action;
+use super::broker::{flag, match_policy};
+use super::peer::{CallFailure, CancelMode, Invoke, PeerMsg, RegisterDone, ReplicaOp};
+use super::realm::{CalleeRef, Continuation, HomeReg, InvokePolicy, Realm};
+use super::{
+    CallId, ConnId, RealmId, RegId, RouterCore, Session, SessionId, SessionInfo, ShardId, TimerKind,
+};
+use crate::wamp::message::{Id, Message, MessageType, Payload};
+use crate::wamp::uri::{self, MatchPolicy};
+use crate::wamp::uris;
+use crate::wamp::value::{Dict, Value};
+
+/// A call whose caller is on this shard.
+pub(crate) struct CallerCall {
+    pub conn: ConnId,
+    pub request: Id,
+    pub realm: RealmId,
+    pub procedure: String,
+    /// The callee chosen; `None` for a meta API call answered by the home shard.
+    pub callee: Option<CalleeRef>,
+    /// Callees that bounced the call.
+    pub tried: Vec<CalleeRef>,
+    pub receive_progress: bool,
+    pub timeout: u64,
+    pub timer: Option<(u64, u64)>,
+    /// The caller, when disclosed to the callee.
+    pub caller: Option<Arc<SessionInfo>>,
+    /// Progressive call invocation still open (more CALLs may follow).
+    pub progressive: bool,
+    /// Kept to re-invoke another callee if the chosen one bounces.
+    pub payload: Payload,
+    /// A `kill` cancel is waiting for the callee's answer.
+    pub killing: bool,
+}
+
+/// An invocation open at a callee on this shard.
+#[derive(Debug, Clone)]
+pub(crate) struct Invocation {
+    pub caller_shard: ShardId,
+    pub call: CallId,
+    pub registration: RegId,
+    /// The caller canceled: whatever the callee answers is dropped.
+    pub discard: bool,
+}
+
+/// Picks a callee from a replica entry by its invocation policy, skipping `tried`.
+fn pick(
+    realm: &Realm,
+    procedure: &str,
+    tried: &[CalleeRef],
+    rng: &mut impl Rng,
+) -> Option<(RegId, MatchPolicy, CalleeRef)> {
+    let (_, policy, e) = realm.regs.best_match(procedure)?;
+    let candidates = e.callees.iter().filter(|c| !tried.contains(c));
+    let callee = match e.invoke {
+        InvokePolicy::Single | InvokePolicy::First => candidates.copied().next(),
+        InvokePolicy::Last => candidates.copied().last(),
+        InvokePolicy::Roundrobin => {
+            let live: Vec<CalleeRef> = candidates.copied().collect();
+            if live.is_empty() {
+                None
+            } else {
+                let n = e.next.get();
+                e.next.set(n.wrapping_add(1));
+                Some(live[n % live.len()])
+            }
+        }
+        InvokePolicy::Random => {
+            let live: Vec<CalleeRef> = candidates.copied().collect();
+            if live.is_empty() {
+                None
+            } else {
+                Some(live[rng.random_range(0..live.len())])
+            }
+        }
+    }?;
+    Some((e.id, policy, callee))
+}
+
+impl RouterCore {
+    // ---- register -------------------------------------------------------------
+
+    pub(crate) fn on_register(
+        &mut self,
+        conn: ConnId,
+        request: Id,
+        options: &Dict,
+        procedure: String,
+    ) {
+        const T: MessageType = MessageType::Register;
+        let Some(s) = self.session(conn) else { return };
+        let (realm_id, session, role, held) = (
+            s.realm,
+            s.info.session,
+            s.info.authrole.clone(),
+            s.regs.len(),
+        );
+        let policy = match match_policy(options) {
+            Ok(p) => p,
+            Err(m) => return self.error(conn, T, request, uris::ERROR_INVALID_ARGUMENT, Some(&m)),
+        };
+        let invoke = match options.get("invoke") {
+            None | Some(Value::Null) => InvokePolicy::Single,
+            Some(Value::Str(s)) => match InvokePolicy::from_option(Some(s)) {
+                Some(p) => p,
+                None => {
+                    return self.error(
+                        conn,
+                        T,
+                        request,
+                        uris::ERROR_INVALID_ARGUMENT,
+                        Some(&format!("unknown invocation policy '{s}'")),
+                    )
+                }
+            },
+            Some(_) => {
+                return self.error(
+                    conn,
+                    T,
+                    request,
+                    uris::ERROR_INVALID_ARGUMENT,
+                    Some("option 'invoke' must be a string"),
+                )
+            }
+        };
+        let Some(realm) = self.realm(realm_id) else {
+            return;
+        };
+        if let Err(e) = uri::validate(&procedure, realm.config.options.uri_check, policy) {
+            return self.error(
+                conn,
+                T,
+                request,
+                uris::ERROR_INVALID_URI,
+                Some(&format!("invalid procedure '{procedure}': {e}")),
+            );
+        }
+        if uri::is_reserved(&procedure) {
+            return self.error(
+                conn,
+                T,
+                request,
+                uris::ERROR_INVALID_URI,
+                Some(&format!("'{procedure}' is reserved for the router")),
+            );
+        }
+        if !realm
+            .roles
+            .authorize(&role, &procedure, Action::Register)
+            .allow
+        {
+            return self.error(
+                conn,
+                T,
+                request,
+                uris::ERROR_NOT_AUTHORIZED,
+                Some(&format!("role '{role}' may not register '{procedure}'")),
+            );
+        }
+        let max = realm.config.limits.max_registrations_per_session;
+        if max > 0 && held >= max {
+            return self.error(
+                conn,
+                T,
+                request,
+                super::meta::ERROR_LIMIT_EXCEEDED,
+                Some(&format!("a session may hold {max} registrations")),
+            );
+        }
+        let home = realm.home;
+        self.send_peer(
+            home,
+            PeerMsg::Register {
+                realm: realm_id,
+                conn,
+                session,
+                request,
+                uri: procedure,
+                policy,
+                invoke,
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn home_register(
+        &mut self,
+        from: ShardId,
+        realm_id: RealmId,
+        conn: ConnId,
+        session: SessionId,
+        request: Id,
+        uri: String,
+        policy: MatchPolicy,
+        invoke: InvokePolicy,
+    ) {
+        let now = self.now_iso();
+        let mut done = RegisterDone {
+            shard: from,
+            conn,
+            session,
+            request,
+            result: Ok(0),
+            uri: uri.clone(),
+            policy,
+        };
+        // Decide with the home state borrowed, act after.
+        let decision: Result<(RegId, bool), &'static str> = (|| {
+            let realm = self.realm_mut(realm_id).ok_or(uris::ERROR_NO_SUCH_REALM)?;
+            let max = realm.config.limits.max_registrations_per_session;
+            let h = realm.home_state.as_mut().ok_or(uris::ERROR_NO_SUCH_REALM)?;
+            let rec = h
+                .sessions
+                .get(&session)
+                .ok_or(uris::ERROR_NO_SUCH_SESSION)?;
+            if max > 0 && rec.regs.len() >= max {
+                return Err(super::meta::ERROR_LIMIT_EXCEEDED);
+            }
+            let key = (uri.clone(), policy);
+            let (id, created) = match h.reg_index.get(&key) {
+                Some(id) => {
+                    let reg = h.regs.get(id).ok_or(uris::ERROR_NO_SUCH_REGISTRATION)?;
+                    if reg.invoke != invoke {
+                        return Err(uris::ERROR_PROCEDURE_EXISTS_WITH_DIFFERENT_INVOCATION_POLICY);
+                    }
+                    if invoke == InvokePolicy::Single
+                        || reg.callees.iter().any(|(s, _)| *s == session)
+                    {
+                        return Err(uris::ERROR_PROCEDURE_ALREADY_EXISTS);
+                    }
+                    (*id, false)
+                }
+                None => {
+                    let id = h.ids.next();
+                    h.reg_index.insert(key, id);
+                    h.regs.insert(
+                        id,
+                        HomeReg {
+                            uri: uri.clone(),
+                            policy,
+                            invoke,
+                            created: now.clone(),
+                            callees: Vec::new(),
+                        },
+                    );
+                    (id, true)
+                }
+            };
+            if let Some(reg) = h.regs.get_mut(&id) {
+                reg.callees.push((session, from));
+            }
+            if let Some(rec) = h.sessions.get_mut(&session) {
+                rec.regs.push(id);
+            }
+            Ok((id, created))
+        })();
+        match decision {
+            Err(e) if e == uris::ERROR_NO_SUCH_SESSION => {} // the callee left meanwhile
+            Err(e) => {
+                done.result = Err(e);
+                self.send_peer(from, PeerMsg::Registered(done));
+            }
+            Ok((reg, created)) => {
+                done.result = Ok(reg);
+                if created {
+                    let details = Value::Dict(crate::dict! {
+                        "id" => reg, "created" => now, "uri" => uri.as_str(), "match" => policy.as_str(), "invoke" => invoke.as_str()
+                    });
+                    self.meta_event(
+                        realm_id,
+                        "wamp.registration.on_create",
+                        vec![Value::UInt(session), details],
+                    );
+                }
+                let op = ReplicaOp::RegAddCallee {
+                    reg,
+                    uri,
+                    policy,
+                    invoke,
+                    callee: CalleeRef {
+                        shard: from,
+                        session,
+                    },
+                };
+                self.home_update(realm_id, op, vec![Continuation::Registered(done)], None);
+                self.meta_event(
+                    realm_id,
+                    "wamp.registration.on_register",
+                    vec![Value::UInt(session), Value::UInt(reg)],
+                );
+            }
+        }
+    }
+
+    pub(crate) fn on_registered(&mut self, done: RegisterDone) {
+        let conn = done.conn;
+        let Some(s) = self.session_mut(conn) else {
+            return;
+        };
+        if s.info.session != done.session {
+            return;
+        }
+        match done.result {
+            Ok(reg) => {
+                s.regs.insert(reg, (done.uri, done.policy));
+                self.send(
+                    conn,
+                    &Message::Registered {
+                        request: done.request,
+                        registration: reg,
+                    },
+                );
+            }
+            Err(e) => self.error(conn, MessageType::Register, done.request, e, None),
+        }
+    }
+
+    // ---- unregister -----------------------------------------------------------
+
+    pub(crate) fn on_unregister(&mut self, conn: ConnId, request: Id, reg: RegId) {
+        let Some(s) = self.session_mut(conn) else {
+            return;
+        };
+        let (realm_id, session) = (s.realm, s.info.session);
+        if s.regs.remove(&reg).is_none() {
+            return self.error(
+                conn,
+                MessageType::Unregister,
+                request,
+                uris::ERROR_NO_SUCH_REGISTRATION,
+                None,
+            );
+        }
+        let Some(home) = self.realm(realm_id).map(|r| r.home) else {
+            return;
+        };
+        // UNREGISTERED is sent once every replica has dropped the callee.
+        self.send_peer(
+            home,
+            PeerMsg::Unregister {
+                realm: realm_id,
+                conn,
+                session,
+                reg,
+                request,
+            },
+        );
+    }
+
+    pub(crate) fn home_unregister(
+        &mut self,
+        from: ShardId,
+        realm_id: RealmId,
+        conn: ConnId,
+        session: SessionId,
+        reg: RegId,
+        request: Id,
+    ) {
+        if let Some(rec) = self
+            .realm_mut(realm_id)
+            .and_then(|r| r.home_state.as_mut())
+            .and_then(|h| h.sessions.get_mut(&session))
+        {
+            rec.regs.retain(|r| *r != reg);
+        }
+        self.home_drop_callee(
+            realm_id,
+            session,
+            from,
+            reg,
+            Some(Continuation::Unregistered {
+                shard: from,
+                conn,
+                request,
+            }),
+        );
+    }
+
+    /// Removes a callee from a registration (UNREGISTER or the session left).
+    pub(crate) fn home_drop_callee(
+        &mut self,
+        realm_id: RealmId,
+        session: SessionId,
+        shard: ShardId,
+        reg: RegId,
+        then: Option<Continuation>,
+    ) {
+        let found = (|| {
+            let h = self.realm_mut(realm_id)?.home_state.as_mut()?;
+            let entry = h.regs.get_mut(&reg)?;
+            let before = entry.callees.len();
+            entry.callees.retain(|(s, _)| *s != session);
+            if entry.callees.len() == before {
+                return None;
+            }
+            let deleted = entry.callees.is_empty();
+            if deleted {
+                let key = (entry.uri.clone(), entry.policy);
+                h.regs.remove(&reg);
+                h.reg_index.remove(&key);
+            }
+            Some(deleted)
+        })();
+        let Some(deleted) = found else {
+            if let Some(then) = then {
+                self.run_continuation(realm_id, then);
+            }
+            return;
+        };
+        let op = ReplicaOp::RegRemoveCallee {
+            reg,
+            callee: CalleeRef { shard, session },
+        };
+        self.home_update(realm_id, op, then.into_iter().collect(), None);
+        self.meta_event(
+            realm_id,
+            "wamp.registration.on_unregister",
+            vec![Value::UInt(session), Value::UInt(reg)],
+        );
+        if deleted {
+            self.meta_event(
+                realm_id,
+                "wamp.registration.on_delete",
+                vec![Value::UInt(session), Value::UInt(reg)],
+            );
+        }
+    }
+
+    // ---- call (caller's shard) ------------------------------------------------
+
+    pub(crate) fn on_call(
+        &mut self,
+        conn: ConnId,
+        request: Id,
+        options: Dict,
+        procedure: String,
+        payload: Payload,
+    ) {
+        const T: MessageType = MessageType::Call;
+        let Some(s) = self.session(conn) else { return };
+        let (realm_id, info) = (s.realm, s.info.clone());
+        let progress = match flag(&options, "progress") {
+            Ok(p) => p.unwrap_or(false),
+            Err(m) => return self.error(conn, T, request, uris::ERROR_INVALID_ARGUMENT, Some(&m)),
+        };
+        if let Some(call_id) = s.calls.get(&request).copied() {
+            return self.call_more(conn, request, call_id, progress, payload);
+        }
+        let Some(realm) = self.realms.get(realm_id as usize).and_then(Option::as_ref) else {
+            return;
+        };
+        if let Err(e) = uri::validate(
+            &procedure,
+            realm.config.options.uri_check,
+            MatchPolicy::Exact,
+        ) {
+            return self.error(
+                conn,
+                T,
+                request,
+                uris::ERROR_INVALID_URI,
+                Some(&format!("invalid procedure '{procedure}': {e}")),
+            );
+        }
+        let decision = realm
+            .roles
+            .authorize(&info.authrole, &procedure, Action::Call);
+        if !decision.allow {
+            return self.error(
+                conn,
+                T,
+                request,
+                uris::ERROR_NOT_AUTHORIZED,
+                Some(&format!(
+                    "role '{}' may not call '{procedure}'",
+                    info.authrole
+                )),
+            );
+        }
+        let max = realm.config.limits.max_payload_size;
+        if max > 0 && payload.raw_len().unwrap_or(0) > max {
+            return self.error(
+                conn,
+                T,
+                request,
+                uris::ERROR_PAYLOAD_SIZE_EXCEEDED,
+                Some(&format!("payload larger than {max} bytes")),
+            );
+        }
+        let parsed = (|| -> Result<_, String> {
+            let timeout = match options.get("timeout") {
+                None | Some(Value::Null) => 0,
+                Some(v) => v
+                    .as_u64()
+                    .ok_or("option 'timeout' must be a non-negative integer (milliseconds)")?,
+            };
+            Ok((
+                flag(&options, "receive_progress")?.unwrap_or(false),
+                flag(&options, "disclose_me")?.unwrap_or(false),
+                timeout,
+            ))
+        })();
+        let (receive_progress, disclose_me, timeout) = match parsed {
+            Ok(p) => p,
+            Err(m) => return self.error(conn, T, request, uris::ERROR_INVALID_ARGUMENT, Some(&m)),
+        };
+        if disclose_me && !realm.config.options.allow_disclose_me {
+            return self.error(
+                conn,
+                T,
+                request,
+                uris::ERROR_OPTION_DISALLOWED_DISCLOSE_ME,
+                None,
+            );
+        }
+        if uri::is_reserved(&procedure) && realm.config.options.enable_meta_api {
+            return self.on_meta_call(conn, request, realm_id, procedure, payload, &info);
+        }
+        let Some((registration, reg_policy, callee)) = pick(realm, &procedure, &[], &mut self.rng)
+        else {
+            return self.error(
+                conn,
+                T,
+                request,
+                uris::ERROR_NO_SUCH_PROCEDURE,
+                Some(&format!("no callee registered for '{procedure}'")),
+            );
+        };
+        let call = self.next_call;
+        self.next_call += 1;
+        let timer = (timeout > 0).then(|| {
+            self.set_timer(
+                self.now_ms.saturating_add(timeout),
+                TimerKind::CallTimeout(call),
+            )
+        });
+        let caller = (disclose_me || decision.disclose).then(|| info.clone());
+        let invoke = Invoke {
+            realm: realm_id,
+            call,
+            caller_shard: self.shard,
+            caller: caller.clone(),
+            registration,
+            callee: callee.session,
+            procedure: (reg_policy != MatchPolicy::Exact).then(|| procedure.clone()),
+            receive_progress,
+            progress,
+            timeout,
+            payload: payload.clone(),
+        };
+        self.calls.insert(
+            call,
+            CallerCall {
+                conn,
+                request,
+                realm: realm_id,
+                procedure,
+                callee: Some(callee),
+                tried: Vec::new(),
+                receive_progress,
+                timeout,
+                timer,
+                caller,
+                progressive: progress,
+                payload,
+                killing: false,
+            },
+        );
+        if let Some(s) = self.session_mut(conn) {
+            s.calls.insert(request, call);
+        }
+        self.send_peer(callee.shard, PeerMsg::Invoke(Box::new(invoke)));
+    }
+
+    /// A further CALL with the same request id: a progressive call invocation.
+    fn call_more(
+        &mut self,
+        conn: ConnId,
+        request: Id,
+        call_id: CallId,
+        progress: bool,
+        payload: Payload,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if !call.progressive {
+            return self.protocol_violation(
+                conn,
+                &format!("CALL reuses request id {request} of a call in progress"),
+            );
+        }
+        call.progressive = progress;
+        let Some(callee) = call.callee else { return };
+        self.send_peer(
+            callee.shard,
+            PeerMsg::InvokeMore {
+                call: call_id,
+                caller_shard: self.shard,
+                callee: callee.session,
+                progress,
+                payload,
+            },
+        );
+    }
+
+    /// The chosen callee could not take the call: try another, or fail.
+    pub(crate) fn on_bounce(
+        &mut self,
+        call_id: CallId,
+        callee: CalleeRef,
+        failure: super::peer::CallFailure,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        call.tried.push(callee);
+        let tried = call.tried.clone();
+        let (realm_id, procedure) = (call.realm, call.procedure.clone());
+        let rng = &mut self.rng;
+        let picked = self
+            .realms
+            .get(realm_id as usize)
+            .and_then(Option::as_ref)
+            .and_then(|r| pick(r, &procedure, &tried, rng));
+        let Some((registration, reg_policy, next)) = picked else {
+            return self.finish_call(call_id, Err(failure));
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        call.callee = Some(next);
+        let invoke = Invoke {
+            realm: realm_id,
+            call: call_id,
+            caller_shard: self.shard,
+            caller: call.caller.clone(),
+            registration,
+            callee: next.session,
+            procedure: (reg_policy != MatchPolicy::Exact).then_some(procedure),
+            receive_progress: call.receive_progress,
+            progress: call.progressive,
+            timeout: call.timeout,
+            payload: call.payload.clone(),
+        };
+        self.send_peer(next.shard, PeerMsg::Invoke(Box::new(invoke)));
+    }
+
+    /// A result from the callee's shard.
+    pub(crate) fn on_result(&mut self, call_id: CallId, progress: bool, payload: Payload) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if progress && !call.receive_progress {
+            // The caller did not ask for progressive results: drop them.
+            return;
+        }
+        if progress {
+            let (conn, request) = (call.conn, call.request);
+            let details = crate::dict! { "progress" => true };
+            self.send(
+                conn,
+                &Message::Result {
+                    request,
+                    details,
+                    payload,
+                },
+            );
+        } else {
+            self.finish_call(call_id, Ok(payload));
+        }
+    }
+
+    pub(crate) fn on_call_error(&mut self, call_id: CallId, failure: CallFailure) {
+        self.finish_call(call_id, Err(failure));
+    }
+
+    /// Ends a call: sends RESULT or ERROR to the caller and forgets the call.
+    pub(crate) fn finish_call(&mut self, call_id: CallId, result: Result<Payload, CallFailure>) {
+        let Some(call) = self.calls.remove(&call_id) else {
+            return;
+        };
+        if let Some(t) = call.timer {
+            self.cancel_timer(t);
+        }
+        if let Some(s) = self.session_mut(call.conn) {
+            s.calls.remove(&call.request);
+        } else {
+            return;
+        }
+        match result {
+            Ok(payload) => self.send(
+                call.conn,
+                &Message::Result {
+                    request: call.request,
+                    details: Dict::new(),
+                    payload,
+                },
+            ),
+            Err(f) => self.error_from(call.conn, MessageType::Call, call.request, f),
+        }
+    }
+
+    pub(crate) fn on_cancel(&mut self, conn: ConnId, request: Id, options: &Dict) {
+        let Some(s) = self.session(conn) else { return };
+        let Some(call_id) = s.calls.get(&request).copied() else {
+            // The call already ended: nothing to cancel.
+            return;
+        };
+        let mode = match options.get("mode") {
+            None | Some(Value::Null) => CancelMode::KillNoWait,
+            Some(Value::Str(m)) => match CancelMode::from_option(Some(m)) {
+                Some(mode) => mode,
+                None => {
+                    return self.error(
+                        conn,
+                        MessageType::Cancel,
+                        request,
+                        uris::ERROR_INVALID_ARGUMENT,
+                        Some(&format!("unknown cancel mode '{m}'")),
+                    )
+                }
+            },
+            Some(_) => {
+                return self.error(
+                    conn,
+                    MessageType::Cancel,
+                    request,
+                    uris::ERROR_INVALID_ARGUMENT,
+                    Some("option 'mode' must be a string"),
+                )
+            }
+        };
+        self.cancel_call(call_id, mode, uris::ERROR_CANCELED);
+    }
+
+    /// Cancels a call in `mode`, answering the caller with `error` unless the
+    /// mode waits for the callee.
+    fn cancel_call(&mut self, call_id: CallId, mode: CancelMode, error: &str) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let Some(callee) = call.callee else {
+            // A meta call: answer now; its late result is dropped.
+            return self.finish_call(call_id, Err(CallFailure::uri(error)));
+        };
+        if mode == CancelMode::Kill {
+            call.killing = true;
+        }
+        self.send_peer(
+            callee.shard,
+            PeerMsg::Cancel {
+                call: call_id,
+                caller_shard: self.shard,
+                callee: callee.session,
+                mode,
+            },
+        );
+        if mode != CancelMode::Kill {
+            self.finish_call(call_id, Err(CallFailure::uri(error)));
+        }
+    }
+
+    pub(crate) fn on_cancel_skipped(&mut self, call_id: CallId) {
+        self.finish_call(call_id, Err(CallFailure::uri(uris::ERROR_CANCELED)));
+    }
+
+    pub(crate) fn on_call_timeout(&mut self, call_id: CallId) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        call.timer = None;
+        // Spec: the cancel mode is killnowait if the callee supports canceling, else skip
+        // (the callee's shard knows which); the caller gets wamp.error.timeout.
+        self.cancel_call(call_id, CancelMode::KillNoWait, uris::ERROR_TIMEOUT);
+    }
+
+    /// The caller left: cancel its calls (killnowait, or skip where the callee cannot be interrupted).
+    pub(crate) fn caller_left(&mut self, session: &Session) {
+        for call_id in session.calls.values() {
+            if let Some(call) = self.calls.remove(call_id) {
+                if let Some(t) = call.timer {
+                    self.cancel_timer(t);
+                }
+                if let Some(callee) = call.callee {
+                    self.send_peer(
+                        callee.shard,
+                        PeerMsg::Cancel {
+                            call: *call_id,
+                            caller_shard: self.shard,
+                            callee: callee.session,
+                            mode: CancelMode::KillNoWait,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    // ---- invocation (callee's shard) ------------------------------------------
+
+    pub(crate) fn on_invoke(&mut self, inv: Invoke) {
+        let realm_id = inv.realm;
+        let conn = self
+            .realm(realm_id)
+            .and_then(|r| r.local_sessions.get(&inv.callee).copied());
+        let max = self
+            .realm(realm_id)
+            .map_or(0, |r| r.config.limits.max_pending_invocations_per_callee);
+        let me = CalleeRef {
+            shard: self.shard,
+            session: inv.callee,
+        };
+        let bounce = |core: &mut RouterCore, failure: CallFailure| {
+            core.send_peer(
+                inv.caller_shard,
+                PeerMsg::Bounce {
+                    call: inv.call,
+                    callee: me,
+                    failure,
+                },
+            );
+        };
+        let Some(conn) = conn else {
+            return bounce(
+                self,
+                CallFailure::message(uris::ERROR_NO_SUCH_PROCEDURE, "the callee left"),
+            );
+        };
+        let Some(s) = self.session_mut(conn) else {
+            return bounce(
+                self,
+                CallFailure::message(uris::ERROR_NO_SUCH_PROCEDURE, "the callee left"),
+            );
+        };
+        if !s.regs.contains_key(&inv.registration) {
+            return bounce(
+                self,
+                CallFailure::message(uris::ERROR_NO_SUCH_PROCEDURE, "the callee unregistered"),
+            );
+        }
+        if max > 0 && s.invocations.len() >= max {
+            return bounce(
+                self,
+                CallFailure::message(
+                    super::meta::ERROR_LIMIT_EXCEEDED,
+                    format!("the callee has {max} invocations pending"),
+                ),
+            );
+        }
+        let request = s.requests.next();
+        s.invocations.insert(
+            request,
+            Invocation {
+                caller_shard: inv.caller_shard,
+                call: inv.call,
+                registration: inv.registration,
+                discard: false,
+            },
+        );
+        self.invocations
+            .insert((inv.caller_shard, inv.call), (conn, request));
+        let mut details = Dict::new();
+        if let Some(p) = inv.procedure {
+            details.insert("procedure".into(), Value::Str(p));
+        }
+        if let Some(c) = &inv.caller {
+            details.insert("caller".into(), Value::UInt(c.session));
+            details.insert("caller_authid".into(), Value::from(c.authid.as_str()));
+            details.insert("caller_authrole".into(), Value::from(c.authrole.as_str()));
+        }
+        if inv.receive_progress {
+            details.insert("receive_progress".into(), Value::Bool(true));
+        }
+        if inv.progress {
+            details.insert("progress".into(), Value::Bool(true));
+        }
+        self.send(
+            conn,
+            &Message::Invocation {
+                request,
+                registration: inv.registration,
+                details,
+                payload: inv.payload,
+            },
+        );
+    }
+
+    pub(crate) fn on_invoke_more(
+        &mut self,
+        caller_shard: ShardId,
+        call: CallId,
+        _callee: SessionId,
+        progress: bool,
+        payload: Payload,
+    ) {
+        let Some(&(conn, request)) = self.invocations.get(&(caller_shard, call)) else {
+            return;
+        };
+        let Some(s) = self.session(conn) else { return };
+        let Some(inv) = s.invocations.get(&request) else {
+            return;
+        };
+        if inv.discard {
+            return;
+        }
+        let registration = inv.registration;
+        let mut details = Dict::new();
+        if progress {
+            details.insert("progress".into(), Value::Bool(true));
+        }
+        self.send(
+            conn,
+            &Message::Invocation {
+                request,
+                registration,
+                details,
+                payload,
+            },
+        );
+    }
+
+    pub(crate) fn on_yield(&mut self, conn: ConnId, request: Id, options: &Dict, payload: Payload) {
+        let progress = matches!(options.get("progress"), Some(Value::Bool(true)));
+        let Some(s) = self.session_mut(conn) else {
+            return;
+        };
+        let realm_id = s.realm;
+        let Some(inv) = s.invocations.get(&request).cloned() else {
+            // Unknown or canceled invocation: the spec has the router ignore it.
+            return;
+        };
+        if !progress {
+            s.invocations.remove(&request);
+            self.invocations.remove(&(inv.caller_shard, inv.call));
+        }
+        if inv.discard {
+            return;
+        }
+        let max = self
+            .realm(realm_id)
+            .map_or(0, |r| r.config.limits.max_payload_size);
+        if max > 0 && payload.raw_len().unwrap_or(0) > max {
+            let f = CallFailure::message(
+                uris::ERROR_PAYLOAD_SIZE_EXCEEDED,
+                format!("result larger than {max} bytes"),
+            );
+            return self.send_peer(
+                inv.caller_shard,
+                PeerMsg::CallError {
+                    call: inv.call,
+                    failure: f,
+                },
+            );
+        }
+        self.send_peer(
+            inv.caller_shard,
+            PeerMsg::Yield {
+                call: inv.call,
+                progress,
+                payload,
+            },
+        );
+    }
+
+    pub(crate) fn on_invocation_error(
+        &mut self,
+        conn: ConnId,
+        request: Id,
+        details: Dict,
+        error: String,
+        payload: Payload,
+    ) {
+        let Some(s) = self.session_mut(conn) else {
+            return;
+        };
+        let Some(inv) = s.invocations.remove(&request) else {
+            return;
+        };
+        self.invocations.remove(&(inv.caller_shard, inv.call));
+        if inv.discard {
+            return;
+        }
+        self.send_peer(
+            inv.caller_shard,
+            PeerMsg::CallError {
+                call: inv.call,
+                failure: CallFailure {
+                    error,
+                    details,
+                    payload,
+                },
+            },
+        );
+    }
+
+    /// The caller's shard cancels an invocation here.
+    pub(crate) fn on_interrupt(
+        &mut self,
+        caller_shard: ShardId,
+        call: CallId,
+        _callee: SessionId,
+        mode: CancelMode,
+    ) {
+        let Some(&(conn, request)) = self.invocations.get(&(caller_shard, call)) else {
+            return;
+        };
+        let Some(s) = self.session_mut(conn) else {
+            return;
+        };
+        let supports = s.info.features.callee_call_canceling;
+        let Some(inv) = s.invocations.get_mut(&request) else {
+            return;
+        };
+        let interrupt = match mode {
+            CancelMode::Skip => {
+                inv.discard = true;
+                false
+            }
+            CancelMode::KillNoWait => {
+                inv.discard = true;
+                supports
+            }
+            CancelMode::Kill if supports => true,
+            CancelMode::Kill => {
+                inv.discard = true;
+                self.send_peer(caller_shard, PeerMsg::CancelSkipped { call });
+                false
+            }
+        };
+        if interrupt {
+            let options = crate::dict! { "mode" => mode.as_str() };
+            self.send(conn, &Message::Interrupt { request, options });
+        }
+    }
+
+    /// The callee left: its open invocations fail at their callers.
+    pub(crate) fn callee_left(&mut self, _conn: ConnId, session: &Session) {
+        for inv in session.invocations.values() {
+            self.invocations.remove(&(inv.caller_shard, inv.call));
+            if !inv.discard {
+                let f = CallFailure::message(uris::ERROR_CANCELED, "the callee left");
+                self.send_peer(
+                    inv.caller_shard,
+                    PeerMsg::CallError {
+                        call: inv.call,
+                        failure: f,
+                    },
+                );
+            }
+        }
+    }
+}

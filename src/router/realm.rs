@@ -1,0 +1,525 @@
+//! A realm's configuration (Crossbar.io's realm shape) and the state a shard
+//! keeps for it: the routing replica every shard holds, the local sessions
+//! and subscribers, and — on the realm's home shard only — the authoritative
+//! session directory, subscriptions, registrations, retained events and
+//! event history.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::authz::{RoleConfig, Roles};
+use super::matcher::PatternTable;
+use super::peer::{Publication, ReplicaOp};
+use super::{ConnId, RegId, SessionId, ShardId, SubId};
+use crate::wamp::id::ScopeIdGen;
+use crate::wamp::uri::{MatchPolicy, UriCheck};
+
+/// A realm, as in Crossbar.io's router config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealmConfig {
+    /// The realm's name (a URI).
+    pub name: String,
+    /// Realm options.
+    #[serde(default)]
+    pub options: RealmOptions,
+    /// The roles sessions of this realm may take.
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
+    /// Event store: Crossbar.io's `store` (`{"type": "memory", "event-history": [...]}`).
+    #[serde(default)]
+    pub store: Option<StoreConfig>,
+    /// shardwamp's limits (not in Crossbar.io).
+    #[serde(default)]
+    pub limits: RealmLimits,
+    /// The shard that owns the realm's authoritative state; by default a hash of its name.
+    #[serde(default)]
+    pub home_shard: Option<ShardId>,
+}
+
+/// Crossbar.io's realm options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealmOptions {
+    /// Offer the `wamp.session.*`, `wamp.subscription.*` and `wamp.registration.*` meta API.
+    #[serde(default = "yes")]
+    pub enable_meta_api: bool,
+    /// Forward meta events over router links.
+    #[serde(default)]
+    pub bridge_meta_api: bool,
+    /// How many events a shard delivers before yielding (runtime hint).
+    #[serde(default = "default_chunk")]
+    pub event_dispatching_chunk_size: u32,
+    /// URI validation: strict or loose.
+    #[serde(default)]
+    pub uri_check: UriCheck,
+    /// Honour `disclose_me` in PUBLISH and CALL options (shardwamp; the spec lets
+    /// a router refuse it with `wamp.error.option_disallowed.disclose_me`).
+    #[serde(default = "yes")]
+    pub allow_disclose_me: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_chunk() -> u32 {
+    100
+}
+
+impl Default for RealmOptions {
+    fn default() -> Self {
+        RealmOptions {
+            enable_meta_api: true,
+            bridge_meta_api: false,
+            event_dispatching_chunk_size: 100,
+            uri_check: UriCheck::Strict,
+            allow_disclose_me: true,
+        }
+    }
+}
+
+/// Crossbar.io's realm `store`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Only `"memory"` is supported.
+    #[serde(rename = "type", default = "memory")]
+    pub kind: String,
+    /// Topics whose events are kept, with how many.
+    #[serde(rename = "event-history", default)]
+    pub event_history: Vec<EventHistoryConfig>,
+}
+
+fn memory() -> String {
+    "memory".into()
+}
+
+/// One topic with event history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventHistoryConfig {
+    /// The topic (exact URI).
+    pub uri: String,
+    /// How many events to keep.
+    pub limit: usize,
+}
+
+/// Per-realm limits; each refused with an error when reached, never a crash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealmLimits {
+    /// Most sessions joined to the realm at once (0 = unlimited).
+    #[serde(default)]
+    pub max_sessions: usize,
+    /// Most subscriptions one session may hold (0 = unlimited).
+    #[serde(default = "default_subs")]
+    pub max_subscriptions_per_session: usize,
+    /// Most registrations one session may hold (0 = unlimited).
+    #[serde(default = "default_regs")]
+    pub max_registrations_per_session: usize,
+    /// Most invocations outstanding at one callee (0 = unlimited).
+    #[serde(default = "default_pending")]
+    pub max_pending_invocations_per_callee: usize,
+    /// Largest payload (encoded bytes of arguments) accepted in PUBLISH, CALL, YIELD, ERROR (0 = unlimited).
+    #[serde(default = "default_payload")]
+    pub max_payload_size: usize,
+}
+
+fn default_subs() -> usize {
+    10_000
+}
+fn default_regs() -> usize {
+    10_000
+}
+fn default_pending() -> usize {
+    10_000
+}
+fn default_payload() -> usize {
+    16 * 1024 * 1024
+}
+
+impl Default for RealmLimits {
+    fn default() -> Self {
+        RealmLimits {
+            max_sessions: 0,
+            max_subscriptions_per_session: default_subs(),
+            max_registrations_per_session: default_regs(),
+            max_pending_invocations_per_callee: default_pending(),
+            max_payload_size: default_payload(),
+        }
+    }
+}
+
+impl RealmConfig {
+    /// A realm with default options and the given roles.
+    pub fn new(name: &str, roles: Vec<RoleConfig>) -> RealmConfig {
+        RealmConfig {
+            name: name.into(),
+            options: RealmOptions::default(),
+            roles,
+            store: None,
+            limits: RealmLimits::default(),
+            home_shard: None,
+        }
+    }
+
+    /// The home shard among `shards`: configured, or a stable hash of the name.
+    pub fn home(&self, shards: u16) -> ShardId {
+        let n = shards.max(1);
+        match self.home_shard {
+            Some(h) => h % n,
+            None => {
+                // FNV-1a: stable across runs and builds.
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for b in self.name.as_bytes() {
+                    h ^= u64::from(*b);
+                    h = h.wrapping_mul(0x0100_0000_01b3);
+                }
+                (h % u64::from(n)) as ShardId
+            }
+        }
+    }
+
+    /// The event history limit for a topic, if it has one.
+    pub fn history_limit(&self, topic: &str) -> Option<usize> {
+        self.store
+            .as_ref()?
+            .event_history
+            .iter()
+            .find(|h| h.uri == topic)
+            .map(|h| h.limit)
+    }
+}
+
+/// A subscription as a shard's replica knows it: which shards have subscribers.
+#[derive(Debug, Clone)]
+pub(crate) struct SubReplica {
+    pub id: SubId,
+    pub shards: Vec<ShardId>,
+}
+
+/// How a registration picks among its callees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InvokePolicy {
+    /// One callee only (the default).
+    Single,
+    /// The callees in turn.
+    Roundrobin,
+    /// A callee at random.
+    Random,
+    /// The callee that registered first.
+    First,
+    /// The callee that registered last.
+    Last,
+}
+
+impl InvokePolicy {
+    /// Parses REGISTER.Options.invoke.
+    pub fn from_option(s: Option<&str>) -> Option<InvokePolicy> {
+        Some(match s {
+            None | Some("single") => InvokePolicy::Single,
+            Some("roundrobin") => InvokePolicy::Roundrobin,
+            Some("random") => InvokePolicy::Random,
+            Some("first") => InvokePolicy::First,
+            Some("last") => InvokePolicy::Last,
+            Some(_) => return None,
+        })
+    }
+
+    /// The spec's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvokePolicy::Single => "single",
+            InvokePolicy::Roundrobin => "roundrobin",
+            InvokePolicy::Random => "random",
+            InvokePolicy::First => "first",
+            InvokePolicy::Last => "last",
+        }
+    }
+}
+
+/// A callee somewhere in the router: its shard and session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CalleeRef {
+    /// The shard the callee's session lives on.
+    pub shard: ShardId,
+    /// The callee's session.
+    pub session: SessionId,
+}
+
+/// A registration as a shard's replica knows it.
+#[derive(Debug, Clone)]
+pub(crate) struct RegReplica {
+    pub id: RegId,
+    pub invoke: InvokePolicy,
+    pub callees: Vec<CalleeRef>,
+    /// This shard's round-robin position (each shard rotates independently).
+    pub next: std::cell::Cell<usize>,
+}
+
+/// A local subscription: the sessions on this shard that hold it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LocalSub {
+    pub policy: MatchPolicy,
+    /// Subscribers: connection, its serializer and its session id.
+    pub conns: Vec<(ConnId, crate::codec::Serializer, SessionId)>,
+}
+
+/// A session in the home shard's directory.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionRecord {
+    pub shard: ShardId,
+    pub info: Arc<super::SessionInfo>,
+    pub subs: Vec<SubId>,
+    pub regs: Vec<RegId>,
+}
+
+/// A subscription in the home shard's authoritative table.
+#[derive(Debug, Clone)]
+pub(crate) struct HomeSub {
+    pub uri: String,
+    pub policy: MatchPolicy,
+    pub created: String,
+    pub subscribers: Vec<(SessionId, ShardId)>,
+    /// Per shard: how many subscribers, and the replica update still being acknowledged.
+    pub shards: HashMap<ShardId, ShardPresence>,
+}
+
+/// A shard's presence in a subscription or registration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ShardPresence {
+    pub count: usize,
+    pub pending: Option<u64>,
+}
+
+/// A registration in the home shard's authoritative table.
+#[derive(Debug, Clone)]
+pub(crate) struct HomeReg {
+    pub uri: String,
+    pub policy: MatchPolicy,
+    pub invoke: InvokePolicy,
+    pub created: String,
+    pub callees: Vec<(SessionId, ShardId)>,
+}
+
+/// What to do once every shard has acknowledged a replica update.
+#[derive(Debug)]
+pub(crate) enum Continuation {
+    /// Tell the subscriber's shard its SUBSCRIBE is done.
+    Subscribed(super::peer::SubscribeDone),
+    /// Tell the callee's shard its REGISTER is done.
+    Registered(super::peer::RegisterDone),
+    /// Tell a shard its UNREGISTER is done.
+    Unregistered {
+        shard: ShardId,
+        conn: ConnId,
+        request: u64,
+    },
+}
+
+/// A replica update waiting for acknowledgements.
+#[derive(Debug)]
+pub(crate) struct PendingUpdate {
+    pub acks_left: u16,
+    pub then: Vec<Continuation>,
+    /// The (subscription, shard) presence this update is adding, to unmark when done.
+    pub mark: Option<(SubId, ShardId)>,
+}
+
+/// The authoritative state of a realm, on its home shard.
+#[derive(Debug, Default)]
+pub(crate) struct HomeRealm {
+    pub sessions: HashMap<SessionId, SessionRecord>,
+    pub subs: HashMap<SubId, HomeSub>,
+    pub sub_index: HashMap<(String, MatchPolicy), SubId>,
+    pub regs: HashMap<RegId, HomeReg>,
+    pub reg_index: HashMap<(String, MatchPolicy), RegId>,
+    pub ids: ScopeIdGen,
+    pub next_seq: u64,
+    pub pending: HashMap<u64, PendingUpdate>,
+    pub retained: HashMap<String, Arc<Publication>>,
+    pub history: HashMap<String, VecDeque<Arc<Publication>>>,
+}
+
+/// What one shard holds for one realm.
+pub(crate) struct Realm {
+    pub config: RealmConfig,
+    pub roles: Roles,
+    pub home: ShardId,
+    /// Replica: subscriptions by pattern, with the shards that have subscribers.
+    pub subs: PatternTable<SubReplica>,
+    /// Replica: registrations by pattern, with their callees.
+    pub regs: PatternTable<RegReplica>,
+    /// Replica index: subscription id → its pattern.
+    pub sub_keys: HashMap<SubId, (String, MatchPolicy)>,
+    /// Replica index: registration id → its pattern.
+    pub reg_keys: HashMap<RegId, (String, MatchPolicy)>,
+    /// Local subscribers by subscription.
+    pub local_subs: HashMap<SubId, LocalSub>,
+    /// Local sessions of this realm.
+    pub local_sessions: HashMap<SessionId, ConnId>,
+    /// Authoritative state, on the home shard only.
+    pub home_state: Option<Box<HomeRealm>>,
+    /// Closed to new sessions (being stopped).
+    pub stopping: bool,
+}
+
+impl Realm {
+    pub fn new(config: RealmConfig, roles: Roles, shard: ShardId, shards: u16) -> Realm {
+        let home = config.home(shards);
+        Realm {
+            config,
+            roles,
+            home,
+            subs: PatternTable::new(),
+            regs: PatternTable::new(),
+            sub_keys: HashMap::new(),
+            reg_keys: HashMap::new(),
+            local_subs: HashMap::new(),
+            local_sessions: HashMap::new(),
+            home_state: (home == shard).then(|| {
+                Box::new(HomeRealm {
+                    ids: ScopeIdGen::new(),
+                    ..HomeRealm::default()
+                })
+            }),
+            stopping: false,
+        }
+    }
+
+    /// Applies a replica update from the home shard.
+    pub fn apply(&mut self, op: &ReplicaOp) {
+        match op {
+            ReplicaOp::SubAddShard {
+                sub,
+                uri,
+                policy,
+                shard,
+            } => {
+                if let Some(e) = self.subs.get_mut(uri, *policy) {
+                    if e.id != *sub {
+                        // A stale entry for a deleted subscription: replace it.
+                        self.sub_keys.remove(&e.id);
+                        e.id = *sub;
+                        e.shards.clear();
+                    }
+                    if !e.shards.contains(shard) {
+                        e.shards.push(*shard);
+                    }
+                } else {
+                    let _ = self.subs.insert(
+                        uri,
+                        *policy,
+                        SubReplica {
+                            id: *sub,
+                            shards: vec![*shard],
+                        },
+                    );
+                }
+                self.sub_keys.insert(*sub, (uri.clone(), *policy));
+            }
+            ReplicaOp::SubRemoveShard { sub, shard } => {
+                if let Some((uri, policy)) = self.sub_keys.get(sub).cloned() {
+                    let empty = match self.subs.get_mut(&uri, policy) {
+                        Some(e) => {
+                            e.shards.retain(|s| s != shard);
+                            e.shards.is_empty()
+                        }
+                        None => true,
+                    };
+                    if empty {
+                        self.subs.remove(&uri, policy);
+                        self.sub_keys.remove(sub);
+                    }
+                }
+            }
+            ReplicaOp::RegAddCallee {
+                reg,
+                uri,
+                policy,
+                invoke,
+                callee,
+            } => {
+                if let Some(e) = self.regs.get_mut(uri, *policy) {
+                    if e.id != *reg {
+                        self.reg_keys.remove(&e.id);
+                        e.id = *reg;
+                        e.callees.clear();
+                        e.invoke = *invoke;
+                    }
+                    if !e.callees.contains(callee) {
+                        e.callees.push(*callee);
+                    }
+                } else {
+                    let _ = self.regs.insert(
+                        uri,
+                        *policy,
+                        RegReplica {
+                            id: *reg,
+                            invoke: *invoke,
+                            callees: vec![*callee],
+                            next: Default::default(),
+                        },
+                    );
+                }
+                self.reg_keys.insert(*reg, (uri.clone(), *policy));
+            }
+            ReplicaOp::RegRemoveCallee { reg, callee } => {
+                if let Some((uri, policy)) = self.reg_keys.get(reg).cloned() {
+                    let empty = match self.regs.get_mut(&uri, policy) {
+                        Some(e) => {
+                            e.callees.retain(|c| c != callee);
+                            e.callees.is_empty()
+                        }
+                        None => true,
+                    };
+                    if empty {
+                        self.regs.remove(&uri, policy);
+                        self.reg_keys.remove(reg);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_is_stable_and_in_range() {
+        let r = RealmConfig::new("realm1", vec![]);
+        for n in 1..8 {
+            assert!(r.home(n) < n);
+            assert_eq!(r.home(n), r.home(n));
+        }
+        let mut pinned = RealmConfig::new("x", vec![]);
+        pinned.home_shard = Some(3);
+        assert_eq!(pinned.home(4), 3);
+        assert_eq!(pinned.home(2), 1);
+    }
+
+    #[test]
+    fn invoke_policies() {
+        assert_eq!(InvokePolicy::from_option(None), Some(InvokePolicy::Single));
+        assert_eq!(
+            InvokePolicy::from_option(Some("roundrobin")),
+            Some(InvokePolicy::Roundrobin)
+        );
+        assert_eq!(InvokePolicy::from_option(Some("bogus")), None);
+        for p in [
+            InvokePolicy::Single,
+            InvokePolicy::Roundrobin,
+            InvokePolicy::Random,
+            InvokePolicy::First,
+            InvokePolicy::Last,
+        ] {
+            assert_eq!(InvokePolicy::from_option(Some(p.as_str())), Some(p));
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Counters a shard keeps, shaped so the control plane can add them up over
+//! shards into Crossbar.io's realm-stats shape
+//! (`{"roles": n, "sessions": n, "messages": {"sent": {TYPE: n}, "received": {TYPE: n}}}`).
+
+use crate::wamp::message::MessageType;
+use crate::wamp::value::{Dict, Value};
+
+/// Messages counted by type, indexed by [`MessageType::index`].
+pub type ByType = [u64; 24];
+
+/// One shard's counters, over all realms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShardStats {
+    /// Messages sent, by type.
+    pub sent: ByType,
+    /// Messages received, by type.
+    pub received: ByType,
+    /// Bytes of frames sent.
+    pub bytes_sent: u64,
+    /// Bytes of frames received.
+    pub bytes_received: u64,
+    /// Sessions joined now.
+    pub sessions: u64,
+    /// Connections opened since start.
+    pub connections_opened: u64,
+    /// Frames that did not decode.
+    pub decode_errors: u64,
+    /// Messages that could not be encoded for their receiver.
+    pub encode_errors: u64,
+    /// Protocol violations answered with ABORT.
+    pub protocol_violations: u64,
+    /// Failed session openings (authentication, unknown realm or role).
+    pub auth_failures: u64,
+    /// Messages sent to peer shards.
+    pub peer_sent: u64,
+    /// Messages received from peer shards (and from itself).
+    pub peer_received: u64,
+    /// Events not delivered because a subscriber's queue was full.
+    pub events_dropped: u64,
+}
+
+/// One shard's counters for one realm.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RealmStats {
+    /// Messages sent, by type.
+    pub sent: ByType,
+    /// Messages received, by type.
+    pub received: ByType,
+    /// Sessions of the realm joined on this shard now.
+    pub sessions: u64,
+}
+
+impl RealmStats {
+    /// Adds another shard's counters to these.
+    pub fn merge(&mut self, other: &RealmStats) {
+        for i in 0..self.sent.len() {
+            self.sent[i] += other.sent[i];
+            self.received[i] += other.received[i];
+        }
+        self.sessions += other.sessions;
+    }
+
+    /// Crossbar.io's shape, given the realm's role count.
+    pub fn to_crossbar(&self, roles: usize) -> Dict {
+        let by_type = |counts: &ByType| {
+            let mut d = Dict::new();
+            for t in MessageType::ALL {
+                d.insert(t.name().to_owned(), Value::UInt(counts[t.index()]));
+            }
+            Value::Dict(d)
+        };
+        let mut messages = Dict::new();
+        messages.insert("sent".into(), by_type(&self.sent));
+        messages.insert("received".into(), by_type(&self.received));
+        let mut d = Dict::new();
+        d.insert("roles".into(), Value::UInt(roles as u64));
+        d.insert("sessions".into(), Value::UInt(self.sessions));
+        d.insert("messages".into(), Value::Dict(messages));
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_and_shape() {
+        let mut a = RealmStats::default();
+        a.sent[MessageType::Event.index()] = 3;
+        a.sessions = 1;
+        let mut b = RealmStats::default();
+        b.sent[MessageType::Event.index()] = 4;
+        b.received[MessageType::Publish.index()] = 2;
+        b.sessions = 2;
+        a.merge(&b);
+        let d = a.to_crossbar(2);
+        assert_eq!(d.get("sessions"), Some(&Value::UInt(3)));
+        assert_eq!(d.get("roles"), Some(&Value::UInt(2)));
+        let sent = d
+            .get("messages")
+            .and_then(Value::as_dict)
+            .and_then(|m| m.get("sent"))
+            .and_then(Value::as_dict)
+            .unwrap();
+        assert_eq!(sent.get("EVENT"), Some(&Value::UInt(7)));
+        let received = d
+            .get("messages")
+            .and_then(Value::as_dict)
+            .and_then(|m| m.get("received"))
+            .and_then(Value::as_dict)
+            .unwrap();
+        assert_eq!(received.get("PUBLISH"), Some(&Value::UInt(2)));
+    }
+}
