@@ -38,4 +38,6 @@
 
 pub mod codec;
 pub mod router;
+pub mod shard;
+pub mod transport;
 pub mod wamp;

@@ -675,6 +675,7 @@ impl RouterCore {
                     out.push(super::Output::Send {
                         conn,
                         frame: frame.clone(),
+                        ty: MessageType::Event,
                     });
                     sent += 1;
                 }

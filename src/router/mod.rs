@@ -152,6 +152,8 @@ pub enum Output {
         conn: ConnId,
         /// The frame, in the connection's serializer.
         frame: Bytes,
+        /// What the frame holds (a runtime may drop EVENTs for a slow consumer, nothing else).
+        ty: MessageType,
     },
     /// Close a local connection once what was sent before it is flushed.
     Close {
@@ -360,6 +362,11 @@ impl RouterCore {
     /// Sets (or replaces) a transport's authentication.
     pub fn set_transport(&mut self, id: TransportId, auth: Authenticator) {
         self.transports.insert(id, Arc::new(auth));
+    }
+
+    /// The runtime dropped `n` events for slow consumers.
+    pub fn note_dropped(&mut self, n: u64) {
+        self.stats.events_dropped += n;
     }
 
     /// Per-shard statistics.
@@ -650,6 +657,7 @@ impl RouterCore {
                 self.out.push(Output::Send {
                     conn,
                     frame: Bytes::from(frame),
+                    ty,
                 });
             }
             Err(e) => {

@@ -171,7 +171,7 @@ impl Sim {
         let mut closes = Vec::new();
         for o in outs {
             match o {
-                Output::Send { conn, frame } => {
+                Output::Send { conn, frame, .. } => {
                     if let Some(&id) = self.by_conn.get(&(shard, conn)) {
                         let c = &mut self.clients[id];
                         match c.serializer.decode(&frame) {
@@ -196,7 +196,7 @@ impl Sim {
                     for o in more {
                         if let Output::Peer { to, msg } = o {
                             self.mesh.entry((shard, to)).or_default().push_back(msg);
-                        } else if let Output::Send { conn, frame } = o {
+                        } else if let Output::Send { conn, frame, .. } = o {
                             if let Some(&other) = self.by_conn.get(&(shard, conn)) {
                                 let c = &mut self.clients[other];
                                 if let Ok(m) = c.serializer.decode(&frame) {

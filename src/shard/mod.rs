@@ -1,0 +1,743 @@
+//! The runtime: one glommio executor per core (a *shard*), each owning its
+//! connections and one [`RouterCore`]; the channel mesh between shards; the
+//! control channel into each shard; listeners on every shard with
+//! `SO_REUSEPORT`; bounded, batched outgoing queues per connection; timers;
+//! and graceful shutdown.
+//!
+//! The core does no I/O: this module feeds it frames, peer messages and the
+//! clock, and carries out what it asks (frames to write, connections to close,
+//! messages for peer shards).
+
+pub mod control;
+pub mod outbox;
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use glommio::channels::channel_mesh::{Full, MeshBuilder, Senders};
+use glommio::{GlommioError, LocalExecutorPoolBuilder, PoolPlacement, ResourceType};
+
+use crate::codec::Serializer;
+use crate::router::auth::{Authenticator, TransportAuth};
+use crate::router::peer::PeerMsg;
+use crate::router::realm::RealmConfig;
+use crate::router::{ConnId, Output, RouterCore, ShardId, TransportId};
+use crate::wamp::value::Dict;
+
+pub use outbox::{Outbox, QueueLimits, SlowConsumer};
+
+/// What a listener speaks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListenerKind {
+    /// WAMP over WebSocket.
+    WebSocket(WebSocketOptions),
+    /// WAMP over RawSocket.
+    RawSocket(RawSocketOptions),
+}
+
+/// WebSocket options (Crossbar.io's names; times in ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSocketOptions {
+    /// The URL path served (`/ws`).
+    pub path: String,
+    /// Allowed `Origin` values (`*` or empty: any).
+    pub allowed_origins: Vec<String>,
+    /// Time allowed for the opening handshake.
+    pub open_handshake_timeout: u64,
+    /// Largest frame accepted.
+    pub max_frame_size: usize,
+    /// Largest message accepted.
+    pub max_message_size: usize,
+    /// Send a ping after this long (0: never).
+    pub auto_ping_interval: u64,
+    /// Close when a ping is not answered within this long.
+    pub auto_ping_timeout: u64,
+}
+
+impl Default for WebSocketOptions {
+    fn default() -> Self {
+        WebSocketOptions {
+            path: "/ws".into(),
+            allowed_origins: Vec::new(),
+            open_handshake_timeout: 10_000,
+            max_frame_size: 16 * 1024 * 1024,
+            max_message_size: 16 * 1024 * 1024,
+            auto_ping_interval: 0,
+            auto_ping_timeout: 0,
+        }
+    }
+}
+
+/// RawSocket options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSocketOptions {
+    /// Largest message accepted (rounded down to a power of two, 512 B..16 MiB).
+    pub max_message_size: usize,
+    /// Time allowed for the opening handshake.
+    pub open_handshake_timeout: u64,
+}
+
+impl Default for RawSocketOptions {
+    fn default() -> Self {
+        RawSocketOptions {
+            max_message_size: 16 * 1024 * 1024,
+            open_handshake_timeout: 10_000,
+        }
+    }
+}
+
+/// Where a listener listens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointSpec {
+    /// TCP; port 0 picks a free port (the same on every shard).
+    Tcp(SocketAddr),
+    /// A Unix domain socket (served by shard 0).
+    Unix(PathBuf),
+}
+
+/// One listening transport, as the runtime needs it.
+#[derive(Debug, Clone)]
+pub struct ListenerSpec {
+    /// The transport's index (the same on every shard).
+    pub id: TransportId,
+    /// The transport's config id (`ws1`).
+    pub name: String,
+    /// WebSocket or RawSocket, with options.
+    pub kind: ListenerKind,
+    /// Where it listens.
+    pub endpoint: EndpointSpec,
+    /// The serializers it offers, in preference order.
+    pub serializers: Vec<Serializer>,
+    /// Its authentication.
+    pub auth: TransportAuth,
+    /// Outgoing queue limits and slow-consumer policy.
+    pub queue: QueueLimits,
+    /// Listen only on these shards (all when `None`); tests use it to place sessions.
+    pub shards: Option<Vec<usize>>,
+}
+
+/// What the runtime runs.
+#[derive(Debug, Clone)]
+pub struct RouterSpec {
+    /// Number of shards (executors).
+    pub shards: usize,
+    /// CPUs to pin the shards to, when given.
+    pub cpus: Option<Vec<usize>>,
+    /// io_uring registered buffer memory per shard.
+    pub io_memory: usize,
+    /// Realms.
+    pub realms: Vec<RealmConfig>,
+    /// Listeners.
+    pub listeners: Vec<ListenerSpec>,
+    /// Seed for ids (None: from the OS).
+    pub seed: Option<u64>,
+}
+
+/// Messages the control plane sends a shard.
+pub enum ControlMsg {
+    /// Stop listening, say GOODBYE to every session, flush, and stop.
+    Shutdown {
+        /// GOODBYE reason.
+        reason: String,
+    },
+    /// Run a function on the shard's core (the controller's `invoke_on_all`).
+    Invoke(Box<dyn FnOnce(&mut RouterCore) + Send>),
+}
+
+/// An address a transport is bound to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    /// The transport's index.
+    pub transport: TransportId,
+    /// Its config id.
+    pub name: String,
+    /// `websocket` or `rawsocket`.
+    pub kind: &'static str,
+    /// Where it listens.
+    pub endpoint: EndpointSpec,
+}
+
+/// Why the router could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// io_uring cannot be used here.
+    #[error("io_uring is not available ({0}): shardwamp needs Linux 5.8+ with io_uring allowed (containers may forbid it with seccomp)")]
+    NoIoUring(String),
+    /// Locked memory is limited below what the shards need.
+    #[error("RLIMIT_MEMLOCK is {have} bytes but {need} are needed: raise it (ulimit -l unlimited, LimitMEMLOCK=infinity in the systemd unit, or memlock in /etc/security/limits.conf)")]
+    Memlock {
+        /// The limit in force.
+        have: u64,
+        /// What the shards need.
+        need: u64,
+    },
+    /// A listener could not bind.
+    #[error("transport '{name}': cannot listen on {endpoint}: {error}")]
+    Bind {
+        /// The transport.
+        name: String,
+        /// The endpoint.
+        endpoint: String,
+        /// The OS error.
+        error: String,
+    },
+    /// A realm or transport configuration the core refused.
+    #[error("{0}")]
+    Config(String),
+    /// A shard failed while starting.
+    #[error("shard failed to start: {0}")]
+    Shard(String),
+}
+
+/// A running router.
+pub struct RouterHandle {
+    controls: Vec<control::ControlSender<ControlMsg>>,
+    threads: Option<glommio::PoolThreadHandles<()>>,
+    bound: Vec<Bound>,
+    shards: usize,
+}
+
+impl RouterHandle {
+    /// Where each transport listens (port 0 resolved).
+    pub fn bound(&self) -> &[Bound] {
+        &self.bound
+    }
+
+    /// The TCP address of a transport, by config id.
+    pub fn tcp_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.bound.iter().find_map(|b| match &b.endpoint {
+            EndpointSpec::Tcp(a) if b.name == name => Some(*a),
+            _ => None,
+        })
+    }
+
+    /// How many shards run.
+    pub fn shards(&self) -> usize {
+        self.shards
+    }
+
+    /// Runs `f` on every shard's core and collects the answers in shard order
+    /// (Seastar's `map_reduce`, minus the reduce). Blocks the calling thread,
+    /// which must not be a shard.
+    pub fn invoke_on_all<R, F>(&self, f: F) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: Fn(&mut RouterCore) -> R + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for (i, c) in self.controls.iter().enumerate() {
+            let f = f.clone();
+            let tx = tx.clone();
+            c.send(ControlMsg::Invoke(Box::new(move |core| {
+                let _ = tx.send((i, f(core)));
+            })));
+        }
+        drop(tx);
+        let mut out: Vec<(usize, R)> = rx.iter().collect();
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Asks every shard to shut down (GOODBYE `reason` to every session).
+    pub fn shutdown(&self, reason: &str) {
+        for c in &self.controls {
+            c.send(ControlMsg::Shutdown {
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// Waits for every shard to stop.
+    pub fn join(mut self) -> Result<(), String> {
+        if let Some(t) = self.threads.take() {
+            for r in t.join_all() {
+                r.map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RouterHandle {
+    fn drop(&mut self) {
+        if let Some(t) = self.threads.take() {
+            self.shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
+            let _ = t.join_all();
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Raises the soft RLIMIT_MEMLOCK to the hard limit and checks it covers `need` bytes.
+pub fn raise_memlock(need: u64) -> Result<(), StartError> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) != 0 {
+            return Ok(());
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+    }
+    let infinite = lim.rlim_cur == libc::RLIM_INFINITY;
+    // root is exempt from the limit
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !infinite && !root && lim.rlim_cur < need {
+        return Err(StartError::Memlock {
+            have: lim.rlim_cur,
+            need,
+        });
+    }
+    Ok(())
+}
+
+/// Picks a free TCP port for a port-0 endpoint and holds it (bound, not
+/// listening, with SO_REUSEPORT) until every shard has bound it too.
+fn reserve(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2::Socket)> {
+    let domain = if addr.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
+    let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    s.set_reuse_port(true)?;
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into())?;
+    let local = s
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| std::io::Error::other("not an inet address"))?;
+    Ok((local, s))
+}
+
+/// Starts the router: the shards, their mesh and listeners. Returns once every
+/// shard listens (or the first error).
+pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
+    let shards = spec.shards.max(1);
+    let need = (spec.io_memory as u64).saturating_mul(shards as u64);
+    raise_memlock(need)?;
+    // Check the authenticators before any thread starts.
+    for l in &spec.listeners {
+        Authenticator::new(&l.auth)
+            .map_err(|e| StartError::Config(format!("transport '{}': {e}", l.name)))?;
+    }
+    // Port 0: choose one port for every shard.
+    let mut reservations = Vec::new();
+    for l in &mut spec.listeners {
+        if let EndpointSpec::Tcp(addr) = &mut l.endpoint {
+            if addr.port() == 0 {
+                let (local, sock) = reserve(*addr).map_err(|e| StartError::Bind {
+                    name: l.name.clone(),
+                    endpoint: addr.to_string(),
+                    error: e.to_string(),
+                })?;
+                *addr = local;
+                reservations.push(sock);
+            }
+        }
+    }
+    let bound: Vec<Bound> = spec
+        .listeners
+        .iter()
+        .map(|l| Bound {
+            transport: l.id,
+            name: l.name.clone(),
+            kind: match l.kind {
+                ListenerKind::WebSocket(_) => "websocket",
+                ListenerKind::RawSocket(_) => "rawsocket",
+            },
+            endpoint: l.endpoint.clone(),
+        })
+        .collect();
+    let seed = spec.seed.unwrap_or_else(rand::random);
+    let spec = Arc::new(spec);
+    let mesh: MeshBuilder<PeerMsg, Full> = MeshBuilder::full(shards, 4096);
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in 0..shards {
+        let (tx, rx) = control::channel();
+        senders.push(tx);
+        receivers.push(Some(rx));
+    }
+    let receivers = Arc::new(Mutex::new(receivers));
+    let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<(), StartError>>();
+    let placement = match &spec.cpus {
+        Some(cpus) if !cpus.is_empty() => match glommio::CpuSet::online() {
+            Ok(set) => {
+                PoolPlacement::MaxSpread(shards, Some(set.filter(|l| cpus.contains(&l.cpu))))
+            }
+            Err(_) => PoolPlacement::Unbound(shards),
+        },
+        _ => PoolPlacement::MaxSpread(shards, None),
+    };
+    let builder = LocalExecutorPoolBuilder::new(placement)
+        .io_memory(spec.io_memory)
+        .name("shardwamp");
+    let threads = builder
+        .on_all_shards(move || {
+            let spec = spec.clone();
+            let mesh = mesh.clone();
+            let receivers = receivers.clone();
+            let ready = ready_tx.clone();
+            async move {
+                if let Err(e) = shard_main(spec, mesh, receivers, ready.clone(), seed).await {
+                    let _ = ready.send(Err(e));
+                }
+            }
+        })
+        .map_err(|e| StartError::NoIoUring(e.to_string()))?;
+    let mut handle = RouterHandle {
+        controls: senders,
+        threads: Some(threads),
+        bound,
+        shards,
+    };
+    for _ in 0..shards {
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                handle.shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
+                return Err(e);
+            }
+            Err(_) => {
+                handle.shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
+                return Err(StartError::Shard(
+                    "a shard did not start within 30 s".into(),
+                ));
+            }
+        }
+    }
+    drop(reservations);
+    handle.shards = shards;
+    Ok(handle)
+}
+
+/// A shard's runtime state, shared by its tasks.
+pub(crate) struct Shard {
+    pub id: ShardId,
+    pub core: RefCell<RouterCore>,
+    pub conns: RefCell<HashMap<ConnId, Rc<Outbox>>>,
+    next_conn: std::cell::Cell<ConnId>,
+    mesh: Senders<PeerMsg>,
+    overflow: RefCell<Vec<VecDeque<PeerMsg>>>,
+    flushing: RefCell<Vec<bool>>,
+    scratch: RefCell<Vec<Output>>,
+    timer: outbox::Notify,
+    /// Set when the shard is shutting down: no new connections.
+    pub stopping: std::cell::Cell<bool>,
+}
+
+impl Shard {
+    /// Registers a new connection with the core; returns its id and outbox.
+    pub fn open(
+        &self,
+        serializer: Serializer,
+        transport: TransportId,
+        details: Dict,
+        limits: QueueLimits,
+    ) -> (ConnId, Rc<Outbox>) {
+        let id = self.next_conn.get();
+        self.next_conn.set(id + 1);
+        let ob = Rc::new(Outbox::new(limits));
+        self.conns.borrow_mut().insert(id, ob.clone());
+        self.core
+            .borrow_mut()
+            .open(id, serializer, transport, details);
+        self.pump();
+        (id, ob)
+    }
+
+    /// A frame arrived on a connection.
+    pub fn frame(&self, conn: ConnId, frame: &bytes::Bytes) {
+        self.core.borrow_mut().receive_frame(conn, frame);
+        self.pump();
+    }
+
+    /// A connection is gone.
+    pub fn closed(&self, conn: ConnId) {
+        self.conns.borrow_mut().remove(&conn);
+        self.core.borrow_mut().close(conn);
+        self.pump();
+    }
+
+    /// Carries out what the core asked for.
+    pub fn pump(&self) {
+        let mut outs = std::mem::take(&mut *self.scratch.borrow_mut());
+        {
+            let mut core = self.core.borrow_mut();
+            std::mem::swap(&mut outs, core.outputs());
+        }
+        let mut dropped = 0u64;
+        {
+            let conns = self.conns.borrow();
+            for o in outs.drain(..) {
+                match o {
+                    Output::Send { conn, frame, ty } => {
+                        if let Some(ob) = conns.get(&conn) {
+                            if !ob.push(frame, ty) {
+                                dropped += 1;
+                            }
+                        }
+                    }
+                    Output::Close { conn } => {
+                        if let Some(ob) = conns.get(&conn) {
+                            ob.close();
+                        }
+                    }
+                    Output::Peer { to, msg } => self.send_peer(to, msg),
+                }
+            }
+        }
+        *self.scratch.borrow_mut() = outs;
+        if dropped > 0 {
+            self.core.borrow_mut().note_dropped(dropped);
+        }
+        if let Some(at) = self.core.borrow().next_deadline() {
+            self.timer.notify_if_earlier(at);
+        }
+    }
+
+    fn send_peer(&self, to: ShardId, msg: PeerMsg) {
+        let idx = to as usize;
+        let mut overflow = self.overflow.borrow_mut();
+        if !overflow[idx].is_empty() {
+            overflow[idx].push_back(msg);
+            return;
+        }
+        match self.mesh.try_send_to(idx, msg) {
+            Ok(()) => {}
+            Err(GlommioError::WouldBlock(ResourceType::Channel(msg))) => {
+                overflow[idx].push_back(msg);
+                drop(overflow);
+                self.start_flusher(idx);
+            }
+            Err(e) => log::error!("shard {}: peer shard {to} unreachable: {e}", self.id),
+        }
+    }
+
+    /// Drains a peer's overflow queue in order, waiting for channel space.
+    fn start_flusher(&self, idx: usize) {
+        if std::mem::replace(&mut self.flushing.borrow_mut()[idx], true) {
+            return;
+        }
+        let me = SHARD.with(|s| s.borrow().clone());
+        let Some(me) = me else { return };
+        glommio::spawn_local(async move {
+            loop {
+                let next = me.overflow.borrow_mut()[idx].pop_front();
+                let Some(msg) = next else { break };
+                if me.mesh.send_to(idx, msg).await.is_err() {
+                    log::error!("shard {}: peer shard {idx} closed its channel", me.id);
+                    me.overflow.borrow_mut()[idx].clear();
+                    break;
+                }
+            }
+            me.flushing.borrow_mut()[idx] = false;
+        })
+        .detach();
+    }
+}
+
+thread_local! {
+    static SHARD: RefCell<Option<Rc<Shard>>> = const { RefCell::new(None) };
+}
+
+async fn shard_main(
+    spec: Arc<RouterSpec>,
+    mesh: MeshBuilder<PeerMsg, Full>,
+    receivers: Arc<Mutex<Vec<Option<control::ControlReceiver<ControlMsg>>>>>,
+    ready: crossbeam_channel::Sender<Result<(), StartError>>,
+    seed: u64,
+) -> Result<(), StartError> {
+    let (tx, mut rx) = mesh
+        .join()
+        .await
+        .map_err(|_| StartError::Shard("cannot join the channel mesh".into()))?;
+    let id = tx.peer_id();
+    let shards = spec.shards.max(1);
+    let control = receivers
+        .lock()
+        .map_err(|_| StartError::Shard("control channels poisoned".into()))?
+        .get_mut(id)
+        .and_then(Option::take)
+        .ok_or_else(|| StartError::Shard(format!("no control channel for shard {id}")))?;
+    let mut core = RouterCore::new(id as ShardId, shards as u16, seed);
+    core.advance(now_ms());
+    for (i, r) in spec.realms.iter().enumerate() {
+        core.start_realm(i as u32, r.clone())
+            .map_err(|e| StartError::Config(format!("realm '{}': {e}", r.name)))?;
+    }
+    for l in &spec.listeners {
+        let auth = Authenticator::new(&l.auth)
+            .map_err(|e| StartError::Config(format!("transport '{}': {e}", l.name)))?;
+        core.set_transport(l.id, auth);
+    }
+    let shard = Rc::new(Shard {
+        id: id as ShardId,
+        core: RefCell::new(core),
+        conns: RefCell::new(HashMap::new()),
+        next_conn: std::cell::Cell::new(1),
+        mesh: tx,
+        overflow: RefCell::new((0..shards).map(|_| VecDeque::new()).collect()),
+        flushing: RefCell::new(vec![false; shards]),
+        scratch: RefCell::new(Vec::new()),
+        timer: outbox::Notify::default(),
+        stopping: std::cell::Cell::new(false),
+    });
+    SHARD.with(|s| *s.borrow_mut() = Some(shard.clone()));
+
+    // Peer messages.
+    let mut tasks = Vec::new();
+    for (from, stream) in rx.streams() {
+        let shard = shard.clone();
+        tasks.push(glommio::spawn_local(async move {
+            while let Some(msg) = stream.recv().await {
+                shard.core.borrow_mut().peer(from as ShardId, msg);
+                shard.pump();
+            }
+        }));
+    }
+    // Timers.
+    {
+        let shard = shard.clone();
+        tasks.push(glommio::spawn_local(async move {
+            loop {
+                let next = shard.core.borrow().next_deadline();
+                match next {
+                    None => shard.timer.wait(u64::MAX).await,
+                    Some(at) => {
+                        let now = now_ms();
+                        if at > now {
+                            shard
+                                .timer
+                                .wait_until(at, Duration::from_millis(at - now))
+                                .await;
+                        }
+                    }
+                }
+                shard.core.borrow_mut().advance(now_ms());
+                shard.pump();
+            }
+        }));
+    }
+    // Listeners.
+    let mut listeners = Vec::new();
+    for l in &spec.listeners {
+        if let Some(only) = &l.shards {
+            if !only.contains(&id) {
+                continue;
+            }
+        }
+        let l = Rc::new(l.clone());
+        match &l.endpoint {
+            EndpointSpec::Tcp(addr) => {
+                let listener =
+                    glommio::net::TcpListener::bind(*addr).map_err(|e| StartError::Bind {
+                        name: l.name.clone(),
+                        endpoint: addr.to_string(),
+                        error: e.to_string(),
+                    })?;
+                let shard = shard.clone();
+                listeners.push(glommio::spawn_local(async move {
+                    loop {
+                        match listener.accept().await {
+                            Ok(stream) => {
+                                let _ = stream.set_nodelay(true);
+                                let peer = stream
+                                    .peer_addr()
+                                    .map(|a| a.to_string())
+                                    .unwrap_or_default();
+                                crate::transport::serve(shard.clone(), l.clone(), stream, peer);
+                            }
+                            Err(e) => {
+                                log::warn!("shard {}: accept on '{}': {e}", shard.id, l.name);
+                                glommio::timer::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                }));
+            }
+            EndpointSpec::Unix(path) => {
+                if id != 0 {
+                    continue;
+                }
+                let _ = std::fs::remove_file(path);
+                let listener =
+                    glommio::net::UnixListener::bind(path).map_err(|e| StartError::Bind {
+                        name: l.name.clone(),
+                        endpoint: path.display().to_string(),
+                        error: e.to_string(),
+                    })?;
+                let shard = shard.clone();
+                listeners.push(glommio::spawn_local(async move {
+                    loop {
+                        match listener.accept().await {
+                            Ok(stream) => crate::transport::serve(
+                                shard.clone(),
+                                l.clone(),
+                                stream,
+                                "unix".into(),
+                            ),
+                            Err(e) => {
+                                log::warn!("shard {}: accept on '{}': {e}", shard.id, l.name);
+                                glommio::timer::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                }));
+            }
+        }
+    }
+    let _ = ready.send(Ok(()));
+    log::debug!("shard {id} running");
+
+    // The control loop.
+    while let Some(msg) = control.recv().await {
+        match msg {
+            ControlMsg::Invoke(f) => {
+                f(&mut shard.core.borrow_mut());
+                shard.pump();
+            }
+            ControlMsg::Shutdown { reason } => {
+                shard.stopping.set(true);
+                drop(std::mem::take(&mut listeners));
+                shard.core.borrow_mut().shutdown(&reason);
+                shard.pump();
+                // Let the writers flush their GOODBYEs, within a bound.
+                let deadline = Instant::now() + Duration::from_secs(3);
+                while !shard.conns.borrow().is_empty() && Instant::now() < deadline {
+                    glommio::timer::sleep(Duration::from_millis(5)).await;
+                }
+                break;
+            }
+        }
+    }
+    drop(tasks);
+    shard.mesh.close();
+    SHARD.with(|s| *s.borrow_mut() = None);
+    log::debug!("shard {id} stopped");
+    Ok(())
+}

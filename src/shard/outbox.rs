@@ -1,0 +1,289 @@
+//! A connection's outgoing queue: bounded in messages and bytes, written by
+//! its writer task in batches (every frame queued since the last write is fed
+//! to the socket, then flushed once), with the slow-consumer policy applied
+//! when it is full. Also a small single-task [`Notify`] used by the timer task.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::wamp::message::MessageType;
+
+/// What to do with a subscriber whose queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowConsumer {
+    /// Drop events for it (and count them); other messages disconnect it.
+    Drop,
+    /// Disconnect it.
+    Disconnect,
+}
+
+/// Bounds of one connection's outgoing queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Most frames queued.
+    pub max_messages: usize,
+    /// Most bytes queued.
+    pub max_bytes: usize,
+    /// The policy when full.
+    pub policy: SlowConsumer,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        QueueLimits {
+            max_messages: 10_000,
+            max_bytes: 16 * 1024 * 1024,
+            policy: SlowConsumer::Drop,
+        }
+    }
+}
+
+/// An item for the writer.
+#[derive(Debug)]
+pub enum Out {
+    /// A WAMP frame.
+    Frame(Bytes),
+}
+
+/// A connection's outgoing queue.
+pub struct Outbox {
+    queue: RefCell<VecDeque<Out>>,
+    bytes: Cell<usize>,
+    closing: Cell<bool>,
+    killed: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+    limits: QueueLimits,
+    dropped: Cell<u64>,
+    poked: Cell<bool>,
+}
+
+impl Outbox {
+    /// An empty queue with these limits.
+    pub fn new(limits: QueueLimits) -> Outbox {
+        Outbox {
+            queue: RefCell::new(VecDeque::new()),
+            bytes: Cell::new(0),
+            closing: Cell::new(false),
+            killed: Cell::new(false),
+            waker: RefCell::new(None),
+            limits,
+            dropped: Cell::new(0),
+            poked: Cell::new(false),
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// Queues a frame; false when it was dropped (slow consumer).
+    pub fn push(&self, frame: Bytes, ty: MessageType) -> bool {
+        if self.closing.get() || self.killed.get() {
+            return true;
+        }
+        let full = self.queue.borrow().len() >= self.limits.max_messages
+            || self.bytes.get() + frame.len() > self.limits.max_bytes;
+        if full {
+            if ty == MessageType::Event && self.limits.policy == SlowConsumer::Drop {
+                self.dropped.set(self.dropped.get() + 1);
+                return false;
+            }
+            log::info!(
+                "disconnecting a slow consumer ({} frames, {} bytes queued)",
+                self.queue.borrow().len(),
+                self.bytes.get()
+            );
+            self.kill();
+            return true;
+        }
+        self.bytes.set(self.bytes.get() + frame.len());
+        self.queue.borrow_mut().push_back(Out::Frame(frame));
+        self.wake();
+        true
+    }
+
+    /// Wakes the writer with nothing queued (it has transport-level work, a PONG).
+    pub fn wake_writer(&self) {
+        self.poked.set(true);
+        self.wake();
+    }
+
+    /// Closes once what is queued is written.
+    pub fn close(&self) {
+        self.closing.set(true);
+        self.wake();
+    }
+
+    /// Closes now, dropping what is queued.
+    pub fn kill(&self) {
+        self.killed.set(true);
+        self.queue.borrow_mut().clear();
+        self.bytes.set(0);
+        self.wake();
+    }
+
+    /// Whether the connection was killed (slow consumer).
+    pub fn killed(&self) -> bool {
+        self.killed.get()
+    }
+
+    /// Events dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.get()
+    }
+
+    /// Frames queued now.
+    pub fn len(&self) -> usize {
+        self.queue.borrow().len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.queue.borrow().is_empty()
+    }
+
+    /// Waits for work and takes everything queued: `None` when the writer should
+    /// close the connection (after writing nothing more).
+    pub fn next_batch(&self) -> NextBatch<'_> {
+        NextBatch { ob: self }
+    }
+}
+
+/// What the writer does next.
+#[derive(Debug)]
+pub enum Batch {
+    /// Write these frames, then flush.
+    Write(Vec<Out>),
+    /// Close gracefully (everything was written).
+    Close,
+    /// Close now.
+    Kill,
+}
+
+/// The future of [`Outbox::next_batch`].
+pub struct NextBatch<'a> {
+    ob: &'a Outbox,
+}
+
+impl Future for NextBatch<'_> {
+    type Output = Batch;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Batch> {
+        let ob = self.ob;
+        if ob.killed.get() {
+            return Poll::Ready(Batch::Kill);
+        }
+        let mut q = ob.queue.borrow_mut();
+        if !q.is_empty() {
+            let batch: Vec<Out> = q.drain(..).collect();
+            ob.bytes.set(0);
+            return Poll::Ready(Batch::Write(batch));
+        }
+        if ob.closing.get() {
+            return Poll::Ready(Batch::Close);
+        }
+        if ob.poked.replace(false) {
+            return Poll::Ready(Batch::Write(Vec::new()));
+        }
+        *ob.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Wakes one waiting task, with a deadline it may be asked to move earlier.
+#[derive(Default)]
+pub struct Notify {
+    waker: RefCell<Option<Waker>>,
+    target: Cell<u64>,
+    notified: Cell<bool>,
+}
+
+impl Notify {
+    /// Wakes the waiter if it waits for a later deadline than `at`.
+    pub fn notify_if_earlier(&self, at: u64) {
+        if at < self.target.get() {
+            self.notified.set(true);
+            if let Some(w) = self.waker.borrow_mut().take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Waits until notified (the waiter's deadline is `target`).
+    pub async fn wait(&self, target: u64) {
+        self.target.set(target);
+        self.notified.set(false);
+        Wait { n: self }.await;
+        self.target.set(u64::MAX);
+    }
+
+    /// Waits for `d` to pass or a notification for a deadline earlier than `target`.
+    pub async fn wait_until(&self, target: u64, d: Duration) {
+        self.target.set(target);
+        self.notified.set(false);
+        futures_lite::future::or(Wait { n: self }, glommio::timer::sleep(d)).await;
+        self.target.set(u64::MAX);
+    }
+}
+
+struct Wait<'a> {
+    n: &'a Notify,
+}
+
+impl Future for Wait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.n.notified.replace(false) {
+            return Poll::Ready(());
+        }
+        *self.n.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_queue_drops_events_and_kills_on_other_messages() {
+        let ob = Outbox::new(QueueLimits {
+            max_messages: 2,
+            max_bytes: 1000,
+            policy: SlowConsumer::Drop,
+        });
+        assert!(ob.push(Bytes::from_static(b"a"), MessageType::Event));
+        assert!(ob.push(Bytes::from_static(b"b"), MessageType::Event));
+        assert!(!ob.push(Bytes::from_static(b"c"), MessageType::Event));
+        assert_eq!(ob.dropped(), 1);
+        assert_eq!(ob.len(), 2);
+        assert!(!ob.killed());
+        assert!(ob.push(Bytes::from_static(b"d"), MessageType::Result));
+        assert!(
+            ob.killed(),
+            "a RESULT cannot be dropped: the consumer is disconnected"
+        );
+        assert!(ob.is_empty());
+    }
+
+    #[test]
+    fn byte_bound_and_disconnect_policy() {
+        let ob = Outbox::new(QueueLimits {
+            max_messages: 100,
+            max_bytes: 4,
+            policy: SlowConsumer::Disconnect,
+        });
+        assert!(ob.push(Bytes::from_static(b"abc"), MessageType::Event));
+        assert!(ob.push(Bytes::from_static(b"de"), MessageType::Event));
+        assert!(ob.killed());
+    }
+}

@@ -1,0 +1,6 @@
+//! Transports: WebSocket and RawSocket framing.
+
+pub mod rawsocket;
+mod serve;
+
+pub(crate) use serve::serve;

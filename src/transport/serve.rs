@@ -1,0 +1,348 @@
+//! Serving one accepted connection on its shard: the WebSocket or RawSocket
+//! opening handshake (with a timeout), then two loops run together — the
+//! reader feeds frames to the shard's router core, the writer drains the
+//! connection's outbox in batches (feed every queued frame, flush once).
+//! Whatever a client sends, the worst it gets is its own connection closed,
+//! with a log line.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use async_tungstenite::tungstenite::handshake::server::{
+    Callback, ErrorResponse, Request, Response,
+};
+use async_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+use async_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use bytes::{Bytes, BytesMut};
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures_util::{SinkExt, StreamExt};
+
+use super::rawsocket::{self, Frame, FrameKind};
+use crate::codec::Serializer;
+use crate::dict;
+use crate::shard::outbox::{Batch, Out};
+use crate::shard::{ListenerKind, ListenerSpec, RawSocketOptions, Shard, WebSocketOptions};
+
+/// Starts serving an accepted connection on this shard.
+pub(crate) fn serve<S>(shard: Rc<Shard>, l: Rc<ListenerSpec>, stream: S, peer: String)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    if shard.stopping.get() {
+        return;
+    }
+    glommio::spawn_local(async move {
+        match &l.kind {
+            ListenerKind::WebSocket(o) => serve_websocket(&shard, &l, o, stream, peer).await,
+            ListenerKind::RawSocket(o) => serve_rawsocket(&shard, &l, o, stream, peer).await,
+        }
+    })
+    .detach();
+}
+
+/// Runs `f` with a deadline; `None` when it passed.
+async fn within<T>(ms: u64, f: impl std::future::Future<Output = T>) -> Option<T> {
+    if ms == 0 {
+        return Some(f.await);
+    }
+    futures_lite::future::or(async { Some(f.await) }, async {
+        glommio::timer::sleep(Duration::from_millis(ms)).await;
+        None
+    })
+    .await
+}
+
+/// The WebSocket opening handshake's checks: path, origin, subprotocol.
+struct Handshake {
+    path: String,
+    origins: Vec<String>,
+    serializers: Vec<Serializer>,
+    chosen: Rc<Cell<Option<Serializer>>>,
+}
+
+fn refuse(status: StatusCode, why: &str) -> ErrorResponse {
+    let mut r = ErrorResponse::new(Some(why.to_owned()));
+    *r.status_mut() = status;
+    r
+}
+
+impl Callback for Handshake {
+    fn on_request(
+        self,
+        request: &Request,
+        mut response: Response,
+    ) -> Result<Response, ErrorResponse> {
+        if request.uri().path() != self.path {
+            return Err(refuse(
+                StatusCode::NOT_FOUND,
+                "no WAMP endpoint at this path",
+            ));
+        }
+        if !self.origins.is_empty() && !self.origins.iter().any(|o| o == "*") {
+            let origin = request
+                .headers()
+                .get("origin")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !self.origins.iter().any(|o| o == origin) {
+                return Err(refuse(StatusCode::FORBIDDEN, "origin not allowed"));
+            }
+        }
+        let offered: Vec<&str> = request
+            .headers()
+            .get_all("sec-websocket-protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let chosen = offered
+            .iter()
+            .find_map(|p| Serializer::from_subprotocol(p).filter(|s| self.serializers.contains(s)));
+        let Some(s) = chosen else {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "no supported WAMP subprotocol offered",
+            ));
+        };
+        self.chosen.set(Some(s));
+        response.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static(s.subprotocol()),
+        );
+        Ok(response)
+    }
+}
+
+async fn serve_websocket<S>(
+    shard: &Rc<Shard>,
+    l: &ListenerSpec,
+    o: &WebSocketOptions,
+    stream: S,
+    peer: String,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let chosen = Rc::new(Cell::new(None));
+    let cb = Handshake {
+        path: o.path.clone(),
+        origins: o.allowed_origins.clone(),
+        serializers: l.serializers.clone(),
+        chosen: chosen.clone(),
+    };
+    let cfg = WebSocketConfig::default()
+        .max_message_size(Some(o.max_message_size))
+        .max_frame_size(Some(o.max_frame_size));
+    let ws = match within(
+        o.open_handshake_timeout,
+        async_tungstenite::accept_hdr_async_with_config(stream, cb, Some(cfg)),
+    )
+    .await
+    {
+        None => {
+            log::info!("'{}' {peer}: WebSocket opening handshake timed out", l.name);
+            return;
+        }
+        Some(Err(e)) => {
+            log::info!(
+                "'{}' {peer}: WebSocket opening handshake failed: {e}",
+                l.name
+            );
+            return;
+        }
+        Some(Ok(ws)) => ws,
+    };
+    let Some(serializer) = chosen.get() else {
+        return;
+    };
+    let details = dict! { "type" => "websocket", "peer" => peer.as_str(), "protocol" => serializer.subprotocol() };
+    let (conn, ob) = shard.open(serializer, l.id, details, l.queue);
+    let (mut tx, mut rx) = ws.split();
+    let last_pong = Rc::new(Cell::new(Instant::now()));
+    let reader = {
+        let last_pong = last_pong.clone();
+        async move {
+            while let Some(item) = rx.next().await {
+                match item {
+                    Ok(WsMessage::Text(t)) => shard.frame(conn, &Bytes::from(t)),
+                    Ok(WsMessage::Binary(b)) => shard.frame(conn, &b),
+                    Ok(WsMessage::Pong(_)) => last_pong.set(Instant::now()),
+                    Ok(WsMessage::Close(_)) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        log::info!("'{}' {peer}: {e}", l.name);
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let writer = async {
+        let ping_every = o.auto_ping_interval;
+        loop {
+            let batch = if ping_every > 0 {
+                match within(ping_every, ob.next_batch()).await {
+                    Some(b) => b,
+                    None => {
+                        let silent = last_pong.get().elapsed().as_millis() as u64;
+                        if o.auto_ping_timeout > 0 && silent > ping_every + o.auto_ping_timeout {
+                            log::info!("'{}': no pong for {silent} ms: closing", l.name);
+                            return;
+                        }
+                        if tx.send(WsMessage::Ping(Bytes::new())).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                ob.next_batch().await
+            };
+            match batch {
+                Batch::Write(frames) => {
+                    for Out::Frame(f) in frames {
+                        let msg = if serializer.is_binary() {
+                            WsMessage::Binary(f)
+                        } else {
+                            match Utf8Bytes::try_from(f) {
+                                Ok(t) => WsMessage::Text(t),
+                                Err(_) => continue,
+                            }
+                        };
+                        if tx.feed(msg).await.is_err() {
+                            return;
+                        }
+                    }
+                    if tx.flush().await.is_err() {
+                        return;
+                    }
+                }
+                Batch::Close => {
+                    let _ = tx.close(None).await;
+                    // Give the client a moment to answer the close.
+                    glommio::timer::sleep(Duration::from_millis(1000)).await;
+                    return;
+                }
+                Batch::Kill => return,
+            }
+        }
+    };
+    futures_lite::future::or(reader, writer).await;
+    shard.closed(conn);
+}
+
+async fn serve_rawsocket<S>(
+    shard: &Rc<Shard>,
+    l: &ListenerSpec,
+    o: &RawSocketOptions,
+    stream: S,
+    peer: String,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let (mut r, mut w) = futures_lite::io::split(stream);
+    let mut hs = [0u8; 4];
+    match within(o.open_handshake_timeout, r.read_exact(&mut hs)).await {
+        Some(Ok(())) => {}
+        None => {
+            log::info!("'{}' {peer}: RawSocket handshake timed out", l.name);
+            return;
+        }
+        Some(Err(e)) => {
+            log::info!("'{}' {peer}: RawSocket handshake: {e}", l.name);
+            return;
+        }
+    }
+    let n = match rawsocket::negotiate(hs, &l.serializers, o.max_message_size) {
+        Ok(n) => n,
+        Err(refusal) => {
+            log::info!(
+                "'{}' {peer}: RawSocket handshake refused: {}",
+                l.name,
+                refusal.error
+            );
+            if let Some(reply) = refusal.reply {
+                let _ = w.write_all(&reply).await;
+                let _ = w.flush().await;
+            }
+            return;
+        }
+    };
+    if w.write_all(&n.reply).await.is_err() || w.flush().await.is_err() {
+        return;
+    }
+    let details =
+        dict! { "type" => "rawsocket", "peer" => peer.as_str(), "protocol" => n.serializer.name() };
+    let (conn, ob) = shard.open(n.serializer, l.id, details, l.queue);
+    let pongs = Rc::new(std::cell::RefCell::new(Vec::<Bytes>::new()));
+    let reader = {
+        let pongs = pongs.clone();
+        let ob = ob.clone();
+        async move {
+            let mut decoder = n.decoder();
+            let mut buf = BytesMut::with_capacity(4096);
+            let mut chunk = vec![0u8; 16 * 1024];
+            loop {
+                loop {
+                    match decoder.decode(&mut buf) {
+                        Ok(Some(Frame::Message(m))) => shard.frame(conn, &m),
+                        Ok(Some(Frame::Ping(p))) => {
+                            pongs.borrow_mut().push(p);
+                            ob.wake_writer();
+                        }
+                        Ok(Some(Frame::Pong(_))) => {}
+                        Ok(None) => break,
+                        Err(e) => {
+                            log::info!("'{}' {peer}: RawSocket framing: {e}", l.name);
+                            return;
+                        }
+                    }
+                }
+                match r.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                }
+            }
+        }
+    };
+    let writer = async {
+        let mut out = BytesMut::with_capacity(4096);
+        loop {
+            let batch = ob.next_batch().await;
+            for p in pongs.borrow_mut().drain(..) {
+                let _ = rawsocket::encode_frame(FrameKind::Pong, &p, n.peer_max_len, &mut out);
+            }
+            let close = match batch {
+                Batch::Write(frames) => {
+                    for Out::Frame(f) in frames {
+                        if let Err(e) = rawsocket::encode_frame(
+                            FrameKind::Message,
+                            &f,
+                            n.peer_max_len,
+                            &mut out,
+                        ) {
+                            log::warn!("'{}': message not sent: {e}", l.name);
+                        }
+                    }
+                    false
+                }
+                Batch::Close => true,
+                Batch::Kill => return,
+            };
+            if !out.is_empty() {
+                if w.write_all(&out).await.is_err() || w.flush().await.is_err() {
+                    return;
+                }
+                out.clear();
+            }
+            if close {
+                let _ = w.close().await;
+                return;
+            }
+        }
+    };
+    futures_lite::future::or(reader, writer).await;
+    shard.closed(conn);
+}
