@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod config;
 pub mod router;
 pub mod shard;
 pub mod transport;

@@ -10,6 +10,7 @@
 
 pub mod control;
 pub mod outbox;
+mod spec;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};

@@ -1,0 +1,94 @@
+//! From the TOML [`Config`] to what the runtime runs ([`RouterSpec`]).
+
+use crate::config::{Config, Endpoint, SlowConsumer as ConfigSlowConsumer, TransportConfig};
+
+use super::{
+    EndpointSpec, ListenerKind, ListenerSpec, QueueLimits, RawSocketOptions, RouterSpec,
+    SlowConsumer, StartError, WebSocketOptions,
+};
+
+impl RouterSpec {
+    /// The runtime's view of a validated configuration.
+    pub fn from_config(c: &Config) -> Result<RouterSpec, StartError> {
+        c.validate()
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let mut listeners = Vec::new();
+        for (i, t) in c.transports.iter().enumerate() {
+            let endpoint = match t.endpoint() {
+                Endpoint::Tcp(tcp) => {
+                    if tcp.tls.is_some() {
+                        return Err(StartError::Config(format!(
+                            "transport '{}': TLS endpoints are not supported yet; terminate TLS in front of shardwamp",
+                            t.id()
+                        )));
+                    }
+                    EndpointSpec::Tcp(tcp.socket_addr())
+                }
+                Endpoint::Unix(u) => EndpointSpec::Unix(u.path.clone()),
+            };
+            let q = t.queue();
+            let queue = QueueLimits {
+                max_messages: q.max_messages,
+                max_bytes: q.max_bytes,
+                policy: match q.slow_consumer {
+                    ConfigSlowConsumer::Drop => SlowConsumer::Drop,
+                    ConfigSlowConsumer::Disconnect => SlowConsumer::Disconnect,
+                },
+            };
+            let kind = match t {
+                TransportConfig::Websocket(w) => ListenerKind::WebSocket(WebSocketOptions {
+                    path: w.url.clone(),
+                    allowed_origins: w.options.allowed_origins.clone(),
+                    open_handshake_timeout: w.options.open_handshake_timeout,
+                    max_frame_size: w.options.max_frame_size,
+                    max_message_size: w.options.max_message_size,
+                    auto_ping_interval: w.options.auto_ping_interval,
+                    auto_ping_timeout: w.options.auto_ping_timeout,
+                }),
+                TransportConfig::Rawsocket(r) => ListenerKind::RawSocket(RawSocketOptions {
+                    max_message_size: r.options.effective_max_message_size(),
+                    open_handshake_timeout: r.options.open_handshake_timeout,
+                }),
+            };
+            listeners.push(ListenerSpec {
+                id: i as u32,
+                name: t.id().to_owned(),
+                kind,
+                endpoint,
+                serializers: t.serializers().to_vec(),
+                auth: t.auth().clone(),
+                queue,
+                shards: None,
+            });
+        }
+        Ok(RouterSpec {
+            shards: usize::from(c.router.shard_count()),
+            cpus: c.router.cpus.clone(),
+            io_memory: c.router.io_memory,
+            realms: c.realms.clone(),
+            listeners,
+            seed: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_maps_onto_two_listeners() {
+        let spec = RouterSpec::from_config(&Config::default_embedded()).unwrap();
+        assert_eq!(spec.realms.len(), 1);
+        assert_eq!(spec.listeners.len(), 2);
+        assert_eq!(
+            spec.listeners[0].endpoint,
+            EndpointSpec::Tcp("127.0.0.1:8080".parse().unwrap())
+        );
+        assert!(matches!(&spec.listeners[0].kind, ListenerKind::WebSocket(o) if o.path == "/ws"));
+        assert_eq!(
+            spec.listeners[1].endpoint,
+            EndpointSpec::Tcp("127.0.0.1:8081".parse().unwrap())
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! The `shardwamp` binary: `init`, `check`, and `run` serving WAMP until
+//! SIGTERM, then exiting 0 after GOODBYE.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Client;
+use shardwamp::codec::Serializer;
+use shardwamp::wamp::message::Message;
+use shardwamp::wamp::uris;
+
+const BIN: &str = env!("CARGO_BIN_EXE_shardwamp");
+
+fn example_env(cmd: &mut Command) -> &mut Command {
+    // the example config reads its secrets from the environment
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/shardwamp.toml"
+    ))
+    .unwrap();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let Some(j) = after.find('}') else { break };
+        cmd.env(&after[..j], "test-secret");
+        rest = &after[j..];
+    }
+    cmd
+}
+
+#[test]
+fn init_prints_a_config_that_checks() {
+    let out = Command::new(BIN).arg("init").output().unwrap();
+    assert!(out.status.success());
+    let dir = std::env::temp_dir().join(format!("shardwamp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("init.toml");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let check = example_env(Command::new(BIN).args(["check", "--config"]).arg(&path))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(String::from_utf8_lossy(&check.stdout).contains("ok"));
+}
+
+#[test]
+fn check_reports_the_line_of_an_error() {
+    let dir = std::env::temp_dir().join(format!("shardwamp-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "[[realms]]\nname = \"r\"\n\n[[transports]]\ntype = \"websocket\"\nid = \"ws\"\nserializers = [\"ubjson\"]\nendpoint = { type = \"tcp\", port = 0 }\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 7"), "{err}");
+    assert!(err.contains("ubjson"), "{err}");
+}
+
+#[test]
+fn run_serves_until_sigterm_and_exits_zero() {
+    let dir = std::env::temp_dir().join(format!("shardwamp-cli-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.toml");
+    std::fs::write(
+        &path,
+        r#"
+[router]
+shards = 2
+
+[[realms]]
+name = "realm1"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = { call = true, register = true, publish = true, subscribe = true }
+
+[[transports]]
+type = "websocket"
+id = "ws"
+url = "/ws"
+endpoint = { type = "tcp", port = 0, interface = "127.0.0.1" }
+"#,
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("listening: ws (websocket) on ws://") {
+            url = Some(rest.to_owned());
+            break;
+        }
+    }
+    let url = url.expect("the router prints where it listens");
+    let (addr, path) = url.split_once('/').unwrap();
+    let mut c = Client::websocket(addr.parse().unwrap(), &format!("/{path}"), Serializer::Json);
+    c.join("realm1");
+    let started = Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    match c.recv() {
+        Some(Message::Goodbye { reason, .. }) => assert_eq!(reason, uris::CLOSE_SYSTEM_SHUTDOWN),
+        other => panic!("{other:?}"),
+    }
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the router did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}
