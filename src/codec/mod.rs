@@ -141,7 +141,7 @@ impl Serializer {
         }
     }
 
-    /// The RawSocket serializer id (the high nibble of the handshake's second octet).
+    /// The RawSocket serializer id (the low nibble of the handshake's second octet).
     pub fn rawsocket_id(self) -> u8 {
         match self {
             Serializer::Json => JsonCodec::RAWSOCKET_ID,

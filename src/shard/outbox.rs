@@ -85,26 +85,37 @@ impl Outbox {
     }
 
     /// Queues a frame; false when it was dropped (slow consumer).
+    ///
+    /// Under [`SlowConsumer::Drop`], an EVENT that does not fit is dropped and
+    /// counted; any other message (a RESULT cannot be dropped) may use up to
+    /// twice the bounds before the connection is disconnected. Under
+    /// [`SlowConsumer::Disconnect`], anything that does not fit disconnects.
     pub fn push(&self, frame: Bytes, ty: MessageType) -> bool {
         if self.closing.get() || self.killed.get() {
             return true;
         }
-        let full = self.queue.borrow().len() >= self.limits.max_messages
-            || self.bytes.get() + frame.len() > self.limits.max_bytes;
+        let (len, bytes) = (self.queue.borrow().len(), self.bytes.get() + frame.len());
+        let full = len >= self.limits.max_messages || bytes > self.limits.max_bytes;
         if full {
-            if ty == MessageType::Event && self.limits.policy == SlowConsumer::Drop {
-                self.dropped.set(self.dropped.get() + 1);
-                return false;
+            let hard = len >= self.limits.max_messages.saturating_mul(2)
+                || bytes > self.limits.max_bytes.saturating_mul(2);
+            match (self.limits.policy, ty) {
+                (SlowConsumer::Drop, MessageType::Event) => {
+                    self.dropped.set(self.dropped.get() + 1);
+                    return false;
+                }
+                (SlowConsumer::Drop, _) if !hard => {}
+                _ => {
+                    log::info!(
+                        "disconnecting a slow consumer ({len} frames, {} bytes queued)",
+                        self.bytes.get()
+                    );
+                    self.kill();
+                    return true;
+                }
             }
-            log::info!(
-                "disconnecting a slow consumer ({} frames, {} bytes queued)",
-                self.queue.borrow().len(),
-                self.bytes.get()
-            );
-            self.kill();
-            return true;
         }
-        self.bytes.set(self.bytes.get() + frame.len());
+        self.bytes.set(bytes);
         self.queue.borrow_mut().push_back(Out::Frame(frame));
         self.wake();
         true
@@ -267,11 +278,14 @@ mod tests {
         assert_eq!(ob.dropped(), 1);
         assert_eq!(ob.len(), 2);
         assert!(!ob.killed());
+        // a RESULT cannot be dropped: it may use the headroom up to twice the bound
         assert!(ob.push(Bytes::from_static(b"d"), MessageType::Result));
-        assert!(
-            ob.killed(),
-            "a RESULT cannot be dropped: the consumer is disconnected"
-        );
+        assert!(ob.push(Bytes::from_static(b"e"), MessageType::Result));
+        assert!(!ob.killed());
+        assert_eq!(ob.len(), 4);
+        // beyond that the consumer is disconnected
+        assert!(ob.push(Bytes::from_static(b"f"), MessageType::Result));
+        assert!(ob.killed());
         assert!(ob.is_empty());
     }
 

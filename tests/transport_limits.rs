@@ -1,0 +1,289 @@
+//! Transport edges: stalled handshakes time out, oversized messages close the
+//! connection, unanswered pings close it, slow subscribers are bounded (their
+//! events dropped and counted) while the others get everything, and Unix and
+//! IPv6 endpoints serve WAMP.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{listener, open_realm, Client};
+use shardwamp::codec::Serializer;
+use shardwamp::dict;
+use shardwamp::shard::{self, EndpointSpec, ListenerKind, QueueLimits, RouterSpec, SlowConsumer};
+use shardwamp::wamp::message::{Message, Payload};
+use shardwamp::wamp::value::{Dict, Value};
+
+fn spec(listeners: Vec<shard::ListenerSpec>) -> RouterSpec {
+    RouterSpec {
+        shards: 1,
+        cpus: None,
+        io_memory: 1 << 20,
+        realms: vec![open_realm("realm1")],
+        listeners,
+        seed: Some(1),
+    }
+}
+
+fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 1024];
+    let start = Instant::now();
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return start.elapsed() < limit,
+        }
+    }
+}
+
+#[test]
+fn stalled_handshakes_time_out() {
+    let mut ws = listener(0, "ws", true, None);
+    if let ListenerKind::WebSocket(o) = &mut ws.kind {
+        o.open_handshake_timeout = 300;
+    }
+    let mut rs = listener(1, "rs", false, None);
+    if let ListenerKind::RawSocket(o) = &mut rs.kind {
+        o.open_handshake_timeout = 300;
+    }
+    let router = shard::start(spec(vec![ws, rs])).unwrap();
+    for name in ["ws", "rs"] {
+        let mut s = TcpStream::connect(router.tcp_addr(name).unwrap()).unwrap();
+        s.write_all(b"GE").unwrap(); // half a request, then silence
+        let t = Instant::now();
+        assert!(
+            closed_within(&mut s, Duration::from_secs(5)),
+            "{name}: not closed"
+        );
+        assert!(
+            t.elapsed() >= Duration::from_millis(250),
+            "{name}: closed before the timeout"
+        );
+    }
+}
+
+#[test]
+fn oversized_messages_close_the_connection() {
+    let mut ws = listener(0, "ws", true, None);
+    if let ListenerKind::WebSocket(o) = &mut ws.kind {
+        o.max_message_size = 1024;
+        o.max_frame_size = 1024;
+    }
+    let mut rs = listener(1, "rs", false, None);
+    if let ListenerKind::RawSocket(o) = &mut rs.kind {
+        o.max_message_size = 1024;
+    }
+    let router = shard::start(spec(vec![ws, rs])).unwrap();
+    let big = Message::Publish {
+        request: 1,
+        options: Dict::new(),
+        topic: "com.big".into(),
+        payload: Payload::args(vec![Value::from("x".repeat(4096))]),
+    };
+    let mut c = Client::websocket(router.tcp_addr("ws").unwrap(), "/ws", Serializer::Json);
+    c.join("realm1");
+    c.send(&big);
+    assert!(c.recv().is_none(), "websocket closed");
+    let mut r = Client::rawsocket(router.tcp_addr("rs").unwrap(), Serializer::MsgPack);
+    r.join("realm1");
+    r.send(&big);
+    assert!(r.recv().is_none(), "rawsocket closed");
+    // others are fine
+    let mut ok = Client::websocket(router.tcp_addr("ws").unwrap(), "/ws", Serializer::Json);
+    ok.join("realm1");
+}
+
+#[test]
+fn unanswered_pings_close_the_connection() {
+    let mut ws = listener(0, "ws", true, None);
+    if let ListenerKind::WebSocket(o) = &mut ws.kind {
+        o.auto_ping_interval = 100;
+        o.auto_ping_timeout = 100;
+    }
+    let router = shard::start(spec(vec![ws])).unwrap();
+    let addr = router.tcp_addr("ws").unwrap();
+    // a client that completes the handshake and then never reads (so never answers a ping)
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        closed_within(&mut s, Duration::from_secs(5)),
+        "closed after the ping timeout"
+    );
+    // a client that answers pings (tungstenite does while reading) stays
+    let mut c = Client::websocket(addr, "/ws", Serializer::Json);
+    c.join("realm1");
+    let until = Instant::now() + Duration::from_millis(700);
+    let mut request = 0;
+    while Instant::now() < until {
+        request += 1;
+        c.send(&Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: "wamp.session.count".into(),
+            payload: Payload::Empty,
+        });
+        c.expect("RESULT", |m| matches!(m, Message::Result { .. }));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_slow_subscriber_is_bounded_and_never_stalls_the_others() {
+    let mut slow = listener(0, "slow", true, None);
+    slow.queue = QueueLimits {
+        max_messages: 64,
+        max_bytes: 256 * 1024,
+        policy: SlowConsumer::Drop,
+    };
+    let fast = listener(1, "fast", true, None);
+    let router = shard::start(spec(vec![slow, fast])).unwrap();
+    let mut lazy = Client::websocket(router.tcp_addr("slow").unwrap(), "/ws", Serializer::Json);
+    lazy.join("realm1");
+    lazy.send(&Message::Subscribe {
+        request: 1,
+        options: Dict::new(),
+        topic: "com.flood".into(),
+    });
+    lazy.expect("SUBSCRIBED", |m| matches!(m, Message::Subscribed { .. }));
+    let mut eager = Client::websocket(router.tcp_addr("fast").unwrap(), "/ws", Serializer::MsgPack);
+    eager.join("realm1");
+    eager.send(&Message::Subscribe {
+        request: 1,
+        options: Dict::new(),
+        topic: "com.flood".into(),
+    });
+    eager.expect("SUBSCRIBED", |m| matches!(m, Message::Subscribed { .. }));
+    let mut p = Client::websocket(router.tcp_addr("fast").unwrap(), "/ws", Serializer::Json);
+    p.join("realm1");
+    let n = 4000u64;
+    let blob = "y".repeat(2000);
+    let reader = std::thread::spawn(move || {
+        let mut got = 0u64;
+        while got < n {
+            match eager.recv() {
+                Some(Message::Event { .. }) => got += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        got
+    });
+    for i in 0..n {
+        p.send(&Message::Publish {
+            request: i + 1,
+            options: Dict::new(),
+            topic: "com.flood".into(),
+            payload: Payload::args(vec![Value::UInt(i), Value::from(blob.as_str())]),
+        });
+    }
+    p.send(&Message::Publish {
+        request: n + 1,
+        options: dict! { "acknowledge" => true },
+        topic: "com.other".into(),
+        payload: Payload::Empty,
+    });
+    p.expect("PUBLISHED", |m| matches!(m, Message::Published { .. }));
+    assert_eq!(
+        reader.join().unwrap(),
+        n,
+        "the fast subscriber got every event"
+    );
+    let dropped: u64 = router
+        .invoke_on_all(|core| core.stats().events_dropped)
+        .into_iter()
+        .sum();
+    assert!(
+        dropped > 0,
+        "events for the subscriber that never reads were dropped and counted"
+    );
+    // the slow one is still connected and, once it reads, gets what its queue held
+    let mut events = 0;
+    lazy.send(&Message::Call {
+        request: 9,
+        options: Dict::new(),
+        procedure: "wamp.session.count".into(),
+        payload: Payload::Empty,
+    });
+    loop {
+        match lazy.recv() {
+            Some(Message::Event { .. }) => events += 1,
+            Some(Message::Result { .. }) => break,
+            Some(_) => {}
+            None => panic!("the slow subscriber was disconnected under the drop policy"),
+        }
+    }
+    assert!(
+        events < n as usize,
+        "some events were dropped: {events} of {n}"
+    );
+}
+
+#[test]
+fn unix_and_ipv6_endpoints() {
+    let dir = std::env::temp_dir().join(format!("shardwamp-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("router.sock");
+    let mut unix = listener(0, "unix", false, None);
+    unix.endpoint = EndpointSpec::Unix(path.clone());
+    let mut listeners = vec![unix];
+    let v6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+    if v6 {
+        let mut l = listener(1, "v6", true, None);
+        l.endpoint = EndpointSpec::Tcp("[::1]:0".parse().unwrap());
+        listeners.push(l);
+    }
+    let router = shard::start(RouterSpec {
+        shards: 2,
+        ..spec(listeners)
+    })
+    .unwrap();
+    // RawSocket over the Unix socket
+    let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&shardwamp::transport::rawsocket::client_handshake(
+        24,
+        Serializer::Json,
+    ))
+    .unwrap();
+    let mut reply = [0u8; 4];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(reply[0], 0x7f);
+    let hello = Serializer::Json
+        .encode(&Message::Hello {
+            realm: "realm1".into(),
+            details: dict! { "roles" => Value::Dict(shardwamp::router::sim::all_roles()) },
+        })
+        .unwrap();
+    let mut frame = bytes::BytesMut::new();
+    shardwamp::transport::rawsocket::encode_frame(
+        shardwamp::transport::rawsocket::FrameKind::Message,
+        &hello,
+        1 << 24,
+        &mut frame,
+    )
+    .unwrap();
+    s.write_all(&frame).unwrap();
+    let mut header = [0u8; 4];
+    s.read_exact(&mut header).unwrap();
+    let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).unwrap();
+    assert!(matches!(
+        Serializer::Json.decode(&bytes::Bytes::from(body)).unwrap(),
+        Message::Welcome { .. }
+    ));
+    if v6 {
+        let mut c = Client::websocket(router.tcp_addr("v6").unwrap(), "/ws", Serializer::Cbor);
+        c.join("realm1");
+    }
+}
