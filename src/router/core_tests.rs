@@ -1622,3 +1622,154 @@ fn stopping_a_realm_closes_its_sessions() {
     );
     let _ = TRANSPORT;
 }
+
+#[test]
+fn wampcra_authentication_end_to_end() {
+    let mut s = sim(2);
+    let auth: super::auth::TransportAuth = serde_json::from_value(serde_json::json!({
+        "wampcra": { "type": "static", "users": { "alice": { "secret": "s3cr3t", "role": "anonymous" } } }
+    }))
+    .unwrap();
+    s.set_transport(2, &auth);
+    let c = s.connect_via(1, MP, 2);
+    let got = s.hello(
+        c,
+        "realm1",
+        dict! { "authmethods" => Value::List(vec!["wampcra".into()]), "authid" => "alice" },
+    );
+    let challenge = match got.as_slice() {
+        [Message::Challenge { auth_method, extra }] => {
+            assert_eq!(auth_method, "wampcra");
+            extra
+                .get("challenge")
+                .and_then(Value::as_str)
+                .unwrap()
+                .to_owned()
+        }
+        other => panic!("{other:?}"),
+    };
+    let signature = super::auth::wampcra_sign(b"s3cr3t", &challenge);
+    s.send(
+        c,
+        &Message::Authenticate {
+            signature,
+            extra: Dict::new(),
+        },
+    );
+    s.run();
+    match s.take(c).as_slice() {
+        [Message::Welcome { details, .. }] => {
+            assert_eq!(details.get("authid"), Some(&Value::from("alice")));
+            assert_eq!(details.get("authmethod"), Some(&Value::from("wampcra")));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn removing_a_role_denies_from_the_next_action_on() {
+    let mut s = Sim::new(2, 4);
+    let mut cfg = open_realm("realm1");
+    cfg.roles.push(role(
+        "temp",
+        vec![perm("", Some(MatchPolicy::Prefix), allow_all())],
+    ));
+    s.start_realm(0, cfg);
+    let auth: super::auth::TransportAuth = serde_json::from_value(
+        serde_json::json!({ "anonymous": { "type": "static", "role": "temp" } }),
+    )
+    .unwrap();
+    s.set_transport(3, &auth);
+    let c = s.connect_via(1, JSON, 3);
+    s.hello(c, "realm1", Dict::new());
+    publish(
+        &mut s,
+        c,
+        1,
+        "com.t",
+        dict! { "acknowledge" => true },
+        vec![],
+    );
+    assert!(matches!(s.take(c).as_slice(), [Message::Published { .. }]));
+    for shard in 0..2 {
+        s.on_core(shard, |core| core.remove_role(0, "temp"));
+    }
+    publish(
+        &mut s,
+        c,
+        2,
+        "com.t",
+        dict! { "acknowledge" => true },
+        vec![],
+    );
+    assert_eq!(
+        error_of(&s.take(c)).as_deref(),
+        Some(uris::ERROR_NOT_AUTHORIZED)
+    );
+}
+
+#[test]
+fn subscription_and_registration_lifecycle_meta_events() {
+    let mut s = sim(3);
+    let (w, _) = s.join(0, JSON, "realm1");
+    for t in [
+        "wamp.subscription.on_unsubscribe",
+        "wamp.subscription.on_delete",
+        "wamp.registration.on_unregister",
+        "wamp.registration.on_delete",
+    ] {
+        subscribe(&mut s, w, t, Dict::new());
+    }
+    s.take(w);
+    let (a, sa) = s.join(1, JSON, "realm1");
+    let sub = subscribe(&mut s, a, "com.t", Dict::new());
+    let reg = register(&mut s, a, "com.p", Dict::new());
+    s.send(
+        a,
+        &Message::Unsubscribe {
+            request: 7,
+            subscription: sub,
+        },
+    );
+    s.run();
+    s.disconnect(a);
+    s.run();
+    let ev = events(&s.take(w));
+    let seen: Vec<Vec<Value>> = ev.iter().map(|e| e.2.clone()).collect();
+    assert!(
+        seen.contains(&vec![Value::UInt(sa), Value::UInt(sub)]),
+        "on_unsubscribe and on_delete: {seen:?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|a| **a == vec![Value::UInt(sa), Value::UInt(sub)])
+            .count(),
+        2
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|a| **a == vec![Value::UInt(sa), Value::UInt(reg)])
+            .count(),
+        2,
+        "on_unregister and on_delete"
+    );
+}
+
+#[test]
+fn pending_invocations_per_callee_are_limited() {
+    let mut s = Sim::new(2, 8);
+    let mut cfg = open_realm("realm1");
+    cfg.limits.max_pending_invocations_per_callee = 2;
+    s.start_realm(0, cfg);
+    let (callee, _) = s.join(1, JSON, "realm1");
+    let (caller, _) = s.join(0, JSON, "realm1");
+    register(&mut s, callee, "com.slow", Dict::new());
+    for i in 1..=3 {
+        call(&mut s, caller, i, "com.slow", Dict::new(), vec![]);
+    }
+    assert_eq!(s.take(callee).len(), 2);
+    assert_eq!(
+        error_of(&s.take(caller)).as_deref(),
+        Some(super::meta::ERROR_LIMIT_EXCEEDED)
+    );
+}

@@ -46,7 +46,8 @@ pub enum ListenerKind {
 pub struct WebSocketOptions {
     /// The URL path served (`/ws`).
     pub path: String,
-    /// Allowed `Origin` values (`*` or empty: any).
+    /// Allowed `Origin` patterns (`*` matches any run of characters); a request without
+    /// an `Origin` header (a non-browser client) is not checked.
     pub allowed_origins: Vec<String>,
     /// Time allowed for the opening handshake.
     pub open_handshake_timeout: u64,
@@ -58,18 +59,21 @@ pub struct WebSocketOptions {
     pub auto_ping_interval: u64,
     /// Close when a ping is not answered within this long.
     pub auto_ping_timeout: u64,
+    /// Set TCP_NODELAY on accepted connections.
+    pub tcp_nodelay: bool,
 }
 
 impl Default for WebSocketOptions {
     fn default() -> Self {
         WebSocketOptions {
             path: "/ws".into(),
-            allowed_origins: Vec::new(),
+            allowed_origins: vec!["*".into()],
             open_handshake_timeout: 10_000,
             max_frame_size: 16 * 1024 * 1024,
             max_message_size: 16 * 1024 * 1024,
             auto_ping_interval: 0,
             auto_ping_timeout: 0,
+            tcp_nodelay: true,
         }
     }
 }
@@ -199,6 +203,7 @@ pub enum StartError {
 pub struct RouterHandle {
     controls: Vec<control::ControlSender<ControlMsg>>,
     threads: Option<glommio::PoolThreadHandles<()>>,
+    done: crossbeam_channel::Receiver<()>,
     bound: Vec<Bound>,
     shards: usize,
 }
@@ -254,22 +259,39 @@ impl RouterHandle {
         }
     }
 
-    /// Waits for every shard to stop.
+    /// Waits for every shard to stop (their threads stay parked until the
+    /// process exits; see `start`).
     pub fn join(mut self) -> Result<(), String> {
-        if let Some(t) = self.threads.take() {
-            for r in t.join_all() {
-                r.map_err(|e| e.to_string())?;
+        self.wait_stopped()
+    }
+
+    fn wait_stopped(&mut self) -> Result<(), String> {
+        let Some(threads) = self.threads.take() else {
+            return Ok(());
+        };
+        let mut stopped = 0;
+        while stopped < self.shards {
+            match self.done.recv_timeout(Duration::from_secs(30)) {
+                Ok(()) => stopped += 1,
+                Err(_) => {
+                    return Err(format!(
+                        "{} shard(s) did not stop within 30 s",
+                        self.shards - stopped
+                    ))
+                }
             }
         }
+        // The threads are parked for good: never join them.
+        std::mem::forget(threads);
         Ok(())
     }
 }
 
 impl Drop for RouterHandle {
     fn drop(&mut self) {
-        if let Some(t) = self.threads.take() {
+        if self.threads.is_some() {
             self.shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
-            let _ = t.join_all();
+            let _ = self.wait_stopped();
         }
     }
 }
@@ -376,6 +398,7 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
     let seed = spec.seed.unwrap_or_else(rand::random);
     let spec = Arc::new(spec);
     let mesh: MeshBuilder<PeerMsg, Full> = MeshBuilder::full(shards, 4096);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<()>();
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for _ in 0..shards {
@@ -403,9 +426,19 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
             let mesh = mesh.clone();
             let receivers = receivers.clone();
             let ready = ready_tx.clone();
+            let done = done_tx.clone();
             async move {
                 if let Err(e) = shard_main(spec, mesh, receivers, ready.clone(), seed).await {
                     let _ = ready.send(Err(e));
+                }
+                // The shard's work is done. Its thread parks instead of returning:
+                // tearing down glommio executors corrupts the heap in about half
+                // of the runs with two or more executors (seen with glommio
+                // 0.9.0: glibc aborts in tcache_thread_shutdown), so shard
+                // threads live until the process exits.
+                let _ = done.send(());
+                loop {
+                    std::thread::park();
                 }
             }
         })
@@ -413,6 +446,7 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
     let mut handle = RouterHandle {
         controls: senders,
         threads: Some(threads),
+        done: done_rx,
         bound,
         shards,
     };
@@ -442,7 +476,7 @@ pub(crate) struct Shard {
     pub core: RefCell<RouterCore>,
     pub conns: RefCell<HashMap<ConnId, Rc<Outbox>>>,
     next_conn: std::cell::Cell<ConnId>,
-    mesh: Senders<PeerMsg>,
+    mesh: RefCell<Option<Rc<Senders<PeerMsg>>>>,
     overflow: RefCell<Vec<VecDeque<PeerMsg>>>,
     flushing: RefCell<Vec<bool>>,
     scratch: RefCell<Vec<Output>>,
@@ -528,7 +562,10 @@ impl Shard {
             overflow[idx].push_back(msg);
             return;
         }
-        match self.mesh.try_send_to(idx, msg) {
+        let Some(mesh) = self.mesh.borrow().clone() else {
+            return;
+        };
+        match mesh.try_send_to(idx, msg) {
             Ok(()) => {}
             Err(GlommioError::WouldBlock(ResourceType::Channel(msg))) => {
                 overflow[idx].push_back(msg);
@@ -550,7 +587,10 @@ impl Shard {
             loop {
                 let next = me.overflow.borrow_mut()[idx].pop_front();
                 let Some(msg) = next else { break };
-                if me.mesh.send_to(idx, msg).await.is_err() {
+                let Some(mesh) = me.mesh.borrow().clone() else {
+                    break;
+                };
+                if mesh.send_to(idx, msg).await.is_err() {
                     log::error!("shard {}: peer shard {idx} closed its channel", me.id);
                     me.overflow.borrow_mut()[idx].clear();
                     break;
@@ -601,7 +641,7 @@ async fn shard_main(
         core: RefCell::new(core),
         conns: RefCell::new(HashMap::new()),
         next_conn: std::cell::Cell::new(1),
-        mesh: tx,
+        mesh: RefCell::new(Some(Rc::new(tx))),
         overflow: RefCell::new((0..shards).map(|_| VecDeque::new()).collect()),
         flushing: RefCell::new(vec![false; shards]),
         scratch: RefCell::new(Vec::new()),
@@ -666,7 +706,11 @@ async fn shard_main(
                     loop {
                         match listener.accept().await {
                             Ok(stream) => {
-                                let _ = stream.set_nodelay(true);
+                                let nodelay = match &l.kind {
+                                    ListenerKind::WebSocket(o) => o.tcp_nodelay,
+                                    ListenerKind::RawSocket(_) => true,
+                                };
+                                let _ = stream.set_nodelay(nodelay);
                                 let peer = stream
                                     .peer_addr()
                                     .map(|a| a.to_string())
@@ -736,9 +780,14 @@ async fn shard_main(
             }
         }
     }
+    // Every shard lets go of its mesh ends before any executor exits: a channel
+    // end dropped after its peer's executor is gone touches freed memory.
     drop(tasks);
-    shard.mesh.close();
     SHARD.with(|s| *s.borrow_mut() = None);
+    if let Some(mesh) = shard.mesh.borrow_mut().take() {
+        mesh.close();
+    }
+    drop(shard);
     log::debug!("shard {id} stopped");
     Ok(())
 }

@@ -44,6 +44,7 @@ impl RouterSpec {
                     max_message_size: w.options.max_message_size,
                     auto_ping_interval: w.options.auto_ping_interval,
                     auto_ping_timeout: w.options.auto_ping_timeout,
+                    tcp_nodelay: w.options.tcp_nodelay,
                 }),
                 TransportConfig::Rawsocket(r) => ListenerKind::RawSocket(RawSocketOptions {
                     max_message_size: r.options.effective_max_message_size(),

@@ -62,6 +62,32 @@ struct Handshake {
     chosen: Rc<Cell<Option<Serializer>>>,
 }
 
+/// Crossbar.io's `allowed_origins` patterns: `*` matches any run of characters
+/// (`https://*.example.com`), everything else literally, case-insensitively.
+fn origin_matches(pattern: &str, origin: &str) -> bool {
+    fn glob(p: &[u8], s: &[u8]) -> bool {
+        let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
+        while si < s.len() {
+            if pi < p.len() && p[pi] != b'*' && p[pi].eq_ignore_ascii_case(&s[si]) {
+                pi += 1;
+                si += 1;
+            } else if pi < p.len() && p[pi] == b'*' {
+                star = Some(pi);
+                mark = si;
+                pi += 1;
+            } else if let Some(sp) = star {
+                pi = sp + 1;
+                mark += 1;
+                si = mark;
+            } else {
+                return false;
+            }
+        }
+        p[pi..].iter().all(|c| *c == b'*')
+    }
+    glob(pattern.as_bytes(), origin.as_bytes())
+}
+
 fn refuse(status: StatusCode, why: &str) -> ErrorResponse {
     let mut r = ErrorResponse::new(Some(why.to_owned()));
     *r.status_mut() = status;
@@ -80,13 +106,17 @@ impl Callback for Handshake {
                 "no WAMP endpoint at this path",
             ));
         }
-        if !self.origins.is_empty() && !self.origins.iter().any(|o| o == "*") {
-            let origin = request
-                .headers()
-                .get("origin")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if !self.origins.iter().any(|o| o == origin) {
+        // Browsers send Origin; other clients usually do not, and are not what the check protects against.
+        if let Some(origin) = request
+            .headers()
+            .get("origin")
+            .and_then(|v| v.to_str().ok())
+        {
+            if !self
+                .origins
+                .iter()
+                .any(|pattern| origin_matches(pattern, origin))
+            {
                 return Err(refuse(StatusCode::FORBIDDEN, "origin not allowed"));
             }
         }
@@ -345,4 +375,31 @@ async fn serve_rawsocket<S>(
     };
     futures_lite::future::or(reader, writer).await;
     shard.closed(conn);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_matches;
+
+    #[test]
+    fn origin_patterns() {
+        assert!(origin_matches("*", "https://a.example.com"));
+        assert!(origin_matches(
+            "https://*.example.com",
+            "https://app.example.com"
+        ));
+        assert!(origin_matches(
+            "https://*.example.com",
+            "HTTPS://App.Example.com"
+        ));
+        assert!(!origin_matches(
+            "https://*.example.com",
+            "https://example.org"
+        ));
+        assert!(origin_matches(
+            "http://localhost:*",
+            "http://localhost:8080"
+        ));
+        assert!(!origin_matches("http://localhost", "http://localhost:8080"));
+    }
 }
