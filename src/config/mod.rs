@@ -43,9 +43,10 @@
 //! process environment, and [`Config::from_file`]) run four steps:
 //!
 //! 1. parse the TOML, keeping the position of every key and value;
-//! 2. replace `${NAME}` in every string value with the environment variable
-//!    `NAME` (`$${NAME}` stands for a literal `${NAME}`); an unset variable is
-//!    an error naming the variable and the key, never a value;
+//! 2. replace `${NAME}` in every string value (keys are taken as written)
+//!    with the environment variable `NAME` (`$${NAME}` stands for a literal
+//!    `${NAME}`); an unset variable is an error naming the variable and the
+//!    key, never a value;
 //! 3. deserialize into the typed [`Config`] (unknown keys are errors, so typos
 //!    are caught);
 //! 4. assign ids to transports and components without one (`transport001`,
@@ -57,8 +58,10 @@
 //! line 12, column 15: transports[1].serializers: unknown serializer "ubjson", expected one of json, msgpack, cbor
 //! ```
 //!
-//! No error text ever contains a substituted value, a ticket or a secret, and
-//! [`Config::to_toml_string`] writes `"<redacted>"` in their place.
+//! No error text contains a ticket or a secret: a value substituted from the
+//! environment is redacted wherever a type error would echo it, and
+//! validation messages name only realms, roles, ids, URIs and `authid`s.
+//! [`Config::to_toml_string`] writes `"<redacted>"` for tickets and secrets.
 //!
 //! ```
 //! use shardwamp::config::Config;
@@ -211,7 +214,7 @@ impl fmt::Display for Place {
 ///
 /// Display names the key and, for text, the line and column:
 /// `line 12, column 15: transports[1].serializers: unknown serializer "ubjson", ...`.
-/// No variant's text contains a secret or an environment variable's value.
+/// No variant's text contains a ticket or a secret (see the module docs).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
@@ -414,9 +417,15 @@ impl Config {
             .collect()
     }
 
-    /// A copy with every ticket and WAMP-CRA secret replaced by [`REDACTED`].
+    /// A copy with every ticket and WAMP-CRA secret replaced by [`REDACTED`],
+    /// and in components' `extra` every string under a key that names a
+    /// secret (containing `secret`, `password`, `passwd`, `token`, `ticket`,
+    /// `credential` or `key`, in any case).
     pub fn redacted(&self) -> Config {
         let mut copy = self.clone();
+        for c in &mut copy.components {
+            redact_table(&mut c.extra);
+        }
         for t in &mut copy.transports {
             let auth = match t {
                 TransportConfig::Websocket(w) => &mut w.auth,
@@ -439,6 +448,9 @@ impl Config {
     /// The effective configuration as TOML, secrets redacted (see
     /// [`Config::redacted`]); loading it again gives an equal configuration
     /// when there were no secrets.
+    ///
+    /// Values substituted from the environment into other keys (a component's
+    /// `extra.endpoint_url`, say) are written as they are.
     pub fn to_toml_string(&self) -> Result<String, ConfigError> {
         toml::to_string(&self.redacted()).map_err(|e| ConfigError::Write(e.to_string()))
     }
@@ -1181,6 +1193,37 @@ impl ComponentConfig {
             .iter()
             .map(|(k, v)| (k.clone(), toml_to_value(v)))
             .collect()
+    }
+}
+
+/// Whether a key in `extra` names a secret.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "ticket",
+        "credential",
+        "key",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+fn redact_table(table: &mut toml::Table) {
+    for (k, v) in table.iter_mut() {
+        redact_value(v, is_secret_key(k));
+    }
+}
+
+fn redact_value(v: &mut toml::Value, secret: bool) {
+    match v {
+        toml::Value::String(s) if secret => *s = REDACTED.to_owned(),
+        toml::Value::Array(a) => a.iter_mut().for_each(|e| redact_value(e, secret)),
+        toml::Value::Table(t) => redact_table(t),
+        _ => {}
     }
 }
 

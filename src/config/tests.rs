@@ -809,8 +809,30 @@ fn redaction_replaces_secrets_only() {
         );
         r.auth.ticket = Some(AuthMethodConfig::Static(TicketStatic { principals }));
     }
+    let mut extra = toml::Table::new();
+    extra.insert("API_Key".into(), toml::Value::String("k-123456".into()));
+    let mut nested = toml::Table::new();
+    nested.insert(
+        "passwords".into(),
+        toml::Value::Array(vec![toml::Value::String("p-654321".into())]),
+    );
+    nested.insert("keylen".into(), toml::Value::Integer(32));
+    nested.insert("user".into(), toml::Value::String("svc".into()));
+    extra.insert("db".into(), toml::Value::Table(nested));
+    c.components.push(ComponentConfig {
+        id: "c".into(),
+        kind: ComponentKind::Class,
+        realm: "realm1".into(),
+        role: "anonymous".into(),
+        classname: "x".into(),
+        extra,
+    });
     let text = c.to_toml_string().unwrap();
-    assert!(!text.contains("top-secret"));
+    for secret in ["top-secret", "k-123456", "p-654321"] {
+        assert!(!text.contains(secret), "{text}");
+    }
     assert!(text.contains("<redacted>"));
     assert!(text.contains("joe"));
+    assert!(text.contains("keylen = 32"), "{text}");
+    assert!(text.contains("user = \"svc\""), "{text}");
 }
