@@ -36,8 +36,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod codec;
+pub mod component;
 pub mod config;
+pub mod control;
 pub mod router;
 pub mod shard;
 pub mod transport;

@@ -1,13 +1,18 @@
 //! The `shardwamp` command line: `run` the router (with the embedded default
 //! configuration when no file is given), `check` a configuration, `init` to
-//! print a commented example configuration.
+//! print a commented example configuration, `ctl` to run a controller
+//! operation on a running router.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use shardwamp::client::{Client, Credentials};
+use shardwamp::component::Registry;
 use shardwamp::config::{Config, EXAMPLE_CONFIG};
+use shardwamp::control::{self, Controller};
 use shardwamp::shard::{self, EndpointSpec, RouterSpec};
+use shardwamp::wamp::value::{Dict, Value};
 
 /// A thread-per-core WAMP v2 router.
 #[derive(Parser)]
@@ -37,6 +42,33 @@ enum Command {
     },
     /// Print a commented example configuration.
     Init,
+    /// Run a controller operation on a running router (its management realm)
+    /// and print the result as JSON.
+    Ctl {
+        /// The router's WebSocket URL.
+        #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+        url: String,
+        /// The management realm.
+        #[arg(long, default_value = "shardwamp.management")]
+        realm: String,
+        /// The authid to authenticate as (ticket or WAMP-CRA); anonymous without.
+        #[arg(long)]
+        authid: Option<String>,
+        /// Authenticate with WAMP-CRA (the secret is read from SHARDWAMP_SECRET)
+        /// instead of a ticket (read from SHARDWAMP_TICKET).
+        #[arg(long)]
+        wampcra: bool,
+        /// Print a table instead of JSON.
+        #[arg(long)]
+        table: bool,
+        /// The operation (Crossbar.io's name, e.g. get_router_realms).
+        operation: String,
+        /// Positional arguments: JSON values (bare words are strings).
+        args: Vec<String>,
+        /// Keyword arguments: key=JSON.
+        #[arg(long = "kw")]
+        kwargs: Vec<String>,
+    },
 }
 
 fn init_log(cli: Option<&str>, config: &Config) {
@@ -123,7 +155,9 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
     init_log(cli_level, &config);
     let spec = RouterSpec::from_config(&config).map_err(|e| e.to_string())?;
     let signals = block_signals();
-    let handle = shard::start(spec.clone()).map_err(|e| e.to_string())?;
+    let controller =
+        Controller::start(config, Registry::with_builtins()).map_err(|e| e.to_string())?;
+    let handle = controller.handle();
     println!(
         "shardwamp {} running: {} shard(s)",
         env!("CARGO_PKG_VERSION"),
@@ -149,11 +183,87 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
         };
         println!("listening: {} ({}) on {at}", b.name, b.kind);
     }
+    if let Some(a) = controller.admin_addr() {
+        println!("admin: http://{a}/metrics");
+    }
     let sig = wait_for_signal(&signals);
     log::info!("signal {sig}: shutting down");
     println!("shutting down");
-    handle.shutdown(shardwamp::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
-    handle.join()?;
+    controller.shutdown();
+    controller.handle().wait_stopped()?;
+    Ok(())
+}
+
+/// A command-line argument as a value: JSON when it parses, else a string.
+fn arg_value(s: &str) -> Value {
+    match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(j) => control::from_json(&j),
+        Err(_) => Value::Str(s.to_owned()),
+    }
+}
+
+fn table(v: &Value) -> String {
+    let cell = |v: &Value| match v {
+        Value::Str(s) => s.clone(),
+        other => control::to_json(other).to_string(),
+    };
+    match v {
+        Value::List(items) => items.iter().map(cell).collect::<Vec<_>>().join("\n"),
+        Value::Dict(d) => {
+            let w = d.keys().map(String::len).max().unwrap_or(0);
+            d.iter()
+                .map(|(k, v)| format!("{k:<w$}  {}", cell(v)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        other => cell(other),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ctl(
+    url: &str,
+    realm: &str,
+    authid: Option<&str>,
+    wampcra: bool,
+    as_table: bool,
+    op: &str,
+    args: &[String],
+    kwargs: &[String],
+) -> Result<(), String> {
+    let creds = match authid {
+        None => Credentials::Anonymous,
+        Some(id) if wampcra => Credentials::WampCra(
+            id.into(),
+            std::env::var("SHARDWAMP_SECRET")
+                .map_err(|_| "set SHARDWAMP_SECRET to the WAMP-CRA secret")?,
+        ),
+        Some(id) => Credentials::Ticket(
+            id.into(),
+            std::env::var("SHARDWAMP_TICKET").map_err(|_| "set SHARDWAMP_TICKET to the ticket")?,
+        ),
+    };
+    let positional: Vec<Value> = args.iter().map(|a| arg_value(a)).collect();
+    let mut kw = Dict::new();
+    for k in kwargs {
+        let (key, value) = k
+            .split_once('=')
+            .ok_or_else(|| format!("--kw {k}: expected key=value"))?;
+        kw.insert(key.to_owned(), arg_value(value));
+    }
+    let mut client = Client::connect(url, realm, &creds).map_err(|e| e.to_string())?;
+    let (result, _) = client
+        .call(&control::management::procedure(op), positional, kw)
+        .map_err(|e| e.to_string())?;
+    client.leave();
+    let v = result.into_iter().next().unwrap_or(Value::Null);
+    if as_table {
+        println!("{}", table(&v));
+    } else if let Value::Str(s) = &v {
+        println!("{s}");
+    } else {
+        println!("{}", control::to_json(&v));
+    }
     Ok(())
 }
 
@@ -173,6 +283,25 @@ fn main() -> ExitCode {
             print!("{EXAMPLE_CONFIG}");
             Ok(())
         }
+        Command::Ctl {
+            url,
+            realm,
+            authid,
+            wampcra,
+            table,
+            operation,
+            args,
+            kwargs,
+        } => ctl(
+            url,
+            realm,
+            authid.as_deref(),
+            *wampcra,
+            *table,
+            operation,
+            args,
+            kwargs,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1287,4 +1287,10 @@ pub struct ManagementConfig {
     /// (a local or Unix socket, say); absent: any transport.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<String>,
+    /// Let anonymous sessions join the management realm (default false).
+    #[serde(default)]
+    pub allow_anonymous: bool,
+    /// The role the management component joins under (default: the realm's first role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }

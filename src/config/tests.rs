@@ -138,6 +138,8 @@ fn example_parses_and_covers_every_section() {
         Some(ManagementConfig {
             realm: "shardwamp.management".into(),
             transport: Some("local".into()),
+            allow_anonymous: false,
+            role: None,
         })
     );
     // Secrets stay out of Debug output.
@@ -789,6 +791,8 @@ fn round_trip_everything_without_secrets() {
     c.management = Some(ManagementConfig {
         realm: "realm1".into(),
         transport: None,
+        allow_anonymous: false,
+        role: None,
     });
     c.validate().unwrap();
     let text = c.to_toml_string().unwrap();

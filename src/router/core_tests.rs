@@ -1773,3 +1773,43 @@ fn pending_invocations_per_callee_are_limited() {
         Some(super::meta::ERROR_LIMIT_EXCEEDED)
     );
 }
+
+/// A call that reaches the callee's shard before its REGISTERED is held and
+/// delivered after it, not refused.
+#[test]
+fn an_invocation_overtaking_registered_waits_for_it() {
+    let mut s = sim(3);
+    let (callee, _) = s.join(2, JSON, "realm1");
+    let (caller, _) = s.join(1, JSON, "realm1");
+    s.send(
+        callee,
+        &Message::Register {
+            request: 1,
+            options: Dict::new(),
+            procedure: "com.p".into(),
+        },
+    );
+    assert!(s.step_from(2, 0), "REGISTER reaches the home shard");
+    while s.step_from(0, 1) {} // the caller's shard learns of it first
+    s.send(
+        caller,
+        &Message::Call {
+            request: 9,
+            options: Dict::new(),
+            procedure: "com.p".into(),
+            payload: Payload::Empty,
+        },
+    );
+    assert!(s.step_from(1, 2), "the invocation overtakes");
+    assert!(s.take(callee).is_empty(), "nothing before REGISTERED");
+    s.run();
+    let got = s.take(callee);
+    assert!(
+        matches!(got.first(), Some(Message::Registered { .. })),
+        "{got:?}"
+    );
+    assert!(
+        matches!(got.get(1), Some(Message::Invocation { .. })),
+        "{got:?}"
+    );
+}

@@ -179,6 +179,9 @@ impl RouterCore {
             );
         }
         let home = realm.home;
+        if let Some(s) = self.session_mut(conn) {
+            s.registering += 1;
+        }
         self.send_peer(
             home,
             PeerMsg::Register {
@@ -311,6 +314,12 @@ impl RouterCore {
         if s.info.session != done.session {
             return;
         }
+        s.registering = s.registering.saturating_sub(1);
+        let deferred = if s.registering == 0 {
+            std::mem::take(&mut s.deferred)
+        } else {
+            Vec::new()
+        };
         match done.result {
             Ok(reg) => {
                 s.regs.insert(reg, (done.uri, done.policy));
@@ -323,6 +332,10 @@ impl RouterCore {
                 );
             }
             Err(e) => self.error(conn, MessageType::Register, done.request, e, None),
+        }
+        // Invocations that overtook their REGISTERED: deliver (or bounce) them now.
+        for inv in deferred {
+            self.on_invoke(inv);
         }
     }
 
@@ -844,6 +857,12 @@ impl RouterCore {
                 CallFailure::message(uris::ERROR_NO_SUCH_PROCEDURE, "the callee left"),
             );
         };
+        if !s.regs.contains_key(&inv.registration) && s.registering > 0 {
+            // The caller's shard learnt of the registration before this session
+            // was told: hold the invocation until REGISTERED has been sent.
+            s.deferred.push(inv);
+            return;
+        }
         if !s.regs.contains_key(&inv.registration) {
             return bounce(
                 self,
@@ -1059,6 +1078,16 @@ impl RouterCore {
                     },
                 );
             }
+        }
+        for inv in &session.deferred {
+            let f = CallFailure::message(uris::ERROR_CANCELED, "the callee left");
+            self.send_peer(
+                inv.caller_shard,
+                PeerMsg::CallError {
+                    call: inv.call,
+                    failure: f,
+                },
+            );
         }
     }
 }

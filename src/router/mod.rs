@@ -185,6 +185,11 @@ pub(crate) struct Session {
     pub invocations: HashMap<Id, dealer::Invocation>,
     /// Testaments, by scope.
     pub testaments: meta::Testaments,
+    /// REGISTERs sent to the home shard and not yet answered.
+    pub registering: usize,
+    /// Invocations that arrived for a registration this session has not yet
+    /// been told of (REGISTERED is on its way): delivered after it.
+    pub deferred: Vec<peer::Invoke>,
 }
 
 /// Where a local connection is in its life.
@@ -599,6 +604,50 @@ impl RouterCore {
         self.flush_self();
     }
 
+    /// Closes every connection that came through transport `transport` (GOODBYE `reason`).
+    pub fn close_transport(&mut self, transport: TransportId, reason: &str) {
+        let conns: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.transport == transport)
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in conns {
+            self.goodbye_and_close(conn, reason, Some("transport stopped".into()));
+        }
+        self.flush_self();
+    }
+
+    /// Whether this shard's replica routes calls of `procedure` on realm `name`.
+    pub fn routes_procedure(&self, name: &str, procedure: &str) -> bool {
+        self.realm_by_name
+            .get(name)
+            .and_then(|id| self.realm(*id))
+            .is_some_and(|r| r.regs.best_match(procedure).is_some())
+    }
+
+    /// The names of a realm's roles.
+    pub fn role_names(&self, realm: RealmId) -> Vec<String> {
+        self.realm(realm)
+            .map(|r| r.config.roles.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A role's configuration.
+    pub fn role_config(&self, realm: RealmId, role: &str) -> Option<authz::RoleConfig> {
+        self.realm(realm)?
+            .config
+            .roles
+            .iter()
+            .find(|c| c.name == role)
+            .cloned()
+    }
+
+    /// Sessions of `realm` joined on this shard.
+    pub fn local_session_count(&self, realm: RealmId) -> usize {
+        self.realm(realm).map_or(0, |r| r.local_sessions.len())
+    }
+
     /// Kills every local session of `realm` with this authid (`kill_by_authid`),
     /// returning the session ids closed.
     pub fn kill_local_by(
@@ -930,6 +979,22 @@ impl RouterCore {
             self.abort(conn, uris::ERROR_NO_SUCH_REALM, "realm is stopping");
             return;
         }
+        let trusted = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.transport >= crate::control::COMPONENT_TRANSPORT_BASE);
+        if !realm.config.options.allow_anonymous
+            && info.authmethod == auth::METHOD_ANONYMOUS
+            && !trusted
+        {
+            let m = format!(
+                "realm '{}' does not admit anonymous sessions",
+                realm.config.name
+            );
+            self.stats.auth_failures += 1;
+            self.abort(conn, uris::ERROR_NOT_AUTHORIZED, &m);
+            return;
+        }
         if realm.roles.get(&info.authrole).is_none() {
             let m = format!(
                 "no role '{}' on realm '{}'",
@@ -1050,6 +1115,8 @@ impl RouterCore {
                 calls: HashMap::new(),
                 invocations: HashMap::new(),
                 testaments: meta::Testaments::default(),
+                registering: 0,
+                deferred: Vec::new(),
             }));
         }
         if let Some(r) = self.realm_mut(realm_id) {

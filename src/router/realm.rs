@@ -59,6 +59,10 @@ pub struct RealmOptions {
     /// a router refuse it with `wamp.error.option_disallowed.disclose_me`).
     #[serde(default = "yes")]
     pub allow_disclose_me: bool,
+    /// Let sessions authenticated as `anonymous` join (shardwamp; the
+    /// management realm sets it false unless its config allows them).
+    #[serde(default = "yes")]
+    pub allow_anonymous: bool,
 }
 
 fn yes() -> bool {
@@ -77,6 +81,7 @@ impl Default for RealmOptions {
             event_dispatching_chunk_size: 100,
             uri_check: UriCheck::Strict,
             allow_disclose_me: true,
+            allow_anonymous: true,
         }
     }
 }

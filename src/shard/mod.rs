@@ -152,6 +152,42 @@ pub enum ControlMsg {
     },
     /// Run a function on the shard's core (the controller's `invoke_on_all`).
     Invoke(Box<dyn FnOnce(&mut RouterCore) + Send>),
+    /// Start accepting on a new transport (its authentication is set on the core first).
+    StartListener {
+        /// The transport.
+        spec: Box<ListenerSpec>,
+        /// Where to answer.
+        reply: control::ControlSender<Result<(), String>>,
+    },
+    /// Stop accepting on a transport; with `close`, GOODBYE its sessions.
+    StopListener {
+        /// The transport.
+        id: TransportId,
+        /// Close the sessions that came through it.
+        close: Option<String>,
+        /// Where to answer.
+        reply: control::ControlSender<Result<(), String>>,
+    },
+    /// Run a task on this shard (the admin HTTP listener, say).
+    Spawn(Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> + Send>),
+    /// Start a component on this shard.
+    StartComponent {
+        /// The component's config.
+        config: Box<crate::config::ComponentConfig>,
+        /// Where its class is registered.
+        registry: Arc<crate::component::Registry>,
+        /// The internal transport it joins through.
+        transport: TransportId,
+        /// Where to answer (the component's session id once it runs).
+        reply: control::ControlSender<Result<(), String>>,
+    },
+    /// Stop a component on this shard.
+    StopComponent {
+        /// The component's id.
+        id: String,
+        /// Where to answer.
+        reply: control::ControlSender<Result<(), String>>,
+    },
 }
 
 /// An address a transport is bound to.
@@ -202,7 +238,7 @@ pub enum StartError {
 /// A running router.
 pub struct RouterHandle {
     controls: Vec<control::ControlSender<ControlMsg>>,
-    threads: Option<glommio::PoolThreadHandles<()>>,
+    threads: Mutex<Option<glommio::PoolThreadHandles<()>>>,
     done: crossbeam_channel::Receiver<()>,
     bound: Vec<Bound>,
     shards: usize,
@@ -250,6 +286,59 @@ impl RouterHandle {
         out.into_iter().map(|(_, r)| r).collect()
     }
 
+    /// [`RouterHandle::invoke_on_all`] for callers that must not block: a task
+    /// on a shard (the management component) awaits the answers.
+    pub async fn invoke_on_all_async<R, F>(&self, f: F) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: Fn(&mut RouterCore) -> R + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let (tx, rx) = control::channel();
+        for (i, c) in self.controls.iter().enumerate() {
+            let f = f.clone();
+            let tx = tx.clone();
+            c.send(ControlMsg::Invoke(Box::new(move |core| {
+                tx.send((i, f(core)));
+            })));
+        }
+        drop(tx);
+        let mut out = Vec::with_capacity(self.controls.len());
+        while out.len() < self.controls.len() {
+            match rx.recv().await {
+                Some(r) => out.push(r),
+                None => break,
+            }
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Sends a control message to one shard.
+    pub fn send_to(&self, shard: usize, msg: ControlMsg) -> bool {
+        self.controls.get(shard).is_some_and(|c| c.send(msg))
+    }
+
+    /// Sends a message built per shard to every shard and awaits each answer.
+    pub async fn ask_all<T: Send + 'static>(
+        &self,
+        mut make: impl FnMut(control::ControlSender<T>) -> ControlMsg,
+    ) -> Vec<T> {
+        let (tx, rx) = control::channel();
+        for c in &self.controls {
+            c.send(make(tx.clone()));
+        }
+        drop(tx);
+        let mut out = Vec::new();
+        while let Some(r) = rx.recv().await {
+            out.push(r);
+            if out.len() == self.controls.len() {
+                break;
+            }
+        }
+        out
+    }
+
     /// Asks every shard to shut down (GOODBYE `reason` to every session).
     pub fn shutdown(&self, reason: &str) {
         for c in &self.controls {
@@ -261,12 +350,17 @@ impl RouterHandle {
 
     /// Waits for every shard to stop (their threads stay parked until the
     /// process exits; see `start`).
-    pub fn join(mut self) -> Result<(), String> {
+    pub fn join(self) -> Result<(), String> {
         self.wait_stopped()
     }
 
-    fn wait_stopped(&mut self) -> Result<(), String> {
-        let Some(threads) = self.threads.take() else {
+    /// Waits for every shard to stop, after [`RouterHandle::shutdown`].
+    pub fn wait_stopped(&self) -> Result<(), String> {
+        let threads = match self.threads.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        let Some(threads) = threads else {
             return Ok(());
         };
         let mut stopped = 0;
@@ -289,7 +383,8 @@ impl RouterHandle {
 
 impl Drop for RouterHandle {
     fn drop(&mut self) {
-        if self.threads.is_some() {
+        let running = self.threads.get_mut().map(|t| t.is_some()).unwrap_or(false);
+        if running {
             self.shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
             let _ = self.wait_stopped();
         }
@@ -339,7 +434,7 @@ pub fn raise_memlock(need: u64) -> Result<(), StartError> {
 
 /// Picks a free TCP port for a port-0 endpoint and holds it (bound, not
 /// listening, with SO_REUSEPORT) until every shard has bound it too.
-fn reserve(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2::Socket)> {
+pub(crate) fn reserve(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2::Socket)> {
     let domain = if addr.is_ipv6() {
         socket2::Domain::IPV6
     } else {
@@ -445,7 +540,7 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
         .map_err(|e| StartError::NoIoUring(e.to_string()))?;
     let mut handle = RouterHandle {
         controls: senders,
-        threads: Some(threads),
+        threads: Mutex::new(Some(threads)),
         done: done_rx,
         bound,
         shards,
@@ -507,7 +602,12 @@ impl Shard {
 
     /// A frame arrived on a connection.
     pub fn frame(&self, conn: ConnId, frame: &bytes::Bytes) {
-        self.core.borrow_mut().receive_frame(conn, frame);
+        {
+            let mut core = self.core.borrow_mut();
+            // The core's clock (call timeouts, timestamps) moves with every input.
+            core.advance(now_ms());
+            core.receive_frame(conn, frame);
+        }
         self.pump();
     }
 
@@ -656,7 +756,11 @@ async fn shard_main(
         let shard = shard.clone();
         tasks.push(glommio::spawn_local(async move {
             while let Some(msg) = stream.recv().await {
-                shard.core.borrow_mut().peer(from as ShardId, msg);
+                {
+                    let mut core = shard.core.borrow_mut();
+                    core.advance(now_ms());
+                    core.peer(from as ShardId, msg);
+                }
                 shard.pump();
             }
         }));
@@ -685,77 +789,14 @@ async fn shard_main(
         }));
     }
     // Listeners.
-    let mut listeners = Vec::new();
+    let mut listeners: HashMap<TransportId, glommio::Task<()>> = HashMap::new();
     for l in &spec.listeners {
-        if let Some(only) = &l.shards {
-            if !only.contains(&id) {
-                continue;
-            }
-        }
-        let l = Rc::new(l.clone());
-        match &l.endpoint {
-            EndpointSpec::Tcp(addr) => {
-                let listener =
-                    glommio::net::TcpListener::bind(*addr).map_err(|e| StartError::Bind {
-                        name: l.name.clone(),
-                        endpoint: addr.to_string(),
-                        error: e.to_string(),
-                    })?;
-                let shard = shard.clone();
-                listeners.push(glommio::spawn_local(async move {
-                    loop {
-                        match listener.accept().await {
-                            Ok(stream) => {
-                                let nodelay = match &l.kind {
-                                    ListenerKind::WebSocket(o) => o.tcp_nodelay,
-                                    ListenerKind::RawSocket(_) => true,
-                                };
-                                let _ = stream.set_nodelay(nodelay);
-                                let peer = stream
-                                    .peer_addr()
-                                    .map(|a| a.to_string())
-                                    .unwrap_or_default();
-                                crate::transport::serve(shard.clone(), l.clone(), stream, peer);
-                            }
-                            Err(e) => {
-                                log::warn!("shard {}: accept on '{}': {e}", shard.id, l.name);
-                                glommio::timer::sleep(Duration::from_millis(50)).await;
-                            }
-                        }
-                    }
-                }));
-            }
-            EndpointSpec::Unix(path) => {
-                if id != 0 {
-                    continue;
-                }
-                let _ = std::fs::remove_file(path);
-                let listener =
-                    glommio::net::UnixListener::bind(path).map_err(|e| StartError::Bind {
-                        name: l.name.clone(),
-                        endpoint: path.display().to_string(),
-                        error: e.to_string(),
-                    })?;
-                let shard = shard.clone();
-                listeners.push(glommio::spawn_local(async move {
-                    loop {
-                        match listener.accept().await {
-                            Ok(stream) => crate::transport::serve(
-                                shard.clone(),
-                                l.clone(),
-                                stream,
-                                "unix".into(),
-                            ),
-                            Err(e) => {
-                                log::warn!("shard {}: accept on '{}': {e}", shard.id, l.name);
-                                glommio::timer::sleep(Duration::from_millis(50)).await;
-                            }
-                        }
-                    }
-                }));
-            }
+        if let Some(task) = spawn_listener(&shard, l)? {
+            listeners.insert(l.id, task);
         }
     }
+    // Components: the start-up ones arrive as control messages.
+    let mut components: HashMap<String, crate::component::Running> = HashMap::new();
     let _ = ready.send(Ok(()));
     log::debug!("shard {id} running");
 
@@ -766,9 +807,88 @@ async fn shard_main(
                 f(&mut shard.core.borrow_mut());
                 shard.pump();
             }
+            ControlMsg::StartListener { spec, reply } => {
+                let r = match Authenticator::new(&spec.auth) {
+                    Err(e) => Err(e.to_string()),
+                    Ok(auth) => {
+                        shard.core.borrow_mut().set_transport(spec.id, auth);
+                        match spawn_listener(&shard, &spec) {
+                            Ok(Some(task)) => {
+                                listeners.insert(spec.id, task);
+                                Ok(())
+                            }
+                            Ok(None) => Ok(()),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
+                };
+                reply.send(r);
+            }
+            ControlMsg::Spawn(f) => {
+                tasks.push(glommio::spawn_local(f()));
+            }
+            ControlMsg::StopListener { id, close, reply } => {
+                drop(listeners.remove(&id));
+                if let Some(reason) = close {
+                    shard.core.borrow_mut().close_transport(id, &reason);
+                    shard.pump();
+                }
+                reply.send(Ok(()));
+            }
+            ControlMsg::StartComponent {
+                config,
+                registry,
+                transport,
+                reply,
+            } => {
+                let r = match registry.build(&config) {
+                    Err(e) => Err(e),
+                    Ok(component) => {
+                        let auth = crate::router::auth::TransportAuth {
+                            anonymous: Some(crate::router::auth::AuthMethodConfig::Static(
+                                crate::router::auth::AnonymousStatic {
+                                    role: config.role.clone(),
+                                    authid: Some(config.id.clone()),
+                                },
+                            )),
+                            ..Default::default()
+                        };
+                        match Authenticator::new(&auth) {
+                            Err(e) => Err(e.to_string()),
+                            Ok(a) => {
+                                shard.core.borrow_mut().set_transport(transport, a);
+                                let running = crate::component::start(
+                                    &shard,
+                                    component,
+                                    &config.realm,
+                                    transport,
+                                );
+                                if let Some(old) = components.insert(config.id.clone(), running) {
+                                    old.stop();
+                                }
+                                Ok(())
+                            }
+                        }
+                    }
+                };
+                reply.send(r);
+            }
+            ControlMsg::StopComponent { id, reply } => {
+                let r = match components.remove(&id) {
+                    Some(c) => {
+                        c.stop();
+                        Ok(())
+                    }
+                    None => Err(format!("no component '{id}' on this shard")),
+                };
+                reply.send(r);
+            }
             ControlMsg::Shutdown { reason } => {
                 shard.stopping.set(true);
                 drop(std::mem::take(&mut listeners));
+                for (_, c) in components.drain() {
+                    c.stop();
+                }
                 shard.core.borrow_mut().shutdown(&reason);
                 shard.pump();
                 // Let the writers flush their GOODBYEs, within a bound.
@@ -790,4 +910,78 @@ async fn shard_main(
     drop(shard);
     log::debug!("shard {id} stopped");
     Ok(())
+}
+
+/// Starts accepting on a listener on this shard (`None` when the listener is
+/// not for this shard).
+fn spawn_listener(
+    shard: &Rc<Shard>,
+    l: &ListenerSpec,
+) -> Result<Option<glommio::Task<()>>, StartError> {
+    let id = shard.id as usize;
+    if let Some(only) = &l.shards {
+        if !only.contains(&id) {
+            return Ok(None);
+        }
+    }
+    let l = Rc::new(l.clone());
+    match &l.endpoint {
+        EndpointSpec::Tcp(addr) => {
+            let listener =
+                glommio::net::TcpListener::bind(*addr).map_err(|e| StartError::Bind {
+                    name: l.name.clone(),
+                    endpoint: addr.to_string(),
+                    error: e.to_string(),
+                })?;
+            let shard = shard.clone();
+            Ok(Some(glommio::spawn_local(async move {
+                loop {
+                    match listener.accept().await {
+                        Ok(stream) => {
+                            let nodelay = match &l.kind {
+                                ListenerKind::WebSocket(o) => o.tcp_nodelay,
+                                ListenerKind::RawSocket(_) => true,
+                            };
+                            let _ = stream.set_nodelay(nodelay);
+                            let peer = stream
+                                .peer_addr()
+                                .map(|a| a.to_string())
+                                .unwrap_or_default();
+                            crate::transport::serve(shard.clone(), l.clone(), stream, peer);
+                        }
+                        Err(e) => {
+                            log::warn!("shard {}: accept on '{}': {e}", shard.id, l.name);
+                            glommio::timer::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            })))
+        }
+        EndpointSpec::Unix(path) => {
+            if id != 0 {
+                return Ok(None);
+            }
+            let _ = std::fs::remove_file(path);
+            let listener =
+                glommio::net::UnixListener::bind(path).map_err(|e| StartError::Bind {
+                    name: l.name.clone(),
+                    endpoint: path.display().to_string(),
+                    error: e.to_string(),
+                })?;
+            let shard = shard.clone();
+            Ok(Some(glommio::spawn_local(async move {
+                loop {
+                    match listener.accept().await {
+                        Ok(stream) => {
+                            crate::transport::serve(shard.clone(), l.clone(), stream, "unix".into())
+                        }
+                        Err(e) => {
+                            log::warn!("shard {}: accept on '{}': {e}", shard.id, l.name);
+                            glommio::timer::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            })))
+        }
+    }
 }

@@ -7,6 +7,59 @@ use super::{
     SlowConsumer, StartError, WebSocketOptions,
 };
 
+impl ListenerSpec {
+    /// The runtime's view of one transport, as transport number `id`.
+    pub fn from_transport(id: u32, t: &TransportConfig) -> Result<ListenerSpec, StartError> {
+        let endpoint = match t.endpoint() {
+            Endpoint::Tcp(tcp) => {
+                if tcp.tls.is_some() {
+                    return Err(StartError::Config(format!(
+                        "transport '{}': TLS endpoints are not supported yet; terminate TLS in front of shardwamp",
+                        t.id()
+                    )));
+                }
+                EndpointSpec::Tcp(tcp.socket_addr())
+            }
+            Endpoint::Unix(u) => EndpointSpec::Unix(u.path.clone()),
+        };
+        let q = t.queue();
+        let queue = QueueLimits {
+            max_messages: q.max_messages,
+            max_bytes: q.max_bytes,
+            policy: match q.slow_consumer {
+                ConfigSlowConsumer::Drop => SlowConsumer::Drop,
+                ConfigSlowConsumer::Disconnect => SlowConsumer::Disconnect,
+            },
+        };
+        let kind = match t {
+            TransportConfig::Websocket(w) => ListenerKind::WebSocket(WebSocketOptions {
+                path: w.url.clone(),
+                allowed_origins: w.options.allowed_origins.clone(),
+                open_handshake_timeout: w.options.open_handshake_timeout,
+                max_frame_size: w.options.max_frame_size,
+                max_message_size: w.options.max_message_size,
+                auto_ping_interval: w.options.auto_ping_interval,
+                auto_ping_timeout: w.options.auto_ping_timeout,
+                tcp_nodelay: w.options.tcp_nodelay,
+            }),
+            TransportConfig::Rawsocket(r) => ListenerKind::RawSocket(RawSocketOptions {
+                max_message_size: r.options.effective_max_message_size(),
+                open_handshake_timeout: r.options.open_handshake_timeout,
+            }),
+        };
+        Ok(ListenerSpec {
+            id,
+            name: t.id().to_owned(),
+            kind,
+            endpoint,
+            serializers: t.serializers().to_vec(),
+            auth: t.auth().clone(),
+            queue,
+            shards: None,
+        })
+    }
+}
+
 impl RouterSpec {
     /// The runtime's view of a validated configuration.
     pub fn from_config(c: &Config) -> Result<RouterSpec, StartError> {
@@ -14,53 +67,7 @@ impl RouterSpec {
             .map_err(|e| StartError::Config(e.to_string()))?;
         let mut listeners = Vec::new();
         for (i, t) in c.transports.iter().enumerate() {
-            let endpoint = match t.endpoint() {
-                Endpoint::Tcp(tcp) => {
-                    if tcp.tls.is_some() {
-                        return Err(StartError::Config(format!(
-                            "transport '{}': TLS endpoints are not supported yet; terminate TLS in front of shardwamp",
-                            t.id()
-                        )));
-                    }
-                    EndpointSpec::Tcp(tcp.socket_addr())
-                }
-                Endpoint::Unix(u) => EndpointSpec::Unix(u.path.clone()),
-            };
-            let q = t.queue();
-            let queue = QueueLimits {
-                max_messages: q.max_messages,
-                max_bytes: q.max_bytes,
-                policy: match q.slow_consumer {
-                    ConfigSlowConsumer::Drop => SlowConsumer::Drop,
-                    ConfigSlowConsumer::Disconnect => SlowConsumer::Disconnect,
-                },
-            };
-            let kind = match t {
-                TransportConfig::Websocket(w) => ListenerKind::WebSocket(WebSocketOptions {
-                    path: w.url.clone(),
-                    allowed_origins: w.options.allowed_origins.clone(),
-                    open_handshake_timeout: w.options.open_handshake_timeout,
-                    max_frame_size: w.options.max_frame_size,
-                    max_message_size: w.options.max_message_size,
-                    auto_ping_interval: w.options.auto_ping_interval,
-                    auto_ping_timeout: w.options.auto_ping_timeout,
-                    tcp_nodelay: w.options.tcp_nodelay,
-                }),
-                TransportConfig::Rawsocket(r) => ListenerKind::RawSocket(RawSocketOptions {
-                    max_message_size: r.options.effective_max_message_size(),
-                    open_handshake_timeout: r.options.open_handshake_timeout,
-                }),
-            };
-            listeners.push(ListenerSpec {
-                id: i as u32,
-                name: t.id().to_owned(),
-                kind,
-                endpoint,
-                serializers: t.serializers().to_vec(),
-                auth: t.auth().clone(),
-                queue,
-                shards: None,
-            });
+            listeners.push(ListenerSpec::from_transport(i as u32, t)?);
         }
         Ok(RouterSpec {
             shards: usize::from(c.router.shard_count()),

@@ -1,0 +1,210 @@
+//! The admin HTTP listener (off by default): `/metrics` in Prometheus text
+//! format, `/health` and `/ready`. It runs on shard 0 and reads the shards'
+//! counters through the controller.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+
+use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::Controller;
+use crate::config::Endpoint;
+use crate::router::stats::ShardStats;
+use crate::shard::ControlMsg;
+use crate::wamp::message::MessageType;
+
+/// One per-shard metric: name, help, type, and how to read it.
+type ShardMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ShardStats) -> u64,
+);
+
+/// Renders per-shard counters in Prometheus text format.
+pub fn render(
+    stats: &[ShardStats],
+    realms: &[(String, crate::router::stats::RealmStats)],
+) -> String {
+    let mut out = String::new();
+    let metric = |out: &mut String, name: &str, help: &str, kind: &str| {
+        let _ = writeln!(
+            out,
+            "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} {kind}"
+        );
+    };
+    let per_shard: [ShardMetric; 8] = [
+        ("sessions", "Sessions joined now.", "gauge", |s| s.sessions),
+        (
+            "connections_opened_total",
+            "Connections opened.",
+            "counter",
+            |s| s.connections_opened,
+        ),
+        (
+            "bytes_sent_total",
+            "Bytes of frames sent.",
+            "counter",
+            |s| s.bytes_sent,
+        ),
+        (
+            "bytes_received_total",
+            "Bytes of frames received.",
+            "counter",
+            |s| s.bytes_received,
+        ),
+        (
+            "events_dropped_total",
+            "Events dropped for slow consumers.",
+            "counter",
+            |s| s.events_dropped,
+        ),
+        (
+            "protocol_violations_total",
+            "Sessions aborted for protocol violations.",
+            "counter",
+            |s| s.protocol_violations,
+        ),
+        (
+            "auth_failures_total",
+            "Failed session openings.",
+            "counter",
+            |s| s.auth_failures,
+        ),
+        (
+            "peer_messages_sent_total",
+            "Messages sent to peer shards.",
+            "counter",
+            |s| s.peer_sent,
+        ),
+    ];
+    for (name, help, kind, get) in per_shard {
+        metric(&mut out, name, help, kind);
+        for (i, s) in stats.iter().enumerate() {
+            let _ = writeln!(out, "shardwamp_{name}{{shard=\"{i}\"}} {}", get(s));
+        }
+    }
+    for (dir, name) in [
+        ("sent", "messages_sent_total"),
+        ("received", "messages_received_total"),
+    ] {
+        metric(
+            &mut out,
+            name,
+            &format!("WAMP messages {dir}, by type."),
+            "counter",
+        );
+        for (i, s) in stats.iter().enumerate() {
+            let counts = if dir == "sent" { &s.sent } else { &s.received };
+            for t in MessageType::ALL {
+                let n = counts[t.index()];
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "shardwamp_{name}{{shard=\"{i}\",type=\"{}\"}} {n}",
+                        t.name()
+                    );
+                }
+            }
+        }
+    }
+    metric(
+        &mut out,
+        "realm_sessions",
+        "Sessions joined to a realm now.",
+        "gauge",
+    );
+    for (realm, r) in realms {
+        let _ = writeln!(
+            out,
+            "shardwamp_realm_sessions{{realm=\"{}\"}} {}",
+            realm.replace('"', "\\\""),
+            r.sessions
+        );
+    }
+    out
+}
+
+/// Starts the admin listener on shard 0.
+pub fn start(controller: &Arc<Controller>) -> Result<(), String> {
+    let addr: SocketAddr = match &controller.base.admin.endpoint {
+        Endpoint::Tcp(t) => t.socket_addr(),
+        Endpoint::Unix(_) => return Err("the admin listener needs a TCP endpoint".into()),
+    };
+    let weak = Arc::downgrade(controller);
+    let (tx, rx) = crossbeam_channel::bounded::<Result<SocketAddr, String>>(1);
+    controller.handle.send_to(
+        0,
+        ControlMsg::Spawn(Box::new(move || {
+            Box::pin(async move {
+                let listener = match glommio::net::TcpListener::bind(addr) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("admin listener on {addr}: {e}")));
+                        return;
+                    }
+                };
+                let _ = tx.send(listener.local_addr().map_err(|e| e.to_string()));
+                while let Ok(stream) = listener.accept().await {
+                    let weak = weak.clone();
+                    glommio::spawn_local(async move { serve(stream, weak).await }).detach();
+                }
+            })
+        })),
+    );
+    match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        Ok(Ok(bound)) => {
+            *controller.admin_addr.lock().map_err(|e| e.to_string())? = Some(bound);
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err("the admin listener did not start".into()),
+    }
+}
+
+async fn serve(mut stream: glommio::net::TcpStream, controller: Weak<Controller>) {
+    let mut buf = vec![0u8; 4096];
+    let mut n = 0;
+    loop {
+        match stream.read(&mut buf[n..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(k) => n += k,
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf[..n]) {
+            Ok(httparse::Status::Complete(_)) => {
+                let path = req.path.unwrap_or("/").to_owned();
+                let (status, body) = match (req.method, path.as_str()) {
+                    (Some("GET"), "/health") => ("200 OK", "ok\n".to_owned()),
+                    (Some("GET"), "/ready") => match controller.upgrade() {
+                        Some(_) => ("200 OK", "ready\n".to_owned()),
+                        None => ("503 Service Unavailable", "stopping\n".to_owned()),
+                    },
+                    (Some("GET"), "/metrics") => match controller.upgrade() {
+                        Some(c) => {
+                            let stats = c.shard_stats().await;
+                            let realms = c.realm_stats_by_name().await;
+                            ("200 OK", render(&stats, &realms))
+                        }
+                        None => ("503 Service Unavailable", String::new()),
+                    },
+                    _ => ("404 Not Found", "not found\n".to_owned()),
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(resp.as_bytes()).await;
+                let _ = stream.flush().await;
+                return;
+            }
+            Ok(httparse::Status::Partial) if n < buf.len() => continue,
+            _ => {
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The management component: every controller operation as a WAMP procedure
+//! `shardwamp.router.<operation>` on the management realm (Crossbar.io's names
+//! and arguments), for `shardwamp ctl` and any WAMP client with the right role.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Weak;
+
+use super::{Controller, OPERATIONS};
+use crate::component::{Component, Handler, Registry, Session};
+use crate::router::peer::CallFailure;
+use crate::wamp::message::Payload;
+
+/// The class name the management component is registered under.
+pub const CLASSNAME: &str = "shardwamp.management";
+
+/// The internal role the management component joins under: it may register
+/// `shardwamp.router.*` and nothing else. Who may *call* them is the realm's
+/// configured roles' business.
+pub const ROLE: &str = "shardwamp.controller";
+
+/// The internal role's configuration.
+pub fn role() -> crate::router::authz::RoleConfig {
+    use crate::router::authz::{Allow, Disclose, Permission, RoleConfig};
+    RoleConfig {
+        name: ROLE.into(),
+        permissions: vec![Permission {
+            uri: "shardwamp.router.".into(),
+            match_: Some(crate::wamp::uri::MatchPolicy::Prefix),
+            allow: Allow {
+                register: true,
+                ..Allow::default()
+            },
+            disclose: Disclose::default(),
+            cache: false,
+        }],
+        authorizer: None,
+    }
+}
+
+/// The procedure for an operation.
+pub fn procedure(op: &str) -> String {
+    format!("shardwamp.router.{op}")
+}
+
+/// Registers the management component class, bound to `controller`.
+pub fn register(r: &mut Registry, controller: Weak<Controller>) {
+    r.add(CLASSNAME, move |_| {
+        Ok(Box::new(Management {
+            controller: controller.clone(),
+        }))
+    });
+}
+
+struct Management {
+    controller: Weak<Controller>,
+}
+
+impl Component for Management {
+    fn run(self: Box<Self>, session: Session) -> Pin<Box<dyn Future<Output = ()>>> {
+        Box::pin(async move {
+            for op in OPERATIONS {
+                let controller = self.controller.clone();
+                let handler: Handler = Rc::new(move |args, kwargs, _details| {
+                    let controller = controller.clone();
+                    Box::pin(async move {
+                        let Some(c) = controller.upgrade() else {
+                            return Err(CallFailure::message(
+                                crate::wamp::uris::ERROR_UNAVAILABLE,
+                                "the router is stopping",
+                            ));
+                        };
+                        match c.call(op, &args, &kwargs).await {
+                            Ok(v) => Ok(Payload::args(vec![v])),
+                            Err(e) => Err(CallFailure::message(e.uri, e.message)),
+                        }
+                    })
+                });
+                if let Err(e) = session.register(&procedure(op), handler).await {
+                    log::error!("management: cannot register {}: {}", procedure(op), e.error);
+                }
+            }
+            session.closed().await;
+        })
+    }
+}

@@ -1,0 +1,1067 @@
+//! The control plane: Crossbar.io's `RouterController` operations on a running
+//! router — realms, roles, transports, components, `kill_by_authid`,
+//! `has_realm`, `has_role`, realm statistics — plus per-shard statistics and
+//! the running configuration read back as TOML.
+//!
+//! The [`Controller`] fans each operation out to the shards over their control
+//! channels and reduces the answers (Seastar's `invoke_on_all` /
+//! `map_reduce`). Every operation is `async` so that it can run on a shard
+//! (the management component answers `shardwamp.router.<operation>` WAMP
+//! calls); [`Controller::call_blocking`] serves other threads (the CLI, tests).
+
+pub mod admin;
+pub mod management;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::component::Registry;
+use crate::config::{ComponentConfig, Config, TransportConfig};
+use crate::router::authz::RoleConfig;
+use crate::router::realm::RealmConfig;
+use crate::router::stats::{RealmStats, ShardStats};
+use crate::router::{RealmId, TransportId};
+use crate::shard::{
+    self, Bound, ControlMsg, EndpointSpec, ListenerSpec, RouterHandle, RouterSpec, StartError,
+};
+use crate::wamp::message::MessageType;
+use crate::wamp::value::{Dict, Value};
+
+/// Transport ids from here up are the components' internal transports.
+pub const COMPONENT_TRANSPORT_BASE: TransportId = 1 << 30;
+
+/// A failed control operation: an error URI and a message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{uri}: {message}")]
+pub struct CtlError {
+    /// The error URI (`shardwamp.error.*`).
+    pub uri: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// No such realm, role, transport or component.
+pub const ERROR_NO_SUCH_OBJECT: &str = "shardwamp.error.no_such_object";
+/// The id is already running.
+pub const ERROR_ALREADY_RUNNING: &str = "shardwamp.error.already_running";
+/// The configuration given is not valid.
+pub const ERROR_INVALID_CONFIGURATION: &str = "shardwamp.error.invalid_configuration";
+/// The arguments are not what the operation takes.
+pub const ERROR_INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
+/// The operation failed on a shard.
+pub const ERROR_FAILED: &str = "shardwamp.error.operation_failed";
+
+fn err(uri: &'static str, message: impl Into<String>) -> CtlError {
+    CtlError {
+        uri,
+        message: message.into(),
+    }
+}
+
+/// Converts a serde_json value into a WAMP value.
+pub fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => Value::UInt(u),
+            (_, Some(i), _) => Value::from(i),
+            (_, _, Some(f)) => Value::Float(f),
+            _ => Value::Null,
+        },
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Array(a) => Value::List(a.iter().map(from_json).collect()),
+        serde_json::Value::Object(o) => {
+            Value::Dict(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+        }
+    }
+}
+
+/// Converts a WAMP value into a serde_json value (bytes become base64 strings).
+pub fn to_json(v: &Value) -> serde_json::Value {
+    use base64::Engine as _;
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::UInt(u) => serde_json::Value::from(*u),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Str(s) => serde_json::Value::String(s.clone()),
+        Value::Bytes(b) => {
+            serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b))
+        }
+        Value::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
+        Value::Dict(d) => {
+            serde_json::Value::Object(d.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
+    }
+}
+
+fn serialize<T: Serialize>(t: &T) -> Value {
+    serde_json::to_value(t)
+        .map(|j| from_json(&j))
+        .unwrap_or(Value::Null)
+}
+
+fn deserialize<T: DeserializeOwned>(v: &Value, what: &str) -> Result<T, CtlError> {
+    serde_json::from_value(to_json(v))
+        .map_err(|e| err(ERROR_INVALID_CONFIGURATION, format!("{what}: {e}")))
+}
+
+/// A running realm.
+#[derive(Debug, Clone)]
+struct RealmEntry {
+    rid: RealmId,
+    config: RealmConfig,
+    created: String,
+}
+
+/// A running transport.
+#[derive(Debug, Clone)]
+struct TransportEntry {
+    tid: TransportId,
+    config: TransportConfig,
+    bound: Bound,
+    created: String,
+}
+
+/// A running component.
+#[derive(Debug, Clone)]
+struct ComponentEntry {
+    config: ComponentConfig,
+    shard: usize,
+    transport: TransportId,
+    created: String,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    realms: BTreeMap<String, RealmEntry>,
+    next_realm: RealmId,
+    transports: BTreeMap<String, TransportEntry>,
+    next_transport: TransportId,
+    components: BTreeMap<String, ComponentEntry>,
+    next_component: TransportId,
+}
+
+/// Controls a running router. See the module docs.
+pub struct Controller {
+    handle: RouterHandle,
+    state: Mutex<State>,
+    base: Config,
+    registry: Arc<Registry>,
+    admin_addr: Mutex<Option<std::net::SocketAddr>>,
+}
+
+fn now_iso() -> String {
+    crate::router::iso8601(shard::now_ms())
+}
+
+/// Every operation, by Crossbar.io's name.
+pub const OPERATIONS: &[&str] = &[
+    "get_router_realms",
+    "get_router_realm",
+    "get_router_realm_by_name",
+    "get_router_realm_stats",
+    "start_router_realm",
+    "stop_router_realm",
+    "has_realm",
+    "get_router_realm_roles",
+    "get_router_realm_role",
+    "start_router_realm_role",
+    "stop_router_realm_role",
+    "has_role",
+    "get_router_transports",
+    "get_router_transport",
+    "start_router_transport",
+    "stop_router_transport",
+    "get_router_components",
+    "get_router_component",
+    "start_router_component",
+    "stop_router_component",
+    "kill_by_authid",
+    "get_router_shard_stats",
+    "get_running_config",
+];
+
+impl Controller {
+    /// Starts a router from a configuration: shards, realms, transports, then
+    /// the configured components (the management component on the
+    /// management realm first, when one is configured).
+    pub fn start(config: Config, registry: Registry) -> Result<Arc<Controller>, StartError> {
+        let mut spec = RouterSpec::from_config(&config)?;
+        if let Some(m) = &config.management {
+            for r in &mut spec.realms {
+                if r.name == m.realm {
+                    // The management realm is closed to anonymous sessions unless the config allows them.
+                    if !m.allow_anonymous {
+                        r.options.allow_anonymous = false;
+                    }
+                    // The management component's own role: it registers the procedures.
+                    r.roles.push(management::role());
+                }
+            }
+        }
+        let handle = shard::start(spec.clone())?;
+        let now = now_iso();
+        let mut state = State::default();
+        for (i, r) in spec.realms.iter().enumerate() {
+            let mut config = r.clone();
+            config.roles.retain(|role| role.name != management::ROLE);
+            state.realms.insert(
+                r.name.clone(),
+                RealmEntry {
+                    rid: i as RealmId,
+                    config,
+                    created: now.clone(),
+                },
+            );
+        }
+        state.next_realm = spec.realms.len() as RealmId;
+        for (i, t) in config.transports.iter().enumerate() {
+            let bound = handle
+                .bound()
+                .iter()
+                .find(|b| b.transport == i as TransportId)
+                .cloned();
+            if let Some(bound) = bound {
+                state.transports.insert(
+                    t.id().to_owned(),
+                    TransportEntry {
+                        tid: i as TransportId,
+                        config: t.clone(),
+                        bound,
+                        created: now.clone(),
+                    },
+                );
+            }
+        }
+        state.next_transport = config.transports.len() as TransportId;
+        state.next_component = COMPONENT_TRANSPORT_BASE;
+        let components = config.components.clone();
+        let management = config.management.clone();
+        let controller = Arc::new_cyclic(|weak: &Weak<Controller>| {
+            let mut registry = registry;
+            management::register(&mut registry, weak.clone());
+            Controller {
+                handle,
+                state: Mutex::new(state),
+                base: config,
+                registry: Arc::new(registry),
+                admin_addr: Mutex::new(None),
+            }
+        });
+        if let Some(m) = management {
+            let c = ComponentConfig {
+                id: "shardwamp.management".into(),
+                kind: crate::config::ComponentKind::Class,
+                realm: m.realm.clone(),
+                role: management::ROLE.into(),
+                classname: management::CLASSNAME.into(),
+                extra: Default::default(),
+            };
+            futures_lite::future::block_on(controller.start_router_component(&c.id.clone(), c))
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            // Ready once every shard routes the management procedures.
+            let realm = m.realm.clone();
+            let last = management::procedure(OPERATIONS[OPERATIONS.len() - 1]);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let (r, p) = (realm.clone(), last.clone());
+                if controller
+                    .handle
+                    .invoke_on_all(move |core| core.routes_procedure(&r, &p))
+                    .into_iter()
+                    .all(|b| b)
+                {
+                    break;
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(StartError::Config(
+                        "the management component did not register its procedures".into(),
+                    ));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+        for c in components {
+            futures_lite::future::block_on(controller.start_router_component(&c.id.clone(), c))
+                .map_err(|e| StartError::Config(e.to_string()))?;
+        }
+        if controller.base.admin.enabled {
+            admin::start(&controller).map_err(StartError::Config)?;
+        }
+        Ok(controller)
+    }
+
+    /// The runtime handle (listening addresses, shutdown).
+    pub fn handle(&self) -> &RouterHandle {
+        &self.handle
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn realm(&self, id: &str) -> Result<RealmEntry, CtlError> {
+        self.lock()
+            .realms
+            .get(id)
+            .cloned()
+            .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no realm '{id}'")))
+    }
+
+    // ---- realms ------------------------------------------------------------
+
+    /// Ids of the running realms.
+    pub fn get_router_realms(&self) -> Vec<String> {
+        self.lock().realms.keys().cloned().collect()
+    }
+
+    /// A realm: id, name, created, config and session count.
+    pub async fn get_router_realm(&self, id: &str) -> Result<Value, CtlError> {
+        let r = self.realm(id)?;
+        let rid = r.rid;
+        let sessions: usize = self
+            .handle
+            .invoke_on_all_async(move |core| core.local_session_count(rid))
+            .await
+            .into_iter()
+            .sum();
+        let mut d = Dict::new();
+        d.insert("id".into(), Value::from(id));
+        d.insert("name".into(), Value::from(r.config.name.as_str()));
+        d.insert("created".into(), Value::Str(r.created));
+        d.insert("sessions".into(), Value::UInt(sessions as u64));
+        d.insert("config".into(), serialize(&r.config));
+        Ok(Value::Dict(d))
+    }
+
+    /// A realm by name.
+    pub async fn get_router_realm_by_name(&self, name: &str) -> Result<Value, CtlError> {
+        let id = self
+            .lock()
+            .realms
+            .iter()
+            .find(|(_, r)| r.config.name == name)
+            .map(|(id, _)| id.clone());
+        match id {
+            Some(id) => self.get_router_realm(&id).await,
+            None => Err(err(
+                ERROR_NO_SUCH_OBJECT,
+                format!("no realm named '{name}'"),
+            )),
+        }
+    }
+
+    /// Crossbar.io's realm stats, reduced over shards, by realm id (all realms when `None`).
+    pub async fn get_router_realm_stats(&self, id: Option<&str>) -> Result<Value, CtlError> {
+        let realms: Vec<(String, RealmEntry)> = match id {
+            Some(id) => vec![(id.to_owned(), self.realm(id)?)],
+            None => self
+                .lock()
+                .realms
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        let mut out = Dict::new();
+        for (id, r) in realms {
+            let rid = r.rid;
+            let per_shard = self
+                .handle
+                .invoke_on_all_async(move |core| core.realm_stats(rid).cloned().unwrap_or_default())
+                .await;
+            let mut total = RealmStats::default();
+            for s in &per_shard {
+                total.merge(s);
+            }
+            out.insert(id, Value::Dict(total.to_crossbar(r.config.roles.len())));
+        }
+        Ok(Value::Dict(out))
+    }
+
+    /// Starts a realm on every shard.
+    pub async fn start_router_realm(
+        &self,
+        id: &str,
+        config: RealmConfig,
+    ) -> Result<Value, CtlError> {
+        crate::router::authz::Roles::from_configs(config.roles.clone())
+            .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
+        let rid = {
+            let mut st = self.lock();
+            if st.realms.contains_key(id)
+                || st.realms.values().any(|r| r.config.name == config.name)
+            {
+                return Err(err(
+                    ERROR_ALREADY_RUNNING,
+                    format!("realm '{id}' ({}) is running", config.name),
+                ));
+            }
+            let rid = st.next_realm;
+            st.next_realm += 1;
+            st.realms.insert(
+                id.to_owned(),
+                RealmEntry {
+                    rid,
+                    config: config.clone(),
+                    created: now_iso(),
+                },
+            );
+            rid
+        };
+        let c = config.clone();
+        let results = self
+            .handle
+            .invoke_on_all_async(move |core| {
+                core.start_realm(rid, c.clone()).map_err(|e| e.to_string())
+            })
+            .await;
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            self.lock().realms.remove(id);
+            return Err(err(ERROR_FAILED, e));
+        }
+        Ok(Value::Dict(
+            crate::dict! { "id" => id, "name" => config.name.as_str() },
+        ))
+    }
+
+    /// Stops a realm: no new sessions; existing ones get GOODBYE `wamp.close.close_realm` when `close_sessions`.
+    pub async fn stop_router_realm(
+        &self,
+        id: &str,
+        close_sessions: bool,
+    ) -> Result<Value, CtlError> {
+        let r = self.realm(id)?;
+        let rid = r.rid;
+        self.handle
+            .invoke_on_all_async(move |core| core.stop_realm(rid, close_sessions))
+            .await;
+        self.lock().realms.remove(id);
+        Ok(Value::Dict(
+            crate::dict! { "id" => id, "name" => r.config.name.as_str() },
+        ))
+    }
+
+    /// Whether a realm of this name runs.
+    pub fn has_realm(&self, name: &str) -> bool {
+        self.lock().realms.values().any(|r| r.config.name == name)
+    }
+
+    // ---- roles ---------------------------------------------------------------
+
+    /// Role ids (names) of a realm.
+    pub fn get_router_realm_roles(&self, realm: &str) -> Result<Vec<String>, CtlError> {
+        Ok(self
+            .realm(realm)?
+            .config
+            .roles
+            .iter()
+            .map(|r| r.name.clone())
+            .collect())
+    }
+
+    /// A role's config.
+    pub fn get_router_realm_role(&self, realm: &str, role: &str) -> Result<Value, CtlError> {
+        let r = self.realm(realm)?;
+        let role = r
+            .config
+            .roles
+            .iter()
+            .find(|c| c.name == role)
+            .ok_or_else(|| {
+                err(
+                    ERROR_NO_SUCH_OBJECT,
+                    format!("no role '{role}' on realm '{realm}'"),
+                )
+            })?;
+        Ok(serialize(role))
+    }
+
+    /// Adds (or replaces) a role; it governs from the next action on.
+    pub async fn start_router_realm_role(
+        &self,
+        realm: &str,
+        role_id: &str,
+        mut config: RoleConfig,
+    ) -> Result<Value, CtlError> {
+        config.name = role_id.to_owned();
+        crate::router::authz::Role::new(config.clone())
+            .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
+        let rid = self.realm(realm)?.rid;
+        let c = config.clone();
+        let results = self
+            .handle
+            .invoke_on_all_async(move |core| core.set_role(rid, &c).map_err(|e| e.to_string()))
+            .await;
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            return Err(err(ERROR_FAILED, e));
+        }
+        let mut st = self.lock();
+        if let Some(r) = st.realms.get_mut(realm) {
+            r.config.roles.retain(|c| c.name != role_id);
+            r.config.roles.push(config);
+        }
+        Ok(Value::Dict(
+            crate::dict! { "id" => role_id, "realm" => realm },
+        ))
+    }
+
+    /// Removes a role.
+    pub async fn stop_router_realm_role(
+        &self,
+        realm: &str,
+        role_id: &str,
+    ) -> Result<Value, CtlError> {
+        let r = self.realm(realm)?;
+        if !r.config.roles.iter().any(|c| c.name == role_id) {
+            return Err(err(
+                ERROR_NO_SUCH_OBJECT,
+                format!("no role '{role_id}' on realm '{realm}'"),
+            ));
+        }
+        let rid = r.rid;
+        let name = role_id.to_owned();
+        self.handle
+            .invoke_on_all_async(move |core| core.remove_role(rid, &name))
+            .await;
+        if let Some(r) = self.lock().realms.get_mut(realm) {
+            r.config.roles.retain(|c| c.name != role_id);
+        }
+        Ok(Value::Dict(
+            crate::dict! { "id" => role_id, "realm" => realm },
+        ))
+    }
+
+    /// Whether realm `realm` (by name) has role `authrole`.
+    pub fn has_role(&self, realm: &str, authrole: &str) -> bool {
+        self.lock()
+            .realms
+            .values()
+            .any(|r| r.config.name == realm && r.config.roles.iter().any(|c| c.name == authrole))
+    }
+
+    // ---- transports ------------------------------------------------------------
+
+    /// Ids of the running transports.
+    pub fn get_router_transports(&self) -> Vec<String> {
+        self.lock().transports.keys().cloned().collect()
+    }
+
+    fn describe_transport(id: &str, t: &TransportEntry) -> Value {
+        let listening = match &t.bound.endpoint {
+            EndpointSpec::Tcp(a) => a.to_string(),
+            EndpointSpec::Unix(p) => format!("unix:{}", p.display()),
+        };
+        let mut config = Config::default();
+        config.transports.push(t.config.clone());
+        let redacted = config.redacted().transports.into_iter().next();
+        Value::Dict(crate::dict! {
+            "id" => id,
+            "type" => t.config.kind(),
+            "created" => t.created.as_str(),
+            "listening" => listening,
+            "config" => redacted.map(|c| serialize(&c)).unwrap_or(Value::Null),
+        })
+    }
+
+    /// A transport: id, type, where it listens, created, config (secrets redacted).
+    pub fn get_router_transport(&self, id: &str) -> Result<Value, CtlError> {
+        let st = self.lock();
+        let t = st
+            .transports
+            .get(id)
+            .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no transport '{id}'")))?;
+        Ok(Self::describe_transport(id, t))
+    }
+
+    /// Starts a transport: binds a listener on every shard.
+    pub async fn start_router_transport(
+        &self,
+        id: &str,
+        mut config: TransportConfig,
+    ) -> Result<Value, CtlError> {
+        match &mut config {
+            TransportConfig::Websocket(w) => w.id = id.to_owned(),
+            TransportConfig::Rawsocket(r) => r.id = id.to_owned(),
+        }
+        let tid = {
+            let mut st = self.lock();
+            if st.transports.contains_key(id) {
+                return Err(err(
+                    ERROR_ALREADY_RUNNING,
+                    format!("transport '{id}' is running"),
+                ));
+            }
+            let t = st.next_transport;
+            st.next_transport += 1;
+            t
+        };
+        let mut spec = ListenerSpec::from_transport(tid, &config)
+            .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
+        crate::router::auth::Authenticator::new(&spec.auth)
+            .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
+        let mut reservation = None;
+        if let EndpointSpec::Tcp(addr) = &mut spec.endpoint {
+            if addr.port() == 0 {
+                let (local, sock) =
+                    shard::reserve(*addr).map_err(|e| err(ERROR_FAILED, e.to_string()))?;
+                *addr = local;
+                reservation = Some(sock);
+            }
+        }
+        let answers = self
+            .handle
+            .ask_all(|reply| ControlMsg::StartListener {
+                spec: Box::new(spec.clone()),
+                reply,
+            })
+            .await;
+        drop(reservation);
+        if let Some(Err(e)) = answers.into_iter().find(Result::is_err) {
+            self.handle
+                .ask_all(|reply| ControlMsg::StopListener {
+                    id: tid,
+                    close: None,
+                    reply,
+                })
+                .await;
+            return Err(err(ERROR_FAILED, e));
+        }
+        let bound = Bound {
+            transport: tid,
+            name: id.to_owned(),
+            kind: config.kind(),
+            endpoint: spec.endpoint.clone(),
+        };
+        let entry = TransportEntry {
+            tid,
+            config,
+            bound,
+            created: now_iso(),
+        };
+        let v = Self::describe_transport(id, &entry);
+        self.lock().transports.insert(id.to_owned(), entry);
+        Ok(v)
+    }
+
+    /// Stops a transport; with `close_sessions`, its sessions get GOODBYE `wamp.close.system_shutdown`.
+    pub async fn stop_router_transport(
+        &self,
+        id: &str,
+        close_sessions: bool,
+    ) -> Result<Value, CtlError> {
+        let t = self
+            .lock()
+            .transports
+            .get(id)
+            .cloned()
+            .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no transport '{id}'")))?;
+        let close = close_sessions.then(|| crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN.to_owned());
+        self.handle
+            .ask_all(|reply| ControlMsg::StopListener {
+                id: t.tid,
+                close: close.clone(),
+                reply,
+            })
+            .await;
+        self.lock().transports.remove(id);
+        Ok(Value::Dict(crate::dict! { "id" => id }))
+    }
+
+    /// Where a transport listens (TCP), for tests and the CLI.
+    pub fn transport_addr(&self, id: &str) -> Option<std::net::SocketAddr> {
+        match &self.lock().transports.get(id)?.bound.endpoint {
+            EndpointSpec::Tcp(a) => Some(*a),
+            EndpointSpec::Unix(_) => None,
+        }
+    }
+
+    // ---- components ------------------------------------------------------------
+
+    /// Ids of the running components.
+    pub fn get_router_components(&self) -> Vec<String> {
+        self.lock().components.keys().cloned().collect()
+    }
+
+    /// A component: id, class, realm, role, shard, created.
+    pub fn get_router_component(&self, id: &str) -> Result<Value, CtlError> {
+        let st = self.lock();
+        let c = st
+            .components
+            .get(id)
+            .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no component '{id}'")))?;
+        Ok(Value::Dict(crate::dict! {
+            "id" => id,
+            "classname" => c.config.classname.as_str(),
+            "realm" => c.config.realm.as_str(),
+            "role" => c.config.role.as_str(),
+            "shard" => c.shard as u64,
+            "created" => c.created.as_str(),
+        }))
+    }
+
+    /// Starts a component (on shard 0).
+    pub async fn start_router_component(
+        &self,
+        id: &str,
+        mut config: ComponentConfig,
+    ) -> Result<Value, CtlError> {
+        config.id = id.to_owned();
+        let internal = config.classname == management::CLASSNAME && config.role == management::ROLE;
+        if !internal
+            && !self.lock().realms.values().any(|r| {
+                r.config.name == config.realm
+                    && r.config.roles.iter().any(|x| x.name == config.role)
+            })
+        {
+            return Err(err(
+                ERROR_INVALID_CONFIGURATION,
+                format!(
+                    "component '{id}': no role '{}' on a realm '{}'",
+                    config.role, config.realm
+                ),
+            ));
+        }
+        self.registry
+            .build(&config)
+            .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e))?;
+        let transport = {
+            let mut st = self.lock();
+            if st.components.contains_key(id) {
+                return Err(err(
+                    ERROR_ALREADY_RUNNING,
+                    format!("component '{id}' is running"),
+                ));
+            }
+            let t = st.next_component;
+            st.next_component += 1;
+            t
+        };
+        let shard = 0;
+        let (tx, rx) = shard::control::channel();
+        self.handle.send_to(
+            shard,
+            ControlMsg::StartComponent {
+                config: Box::new(config.clone()),
+                registry: self.registry.clone(),
+                transport,
+                reply: tx,
+            },
+        );
+        match rx.recv().await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(err(ERROR_FAILED, e)),
+            None => return Err(err(ERROR_FAILED, "the shard is gone")),
+        }
+        self.lock().components.insert(
+            id.to_owned(),
+            ComponentEntry {
+                config,
+                shard,
+                transport,
+                created: now_iso(),
+            },
+        );
+        self.get_router_component(id)
+    }
+
+    /// Stops a component: its session leaves.
+    pub async fn stop_router_component(&self, id: &str) -> Result<Value, CtlError> {
+        let c = self
+            .lock()
+            .components
+            .get(id)
+            .cloned()
+            .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no component '{id}'")))?;
+        let (tx, rx) = shard::control::channel();
+        self.handle.send_to(
+            c.shard,
+            ControlMsg::StopComponent {
+                id: id.to_owned(),
+                reply: tx,
+            },
+        );
+        let r = rx.recv().await;
+        self.lock().components.remove(id);
+        let _ = c.transport;
+        match r {
+            Some(Err(e)) => Err(err(ERROR_FAILED, e)),
+            _ => Ok(Value::Dict(crate::dict! { "id" => id })),
+        }
+    }
+
+    // ---- sessions and statistics ---------------------------------------------
+
+    /// Closes every session of `authid` on realm `realm` (an id), on whichever
+    /// shard it lives, with GOODBYE `reason` and `message`; returns their ids.
+    pub async fn kill_by_authid(
+        &self,
+        realm: &str,
+        authid: &str,
+        reason: &str,
+        message: Option<String>,
+    ) -> Result<Value, CtlError> {
+        crate::wamp::uri::validate(
+            reason,
+            crate::wamp::uri::UriCheck::Loose,
+            crate::wamp::uri::MatchPolicy::Exact,
+        )
+        .map_err(|e| err(ERROR_INVALID_ARGUMENT, format!("reason: {e}")))?;
+        let rid = self.realm(realm)?.rid;
+        let (a, r) = (authid.to_owned(), reason.to_owned());
+        let killed = self
+            .handle
+            .invoke_on_all_async(move |core| {
+                core.kill_local_by(rid, Some(&a), None, &r, message.clone())
+            })
+            .await;
+        let mut ids: Vec<u64> = killed.into_iter().flatten().collect();
+        ids.sort_unstable();
+        Ok(Value::List(ids.into_iter().map(Value::UInt).collect()))
+    }
+
+    /// Per-shard figures: sessions, messages, bytes, dropped events, errors.
+    pub async fn shard_stats(&self) -> Vec<ShardStats> {
+        self.handle
+            .invoke_on_all_async(|core| core.stats().clone())
+            .await
+    }
+
+    /// Realm statistics reduced over shards, by realm name.
+    pub async fn realm_stats_by_name(&self) -> Vec<(String, RealmStats)> {
+        let realms: Vec<(String, RealmId)> = self
+            .lock()
+            .realms
+            .values()
+            .map(|r| (r.config.name.clone(), r.rid))
+            .collect();
+        let mut out = Vec::new();
+        for (name, rid) in realms {
+            let per_shard = self
+                .handle
+                .invoke_on_all_async(move |core| core.realm_stats(rid).cloned().unwrap_or_default())
+                .await;
+            let mut total = RealmStats::default();
+            for s in &per_shard {
+                total.merge(s);
+            }
+            out.push((name, total));
+        }
+        out
+    }
+
+    /// Where the admin HTTP listener listens, when it runs.
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin_addr.lock().ok().and_then(|g| *g)
+    }
+
+    /// Per-shard figures as a value.
+    pub async fn get_router_shard_stats(&self) -> Value {
+        let stats = self.shard_stats().await;
+        Value::List(
+            stats
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let by = |c: &[u64; 24]| {
+                        Value::Dict(
+                            MessageType::ALL
+                                .iter()
+                                .filter(|t| c[t.index()] > 0)
+                                .map(|t| (t.name().to_owned(), Value::UInt(c[t.index()])))
+                                .collect(),
+                        )
+                    };
+                    Value::Dict(crate::dict! {
+                        "shard" => i as u64,
+                        "sessions" => s.sessions,
+                        "connections_opened" => s.connections_opened,
+                        "bytes_sent" => s.bytes_sent,
+                        "bytes_received" => s.bytes_received,
+                        "events_dropped" => s.events_dropped,
+                        "protocol_violations" => s.protocol_violations,
+                        "decode_errors" => s.decode_errors,
+                        "auth_failures" => s.auth_failures,
+                        "peer_sent" => s.peer_sent,
+                        "sent" => by(&s.sent),
+                        "received" => by(&s.received),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The running configuration (secrets redacted).
+    pub fn running_config(&self) -> Config {
+        let st = self.lock();
+        let mut c = self.base.clone();
+        c.realms = st.realms.values().map(|r| r.config.clone()).collect();
+        c.transports = st.transports.values().map(|t| t.config.clone()).collect();
+        c.components = st
+            .components
+            .values()
+            .filter(|c| c.config.classname != management::CLASSNAME)
+            .map(|c| c.config.clone())
+            .collect();
+        c.redacted()
+    }
+
+    /// The running configuration as TOML (secrets redacted).
+    pub fn get_running_config(&self) -> Result<String, CtlError> {
+        self.running_config()
+            .to_toml_string()
+            .map_err(|e| err(ERROR_FAILED, e.to_string()))
+    }
+
+    // ---- by name -------------------------------------------------------------
+
+    /// Runs an operation by its Crossbar.io name with positional and keyword
+    /// arguments (as the management realm's procedures and `shardwamp ctl` pass them).
+    pub async fn call(&self, op: &str, args: &[Value], kwargs: &Dict) -> Result<Value, CtlError> {
+        let arg = |i: usize, name: &str| -> Result<&Value, CtlError> {
+            args.get(i).or_else(|| kwargs.get(name)).ok_or_else(|| {
+                err(
+                    ERROR_INVALID_ARGUMENT,
+                    format!("{op}: missing argument '{name}'"),
+                )
+            })
+        };
+        let text = |i: usize, name: &str| -> Result<String, CtlError> {
+            arg(i, name)?.as_str().map(str::to_owned).ok_or_else(|| {
+                err(
+                    ERROR_INVALID_ARGUMENT,
+                    format!("{op}: '{name}' must be a string"),
+                )
+            })
+        };
+        let opt_text = |i: usize, name: &str| -> Option<String> {
+            args.get(i)
+                .or_else(|| kwargs.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let flag = |i: usize, name: &str, default: bool| -> bool {
+            args.get(i)
+                .or_else(|| kwargs.get(name))
+                .and_then(Value::as_bool)
+                .unwrap_or(default)
+        };
+        let list = |v: Vec<String>| Value::List(v.into_iter().map(Value::Str).collect());
+        match op {
+            "get_router_realms" => Ok(list(self.get_router_realms())),
+            "get_router_realm" => self.get_router_realm(&text(0, "realm_id")?).await,
+            "get_router_realm_by_name" => {
+                self.get_router_realm_by_name(&text(0, "realm_name")?).await
+            }
+            "get_router_realm_stats" => {
+                self.get_router_realm_stats(opt_text(0, "realm_id").as_deref())
+                    .await
+            }
+            "start_router_realm" => {
+                let id = text(0, "realm_id")?;
+                let config: RealmConfig = deserialize(arg(1, "realm_config")?, "realm_config")?;
+                self.start_router_realm(&id, config).await
+            }
+            "stop_router_realm" => {
+                self.stop_router_realm(&text(0, "realm_id")?, flag(1, "close_sessions", true))
+                    .await
+            }
+            "has_realm" => Ok(Value::Bool(self.has_realm(&text(0, "realm")?))),
+            "get_router_realm_roles" => {
+                Ok(list(self.get_router_realm_roles(&text(0, "realm_id")?)?))
+            }
+            "get_router_realm_role" => {
+                self.get_router_realm_role(&text(0, "realm_id")?, &text(1, "role_id")?)
+            }
+            "start_router_realm_role" => {
+                let (realm, role) = (text(0, "realm_id")?, text(1, "role_id")?);
+                let mut v = arg(2, "role_config")?.clone();
+                if let Value::Dict(d) = &mut v {
+                    d.entry("name".into())
+                        .or_insert_with(|| Value::from(role.as_str()));
+                }
+                let config: RoleConfig = deserialize(&v, "role_config")?;
+                self.start_router_realm_role(&realm, &role, config).await
+            }
+            "stop_router_realm_role" => {
+                self.stop_router_realm_role(&text(0, "realm_id")?, &text(1, "role_id")?)
+                    .await
+            }
+            "has_role" => Ok(Value::Bool(
+                self.has_role(&text(0, "realm")?, &text(1, "authrole")?),
+            )),
+            "get_router_transports" => Ok(list(self.get_router_transports())),
+            "get_router_transport" => self.get_router_transport(&text(0, "transport_id")?),
+            "start_router_transport" => {
+                let id = text(0, "transport_id")?;
+                let mut v = arg(1, "config")?.clone();
+                if let Value::Dict(d) = &mut v {
+                    d.entry("id".into())
+                        .or_insert_with(|| Value::from(id.as_str()));
+                }
+                let config: TransportConfig = deserialize(&v, "config")?;
+                self.start_router_transport(&id, config).await
+            }
+            "stop_router_transport" => {
+                self.stop_router_transport(
+                    &text(0, "transport_id")?,
+                    flag(1, "close_sessions", false),
+                )
+                .await
+            }
+            "get_router_components" => Ok(list(self.get_router_components())),
+            "get_router_component" => self.get_router_component(&text(0, "component_id")?),
+            "start_router_component" => {
+                let id = text(0, "component_id")?;
+                let mut v = arg(1, "config")?.clone();
+                if let Value::Dict(d) = &mut v {
+                    d.entry("id".into())
+                        .or_insert_with(|| Value::from(id.as_str()));
+                    d.entry("type".into())
+                        .or_insert_with(|| Value::from("class"));
+                }
+                let config: ComponentConfig = deserialize(&v, "config")?;
+                self.start_router_component(&id, config).await
+            }
+            "stop_router_component" => self.stop_router_component(&text(0, "component_id")?).await,
+            "kill_by_authid" => {
+                let (realm, authid) = (text(0, "realm_id")?, text(1, "authid")?);
+                let reason = opt_text(2, "reason")
+                    .unwrap_or_else(|| crate::wamp::uris::CLOSE_KILLED.to_owned());
+                self.kill_by_authid(&realm, &authid, &reason, opt_text(3, "message"))
+                    .await
+            }
+            "get_router_shard_stats" => Ok(self.get_router_shard_stats().await),
+            "get_running_config" => Ok(Value::Str(self.get_running_config()?)),
+            other => Err(err(
+                crate::wamp::uris::ERROR_NO_SUCH_PROCEDURE,
+                format!("no operation '{other}'"),
+            )),
+        }
+    }
+
+    /// [`Controller::call`] from a thread that is not a shard.
+    pub fn call_blocking(
+        &self,
+        op: &str,
+        args: &[Value],
+        kwargs: &Dict,
+    ) -> Result<Value, CtlError> {
+        futures_lite::future::block_on(self.call(op, args, kwargs))
+    }
+
+    /// Stops the router: GOODBYE `wamp.close.system_shutdown` to every session.
+    pub fn shutdown(&self) {
+        self.handle
+            .shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
+    }
+}

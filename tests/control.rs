@@ -1,0 +1,502 @@
+//! The control plane against a running two-shard router: every operation
+//! through `shardwamp ctl` (the management realm's WAMP procedures), their
+//! run-time effects, the admin HTTP listener, components, and an operation on
+//! one realm while another is under load.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Client;
+use shardwamp::codec::Serializer;
+use shardwamp::component::Registry;
+use shardwamp::config::Config;
+use shardwamp::control::Controller;
+use shardwamp::dict;
+use shardwamp::wamp::message::{Message, Payload};
+use shardwamp::wamp::uris;
+use shardwamp::wamp::value::{Dict, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shardwamp");
+const TICKET: &str = "op-secret-123";
+
+const CONFIG: &str = r#"
+[router]
+shards = 2
+
+[[realms]]
+name = "realm1"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = { call = true, register = true, publish = true, subscribe = true }
+
+[[realms]]
+name = "shardwamp.management"
+[[realms.roles]]
+name = "admin"
+[[realms.roles.permissions]]
+uri = "shardwamp.router."
+match = "prefix"
+allow = { call = true }
+[[realms.roles]]
+name = "anonymous"
+
+[[transports]]
+type = "websocket"
+id = "ws"
+url = "/ws"
+endpoint = { type = "tcp", port = 0, interface = "127.0.0.1" }
+options = { max_queue_messages = 100000, max_queue_bytes = 100000000 }
+[transports.auth.anonymous]
+type = "static"
+role = "anonymous"
+[transports.auth.ticket]
+type = "static"
+principals = { operator = { ticket = "${OP_TICKET}", role = "admin" }, worker = { ticket = "${OP_TICKET}", role = "anonymous" } }
+
+[[components]]
+id = "health"
+type = "class"
+realm = "realm1"
+role = "anonymous"
+classname = "shardwamp.health"
+
+[admin]
+enabled = true
+endpoint = { type = "tcp", port = 0, interface = "127.0.0.1" }
+
+[management]
+realm = "shardwamp.management"
+role = "admin"
+"#;
+
+fn start() -> Arc<Controller> {
+    let config =
+        Config::from_str_with_env(CONFIG, |k| (k == "OP_TICKET").then(|| TICKET.to_owned()))
+            .expect("config");
+    Controller::start(config, Registry::with_builtins()).expect("router starts")
+}
+
+fn url(c: &Controller) -> String {
+    format!("ws://{}/ws", c.transport_addr("ws").unwrap())
+}
+
+/// Runs `shardwamp ctl` and returns (success, stdout, stderr).
+fn ctl(c: &Controller, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(["ctl", "--url", &url(c), "--authid", "operator"])
+        .args(args)
+        .env("SHARDWAMP_TICKET", TICKET)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    )
+}
+
+fn ok(c: &Controller, args: &[&str]) -> serde_json::Value {
+    let (success, out, err) = ctl(c, args);
+    assert!(success, "ctl {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or(serde_json::Value::String(out))
+}
+
+fn join(c: &Controller, realm: &str) -> Client {
+    let mut client = Client::websocket(c.transport_addr("ws").unwrap(), "/ws", Serializer::Json);
+    client.join(realm);
+    client
+}
+
+#[test]
+fn every_operation_through_ctl() {
+    let c = start();
+    // realms
+    assert_eq!(
+        ok(&c, &["get_router_realms"]),
+        serde_json::json!(["realm1", "shardwamp.management"])
+    );
+    assert_eq!(ok(&c, &["has_realm", "realm1"]), serde_json::json!(true));
+    assert_eq!(ok(&c, &["has_realm", "nope"]), serde_json::json!(false));
+    let r = ok(&c, &["get_router_realm", "realm1"]);
+    assert_eq!(r["name"], "realm1");
+    assert!(r["created"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        ok(&c, &["get_router_realm_by_name", "realm1"])["name"],
+        "realm1"
+    );
+    let realm2 = r#"{"name": "realm2", "roles": [{"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": {"call": true, "register": true, "publish": true, "subscribe": true}}]}]}"#;
+    ok(&c, &["start_router_realm", "r2", realm2]);
+    let mut s2 = join(&c, "realm2");
+    assert_eq!(ok(&c, &["get_router_realm", "r2"])["sessions"], 1);
+    // statistics in Crossbar.io's shape
+    s2.send(&Message::Publish {
+        request: 1,
+        options: dict! { "acknowledge" => true },
+        topic: "com.x".into(),
+        payload: Payload::Empty,
+    });
+    s2.expect("PUBLISHED", |m| matches!(m, Message::Published { .. }));
+    let stats = ok(&c, &["get_router_realm_stats", "r2"]);
+    assert_eq!(stats["r2"]["sessions"], 1);
+    assert_eq!(stats["r2"]["roles"], 1);
+    assert_eq!(stats["r2"]["messages"]["received"]["PUBLISH"], 1);
+    assert_eq!(stats["r2"]["messages"]["sent"]["PUBLISHED"], 1);
+    let shards = ok(&c, &["get_router_shard_stats"]);
+    assert_eq!(shards.as_array().unwrap().len(), 2);
+    // roles
+    assert_eq!(
+        ok(&c, &["get_router_realm_roles", "r2"]),
+        serde_json::json!(["anonymous"])
+    );
+    assert_eq!(
+        ok(&c, &["get_router_realm_role", "r2", "anonymous"])["name"],
+        "anonymous"
+    );
+    assert_eq!(
+        ok(&c, &["has_role", "realm2", "anonymous"]),
+        serde_json::json!(true)
+    );
+    ok(
+        &c,
+        &[
+            "start_router_realm_role",
+            "r2",
+            "reader",
+            r#"{"permissions": [{"uri": "com.", "match": "prefix", "allow": {"subscribe": true}}]}"#,
+        ],
+    );
+    assert_eq!(
+        ok(&c, &["has_role", "realm2", "reader"]),
+        serde_json::json!(true)
+    );
+    // stopping the anonymous role: the session's next action is refused
+    ok(&c, &["stop_router_realm_role", "r2", "anonymous"]);
+    s2.send(&Message::Publish {
+        request: 2,
+        options: dict! { "acknowledge" => true },
+        topic: "com.x".into(),
+        payload: Payload::Empty,
+    });
+    match s2.expect("ERROR", |m| matches!(m, Message::Error { .. })) {
+        Message::Error { error, .. } => assert_eq!(error, uris::ERROR_NOT_AUTHORIZED),
+        _ => unreachable!(),
+    }
+    // stopping the realm closes its sessions and refuses new ones
+    ok(&c, &["stop_router_realm", "r2"]);
+    match s2.recv() {
+        Some(Message::Goodbye { reason, .. }) => assert_eq!(reason, uris::CLOSE_CLOSE_REALM),
+        other => panic!("{other:?}"),
+    }
+    let mut late = Client::websocket(c.transport_addr("ws").unwrap(), "/ws", Serializer::Json);
+    late.send(&Message::Hello {
+        realm: "realm2".into(),
+        details: dict! { "roles" => Value::Dict(shardwamp::router::sim::all_roles()) },
+    });
+    assert!(
+        matches!(late.recv(), Some(Message::Abort { reason, .. }) if reason == uris::ERROR_NO_SUCH_REALM)
+    );
+    // transports
+    assert_eq!(
+        ok(&c, &["get_router_transports"]),
+        serde_json::json!(["ws"])
+    );
+    let t = ok(&c, &["get_router_transport", "ws"]);
+    assert_eq!(t["type"], "websocket");
+    assert!(
+        !t.to_string().contains(TICKET),
+        "no secret in a get_* answer: {t}"
+    );
+    let started = ok(
+        &c,
+        &[
+            "start_router_transport",
+            "rs2",
+            r#"{"type": "rawsocket", "endpoint": {"type": "tcp", "port": 0, "interface": "127.0.0.1"}}"#,
+        ],
+    );
+    let addr: std::net::SocketAddr = started["listening"].as_str().unwrap().parse().unwrap();
+    let mut on_new = Client::rawsocket(addr, Serializer::MsgPack);
+    on_new.join("realm1");
+    ok(&c, &["stop_router_transport", "rs2", "true"]);
+    assert!(
+        matches!(on_new.recv(), Some(Message::Goodbye { .. })),
+        "existing sessions closed as asked"
+    );
+    assert!(
+        std::net::TcpStream::connect(addr).is_err() || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let _ = s.write_all(&[0x7f, 0xf1, 0, 0]);
+            let mut b = [0u8; 4];
+            !matches!(s.read(&mut b), Ok(4))
+        }
+    );
+    // components
+    assert_eq!(
+        ok(&c, &["get_router_components"]),
+        serde_json::json!(["health", "shardwamp.management"])
+    );
+    assert_eq!(
+        ok(&c, &["get_router_component", "health"])["classname"],
+        "shardwamp.health"
+    );
+    ok(
+        &c,
+        &[
+            "start_router_component",
+            "health2",
+            r#"{"realm": "realm1", "role": "anonymous", "classname": "shardwamp.health", "extra": {"procedure": "com.health2"}}"#,
+        ],
+    );
+    let mut u = join(&c, "realm1");
+    // the component registers its procedure once it has joined: wait for it
+    let mut request = 0;
+    let status = loop {
+        request += 1;
+        u.send(&Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: "com.health2".into(),
+            payload: Payload::Empty,
+        });
+        match u.expect("RESULT", |m| {
+            matches!(m, Message::Result { .. } | Message::Error { .. })
+        }) {
+            Message::Result { payload, .. } => {
+                let Ok(Payload::Values { args, .. }) = payload.to_values() else {
+                    panic!()
+                };
+                break args[0].as_dict().and_then(|d| d.get("status")).cloned();
+            }
+            Message::Error { error, .. }
+                if error == uris::ERROR_NO_SUCH_PROCEDURE && request < 200 =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(status, Some(Value::from("ok")));
+    ok(&c, &["stop_router_component", "health2"]);
+    u.send(&Message::Call {
+        request: 1000,
+        options: Dict::new(),
+        procedure: "com.health2".into(),
+        payload: Payload::Empty,
+    });
+    assert!(
+        matches!(u.expect("ERROR", |m| matches!(m, Message::Error { .. })), Message::Error { error, .. } if error == uris::ERROR_NO_SUCH_PROCEDURE)
+    );
+    // kill_by_authid across shards (sessions on both shards share an authid through ticket auth)
+    let ws = c.transport_addr("ws").unwrap();
+    let mut victims = Vec::new();
+    for _ in 0..4 {
+        let mut v = Client::websocket(ws, "/ws", Serializer::Json);
+        v.send(&Message::Hello {
+            realm: "realm1".into(),
+            details: dict! { "roles" => Value::Dict(shardwamp::router::sim::all_roles()), "authmethods" => Value::List(vec!["ticket".into()]), "authid" => "worker" },
+        });
+        assert!(matches!(v.recv(), Some(Message::Challenge { .. })));
+        v.send(&Message::Authenticate {
+            signature: TICKET.into(),
+            extra: Dict::new(),
+        });
+        assert!(matches!(v.recv(), Some(Message::Welcome { .. })));
+        victims.push(v);
+    }
+    let killed = ok(
+        &c,
+        &[
+            "kill_by_authid",
+            "realm1",
+            "worker",
+            "com.example.maintenance",
+            "back soon",
+        ],
+    );
+    assert_eq!(killed.as_array().unwrap().len(), 4, "{killed}");
+    for v in &mut victims {
+        match v.recv() {
+            Some(Message::Goodbye { reason, details }) => {
+                assert_eq!(reason, "com.example.maintenance");
+                assert_eq!(details.get("message"), Some(&Value::from("back soon")));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // the running configuration as TOML, without secrets
+    let (success, toml, _) = ctl(&c, &["get_running_config"]);
+    assert!(success);
+    assert!(
+        toml.contains("realm1") && !toml.contains("realm2"),
+        "{toml}"
+    );
+    assert!(!toml.contains(TICKET));
+    Config::from_str_with_env(&toml, |_| None).expect("the running config reads back");
+    // a table
+    let (success, out, _) = ctl(&c, &["--table", "get_router_realm", "realm1"]);
+    assert!(
+        success && out.contains("name") && out.contains("realm1"),
+        "{out}"
+    );
+    // errors name the problem
+    let (success, _, err) = ctl(&c, &["get_router_realm", "nope"]);
+    assert!(!success && err.contains("no_such_object"), "{err}");
+    c.shutdown();
+}
+
+#[test]
+fn the_management_realm_refuses_anonymous_sessions() {
+    let c = start();
+    let mut a = Client::websocket(c.transport_addr("ws").unwrap(), "/ws", Serializer::Json);
+    a.send(&Message::Hello {
+        realm: "shardwamp.management".into(),
+        details: dict! { "roles" => Value::Dict(shardwamp::router::sim::all_roles()) },
+    });
+    match a.recv() {
+        Some(Message::Abort { reason, .. }) => assert_eq!(reason, uris::ERROR_NOT_AUTHORIZED),
+        other => panic!("{other:?}"),
+    }
+    let (success, _, err) = {
+        let out = Command::new(BIN)
+            .args(["ctl", "--url", &url(&c), "get_router_realms"])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::new(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert!(!success && err.contains("not_authorized"), "{err}");
+    c.shutdown();
+}
+
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+#[test]
+fn admin_http_metrics_health_ready() {
+    let c = start();
+    let _s = join(&c, "realm1");
+    let addr = c.admin_addr().expect("admin listener");
+    assert_eq!(http_get(addr, "/health").0, 200);
+    assert_eq!(http_get(addr, "/ready").0, 200);
+    let (status, body) = http_get(addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("# TYPE shardwamp_sessions gauge"), "{body}");
+    assert!(
+        body.contains("shardwamp_messages_received_total{shard="),
+        "{body}"
+    );
+    assert!(
+        body.contains("shardwamp_realm_sessions{realm=\"realm1\"}"),
+        "{body}"
+    );
+    assert_eq!(http_get(addr, "/nope").0, 404);
+    c.shutdown();
+}
+
+/// Operations on one realm while another realm is under load lose none of the
+/// loaded realm's messages.
+#[test]
+fn operations_do_not_disturb_a_loaded_realm() {
+    let c = start();
+    let ws = c.transport_addr("ws").unwrap();
+    let mut sub = Client::websocket(ws, "/ws", Serializer::MsgPack);
+    sub.join("realm1");
+    sub.send(&Message::Subscribe {
+        request: 1,
+        options: Dict::new(),
+        topic: "com.load".into(),
+    });
+    sub.expect("SUBSCRIBED", |m| matches!(m, Message::Subscribed { .. }));
+    let n = 20_000u64;
+    let reader = std::thread::spawn(move || {
+        let mut next = 0u64;
+        while next < n {
+            match sub.recv() {
+                Some(Message::Event { payload, .. }) => {
+                    let Ok(Payload::Values { args, .. }) = payload.to_values() else {
+                        panic!()
+                    };
+                    assert_eq!(args[0].as_u64(), Some(next), "in order, none lost");
+                    next += 1;
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        next
+    });
+    let publisher = std::thread::spawn(move || {
+        let mut p = Client::websocket(ws, "/ws", Serializer::Json);
+        p.join("realm1");
+        for i in 0..n {
+            p.send(&Message::Publish {
+                request: i + 1,
+                options: Dict::new(),
+                topic: "com.load".into(),
+                payload: Payload::args(vec![Value::UInt(i)]),
+            });
+        }
+        p.send(&Message::Publish {
+            request: n + 1,
+            options: dict! { "acknowledge" => true },
+            topic: "com.done".into(),
+            payload: Payload::Empty,
+        });
+        p.expect("PUBLISHED", |m| matches!(m, Message::Published { .. }));
+    });
+    let realm = r#"{"name": "side", "roles": [{"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": {"call": true}}]}]}"#;
+    for i in 0..5 {
+        let id = format!("side{i}");
+        ok(&c, &["start_router_realm", &id, realm]);
+        ok(
+            &c,
+            &[
+                "start_router_realm_role",
+                &id,
+                "extra",
+                r#"{"permissions": []}"#,
+            ],
+        );
+        ok(&c, &["get_router_realm_stats"]);
+        ok(&c, &["stop_router_realm", &id]);
+    }
+    publisher.join().unwrap();
+    assert_eq!(reader.join().unwrap(), n);
+    let dropped: u64 = futures_lite::future::block_on(c.shard_stats())
+        .iter()
+        .map(|s| s.events_dropped)
+        .sum();
+    assert_eq!(dropped, 0);
+    c.shutdown();
+}
+
+#[test]
+fn the_example_config_parses_for_the_controller() {
+    // every section of the example maps onto what the controller starts
+    let text = shardwamp::config::EXAMPLE_CONFIG;
+    let config = Config::from_str_with_env(text, |_| Some("x".into())).unwrap();
+    assert!(config.management.is_some());
+    let _ = Config::from_str(shardwamp::config::DEFAULT_CONFIG).unwrap();
+}

@@ -1,0 +1,230 @@
+//! Real-client interop: autobahn-python (asyncio) and autobahn-js (Node) run
+//! the scenarios in tests/interop/{python,js}/ against the router started
+//! in-process (2 shards, WebSocket `/ws` and RawSocket on 127.0.0.1:0, every
+//! serializer, `realm1` open to anonymous).
+//!
+//! The clients are installed by tests/interop/setup.sh under
+//! `<target>/interop` (a venv and node_modules, pinned in
+//! tests/interop/requirements.txt and package-lock.json); it needs python3
+//! (>= 3.11), node (>= 20), npm and the PyPI and npm registries the first
+//! time. Anything missing fails these tests: they never skip.
+//!
+//! Matrix: autobahn-python over WebSocket and RawSocket × json, msgpack, cbor;
+//! autobahn-js over WebSocket × json, msgpack, cbor and RawSocket × json
+//! (autobahn-js' RawSocket transport only speaks JSON:
+//! lib/transport/rawsocket.js, `SERIALIZERS = { json: 1 }`).
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long one scenario script may run.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `<target dir>/interop` (CARGO_TARGET_TMPDIR is `<target dir>/tmp`).
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR has a parent")
+        .join("interop")
+}
+
+struct Installed {
+    python: PathBuf,
+    node_modules: PathBuf,
+    node_major: u32,
+}
+
+/// Runs tests/interop/setup.sh once per process (it locks itself against
+/// other processes); panics with its output when it fails.
+fn installed() -> &'static Installed {
+    static INSTALLED: OnceLock<Result<Installed, String>> = OnceLock::new();
+    let res = INSTALLED.get_or_init(|| {
+        let dir = interop_dir();
+        let out = Command::new("bash")
+            .arg(repo().join("tests/interop/setup.sh"))
+            .env("INTEROP_DIR", &dir)
+            .output()
+            .map_err(|e| format!("cannot run bash tests/interop/setup.sh: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "tests/interop/setup.sh failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let version = Command::new("node")
+            .args(["-p", "process.versions.node"])
+            .output()
+            .map_err(|e| format!("cannot run node: {e}"))?;
+        let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
+        let node_major = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .ok_or_else(|| format!("cannot read node's version from {version:?}"))?;
+        Ok(Installed {
+            python: dir.join("venv/bin/python"),
+            node_modules: dir.join("node/node_modules"),
+            node_major,
+        })
+    });
+    match res {
+        Ok(i) => i,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Client {
+    Python,
+    Js,
+}
+
+/// Starts a router and runs one client's scenarios over `transport` with
+/// `serializer`; panics with the script's output unless it exits 0.
+fn run(client: Client, transport: &str, serializer: &str) {
+    let inst = installed();
+    let router = common::start(2);
+    let url = match transport {
+        "websocket" => format!("ws://{}/ws", router.tcp_addr("ws").unwrap()),
+        "rawsocket" => format!("rs://{}", router.tcp_addr("rs").unwrap()),
+        other => panic!("unknown transport {other}"),
+    };
+    let mut cmd = match client {
+        Client::Python => {
+            let mut c = Command::new(&inst.python);
+            c.arg(repo().join("tests/interop/python/scenarios.py"));
+            c
+        }
+        Client::Js => {
+            let mut c = Command::new("node");
+            if inst.node_major < 22 {
+                // autobahn-js uses the global WebSocket, unflagged from Node 22
+                c.arg("--experimental-websocket");
+            }
+            c.arg(repo().join("tests/interop/js/scenarios.js"));
+            c.env("NODE_PATH", &inst.node_modules);
+            c
+        }
+    };
+    cmd.args(["--url", &url, "--transport", transport])
+        .args(["--serializer", serializer, "--realm", "realm1"])
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let label = format!(
+        "{} {transport}/{serializer}",
+        if client == Client::Python {
+            "autobahn-python"
+        } else {
+            "autobahn-js"
+        }
+    );
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{label}: cannot start the script: {e}"));
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let status = wait(&mut child, SCRIPT_TIMEOUT);
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let took = started.elapsed();
+    router.shutdown("wamp.close.system_shutdown");
+    let stopped = router.join();
+    let report = format!("--- stdout\n{stdout}--- stderr\n{stderr}");
+    match status {
+        Some(s) if s.success() => eprintln!("{label}: passed in {took:.1?}\n{stdout}"),
+        Some(s) => panic!("{label}: the scenarios failed ({s}) after {took:.1?}\n{report}"),
+        None => panic!("{label}: killed after {SCRIPT_TIMEOUT:?}\n{report}"),
+    }
+    if let Err(e) = stopped {
+        panic!("{label}: the router did not stop cleanly: {e}");
+    }
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// Waits for `child` up to `limit`; kills it and returns `None` past it.
+fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for the script") {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn python_websocket_json() {
+    run(Client::Python, "websocket", "json");
+}
+
+#[test]
+fn python_websocket_msgpack() {
+    run(Client::Python, "websocket", "msgpack");
+}
+
+#[test]
+fn python_websocket_cbor() {
+    run(Client::Python, "websocket", "cbor");
+}
+
+#[test]
+fn python_rawsocket_json() {
+    run(Client::Python, "rawsocket", "json");
+}
+
+#[test]
+fn python_rawsocket_msgpack() {
+    run(Client::Python, "rawsocket", "msgpack");
+}
+
+#[test]
+fn python_rawsocket_cbor() {
+    run(Client::Python, "rawsocket", "cbor");
+}
+
+#[test]
+fn js_websocket_json() {
+    run(Client::Js, "websocket", "json");
+}
+
+#[test]
+fn js_websocket_msgpack() {
+    run(Client::Js, "websocket", "msgpack");
+}
+
+#[test]
+fn js_websocket_cbor() {
+    run(Client::Js, "websocket", "cbor");
+}
+
+#[test]
+fn js_rawsocket_json() {
+    run(Client::Js, "rawsocket", "json");
+}
