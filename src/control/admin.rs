@@ -34,7 +34,7 @@ pub fn render(
             "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} {kind}"
         );
     };
-    let per_shard: [ShardMetric; 8] = [
+    let per_shard: [ShardMetric; 10] = [
         ("sessions", "Sessions joined now.", "gauge", |s| s.sessions),
         (
             "connections_opened_total",
@@ -77,6 +77,18 @@ pub fn render(
             "Messages sent to peer shards.",
             "counter",
             |s| s.peer_sent,
+        ),
+        (
+            "queued_frames",
+            "Frames waiting in outgoing queues.",
+            "gauge",
+            |s| s.queued_frames,
+        ),
+        (
+            "loop_stalls_total",
+            "Event loop turns late by more than 50 ms.",
+            "counter",
+            |s| s.loop_stalls,
         ),
     ];
     for (name, help, kind, get) in per_shard {

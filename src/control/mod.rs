@@ -888,6 +888,8 @@ impl Controller {
                         "bytes_sent" => s.bytes_sent,
                         "bytes_received" => s.bytes_received,
                         "events_dropped" => s.events_dropped,
+                        "queued_frames" => s.queued_frames,
+                        "loop_stalls" => s.loop_stalls,
                         "protocol_violations" => s.protocol_violations,
                         "decode_errors" => s.decode_errors,
                         "auth_failures" => s.auth_failures,

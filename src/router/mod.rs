@@ -369,6 +369,12 @@ impl RouterCore {
         self.transports.insert(id, Arc::new(auth));
     }
 
+    /// The runtime's own figures: frames queued for writing, loop stalls so far.
+    pub fn note_runtime(&mut self, queued_frames: u64, loop_stalls: u64) {
+        self.stats.queued_frames = queued_frames;
+        self.stats.loop_stalls = loop_stalls;
+    }
+
     /// The runtime dropped `n` events for slow consumers.
     pub fn note_dropped(&mut self, n: u64) {
         self.stats.events_dropped += n;

@@ -37,6 +37,10 @@ pub struct ShardStats {
     pub peer_received: u64,
     /// Events not delivered because a subscriber's queue was full.
     pub events_dropped: u64,
+    /// Frames waiting in this shard's outgoing queues (sampled by the runtime).
+    pub queued_frames: u64,
+    /// Times the shard's event loop was late by more than 50 ms (sampled by the runtime).
+    pub loop_stalls: u64,
 }
 
 /// One shard's counters for one realm.

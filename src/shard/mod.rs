@@ -788,6 +788,22 @@ async fn shard_main(
             }
         }));
     }
+    // Runtime figures: outgoing queue depth and loop stalls, sampled every 100 ms.
+    {
+        let shard = shard.clone();
+        tasks.push(glommio::spawn_local(async move {
+            let mut stalls = 0u64;
+            loop {
+                let before = Instant::now();
+                glommio::timer::sleep(Duration::from_millis(100)).await;
+                if before.elapsed() > Duration::from_millis(150) {
+                    stalls += 1;
+                }
+                let queued: usize = shard.conns.borrow().values().map(|o| o.len()).sum();
+                shard.core.borrow_mut().note_runtime(queued as u64, stalls);
+            }
+        }));
+    }
     // Listeners.
     let mut listeners: HashMap<TransportId, glommio::Task<()>> = HashMap::new();
     for l in &spec.listeners {
