@@ -20,8 +20,10 @@
 //!   YIELD (the callee's INVOCATION request ids run 1, 2, ...) and the RESULTs
 //!   are counted.
 //! - `alloc/...`: a counting global allocator, switched on only around a
-//!   separate run of the fan-out loop: allocations (alloc + realloc) per
-//!   publication and per delivered event.
+//!   separate, untimed run of 1000 publications of the fan-out loops:
+//!   allocations (alloc + realloc) per publication and per delivered event.
+//! - `size/...`: `size_of` the output and peer-message enums (every EVENT the
+//!   core emits is one `Output` moved into and out of the output vector).
 //!
 //! Run with `cargo bench --bench router [filter]`; `filter` is a substring of
 //! the case names, arguments starting with `--` are ignored. Each case is
@@ -137,12 +139,14 @@ fn time_per_op(mut op: impl FnMut(u64)) -> Duration {
 }
 
 fn line(case: &str, value: f64, unit: &str) {
-    let v = if value >= 100.0 {
-        format!("{:.0}", value)
+    let v = if value >= 100.0 || value == 0.0 {
+        format!("{value:.0}")
     } else if value >= 10.0 {
-        format!("{:.1}", value)
+        format!("{value:.1}")
+    } else if value >= 1.0 {
+        format!("{value:.2}")
     } else {
-        format!("{:.2}", value)
+        format!("{value:.4}")
     };
     println!("{case:<36} {v:>14}  {unit}");
 }
@@ -242,7 +246,7 @@ fn drain(cores: &mut [RouterCore], s: ShardId, mesh: &mut Mesh, on_send: &mut im
                 drop(black_box(frame));
             }
             Output::Close { conn } => panic!("the router closed conn {conn}"),
-            Output::Peer { to, msg } => mesh.push_back((s, to, msg)),
+            Output::Peer { to, msg } => mesh.push_back((s, to, *msg)),
         }
     }
 }
@@ -355,7 +359,8 @@ fn report_allocs(case: &str, (allocs, reallocs, bytes): (u64, u64, u64), pubs: u
 
 fn fanout_four_shards(filter: &str) {
     let case = "fanout-1000/4-shards";
-    if !case.contains(filter) {
+    let alloc_case = "alloc/fanout-1000/4-shards";
+    if !case.contains(filter) && !alloc_case.contains(filter) {
         return;
     }
     let (mut s, shard, conn, frame) = fanout_setup(4);
@@ -372,10 +377,18 @@ fn fanout_four_shards(filter: &str) {
         sent
     };
     assert_eq!(publish(10), 10 * SUBSCRIBERS as u64);
-    let t = time_per_op(|n| {
-        black_box(publish(n));
-    });
-    report_fanout(case, t);
+    if case.contains(filter) {
+        let t = time_per_op(|n| {
+            black_box(publish(n));
+        });
+        report_fanout(case, t);
+    }
+    if alloc_case.contains(filter) {
+        let pubs = 1000u64;
+        let mut sent = 0;
+        let counts = count_allocs(|| sent = publish(pubs));
+        report_allocs(alloc_case, counts, pubs, sent);
+    }
 }
 
 /// Calls in batches of this many, their frames encoded before each batch.
@@ -482,6 +495,10 @@ fn main() {
         .skip(1)
         .find(|a| !a.starts_with("--"))
         .unwrap_or_default();
+    if "size".contains(filter.as_str()) {
+        line("size/Output", size_of::<Output>() as f64, "bytes");
+        line("size/PeerMsg", size_of::<PeerMsg>() as f64, "bytes");
+    }
     fanout_one_shard(&filter);
     fanout_four_shards(&filter);
     calls(&filter, "call/1-shard", 0);

@@ -34,7 +34,7 @@ pub fn render(
             "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} {kind}"
         );
     };
-    let per_shard: [ShardMetric; 10] = [
+    let per_shard: [ShardMetric; 12] = [
         ("sessions", "Sessions joined now.", "gauge", |s| s.sessions),
         (
             "connections_opened_total",
@@ -89,6 +89,18 @@ pub fn render(
             "Event loop turns late by more than 50 ms.",
             "counter",
             |s| s.loop_stalls,
+        ),
+        (
+            "events_per_second",
+            "EVENTs sent per second over the last second.",
+            "gauge",
+            |s| s.events_per_sec,
+        ),
+        (
+            "calls_per_second",
+            "CALLs received per second over the last second.",
+            "gauge",
+            |s| s.calls_per_sec,
         ),
     ];
     for (name, help, kind, get) in per_shard {

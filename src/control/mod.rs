@@ -890,6 +890,8 @@ impl Controller {
                         "events_dropped" => s.events_dropped,
                         "queued_frames" => s.queued_frames,
                         "loop_stalls" => s.loop_stalls,
+                        "events_per_sec" => s.events_per_sec,
+                        "calls_per_sec" => s.calls_per_sec,
                         "protocol_violations" => s.protocol_violations,
                         "decode_errors" => s.decode_errors,
                         "auth_failures" => s.auth_failures,

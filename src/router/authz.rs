@@ -26,7 +26,8 @@
 //! Dynamic authorizers (`"authorizer": "com.example.authorize"`) parse but are
 //! rejected when a role is built ([`AuthzError::AuthorizerNotSupported`]).
 
-use std::collections::HashMap;
+use super::HashMap;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -278,8 +279,8 @@ impl Role {
                 authorizer: authorizer.clone(),
             });
         }
-        let mut exact = HashMap::new();
-        let mut wildcards: HashMap<usize, Vec<(WildcardPattern, Grant)>> = HashMap::new();
+        let mut exact = HashMap::default();
+        let mut wildcards: HashMap<usize, Vec<(WildcardPattern, Grant)>> = HashMap::default();
         let mut prefixes: Vec<(String, Grant)> = Vec::new();
         for perm in &config.permissions {
             let (policy, uri) = perm.effective();

@@ -34,7 +34,10 @@ pub mod realm;
 pub mod sim;
 pub mod stats;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+/// Hash maps of the core: foldhash, randomly seeded per map (keys such as request ids come from clients).
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -164,8 +167,8 @@ pub enum Output {
     Peer {
         /// The shard.
         to: ShardId,
-        /// The message.
-        msg: PeerMsg,
+        /// The message (boxed: it is large, and frames are the common output).
+        msg: Box<PeerMsg>,
     },
 }
 
@@ -259,12 +262,12 @@ impl RouterCore {
             now_ms: 0,
             rng: StdRng::seed_from_u64(seed ^ (u64::from(shard) << 48)),
             realms: Vec::new(),
-            realm_by_name: HashMap::new(),
-            transports: HashMap::new(),
-            conns: HashMap::new(),
-            calls: HashMap::new(),
+            realm_by_name: HashMap::default(),
+            transports: HashMap::default(),
+            conns: HashMap::default(),
+            calls: HashMap::default(),
             next_call: 1,
-            invocations: HashMap::new(),
+            invocations: HashMap::default(),
             timers: BTreeMap::new(),
             next_timer: 1,
             out: Vec::new(),
@@ -373,6 +376,12 @@ impl RouterCore {
     pub fn note_runtime(&mut self, queued_frames: u64, loop_stalls: u64) {
         self.stats.queued_frames = queued_frames;
         self.stats.loop_stalls = loop_stalls;
+    }
+
+    /// The runtime's rates over the last second.
+    pub fn note_rates(&mut self, events_per_sec: u64, calls_per_sec: u64) {
+        self.stats.events_per_sec = events_per_sec;
+        self.stats.calls_per_sec = calls_per_sec;
     }
 
     /// The runtime dropped `n` events for slow consumers.
@@ -733,7 +742,10 @@ impl RouterCore {
             self.self_queue.push_back(msg);
         } else {
             self.stats.peer_sent += 1;
-            self.out.push(Output::Peer { to, msg });
+            self.out.push(Output::Peer {
+                to,
+                msg: Box::new(msg),
+            });
         }
     }
 
@@ -1116,10 +1128,10 @@ impl RouterCore {
                 info,
                 realm: realm_id,
                 requests: ScopeIdGen::new(),
-                subs: HashMap::new(),
-                regs: HashMap::new(),
-                calls: HashMap::new(),
-                invocations: HashMap::new(),
+                subs: HashMap::default(),
+                regs: HashMap::default(),
+                calls: HashMap::default(),
+                invocations: HashMap::default(),
                 testaments: meta::Testaments::default(),
                 registering: 0,
                 deferred: Vec::new(),

@@ -4,7 +4,9 @@
 //! session directory, subscriptions, registrations, retained events and
 //! event history.
 
-use std::collections::{HashMap, VecDeque};
+use super::HashMap;
+use std::collections::VecDeque;
+
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -382,10 +384,10 @@ impl Realm {
             home,
             subs: PatternTable::new(),
             regs: PatternTable::new(),
-            sub_keys: HashMap::new(),
-            reg_keys: HashMap::new(),
-            local_subs: HashMap::new(),
-            local_sessions: HashMap::new(),
+            sub_keys: HashMap::default(),
+            reg_keys: HashMap::default(),
+            local_subs: HashMap::default(),
+            local_sessions: HashMap::default(),
             home_state: (home == shard).then(|| {
                 Box::new(HomeRealm {
                     ids: ScopeIdGen::new(),

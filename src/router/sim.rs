@@ -182,7 +182,7 @@ impl Sim {
                 }
                 Output::Close { conn } => closes.push(conn),
                 Output::Peer { to, msg } => {
-                    self.mesh.entry((shard, to)).or_default().push_back(msg)
+                    self.mesh.entry((shard, to)).or_default().push_back(*msg)
                 }
             }
         }
@@ -195,7 +195,7 @@ impl Sim {
                     let more = self.cores[shard as usize].take_outputs();
                     for o in more {
                         if let Output::Peer { to, msg } = o {
-                            self.mesh.entry((shard, to)).or_default().push_back(msg);
+                            self.mesh.entry((shard, to)).or_default().push_back(*msg);
                         } else if let Output::Send { conn, frame, .. } = o {
                             if let Some(&other) = self.by_conn.get(&(shard, conn)) {
                                 let c = &mut self.clients[other];

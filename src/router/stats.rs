@@ -41,6 +41,10 @@ pub struct ShardStats {
     pub queued_frames: u64,
     /// Times the shard's event loop was late by more than 50 ms (sampled by the runtime).
     pub loop_stalls: u64,
+    /// EVENTs sent per second over the last second (sampled by the runtime).
+    pub events_per_sec: u64,
+    /// CALLs received per second over the last second (sampled by the runtime).
+    pub calls_per_sec: u64,
 }
 
 /// One shard's counters for one realm.

@@ -569,7 +569,7 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
 pub(crate) struct Shard {
     pub id: ShardId,
     pub core: RefCell<RouterCore>,
-    pub conns: RefCell<HashMap<ConnId, Rc<Outbox>>>,
+    pub conns: RefCell<crate::router::HashMap<ConnId, Rc<Outbox>>>,
     next_conn: std::cell::Cell<ConnId>,
     mesh: RefCell<Option<Rc<Senders<PeerMsg>>>>,
     overflow: RefCell<Vec<VecDeque<PeerMsg>>>,
@@ -642,7 +642,7 @@ impl Shard {
                             ob.close();
                         }
                     }
-                    Output::Peer { to, msg } => self.send_peer(to, msg),
+                    Output::Peer { to, msg } => self.send_peer(to, *msg),
                 }
             }
         }
@@ -739,7 +739,7 @@ async fn shard_main(
     let shard = Rc::new(Shard {
         id: id as ShardId,
         core: RefCell::new(core),
-        conns: RefCell::new(HashMap::new()),
+        conns: RefCell::new(crate::router::HashMap::default()),
         next_conn: std::cell::Cell::new(1),
         mesh: RefCell::new(Some(Rc::new(tx))),
         overflow: RefCell::new((0..shards).map(|_| VecDeque::new()).collect()),
@@ -793,6 +793,11 @@ async fn shard_main(
         let shard = shard.clone();
         tasks.push(glommio::spawn_local(async move {
             let mut stalls = 0u64;
+            let (ev, call) = (
+                crate::wamp::message::MessageType::Event.index(),
+                crate::wamp::message::MessageType::Call.index(),
+            );
+            let mut window: VecDeque<(u64, u64)> = VecDeque::new();
             loop {
                 let before = Instant::now();
                 glommio::timer::sleep(Duration::from_millis(100)).await;
@@ -800,7 +805,21 @@ async fn shard_main(
                     stalls += 1;
                 }
                 let queued: usize = shard.conns.borrow().values().map(|o| o.len()).sum();
-                shard.core.borrow_mut().note_runtime(queued as u64, stalls);
+                let mut core = shard.core.borrow_mut();
+                core.note_runtime(queued as u64, stalls);
+                let now = (core.stats().sent[ev], core.stats().received[call]);
+                window.push_back(now);
+                if window.len() > 11 {
+                    window.pop_front();
+                }
+                if let Some(first) = window.front() {
+                    // samples are 100 ms apart: a window of n samples spans (n - 1) / 10 s
+                    let spans = (window.len() as u64 - 1).max(1);
+                    core.note_rates(
+                        (now.0 - first.0) * 10 / spans,
+                        (now.1 - first.1) * 10 / spans,
+                    );
+                }
             }
         }));
     }
