@@ -513,7 +513,8 @@ pub struct RouterConfig {
     /// How many shards (executors, one thread each): `"auto"` or a number.
     #[serde(default)]
     pub shards: Shards,
-    /// CPUs to pin the shards to, shard `i` on `cpus[i]`; absent: not pinned.
+    /// CPUs to pin the shards to, shard `i` on `cpus[i]`; absent: one shard per
+    /// CPU the process may use (its affinity mask: `taskset`, `CPUAffinity=`).
     /// With `shards = "auto"` there is one shard per listed CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<Vec<usize>>,

@@ -432,6 +432,60 @@ pub fn raise_memlock(need: u64) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Raises the soft RLIMIT_NOFILE to the hard limit (every session is a descriptor).
+pub fn raise_nofile() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
+        }
+    }
+}
+
+/// The CPUs this process may run on (its affinity mask, as `taskset` sets it).
+fn allowed_cpus() -> Option<Vec<usize>> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity fills it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return None;
+        }
+        Some((0..libc::CPU_SETSIZE as usize).filter(|c| libc::CPU_ISSET(*c, &set)).collect())
+    }
+}
+
+/// Where the shards run: shard `i` pinned to `cpus[i]` when a CPU list is
+/// given; otherwise spread over the CPUs the process may use (so `taskset`
+/// and systemd's `CPUAffinity=` are honoured), one shard per CPU.
+fn placement(shards: usize, cpus: Option<&[usize]>) -> PoolPlacement {
+    let Ok(online) = glommio::CpuSet::online() else {
+        return PoolPlacement::Unbound(shards);
+    };
+    match cpus {
+        Some(cpus) if !cpus.is_empty() => {
+            let sets = (0..shards)
+                .map(|i| {
+                    let cpu = cpus[i % cpus.len()];
+                    online.clone().filter(|l| l.cpu == cpu)
+                })
+                .collect::<Vec<_>>();
+            if sets.iter().any(|s| s.is_empty()) {
+                log::warn!("router.cpus names a CPU that is not online: shards are not pinned");
+                return PoolPlacement::Unbound(shards);
+            }
+            PoolPlacement::Custom(sets)
+        }
+        _ => match allowed_cpus() {
+            Some(allowed) if !allowed.is_empty() => {
+                PoolPlacement::MaxSpread(shards, Some(online.filter(|l| allowed.contains(&l.cpu))))
+            }
+            _ => PoolPlacement::MaxSpread(shards, None),
+        },
+    }
+}
+
 /// Picks a free TCP port for a port-0 endpoint and holds it (bound, not
 /// listening, with SO_REUSEPORT) until every shard has bound it too.
 pub(crate) fn reserve(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2::Socket)> {
@@ -455,8 +509,10 @@ pub(crate) fn reserve(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2:
 /// shard listens (or the first error).
 pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
     let shards = spec.shards.max(1);
-    let need = (spec.io_memory as u64).saturating_mul(shards as u64);
+    // glommio registers each shard's io_memory with three rings.
+    let need = (spec.io_memory as u64).saturating_mul(3).saturating_mul(shards as u64);
     raise_memlock(need)?;
+    raise_nofile();
     // Check the authenticators before any thread starts.
     for l in &spec.listeners {
         Authenticator::new(&l.auth)
@@ -503,15 +559,7 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
     }
     let receivers = Arc::new(Mutex::new(receivers));
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<(), StartError>>();
-    let placement = match &spec.cpus {
-        Some(cpus) if !cpus.is_empty() => match glommio::CpuSet::online() {
-            Ok(set) => {
-                PoolPlacement::MaxSpread(shards, Some(set.filter(|l| cpus.contains(&l.cpu))))
-            }
-            Err(_) => PoolPlacement::Unbound(shards),
-        },
-        _ => PoolPlacement::MaxSpread(shards, None),
-    };
+    let placement = placement(shards, spec.cpus.as_deref());
     let builder = LocalExecutorPoolBuilder::new(placement)
         .io_memory(spec.io_memory)
         .name("shardwamp");
