@@ -110,27 +110,10 @@ impl RouterCore {
         let Some(realm) = self.realm(realm_id) else {
             return;
         };
-        if let Err(e) = uri::validate(&topic, realm.config.options.uri_check, policy) {
-            return self.error(
-                conn,
-                T,
-                request,
-                uris::ERROR_INVALID_URI,
-                Some(&format!("invalid topic '{topic}': {e}")),
-            );
-        }
-        if !realm
-            .roles
-            .authorize(&role, &topic, Action::Subscribe)
-            .allow
+        if let Some((error, message)) =
+            RouterCore::refusal(realm, &role, &topic, policy, Action::Subscribe)
         {
-            return self.error(
-                conn,
-                T,
-                request,
-                uris::ERROR_NOT_AUTHORIZED,
-                Some(&format!("role '{role}' may not subscribe to '{topic}'")),
-            );
+            return self.error(conn, T, request, error, Some(&message));
         }
         if let Some((id, p)) = existing {
             if p == policy {

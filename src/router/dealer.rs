@@ -137,36 +137,10 @@ impl RouterCore {
         let Some(realm) = self.realm(realm_id) else {
             return;
         };
-        if let Err(e) = uri::validate(&procedure, realm.config.options.uri_check, policy) {
-            return self.error(
-                conn,
-                T,
-                request,
-                uris::ERROR_INVALID_URI,
-                Some(&format!("invalid procedure '{procedure}': {e}")),
-            );
-        }
-        if uri::is_reserved(&procedure) {
-            return self.error(
-                conn,
-                T,
-                request,
-                uris::ERROR_INVALID_URI,
-                Some(&format!("'{procedure}' is reserved for the router")),
-            );
-        }
-        if !realm
-            .roles
-            .authorize(&role, &procedure, Action::Register)
-            .allow
+        if let Some((error, message)) =
+            RouterCore::refusal(realm, &role, &procedure, policy, Action::Register)
         {
-            return self.error(
-                conn,
-                T,
-                request,
-                uris::ERROR_NOT_AUTHORIZED,
-                Some(&format!("role '{role}' may not register '{procedure}'")),
-            );
+            return self.error(conn, T, request, error, Some(&message));
         }
         let max = realm.config.limits.max_registrations_per_session;
         if max > 0 && held >= max {

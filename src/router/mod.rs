@@ -838,6 +838,35 @@ impl RouterCore {
         self.out.push(Output::Close { conn });
     }
 
+    /// Checks a URI against the realm's URI rules and the session's role:
+    /// `Some((error URI, message))` when the action must be refused.
+    pub(crate) fn refusal(
+        realm: &Realm,
+        role: &str,
+        uri: &str,
+        policy: crate::wamp::uri::MatchPolicy,
+        action: authz::Action,
+    ) -> Option<(&'static str, String)> {
+        if let Err(e) = crate::wamp::uri::validate(uri, realm.config.options.uri_check, policy) {
+            return Some((uris::ERROR_INVALID_URI, format!("invalid URI '{uri}': {e}")));
+        }
+        if matches!(action, authz::Action::Publish | authz::Action::Register)
+            && crate::wamp::uri::is_reserved(uri)
+        {
+            return Some((
+                uris::ERROR_INVALID_URI,
+                format!("'{uri}' is reserved for the router"),
+            ));
+        }
+        if !realm.roles.authorize(role, uri, action).allow {
+            return Some((
+                uris::ERROR_NOT_AUTHORIZED,
+                format!("role '{role}' may not {} '{uri}'", action.as_str()),
+            ));
+        }
+        None
+    }
+
     /// Sends ERROR for a request.
     pub(crate) fn error(
         &mut self,

@@ -271,19 +271,7 @@ impl RouterHandle {
         R: Send + 'static,
         F: Fn(&mut RouterCore) -> R + Send + Sync + 'static,
     {
-        let f = Arc::new(f);
-        let (tx, rx) = crossbeam_channel::unbounded();
-        for (i, c) in self.controls.iter().enumerate() {
-            let f = f.clone();
-            let tx = tx.clone();
-            c.send(ControlMsg::Invoke(Box::new(move |core| {
-                let _ = tx.send((i, f(core)));
-            })));
-        }
-        drop(tx);
-        let mut out: Vec<(usize, R)> = rx.iter().collect();
-        out.sort_by_key(|(i, _)| *i);
-        out.into_iter().map(|(_, r)| r).collect()
+        futures_lite::future::block_on(self.invoke_on_all_async(f))
     }
 
     /// [`RouterHandle::invoke_on_all`] for callers that must not block: a task
@@ -434,11 +422,17 @@ pub fn raise_memlock(need: u64) -> Result<(), StartError> {
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit (every session is a descriptor).
 pub fn raise_nofile() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit only read and write the struct passed.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
             libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
         }
     }
@@ -452,7 +446,11 @@ fn allowed_cpus() -> Option<Vec<usize>> {
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return None;
         }
-        Some((0..libc::CPU_SETSIZE as usize).filter(|c| libc::CPU_ISSET(*c, &set)).collect())
+        Some(
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|c| libc::CPU_ISSET(*c, &set))
+                .collect(),
+        )
     }
 }
 
@@ -510,7 +508,9 @@ pub(crate) fn reserve(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2:
 pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
     let shards = spec.shards.max(1);
     // glommio registers each shard's io_memory with three rings.
-    let need = (spec.io_memory as u64).saturating_mul(3).saturating_mul(shards as u64);
+    let need = (spec.io_memory as u64)
+        .saturating_mul(3)
+        .saturating_mul(shards as u64);
     raise_memlock(need)?;
     raise_nofile();
     // Check the authenticators before any thread starts.
