@@ -12,11 +12,14 @@
 //! | --- | --- |
 //! | [`wamp`] | the protocol as code, no I/O: [`wamp::message`] (every message, its code, who may send it), [`wamp::value`] (the value model), [`wamp::uri`] (validation and matching), [`wamp::id`] (ID scopes), [`wamp::uris`] (the spec's error and close URIs) |
 //! | [`codec`] | JSON, MessagePack and CBOR: frames to messages and back, payload pass-through and transcoding |
-//!
-//! Still to come (see docs/ARCHITECTURE.md): `router` (the sans-IO realm,
-//! broker, dealer and session state machine spread over shards), `shard`
-//! (the glommio runtime and its mesh), `transport` (WebSocket and RawSocket),
-//! `config`, `control` (the RouterController operations).
+//! | [`router`] | the sans-IO router core: realms, sessions, authentication, authorization, broker, dealer, meta API, over shards; [`router::sim`] the deterministic harness |
+//! | [`shard`] | the glommio runtime: one executor per core, the channel mesh, control channels, listeners, outboxes |
+//! | [`transport`] | RawSocket framing and serving WebSocket/RawSocket connections |
+//! | [`config`] | the TOML configuration (Crossbar.io's router config, one to one) |
+//! | [`control`] | the controller (RouterController operations), management realm, admin HTTP |
+//! | [`component`] | router components: in-process sessions running Rust code |
+//! | [`client`] | a blocking WAMP client (`shardwamp ctl`) |
+//! | [`loadgen`] | the glommio load generator behind `shardwamp-bench` |
 //!
 //! ## Example
 //!
@@ -41,6 +44,7 @@ pub mod codec;
 pub mod component;
 pub mod config;
 pub mod control;
+pub mod loadgen;
 pub mod router;
 pub mod shard;
 pub mod transport;

@@ -287,3 +287,24 @@ fn unix_and_ipv6_endpoints() {
         c.join("realm1");
     }
 }
+
+/// A fixed port in use is an error, not a silent SO_REUSEPORT share with
+/// another router.
+#[test]
+fn a_second_router_cannot_share_a_fixed_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut l = listener(0, "ws", true, None);
+    l.endpoint = EndpointSpec::Tcp(format!("127.0.0.1:{port}").parse().unwrap());
+    let first = shard::start(spec(vec![l.clone()])).unwrap();
+    match shard::start(spec(vec![l])) {
+        Err(shard::StartError::Bind { name, .. }) => assert_eq!(name, "ws"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a second router bound the same fixed port"),
+    }
+    let mut c = Client::websocket(first.tcp_addr("ws").unwrap(), "/ws", Serializer::Json);
+    c.join("realm1");
+}

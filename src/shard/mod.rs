@@ -518,10 +518,21 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
         Authenticator::new(&l.auth)
             .map_err(|e| StartError::Config(format!("transport '{}': {e}", l.name)))?;
     }
-    // Port 0: choose one port for every shard.
+    // Port 0: choose one port for every shard. A fixed port must be free: the
+    // shards bind with SO_REUSEPORT, which would otherwise let a second router
+    // silently share the port with a first one.
     let mut reservations = Vec::new();
     for l in &mut spec.listeners {
         if let EndpointSpec::Tcp(addr) = &mut l.endpoint {
+            if addr.port() != 0 {
+                if let Err(e) = std::net::TcpListener::bind(*addr) {
+                    return Err(StartError::Bind {
+                        name: l.name.clone(),
+                        endpoint: addr.to_string(),
+                        error: e.to_string(),
+                    });
+                }
+            }
             if addr.port() == 0 {
                 let (local, sock) = reserve(*addr).map_err(|e| StartError::Bind {
                     name: l.name.clone(),

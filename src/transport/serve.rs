@@ -162,7 +162,11 @@ async fn serve_websocket<S>(
         serializers: l.serializers.clone(),
         chosen: chosen.clone(),
     };
+    // tungstenite preallocates its read buffer: 128 KiB by default would make
+    // an idle session cost ~140 KiB; 8 KiB keeps it small (larger messages
+    // still arrive, in more reads).
     let cfg = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
         .max_message_size(Some(o.max_message_size))
         .max_frame_size(Some(o.max_frame_size));
     let ws = match within(
@@ -313,7 +317,7 @@ async fn serve_rawsocket<S>(
         async move {
             let mut decoder = n.decoder();
             let mut buf = BytesMut::with_capacity(4096);
-            let mut chunk = vec![0u8; 16 * 1024];
+            let mut chunk = vec![0u8; 4 * 1024];
             loop {
                 loop {
                     match decoder.decode(&mut buf) {

@@ -1,0 +1,839 @@
+//! What a load-generator run does: [`Settings`] as given (command-line flags
+//! or a TOML scenario file, every field optional) and [`Options`] resolved
+//! from them with defaults and checked.
+
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer as SerdeSerializer};
+
+use super::Error;
+use crate::codec::Serializer;
+
+/// The scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// Publishers publish to topics that subscribers subscribe to.
+    Fanout,
+    /// Callers call a procedure that callees register.
+    Rpc,
+    /// Sessions are opened at a rate and held.
+    Sessions,
+    /// `fanout` and `rpc` at once, with `--sessions` idle sessions held beside them.
+    Mixed,
+}
+
+impl Scenario {
+    /// The scenario's name, as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Fanout => "fanout",
+            Scenario::Rpc => "rpc",
+            Scenario::Sessions => "sessions",
+            Scenario::Mixed => "mixed",
+        }
+    }
+
+    /// Whether the scenario publishes events.
+    pub fn has_fanout(self) -> bool {
+        matches!(self, Scenario::Fanout | Scenario::Mixed)
+    }
+
+    /// Whether the scenario calls procedures.
+    pub fn has_rpc(self) -> bool {
+        matches!(self, Scenario::Rpc | Scenario::Mixed)
+    }
+}
+
+/// The options of a run as given: command-line flags or the keys of a TOML
+/// scenario file (the same names: `--payload 64` is `payload = 64`). Every
+/// field is optional; [`Settings::resolve`] fills in the defaults.
+///
+/// Durations are written `10s`, `500ms`, `2m` or a number of seconds; rates
+/// `5000/s`, `5000` or `5k/s`.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Settings {
+    /// The scenario (scenario files only; on the command line it is the first argument).
+    #[arg(skip)]
+    pub scenario: Option<Scenario>,
+    /// The router: `ws://HOST:PORT/PATH` (WebSocket) or `rs://HOST:PORT` (RawSocket).
+    /// [default: ws://127.0.0.1:8080/ws]
+    #[arg(long)]
+    pub url: Option<String>,
+    /// json, msgpack or cbor. [default: json]
+    #[arg(long)]
+    pub serializer: Option<String>,
+    /// The realm to join. [default: realm1]
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// How long to measure (fanout, rpc, mixed). [default: 10s]
+    #[arg(long)]
+    #[serde(default, deserialize_with = "text")]
+    pub duration: Option<String>,
+    /// Traffic before measuring starts, not counted. [default: 2s]
+    #[arg(long)]
+    #[serde(default, deserialize_with = "text")]
+    pub warmup: Option<String>,
+    /// After measuring, how long to wait for what is still in flight before
+    /// counting it missing. [default: 5s]
+    #[arg(long)]
+    #[serde(default, deserialize_with = "text")]
+    pub drain: Option<String>,
+    /// Generator shards (one glommio executor each). [default: the number of --cpus, else 1]
+    #[arg(long)]
+    pub shards: Option<usize>,
+    /// CPUs to pin the generator's shards to, one each in turn: `1,2` or `2-5`.
+    #[arg(long)]
+    #[serde(default, deserialize_with = "text")]
+    pub cpus: Option<String>,
+    /// The router's process id, to report its CPU time and peak RSS.
+    #[arg(long)]
+    pub router_pid: Option<u32>,
+    /// shardwamp's admin `/metrics` URL (`http://127.0.0.1:9090/metrics`): the
+    /// events it dropped for slow consumers during the run are read from it,
+    /// and a delivery ratio below 1.0 that they account for does not fail the run.
+    #[arg(long)]
+    pub router_metrics: Option<String>,
+    /// Do not fail the run when the delivery ratio is below 1.0 (the router
+    /// dropped events to slow consumers by policy and counted them).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub allow_drops: Option<bool>,
+
+    /// Publishers (fanout). [default: 1]
+    #[arg(long)]
+    pub publishers: Option<usize>,
+    /// Subscribers (fanout), spread over the topics. [default: 100]
+    #[arg(long)]
+    pub subscribers: Option<usize>,
+    /// Topics (fanout): subscriber i subscribes to topic i % topics; each
+    /// publisher publishes to every topic in turn. [default: 1]
+    #[arg(long)]
+    pub topics: Option<usize>,
+    /// Approximate encoded size of each payload (Arguments and ArgumentsKw), bytes. [default: 64]
+    #[arg(long)]
+    pub payload: Option<usize>,
+    /// Acknowledged window (fanout): unacknowledged publications in flight per publisher. [default: 64]
+    #[arg(long, conflicts_with = "rate")]
+    pub window: Option<u64>,
+    /// Fixed rate instead of a window: publications per second over all
+    /// publishers (fanout and mixed), or session opens per second (sessions).
+    #[arg(long)]
+    #[serde(default, deserialize_with = "text")]
+    pub rate: Option<String>,
+
+    /// Callers (rpc). [default: 4]
+    #[arg(long)]
+    pub callers: Option<usize>,
+    /// Outstanding calls per caller (rpc). [default: 64]
+    #[arg(long)]
+    pub outstanding: Option<usize>,
+    /// Callees (rpc), sharing one registration. [default: 1]
+    #[arg(long)]
+    pub callees: Option<usize>,
+    /// Invocation policy: single, roundrobin, random, first or last. [default: roundrobin]
+    #[arg(long)]
+    pub invoke: Option<String>,
+    /// Progressive results per call before the final one (`--progressive` alone: 1). [default: 0]
+    #[arg(long, num_args = 0..=1, default_missing_value = "1")]
+    pub progressive: Option<u32>,
+
+    /// Sessions to open (sessions; in mixed, idle sessions held beside the traffic). [default: 1000; mixed: 0]
+    #[arg(long)]
+    pub sessions: Option<u64>,
+    /// Session opens per second in mixed (sessions uses --rate). [default: 1000/s]
+    #[arg(long)]
+    #[serde(default, deserialize_with = "text")]
+    pub session_rate: Option<String>,
+    /// How long to hold the sessions once all are open. [default: 10s]
+    #[arg(long)]
+    #[serde(default, deserialize_with = "text")]
+    pub hold: Option<String>,
+    /// Source addresses for the sessions, used in turn: `127.0.0.1-127.0.0.8`
+    /// or `127.0.0.1,127.0.0.2`. [default: chosen by the OS]
+    #[arg(long)]
+    #[serde(default, deserialize_with = "text")]
+    pub source_ips: Option<String>,
+}
+
+/// Accepts a string or a number where a duration, rate or list is expected.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        S(String),
+        U(u64),
+        F(f64),
+        L(Vec<u64>),
+    }
+    Ok(Some(match Text::deserialize(d)? {
+        Text::S(s) => s,
+        Text::U(u) => u.to_string(),
+        Text::F(f) => f.to_string(),
+        Text::L(l) => l.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+    }))
+}
+
+macro_rules! overlay {
+    ($base:ident, $over:ident, $($f:ident),+) => {
+        $( if $over.$f.is_some() { $base.$f = $over.$f; } )+
+    };
+}
+
+impl Settings {
+    /// Reads a TOML scenario file (keys as the long flags, `scenario = "fanout"`).
+    pub fn from_file(path: &Path) -> Result<Settings, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Options(format!("{}: {e}", path.display())))?;
+        Settings::from_toml(&text).map_err(|e| match e {
+            Error::Options(m) => Error::Options(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Parses the text of a TOML scenario file.
+    pub fn from_toml(text: &str) -> Result<Settings, Error> {
+        toml::from_str(text).map_err(|e| Error::Options(e.to_string()))
+    }
+
+    /// These settings with every field that `over` sets taken from `over`
+    /// (command-line flags over a scenario file).
+    pub fn overlay(mut self, over: Settings) -> Settings {
+        // A window on the command line replaces a file's rate, and the reverse.
+        if over.window.is_some() {
+            self.window = over.window;
+            if over.rate.is_none() {
+                self.rate = None;
+            }
+        } else if over.rate.is_some() {
+            self.window = None;
+        }
+        overlay!(
+            self,
+            over,
+            scenario,
+            url,
+            serializer,
+            realm,
+            duration,
+            warmup,
+            drain,
+            shards,
+            cpus,
+            router_pid,
+            router_metrics,
+            allow_drops,
+            publishers,
+            subscribers,
+            topics,
+            payload,
+            rate,
+            callers,
+            outstanding,
+            callees,
+            invoke,
+            progressive,
+            sessions,
+            session_rate,
+            hold,
+            source_ips
+        );
+        self
+    }
+
+    /// The options these settings describe, with defaults for what is not
+    /// given; errors name the offending option.
+    pub fn resolve(&self) -> Result<Options, Error> {
+        let scenario = self
+            .scenario
+            .ok_or_else(|| Error::Options("no scenario given".into()))?;
+        let url = self
+            .url
+            .clone()
+            .unwrap_or_else(|| "ws://127.0.0.1:8080/ws".into());
+        let target = Target::parse(&url)?;
+        let serializer = match &self.serializer {
+            None => Serializer::Json,
+            Some(s) => Serializer::from_name(s).ok_or_else(|| {
+                Error::Options(format!("--serializer {s}: expected json, msgpack or cbor"))
+            })?,
+        };
+        let cpus = match &self.cpus {
+            None => None,
+            Some(c) => Some(parse_cpus(c)?),
+        };
+        let shards = self
+            .shards
+            .or(cpus.as_ref().map(Vec::len))
+            .unwrap_or(1)
+            .max(1);
+        let dur = |name: &str, v: &Option<String>, default: Duration| match v {
+            None => Ok(default),
+            Some(s) => parse_duration(s).map_err(|e| Error::Options(format!("--{name} {s}: {e}"))),
+        };
+        let rate = |name: &str, v: &Option<String>| match v {
+            None => Ok(None),
+            Some(s) => parse_rate(s)
+                .map(Some)
+                .map_err(|e| Error::Options(format!("--{name} {s}: {e}"))),
+        };
+        let payload = self.payload.unwrap_or(64);
+        let fanout_rate = if scenario == Scenario::Sessions {
+            None
+        } else {
+            rate("rate", &self.rate)?
+        };
+        let pace = match (self.window, fanout_rate) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Options(
+                    "--window and --rate exclude each other".into(),
+                ))
+            }
+            (_, Some(r)) => Pace::Rate(r),
+            (w, None) => Pace::Window(w.unwrap_or(64).max(1)),
+        };
+        let fanout = FanoutOptions {
+            publishers: self.publishers.unwrap_or(1),
+            subscribers: self.subscribers.unwrap_or(100),
+            topics: self.topics.unwrap_or(1).max(1),
+            payload,
+            pace,
+        };
+        let invoke = match &self.invoke {
+            None => InvokePolicy::RoundRobin,
+            Some(s) => InvokePolicy::from_name(s).ok_or_else(|| {
+                Error::Options(format!(
+                    "--invoke {s}: expected single, roundrobin, random, first or last"
+                ))
+            })?,
+        };
+        let rpc = RpcOptions {
+            callers: self.callers.unwrap_or(4),
+            outstanding: self.outstanding.unwrap_or(64).max(1),
+            callees: self.callees.unwrap_or(1),
+            invoke,
+            progressive: self.progressive.unwrap_or(0),
+            payload,
+        };
+        let session_rate = if scenario == Scenario::Sessions {
+            rate("rate", &self.rate)?.or(rate("session-rate", &self.session_rate)?)
+        } else {
+            rate("session-rate", &self.session_rate)?
+        };
+        let sessions = SessionsOptions {
+            sessions: self.sessions.unwrap_or(match scenario {
+                Scenario::Sessions => 1000,
+                _ => 0,
+            }),
+            rate: session_rate.unwrap_or(1000.0),
+            hold: dur("hold", &self.hold, Duration::from_secs(10))?,
+            source_ips: match &self.source_ips {
+                None => Vec::new(),
+                Some(s) => parse_source_ips(s)?,
+            },
+        };
+        let opts = Options {
+            scenario,
+            target,
+            serializer,
+            realm: self.realm.clone().unwrap_or_else(|| "realm1".into()),
+            duration: dur("duration", &self.duration, Duration::from_secs(10))?,
+            warmup: dur("warmup", &self.warmup, Duration::from_secs(2))?,
+            drain: dur("drain", &self.drain, Duration::from_secs(5))?,
+            shards,
+            cpus,
+            router_pid: self.router_pid,
+            router_metrics: match &self.router_metrics {
+                None => None,
+                Some(u) => Some(MetricsUrl::parse(u)?),
+            },
+            allow_drops: self.allow_drops.unwrap_or(false),
+            progress: false,
+            fanout,
+            rpc,
+            sessions,
+        };
+        opts.check()?;
+        Ok(opts)
+    }
+}
+
+/// How publishers pace their publications.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pace {
+    /// At most this many unacknowledged publications (`acknowledge: true`)
+    /// in flight per publisher.
+    Window(u64),
+    /// This many publications per second over all publishers, paced; a
+    /// publication's latency counts from when it was due, not when it was
+    /// sent (no coordinated omission).
+    Rate(f64),
+}
+
+/// The shared registration's invocation policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InvokePolicy {
+    /// One callee (not a shared registration).
+    Single,
+    /// Callees in turn.
+    RoundRobin,
+    /// A random callee.
+    Random,
+    /// The first callee registered.
+    First,
+    /// The last callee registered.
+    Last,
+}
+
+impl InvokePolicy {
+    /// The policy's WAMP name (`REGISTER.Options.invoke`).
+    pub fn name(self) -> &'static str {
+        match self {
+            InvokePolicy::Single => "single",
+            InvokePolicy::RoundRobin => "roundrobin",
+            InvokePolicy::Random => "random",
+            InvokePolicy::First => "first",
+            InvokePolicy::Last => "last",
+        }
+    }
+
+    /// The policy for a WAMP name.
+    pub fn from_name(name: &str) -> Option<InvokePolicy> {
+        [
+            InvokePolicy::Single,
+            InvokePolicy::RoundRobin,
+            InvokePolicy::Random,
+            InvokePolicy::First,
+            InvokePolicy::Last,
+        ]
+        .into_iter()
+        .find(|p| p.name() == name)
+    }
+}
+
+/// The `fanout` part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FanoutOptions {
+    /// Publisher sessions.
+    pub publishers: usize,
+    /// Subscriber sessions; subscriber `i` subscribes to topic `i % topics`.
+    pub subscribers: usize,
+    /// Topics; publisher `p`'s `k`-th publication goes to topic `(p + k) % topics`.
+    pub topics: usize,
+    /// Approximate encoded payload size, bytes.
+    pub payload: usize,
+    /// Window or rate.
+    pub pace: Pace,
+}
+
+/// The `rpc` part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RpcOptions {
+    /// Caller sessions.
+    pub callers: usize,
+    /// Calls in flight per caller.
+    pub outstanding: usize,
+    /// Callee sessions, sharing one registration.
+    pub callees: usize,
+    /// The registration's invocation policy.
+    pub invoke: InvokePolicy,
+    /// Progressive results per call before the final result.
+    pub progressive: u32,
+    /// Approximate encoded payload size, bytes (echoed by the callee).
+    pub payload: usize,
+}
+
+/// The `sessions` part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionsOptions {
+    /// Sessions to open and hold.
+    pub sessions: u64,
+    /// Opens per second.
+    pub rate: f64,
+    /// How long they are held once all are open.
+    #[serde(serialize_with = "secs")]
+    pub hold: Duration,
+    /// Source addresses, used in turn (empty: the OS chooses).
+    pub source_ips: Vec<Ipv4Addr>,
+}
+
+/// How to reach the router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// WebSocket; the URL's path is requested.
+    WebSocket,
+    /// RawSocket over TCP.
+    RawSocket,
+}
+
+/// The router's address, as given by `--url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The URL as given.
+    pub url: String,
+    /// The transport it names.
+    pub transport: Transport,
+    /// The address it resolves to.
+    pub addr: SocketAddr,
+}
+
+impl Target {
+    /// Parses `ws://HOST:PORT/PATH`, or `rs://HOST:PORT` (also `rawsocket://`
+    /// and `tcp://`) and resolves the host.
+    pub fn parse(url: &str) -> Result<Target, Error> {
+        let bad = |why: &str| Error::Options(format!("--url {url}: {why}"));
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("expected ws://HOST:PORT/PATH or rs://HOST:PORT"))?;
+        let transport = match scheme {
+            "ws" => Transport::WebSocket,
+            "rs" | "rawsocket" | "tcp" => Transport::RawSocket,
+            "wss" => return Err(bad("TLS is not supported")),
+            _ => return Err(bad("expected ws://HOST:PORT/PATH or rs://HOST:PORT")),
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        let with_port = if authority.rsplit_once(':').is_some_and(|(h, p)| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':')
+        }) && !authority.ends_with(']')
+        {
+            authority.to_owned()
+        } else {
+            match transport {
+                Transport::WebSocket => format!("{authority}:80"),
+                Transport::RawSocket => return Err(bad("a port is needed")),
+            }
+        };
+        let addr = with_port
+            .to_socket_addrs()
+            .map_err(|e| bad(&e.to_string()))?
+            .next()
+            .ok_or_else(|| bad("the host resolves to no address"))?;
+        Ok(Target {
+            url: url.to_owned(),
+            transport,
+            addr,
+        })
+    }
+}
+
+/// A resolved, checked run description: see [`Settings::resolve`], or build
+/// one by hand (tests do).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Options {
+    /// What runs.
+    pub scenario: Scenario,
+    /// The router.
+    #[serde(rename = "url", serialize_with = "target_url")]
+    pub target: Target,
+    /// The serializer every session speaks.
+    #[serde(serialize_with = "serializer_name")]
+    pub serializer: Serializer,
+    /// The realm every session joins.
+    pub realm: String,
+    /// The measured interval (fanout, rpc, mixed).
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+    /// Uncounted traffic before it.
+    #[serde(serialize_with = "secs")]
+    pub warmup: Duration,
+    /// The longest wait for in-flight traffic after it.
+    #[serde(serialize_with = "secs")]
+    pub drain: Duration,
+    /// Generator shards.
+    pub shards: usize,
+    /// CPUs the shards are pinned to, in turn (unpinned when `None`).
+    pub cpus: Option<Vec<usize>>,
+    /// The router's pid, for its CPU time and peak RSS.
+    pub router_pid: Option<u32>,
+    /// shardwamp's `/metrics` URL, for the events it dropped.
+    #[serde(serialize_with = "metrics_url")]
+    pub router_metrics: Option<MetricsUrl>,
+    /// Whether a delivery ratio below 1.0 is accepted.
+    pub allow_drops: bool,
+    /// Whether to print a progress line to stderr every second.
+    #[serde(skip)]
+    pub progress: bool,
+    /// The fanout part (fanout, mixed).
+    pub fanout: FanoutOptions,
+    /// The rpc part (rpc, mixed).
+    pub rpc: RpcOptions,
+    /// The sessions part (sessions; mixed when `sessions.sessions > 0`).
+    pub sessions: SessionsOptions,
+}
+
+impl Options {
+    /// Options for `scenario` against `url` with every default (as
+    /// [`Settings::resolve`] gives them).
+    pub fn new(scenario: Scenario, url: &str) -> Result<Options, Error> {
+        Settings {
+            scenario: Some(scenario),
+            url: Some(url.to_owned()),
+            ..Settings::default()
+        }
+        .resolve()
+    }
+
+    /// Checks the options make a run.
+    pub fn check(&self) -> Result<(), Error> {
+        let bad = |m: &str| Err(Error::Options(m.to_owned()));
+        if self.scenario.has_fanout() {
+            if self.fanout.publishers == 0 || self.fanout.subscribers == 0 {
+                return bad("fanout needs at least one publisher and one subscriber");
+            }
+            if let Pace::Rate(r) = self.fanout.pace {
+                if r.is_nan() || r <= 0.0 {
+                    return bad("--rate must be positive");
+                }
+            }
+        }
+        if self.scenario.has_rpc() {
+            if self.rpc.callers == 0 || self.rpc.callees == 0 {
+                return bad("rpc needs at least one caller and one callee");
+            }
+            if self.rpc.invoke == InvokePolicy::Single && self.rpc.callees > 1 {
+                return bad("--invoke single allows one callee only");
+            }
+        }
+        if self.scenario == Scenario::Sessions && self.sessions.sessions == 0 {
+            return bad("--sessions must be at least 1");
+        }
+        if self.sessions.sessions > 0 && (self.sessions.rate.is_nan() || self.sessions.rate <= 0.0)
+        {
+            return bad("the session rate must be positive");
+        }
+        if self.scenario != Scenario::Sessions && self.duration.is_zero() {
+            return bad("--duration must be positive");
+        }
+        Ok(())
+    }
+}
+
+fn metrics_url<S: SerdeSerializer>(u: &Option<MetricsUrl>, s: S) -> Result<S::Ok, S::Error> {
+    match u {
+        Some(u) => s.serialize_str(&u.url),
+        None => s.serialize_none(),
+    }
+}
+
+/// An `http://HOST:PORT/PATH` URL to read Prometheus metrics from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsUrl {
+    /// The URL as given.
+    pub url: String,
+    /// `HOST:PORT`, for the `Host` header.
+    pub authority: String,
+    /// The path requested.
+    pub path: String,
+    /// The address it resolves to.
+    pub addr: SocketAddr,
+}
+
+impl MetricsUrl {
+    /// Parses and resolves `http://HOST[:PORT][/PATH]` (path default `/metrics`).
+    pub fn parse(url: &str) -> Result<MetricsUrl, Error> {
+        let bad = |why: &str| Error::Options(format!("--router-metrics {url}: {why}"));
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| bad("expected http://HOST:PORT/metrics"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/metrics"),
+        };
+        let with_port = if authority.contains(':') {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        let addr = with_port
+            .to_socket_addrs()
+            .map_err(|e| bad(&e.to_string()))?
+            .next()
+            .ok_or_else(|| bad("the host resolves to no address"))?;
+        Ok(MetricsUrl {
+            url: url.to_owned(),
+            authority: authority.to_owned(),
+            path: path.to_owned(),
+            addr,
+        })
+    }
+}
+
+fn secs<S: SerdeSerializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn target_url<S: SerdeSerializer>(t: &Target, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.url)
+}
+
+fn serializer_name<S: SerdeSerializer>(v: &Serializer, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+/// Parses `10s`, `500ms`, `250us`, `2m`, `1h` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| "expected a duration such as 10s or 500ms".to_string())?;
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "us" | "µs" => 1e-6,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown unit '{other}' (s, ms, us, m, h)")),
+    };
+    Duration::try_from_secs_f64(n * scale).map_err(|e| e.to_string())
+}
+
+/// Parses a rate: `5000`, `5000/s`, `5k/s`, `1.5M`.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("/s").unwrap_or(t).trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix(['k', 'K']) {
+        (n, 1e3)
+    } else if let Some(n) = t.strip_suffix('M') {
+        (n, 1e6)
+    } else {
+        (t, 1.0)
+    };
+    let r: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| "expected a rate such as 5000/s or 5k/s".to_string())?;
+    if r.is_nan() || r <= 0.0 || !r.is_finite() {
+        return Err("the rate must be positive".into());
+    }
+    Ok(r * scale)
+}
+
+/// Parses a CPU list: `1,2`, `2-5`, `0,4-6`.
+pub fn parse_cpus(s: &str) -> Result<Vec<usize>, Error> {
+    let bad = || Error::Options(format!("--cpus {s}: expected a list such as 1,2 or 2-5"));
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let a: usize = a.trim().parse().map_err(|_| bad())?;
+                let b: usize = b.trim().parse().map_err(|_| bad())?;
+                if b < a {
+                    return Err(bad());
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if out.is_empty() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+/// Parses source addresses: `127.0.0.1-127.0.0.8` (a range) or a comma list.
+pub fn parse_source_ips(s: &str) -> Result<Vec<Ipv4Addr>, Error> {
+    let bad = || {
+        Error::Options(format!(
+            "--source-ips {s}: expected 127.0.0.1-127.0.0.8 or a comma list of IPv4 addresses"
+        ))
+    };
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let a: Ipv4Addr = a.trim().parse().map_err(|_| bad())?;
+                let b: Ipv4Addr = b.trim().parse().map_err(|_| bad())?;
+                let (a, b) = (u32::from(a), u32::from(b));
+                if b < a || b - a > 65_535 {
+                    return Err(bad());
+                }
+                out.extend((a..=b).map(Ipv4Addr::from));
+            }
+            None => out.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if out.is_empty() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_rates_lists() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert_eq!(parse_rate("5000/s"), Ok(5000.0));
+        assert_eq!(parse_rate("5k/s"), Ok(5000.0));
+        assert_eq!(parse_rate("1.5M"), Ok(1_500_000.0));
+        assert!(parse_rate("0").is_err());
+        assert_eq!(parse_cpus("0,2-4").unwrap(), vec![0, 2, 3, 4]);
+        assert!(parse_cpus("4-2").is_err());
+        let ips = parse_source_ips("127.0.0.1-127.0.0.3").unwrap();
+        assert_eq!(ips.len(), 3);
+        assert_eq!(ips[2], Ipv4Addr::new(127, 0, 0, 3));
+        assert!(parse_source_ips("localhost").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        let t = Target::parse("ws://127.0.0.1:8080/ws").unwrap();
+        assert_eq!(t.transport, Transport::WebSocket);
+        assert_eq!(t.addr.port(), 8080);
+        let t = Target::parse("rs://127.0.0.1:8081").unwrap();
+        assert_eq!(t.transport, Transport::RawSocket);
+        assert!(Target::parse("rs://127.0.0.1").is_err());
+        assert!(Target::parse("wss://127.0.0.1:443/ws").is_err());
+        assert!(Target::parse("127.0.0.1:8080").is_err());
+    }
+
+    #[test]
+    fn file_then_flags() {
+        let file = Settings::from_toml(
+            r#"
+            scenario = "fanout"
+            url = "rs://127.0.0.1:8081"
+            serializer = "msgpack"
+            duration = 5
+            subscribers = 1000
+            rate = "10k/s"
+            cpus = "1"
+            "#,
+        )
+        .unwrap();
+        let flags = Settings {
+            subscribers: Some(10),
+            window: Some(8),
+            ..Settings::default()
+        };
+        let o = file.overlay(flags).resolve().unwrap();
+        assert_eq!(o.scenario, Scenario::Fanout);
+        assert_eq!(o.serializer, Serializer::MsgPack);
+        assert_eq!(o.duration, Duration::from_secs(5));
+        assert_eq!(o.fanout.subscribers, 10);
+        assert_eq!(o.fanout.pace, Pace::Window(8));
+        assert_eq!(o.shards, 1);
+        assert_eq!(o.cpus, Some(vec![1]));
+        assert!(Settings::from_toml("subscriber = 3").is_err());
+        let o = Options::new(Scenario::Sessions, "ws://127.0.0.1:1/ws").unwrap();
+        assert_eq!(o.sessions.sessions, 1000);
+        let o = Options::new(Scenario::Mixed, "ws://127.0.0.1:1/ws").unwrap();
+        assert_eq!(o.sessions.sessions, 0);
+    }
+}

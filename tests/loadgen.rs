@@ -1,0 +1,198 @@
+//! The load generator against an in-process router: every scenario for about
+//! a second with small numbers, over both transports and every serializer;
+//! nothing may be lost (delivery ratio exactly 1.0), traffic must flow,
+//! latencies must be recorded, and the JSON line must parse. Then the
+//! `shardwamp-bench` binary itself, with a scenario file and flags.
+
+mod common;
+
+use std::time::Duration;
+
+use shardwamp::codec::Serializer;
+use shardwamp::loadgen::{self, Options, Pace, Report, Scenario};
+
+fn url(router: &shardwamp::shard::RouterHandle, ws: bool) -> String {
+    if ws {
+        format!("ws://{}/ws", router.tcp_addr("ws").expect("ws bound"))
+    } else {
+        format!("rs://{}", router.tcp_addr("rs").expect("rs bound"))
+    }
+}
+
+fn short(scenario: Scenario, url: &str, serializer: Serializer) -> Options {
+    let mut o = Options::new(scenario, url).expect("options");
+    o.serializer = serializer;
+    o.duration = Duration::from_millis(800);
+    o.warmup = Duration::from_millis(300);
+    o.fanout.subscribers = 20;
+    o.fanout.publishers = 2;
+    o.fanout.topics = 2;
+    o.fanout.payload = 200;
+    o.rpc.callers = 2;
+    o.rpc.outstanding = 8;
+    o.rpc.callees = 2;
+    o
+}
+
+fn check_json(r: &Report) -> serde_json::Value {
+    let line = r.json();
+    assert!(!line.contains('\n'));
+    let v: serde_json::Value = serde_json::from_str(&line).expect("the JSON line parses");
+    assert_eq!(v["scenario"], r.scenario);
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["delivery_ratio"], 1.0);
+    assert!(v["params"]["url"].is_string());
+    v
+}
+
+#[test]
+fn every_scenario_delivers_everything() {
+    let router = common::start(2);
+    let pid = std::process::id();
+
+    // fanout over WebSocket/JSON, two generator shards, acknowledged window
+    let mut o = short(Scenario::Fanout, &url(&router, true), Serializer::Json);
+    o.shards = 2;
+    o.router_pid = Some(pid);
+    let r = loadgen::run(&o).expect("fanout runs");
+    let f = r.fanout.as_ref().expect("fanout figures");
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!(f.delivery_ratio, 1.0, "{}", r.summary());
+    assert_eq!(f.delivered, f.expected);
+    // two topics, ten subscribers each: every publication reaches ten
+    assert_eq!(f.expected, f.publications * 10);
+    assert!(f.events_per_s > 0.0 && r.throughput > 0.0);
+    assert!(f.latency.count == f.delivered && f.latency.p99_us > 0.0);
+    assert!(f.latency.p50_us <= f.latency.p99_us && f.latency.p99_us <= f.latency.max_us);
+    assert_eq!((r.errors, f.out_of_order), (0, 0), "{}", r.summary());
+    let usage = r.router.as_ref().expect("router usage from /proc");
+    assert!(usage.peak_rss_bytes > 0);
+    let v = check_json(&r);
+    assert_eq!(v["fanout"]["delivered"], f.delivered);
+
+    // fanout over RawSocket/CBOR at a fixed rate
+    let mut o = short(Scenario::Fanout, &url(&router, false), Serializer::Cbor);
+    o.fanout.pace = Pace::Rate(2000.0);
+    let r = loadgen::run(&o).expect("paced fanout runs");
+    let f = r.fanout.as_ref().expect("fanout figures");
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!(f.delivery_ratio, 1.0);
+    // about 2000 publications a second
+    assert!(
+        (1000.0..3000.0).contains(&f.publications_per_s),
+        "{}",
+        r.summary()
+    );
+    check_json(&r);
+
+    // rpc over RawSocket/MessagePack with progressive results
+    let mut o = short(Scenario::Rpc, &url(&router, false), Serializer::MsgPack);
+    o.rpc.progressive = 2;
+    let r = loadgen::run(&o).expect("rpc runs");
+    let x = r.rpc.as_ref().expect("rpc figures");
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!(x.delivery_ratio, 1.0);
+    assert_eq!(x.results, x.calls);
+    assert_eq!(x.progressive_results, 2 * x.calls);
+    assert!(x.calls_per_s > 0.0 && x.latency.count == x.results && x.latency.p99_us > 0.0);
+    assert_eq!(r.errors, 0, "{}", r.summary());
+    check_json(&r);
+
+    // sessions over WebSocket/MessagePack from two source addresses
+    let mut o = short(Scenario::Sessions, &url(&router, true), Serializer::MsgPack);
+    o.sessions.sessions = 200;
+    o.sessions.rate = 1000.0;
+    o.sessions.hold = Duration::from_millis(300);
+    o.sessions.source_ips = vec!["127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap()];
+    o.shards = 2;
+    let r = loadgen::run(&o).expect("sessions run");
+    let s = r.sessions.as_ref().expect("session figures");
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!((s.opened, s.held, s.failed, s.lost), (200, 200, 0, 0));
+    assert!(s.opens_per_s > 0.0 && s.latency.count == 200);
+    check_json(&r);
+
+    // mixed over WebSocket/CBOR with idle sessions beside
+    let mut o = short(Scenario::Mixed, &url(&router, true), Serializer::Cbor);
+    o.sessions.sessions = 50;
+    let r = loadgen::run(&o).expect("mixed runs");
+    assert!(r.passed, "{}", r.summary());
+    let (f, x, s) = (
+        r.fanout.as_ref().expect("fanout"),
+        r.rpc.as_ref().expect("rpc"),
+        r.sessions.as_ref().expect("sessions"),
+    );
+    assert_eq!((f.delivery_ratio, x.delivery_ratio), (1.0, 1.0));
+    assert!(f.delivered > 0 && x.results > 0);
+    assert_eq!(s.held, 50);
+    check_json(&r);
+}
+
+#[test]
+fn setup_errors_are_errors() {
+    let router = common::start(1);
+    // the realm does not exist: joining is refused
+    let mut o = short(Scenario::Rpc, &url(&router, true), Serializer::Json);
+    o.realm = "nowhere".into();
+    match loadgen::run(&o) {
+        Err(loadgen::Error::Setup(m)) => assert!(m.contains("ABORT"), "{m}"),
+        other => panic!("expected a setup error, got {other:?}"),
+    }
+    // nothing listens there
+    let o = short(Scenario::Fanout, "rs://127.0.0.1:1", Serializer::Json);
+    assert!(matches!(loadgen::run(&o), Err(loadgen::Error::Setup(_))));
+    // invalid options
+    let mut o = short(Scenario::Rpc, &url(&router, true), Serializer::Json);
+    o.rpc.callees = 2;
+    o.rpc.invoke = loadgen::InvokePolicy::Single;
+    assert!(matches!(loadgen::run(&o), Err(loadgen::Error::Options(_))));
+}
+
+#[test]
+fn the_binary_with_a_scenario_file() {
+    let router = common::start(1);
+    let dir = std::env::temp_dir().join(format!("shardwamp-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("fanout.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "scenario = \"fanout\"\nurl = \"{}\"\nserializer = \"msgpack\"\nduration = \"700ms\"\nwarmup = 0.2\nsubscribers = 5\npayload = 32\n",
+            url(&router, false)
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_shardwamp-bench");
+    let out = std::process::Command::new(bin)
+        .arg("--scenario")
+        .arg(&file)
+        .args(["--subscribers", "7", "--json", "--quiet"])
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "--json prints one line: {stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["params"]["serializer"], "msgpack");
+    assert_eq!(v["params"]["fanout"]["subscribers"], 7);
+    assert_eq!(v["fanout"]["delivery_ratio"], 1.0);
+
+    // a bad option: exit status 2 and a message naming it
+    let out = std::process::Command::new(bin)
+        .args(["rpc", "--serializer", "xml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--serializer xml"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
