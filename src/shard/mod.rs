@@ -420,6 +420,27 @@ pub fn raise_memlock(need: u64) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Checks that this process may create an io_uring (a kernel without it, or a
+/// container whose seccomp profile forbids it, fails here with a clear error
+/// instead of deep inside an executor).
+pub fn probe_io_uring() -> Result<(), StartError> {
+    // struct io_uring_params is 120 bytes; zeroed means "defaults".
+    let mut params = [0u8; 120];
+    // SAFETY: io_uring_setup reads and writes only the params buffer passed.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
+    if fd < 0 {
+        return Err(StartError::NoIoUring(format!(
+            "io_uring_setup: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: fd is a descriptor this call just created.
+    unsafe {
+        libc::close(fd as libc::c_int);
+    }
+    Ok(())
+}
+
 /// Raises the soft RLIMIT_NOFILE to the hard limit (every session is a descriptor).
 pub fn raise_nofile() {
     let mut lim = libc::rlimit {
@@ -511,6 +532,7 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
     let need = (spec.io_memory as u64)
         .saturating_mul(3)
         .saturating_mul(shards as u64);
+    probe_io_uring()?;
     raise_memlock(need)?;
     raise_nofile();
     // Check the authenticators before any thread starts.
@@ -1077,5 +1099,20 @@ fn spawn_listener(
                 }
             })))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_uring_probe_and_limits() {
+        // io_uring works on this kind of machine: a failure is a regression in the probe.
+        probe_io_uring().unwrap();
+        raise_nofile();
+        raise_memlock(1).unwrap();
+        assert!(allowed_cpus().is_some_and(|c| !c.is_empty()));
+        assert!(matches!(placement(2, Some(&[0])), PoolPlacement::Custom(v) if v.len() == 2));
     }
 }
