@@ -491,6 +491,22 @@ mod tests {
         );
     }
 
+    /// The WebSocket writer sends JSON frames as text without checking them
+    /// again: invalid UTF-8 anywhere in a frame, payload included, must be
+    /// refused here.
+    #[test]
+    fn invalid_utf8_in_a_raw_payload_is_refused() {
+        let mut frame = br#"[16, 1, {}, "a", ["ok", "x"], {"k": "y"}]"#.to_vec();
+        let at = frame.iter().position(|b| *b == b'x').unwrap();
+        frame[at] = 0xff;
+        assert!(Serializer::Json
+            .decode(&Bytes::from(frame.clone()))
+            .is_err());
+        let at = frame.iter().position(|b| *b == b'y').unwrap();
+        frame[at] = 0xc3;
+        assert!(Serializer::Json.decode(&Bytes::from(frame)).is_err());
+    }
+
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = "[".repeat(100_000);

@@ -497,6 +497,16 @@ fn placement(shards: usize, cpus: Option<&[usize]>) -> PoolPlacement {
             PoolPlacement::Custom(sets)
         }
         _ => match allowed_cpus() {
+            Some(allowed) if !allowed.is_empty() && shards > allowed.len() => {
+                // More shards than CPUs to run on: several shards share a CPU.
+                let sets = (0..shards)
+                    .map(|i| {
+                        let cpu = allowed[i % allowed.len()];
+                        online.clone().filter(|l| l.cpu == cpu)
+                    })
+                    .collect();
+                PoolPlacement::Custom(sets)
+            }
             Some(allowed) if !allowed.is_empty() => {
                 PoolPlacement::MaxSpread(shards, Some(online.filter(|l| allowed.contains(&l.cpu))))
             }
@@ -618,7 +628,7 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
                 }
             }
         })
-        .map_err(|e| StartError::NoIoUring(e.to_string()))?;
+        .map_err(|e| StartError::Shard(format!("cannot place {shards} shard(s): {e}")))?;
     let mut handle = RouterHandle {
         controls: senders,
         threads: Mutex::new(Some(threads)),
