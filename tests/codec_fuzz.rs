@@ -178,8 +178,16 @@ fn check(s: Serializer, input: &[u8]) {
     if let Ok(m) = res {
         // Whatever decodes must encode again in every codec.
         for t in Serializer::ALL {
-            t.encode(&m)
+            let out = t
+                .encode(&m)
                 .unwrap_or_else(|e| panic!("{s}->{t}: {e} for {input:02x?}"));
+            if t == Serializer::Json {
+                // JSON frames go out as WebSocket text without another check.
+                assert!(
+                    std::str::from_utf8(&out).is_ok(),
+                    "{s}->json gave invalid UTF-8 for {input:02x?}"
+                );
+            }
         }
     }
     let (_, largest, _) = measure(|| s.decode_value(input));
