@@ -424,21 +424,28 @@ pub fn raise_memlock(need: u64) -> Result<(), StartError> {
 /// container whose seccomp profile forbids it, fails here with a clear error
 /// instead of deep inside an executor).
 pub fn probe_io_uring() -> Result<(), StartError> {
-    // struct io_uring_params is 120 bytes; zeroed means "defaults".
-    let mut params = [0u8; 120];
-    // SAFETY: io_uring_setup reads and writes only the params buffer passed.
-    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
-    if fd < 0 {
-        return Err(StartError::NoIoUring(format!(
-            "io_uring_setup: {}",
-            std::io::Error::last_os_error()
-        )));
+    // In a thread of its own: closing a ring queues task work on the thread
+    // that made it, which interrupts that thread's next blocking socket call
+    // that has a timeout (EINTR) — the caller's thread must not pay for it.
+    let probe = std::thread::spawn(|| {
+        // struct io_uring_params is 120 bytes; zeroed means "defaults".
+        let mut params = [0u8; 120];
+        // SAFETY: io_uring_setup reads and writes only the params buffer passed.
+        let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        // SAFETY: fd is a descriptor this call just created.
+        unsafe {
+            libc::close(fd as libc::c_int);
+        }
+        Ok(())
+    });
+    match probe.join() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StartError::NoIoUring(format!("io_uring_setup: {e}"))),
+        Err(_) => Err(StartError::NoIoUring("the io_uring probe failed".into())),
     }
-    // SAFETY: fd is a descriptor this call just created.
-    unsafe {
-        libc::close(fd as libc::c_int);
-    }
-    Ok(())
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit (every session is a descriptor).
