@@ -13,7 +13,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::{Component, Handler, Registry, Session};
-use crate::config::ComponentConfig;
 use crate::dict;
 use crate::wamp::message::Payload;
 use crate::wamp::value::{Dict, Value};
@@ -124,9 +123,4 @@ impl Component for Stats {
             }
         })
     }
-}
-
-/// Builds a built-in component from a config (for tests).
-pub fn build(config: &ComponentConfig) -> Result<Box<dyn Component>, String> {
-    Registry::with_builtins().build(config)
 }

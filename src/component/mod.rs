@@ -45,7 +45,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -520,6 +519,3 @@ pub(crate) fn start(
         task: Some(task),
     }
 }
-
-/// Shared, thread-safe registry handle.
-pub type SharedRegistry = Arc<Registry>;

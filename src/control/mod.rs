@@ -134,7 +134,6 @@ struct TransportEntry {
 struct ComponentEntry {
     config: ComponentConfig,
     shard: usize,
-    transport: TransportId,
     created: String,
 }
 
@@ -767,7 +766,7 @@ impl Controller {
             ComponentEntry {
                 config,
                 shard,
-                transport,
+
                 created: now_iso(),
             },
         );
@@ -792,7 +791,6 @@ impl Controller {
         );
         let r = rx.recv().await;
         self.lock().components.remove(id);
-        let _ = c.transport;
         match r {
             Some(Err(e)) => Err(err(ERROR_FAILED, e)),
             _ => Ok(Value::Dict(crate::dict! { "id" => id })),

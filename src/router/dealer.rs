@@ -40,8 +40,6 @@ pub(crate) struct CallerCall {
     pub progressive: bool,
     /// Kept to re-invoke another callee if the chosen one bounces.
     pub payload: Payload,
-    /// A `kill` cancel is waiting for the callee's answer.
-    pub killing: bool,
 }
 
 /// An invocation open at a callee on this shard.
@@ -561,7 +559,6 @@ impl RouterCore {
                 caller,
                 progressive: progress,
                 payload,
-                killing: false,
             },
         );
         if let Some(s) = self.session_mut(conn) {
@@ -742,9 +739,6 @@ impl RouterCore {
             // A meta call: answer now; its late result is dropped.
             return self.finish_call(call_id, Err(CallFailure::uri(error)));
         };
-        if mode == CancelMode::Kill {
-            call.killing = true;
-        }
         self.send_peer(
             callee.shard,
             PeerMsg::Cancel {

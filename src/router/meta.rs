@@ -151,7 +151,6 @@ impl RouterCore {
                 caller: None,
                 progressive: false,
                 payload: Payload::Empty,
-                killing: false,
             },
         );
         let Some(home) = self.realm(realm_id).map(|r| r.home) else {
