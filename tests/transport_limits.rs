@@ -308,3 +308,93 @@ fn a_second_router_cannot_share_a_fixed_port() {
     let mut c = Client::websocket(first.tcp_addr("ws").unwrap(), "/ws", Serializer::Json);
     c.join("realm1");
 }
+
+/// A message many times larger than the receive buffer (`read_buffer_size`,
+/// here the 256-byte minimum) arrives whole, over both transports and in both
+/// directions, and so do many small ones sent back to back.
+#[test]
+fn messages_larger_than_the_read_buffer_arrive_whole() {
+    let mut ws = listener(0, "ws", true, None);
+    if let ListenerKind::WebSocket(o) = &mut ws.kind {
+        o.read_buffer_size = 256;
+    }
+    let mut rs = listener(1, "rs", false, None);
+    if let ListenerKind::RawSocket(o) = &mut rs.kind {
+        o.read_buffer_size = 256;
+    }
+    let router = shard::start(spec(vec![ws, rs])).unwrap();
+    let mut sub = Client::websocket(router.tcp_addr("ws").unwrap(), "/ws", Serializer::Json);
+    sub.join("realm1");
+    sub.send(&Message::Subscribe {
+        request: 1,
+        options: Dict::new(),
+        topic: "com.big".into(),
+    });
+    sub.expect("SUBSCRIBED", |m| matches!(m, Message::Subscribed { .. }));
+    let mut publishers = [
+        Client::websocket(router.tcp_addr("ws").unwrap(), "/ws", Serializer::MsgPack),
+        Client::rawsocket(router.tcp_addr("rs").unwrap(), Serializer::Cbor),
+    ];
+    for (k, p) in publishers.iter_mut().enumerate() {
+        p.join("realm1");
+        let big = "x".repeat(100_000 + k);
+        let mut sent = vec![big.clone()];
+        p.send(&Message::Publish {
+            request: 1,
+            options: Dict::new(),
+            topic: "com.big".into(),
+            payload: Payload::args(vec![Value::from(big)]),
+        });
+        for i in 0..50u64 {
+            let s = format!("small {i}");
+            sent.push(s.clone());
+            p.send(&Message::Publish {
+                request: 2 + i,
+                options: Dict::new(),
+                topic: "com.big".into(),
+                payload: Payload::args(vec![Value::from(s)]),
+            });
+        }
+        for want in sent {
+            let got = sub.expect("EVENT", |m| matches!(m, Message::Event { .. }));
+            let Message::Event { payload, .. } = got else {
+                unreachable!()
+            };
+            let Ok(Payload::Values { args, .. }) = payload.to_values() else {
+                panic!("publisher {k}: an undecodable payload");
+            };
+            assert_eq!(args, vec![Value::from(want.as_str())], "publisher {k}");
+        }
+    }
+}
+
+/// The transport's `backlog` is what the router listens with (glommio's own
+/// bind always used 1024). With nobody accepting, the kernel completes
+/// backlog + 1 connections and leaves the next SYN unanswered: 8 connects
+/// complete with a backlog of 64 and not with 2. The socket is made by the
+/// function the shards listen with.
+#[test]
+fn the_listen_backlog_is_applied() {
+    for (backlog, completes) in [(2u32, false), (64, true)] {
+        let l = shard::listen_socket("127.0.0.1:0".parse().unwrap(), backlog).unwrap();
+        let addr = l.local_addr().unwrap().as_socket().unwrap();
+        // Nobody accepts: the accept queue holds backlog + 1 connections.
+        let mut held = Vec::new();
+        let mut all = true;
+        for _ in 0..8 {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+                Ok(s) => held.push(s),
+                Err(_) => {
+                    all = false;
+                    break;
+                }
+            }
+        }
+        assert_eq!(
+            all,
+            completes,
+            "backlog {backlog}: {} connected",
+            held.len()
+        );
+    }
+}

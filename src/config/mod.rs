@@ -862,6 +862,13 @@ pub struct WebSocketOptions {
     /// Set `TCP_NODELAY` (default true).
     #[serde(default = "yes")]
     pub tcp_nodelay: bool,
+    /// Bytes read from the socket at a time, and the receive buffer each
+    /// connection keeps (shardwamp; default 2048, at least 256). An idle
+    /// session's memory is mostly this buffer; a larger one saves reads for
+    /// connections that receive a lot (a message larger than the buffer still
+    /// arrives, in several reads).
+    #[serde(default = "default_read_buffer")]
+    pub read_buffer_size: usize,
     /// Crossbar.io's permessage-deflate settings (a bool or a table): accepted
     /// so that configurations translate, and ignored: shardwamp does not
     /// compress (compression costs more CPU than WAMP's small messages save).
@@ -892,12 +899,17 @@ impl Default for WebSocketOptions {
             auto_ping_timeout: 0,
             auto_ping_size: default_ping_size(),
             tcp_nodelay: true,
+            read_buffer_size: default_read_buffer(),
             compression: None,
             max_queue_messages: default_queue_messages(),
             max_queue_bytes: default_queue_bytes(),
             slow_consumer: SlowConsumer::default(),
         }
     }
+}
+
+fn default_read_buffer() -> usize {
+    2048
 }
 
 impl WebSocketOptions {
@@ -929,6 +941,10 @@ pub struct RawSocketOptions {
     /// Time allowed for the opening handshake, ms (default 10000; 0 = none).
     #[serde(default = "default_open_handshake")]
     pub open_handshake_timeout: u64,
+    /// Bytes read from the socket at a time, and the receive buffer each
+    /// connection keeps (default 2048, at least 256), as for WebSocket.
+    #[serde(default = "default_read_buffer")]
+    pub read_buffer_size: usize,
     /// Most messages queued for one connection (default 10000; 0 = unlimited).
     #[serde(default = "default_queue_messages")]
     pub max_queue_messages: usize,
@@ -945,6 +961,7 @@ impl Default for RawSocketOptions {
         RawSocketOptions {
             max_message_size: default_max_message(),
             open_handshake_timeout: default_open_handshake(),
+            read_buffer_size: default_read_buffer(),
             max_queue_messages: default_queue_messages(),
             max_queue_bytes: default_queue_bytes(),
             slow_consumer: SlowConsumer::default(),

@@ -172,6 +172,7 @@ pub(crate) fn start(
     crate::shard::raise_memlock(io_memory as u64 * n as u64).map_err(|e| e.to_string())?;
     let threads = LocalExecutorPoolBuilder::new(placement)
         .io_memory(io_memory)
+        .ring_depth(crate::shard::RING_DEPTH)
         .name("shardwamp-bench")
         .on_all_shards(move || {
             let shared = shared.clone();

@@ -89,8 +89,9 @@ pub struct SessionInfo {
     pub authmethod: String,
     /// Who authenticated it.
     pub authprovider: String,
-    /// Transport details (peer address, transport id, serializer).
-    pub transport: Dict,
+    /// Transport details (peer address, transport id, serializer), shared
+    /// with the connection: one copy per connection, whatever joins on it.
+    pub transport: Arc<Dict>,
     /// What the client announced in HELLO.Details.roles.
     pub features: ClientFeatures,
 }
@@ -140,7 +141,7 @@ impl SessionInfo {
             "authrole" => self.authrole.as_str(),
             "authmethod" => self.authmethod.as_str(),
             "authprovider" => self.authprovider.as_str(),
-            "transport" => Value::Dict(self.transport.clone()),
+            "transport" => Value::Dict((*self.transport).clone()),
             "features" => Value::Dict(self.features.to_dict()),
         }
     }
@@ -218,7 +219,7 @@ pub(crate) enum ConnState {
 pub(crate) struct Conn {
     pub serializer: Serializer,
     pub transport: TransportId,
-    pub transport_details: Dict,
+    pub transport_details: Arc<Dict>,
     pub state: ConnState,
 }
 
@@ -497,15 +498,16 @@ impl RouterCore {
         conn: ConnId,
         serializer: Serializer,
         transport: TransportId,
-        details: Dict,
+        mut details: Dict,
     ) {
         self.stats.connections_opened += 1;
+        details.insert("serializer".into(), Value::from(serializer.name()));
         self.conns.insert(
             conn,
             Conn {
                 serializer,
                 transport,
-                transport_details: details,
+                transport_details: Arc::new(details),
                 state: ConnState::Fresh,
             },
         );
@@ -1056,8 +1058,7 @@ impl RouterCore {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let mut transport = c.transport_details.clone();
-        transport.insert("serializer".into(), Value::from(c.serializer.name()));
+        let transport = c.transport_details.clone();
         let info = Arc::new(SessionInfo {
             session,
             realm: realm_name,

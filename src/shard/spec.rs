@@ -10,6 +10,7 @@ use super::{
 impl ListenerSpec {
     /// The runtime's view of one transport, as transport number `id`.
     pub fn from_transport(id: u32, t: &TransportConfig) -> Result<ListenerSpec, StartError> {
+        let mut backlog = 1024;
         let endpoint = match t.endpoint() {
             Endpoint::Tcp(tcp) => {
                 if tcp.tls.is_some() {
@@ -18,6 +19,7 @@ impl ListenerSpec {
                         t.id()
                     )));
                 }
+                backlog = tcp.backlog;
                 EndpointSpec::Tcp(tcp.socket_addr())
             }
             Endpoint::Unix(u) => EndpointSpec::Unix(u.path.clone()),
@@ -41,10 +43,12 @@ impl ListenerSpec {
                 auto_ping_interval: w.options.auto_ping_interval,
                 auto_ping_timeout: w.options.auto_ping_timeout,
                 tcp_nodelay: w.options.tcp_nodelay,
+                read_buffer_size: w.options.read_buffer_size.max(256),
             }),
             TransportConfig::Rawsocket(r) => ListenerKind::RawSocket(RawSocketOptions {
                 max_message_size: r.options.effective_max_message_size(),
                 open_handshake_timeout: r.options.open_handshake_timeout,
+                read_buffer_size: r.options.read_buffer_size.max(256),
             }),
         };
         Ok(ListenerSpec {
@@ -56,6 +60,7 @@ impl ListenerSpec {
             auth: t.auth().clone(),
             queue,
             shards: None,
+            backlog,
         })
     }
 }
@@ -97,6 +102,41 @@ mod tests {
         assert_eq!(
             spec.listeners[1].endpoint,
             EndpointSpec::Tcp("127.0.0.1:8081".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn backlog_and_read_buffer_come_from_the_config() {
+        let text = r#"
+[[realms]]
+name = "realm1"
+
+[[transports]]
+type = "websocket"
+id = "ws"
+endpoint = { type = "tcp", port = 0, backlog = 4096 }
+options = { read_buffer_size = 100 }
+
+[[transports]]
+type = "rawsocket"
+id = "rs"
+endpoint = { type = "tcp", port = 0 }
+options = { read_buffer_size = 16384 }
+"#;
+        let c: Config = text.parse().unwrap();
+        let spec = RouterSpec::from_config(&c).unwrap();
+        assert_eq!(spec.listeners[0].backlog, 4096);
+        assert_eq!(spec.listeners[1].backlog, 1024, "the default");
+        // below the minimum: raised to 256
+        assert!(
+            matches!(&spec.listeners[0].kind, ListenerKind::WebSocket(o) if o.read_buffer_size == 256)
+        );
+        assert!(
+            matches!(&spec.listeners[1].kind, ListenerKind::RawSocket(o) if o.read_buffer_size == 16384)
+        );
+        let d = RouterSpec::from_config(&Config::default_embedded()).unwrap();
+        assert!(
+            matches!(&d.listeners[0].kind, ListenerKind::WebSocket(o) if o.read_buffer_size == 2048)
         );
     }
 }

@@ -33,13 +33,13 @@ where
     if shard.stopping.get() {
         return;
     }
-    glommio::spawn_local(async move {
+    let f = async move {
         match &l.kind {
             ListenerKind::WebSocket(o) => serve_websocket(&shard, &l, o, stream, peer).await,
             ListenerKind::RawSocket(o) => serve_rawsocket(&shard, &l, o, stream, peer).await,
         }
-    })
-    .detach();
+    };
+    glommio::spawn_local(f).detach();
 }
 
 /// Runs `f` with a deadline; `None` when it passed.
@@ -162,16 +162,24 @@ async fn serve_websocket<S>(
         serializers: l.serializers.clone(),
         chosen: chosen.clone(),
     };
-    // tungstenite preallocates its read buffer: 128 KiB by default would make
-    // an idle session cost ~140 KiB; 8 KiB keeps it small (larger messages
-    // still arrive, in more reads).
+    // tungstenite preallocates its read buffer and keeps it for the
+    // connection's life: 128 KiB by default made an idle session cost
+    // ~140 KiB. It is most of what an idle session costs, so it is small by
+    // default (`read_buffer_size`); larger messages still arrive, in more reads.
     let cfg = WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
+        .read_buffer_size(o.read_buffer_size)
         .max_message_size(Some(o.max_message_size))
         .max_frame_size(Some(o.max_frame_size));
     let ws = match within(
         o.open_handshake_timeout,
-        async_tungstenite::accept_hdr_async_with_config(stream, cb, Some(cfg)),
+        // Boxed: the handshake's state (HTTP parsing, the response being
+        // written) is several KiB and needed only until it completes; inline
+        // it would size the connection's task for its whole life.
+        Box::pin(async_tungstenite::accept_hdr_async_with_config(
+            stream,
+            cb,
+            Some(cfg),
+        )),
     )
     .await
     {
@@ -320,8 +328,11 @@ async fn serve_rawsocket<S>(
         let ob = ob.clone();
         async move {
             let mut decoder = n.decoder();
-            let mut buf = BytesMut::with_capacity(4096);
-            let mut chunk = vec![0u8; 4 * 1024];
+            // Read straight into the buffer frames are cut from (no second
+            // buffer to copy through): its capacity is most of what an idle
+            // session costs.
+            let read = o.read_buffer_size;
+            let mut buf = BytesMut::with_capacity(read);
             loop {
                 loop {
                     match decoder.decode(&mut buf) {
@@ -338,15 +349,19 @@ async fn serve_rawsocket<S>(
                         }
                     }
                 }
-                match r.read(&mut chunk).await {
+                let len = buf.len();
+                buf.resize(len + read, 0);
+                match r.read(&mut buf[len..]).await {
                     Ok(0) | Err(_) => return,
-                    Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                    Ok(k) => buf.truncate(len + k),
                 }
             }
         }
     };
     let writer = async {
-        let mut out = BytesMut::with_capacity(4096);
+        // Grows with the first batch; an idle session keeps only what its
+        // largest batch needed.
+        let mut out = BytesMut::new();
         loop {
             let batch = ob.next_batch().await;
             for p in pongs.borrow_mut().drain(..) {

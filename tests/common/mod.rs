@@ -63,6 +63,7 @@ pub fn listener(id: u32, name: &str, websocket: bool, shards: Option<Vec<usize>>
         auth: TransportAuth::anonymous_only("anonymous"),
         queue: QueueLimits::default(),
         shards,
+        backlog: 1024,
     }
 }
 
