@@ -19,8 +19,8 @@ into the first DIR (or --out):
 
 - fanout-sweep.png: delivered events/s and p99 latency against offered
   events/s (sweep-fanout-*: open loop, fixed publication rate);
-- rpc-sweep.png: calls/s and p99 latency against calls in flight
-  (sweep-rpc-*: closed loop, 1 caller with N outstanding calls);
+- rpc-sweep.png: calls/s and p99 latency against offered calls/s
+  (sweep-rpc-*: open loop, fixed call rate);
 - headline.png: throughput of the headline scenarios, side by side.
 
 Each line of a results file is one router's run of one scenario; the
@@ -83,9 +83,9 @@ def offered_events(r):
     return pace["rate"] * p.get("subscribers", 0) / max(p.get("topics", 1), 1)
 
 
-def outstanding(r):
-    p = r.get("params", {}).get("rpc", {})
-    return p.get("callers", 0) * p.get("outstanding", 0)
+def offered_calls(r):
+    """Offered calls/s of a fixed-rate rpc run (None for a closed loop)."""
+    return r.get("params", {}).get("rpc", {}).get("rate")
 
 
 # --- formatting ----------------------------------------------------------------
@@ -144,6 +144,8 @@ def row(r):
         )
     elif r.get("scenario") == "fanout" and offered_events(r):
         extra = f"offered {si(offered_events(r))} ev/s"
+    elif r.get("scenario") == "rpc" and offered_calls(r):
+        extra = f"offered {si(offered_calls(r))} calls/s"
     if r.get("router_dropped"):
         extra = (extra + "; " if extra else "") + f"router dropped {r['router_dropped']:,}"
     if r.get("errors"):
@@ -331,28 +333,38 @@ def plot(args):
         plt.close(fig)
         made.append(p)
 
-    # RPC: calls/s and p99 against calls in flight (closed loop).
-    rpc = by_router(recs, lambda r: name(r).startswith("sweep-rpc") and r.get("rpc"), outstanding)
+    # RPC: answered calls/s and p99 against offered calls/s (open loop).
+    rpc = by_router(
+        recs,
+        lambda r: name(r).startswith("sweep-rpc") and r.get("rpc") and offered_calls(r),
+        offered_calls,
+    )
     if rpc:
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        lo = min(offered_calls(r) for v in rpc.values() for r in v)
+        hi = max(offered_calls(r) for v in rpc.values() for r in v)
+        a1.plot([lo, hi], [lo, hi], color="#999", lw=0.8, ls="--", label="answered = offered")
         for i, (rt, v) in enumerate(sorted(rpc.items())):
             st = style(rt, i)
-            x = [outstanding(r) for r in v]
+            x = [offered_calls(r) for r in v]
             a1.plot(x, [r.get("throughput") or 0 for r in v], label=rt, **st)
-            a2.plot([r.get("throughput") or 0 for r in v],
-                    [(r.get("latency") or {}).get("p99_us", 0) / 1e3 for r in v], label=rt, **st)
+            a2.plot(x, [(r.get("latency") or {}).get("p99_us", 0) / 1e3 for r in v], label=rt, **st)
             for r in v:
-                a2.annotate(str(outstanding(r)), ((r.get("throughput") or 0),
-                            (r.get("latency") or {}).get("p99_us", 0) / 1e3),
-                            textcoords="offset points", xytext=(4, 4), fontsize=7, color=st["color"])
-        a1.set(xscale="log", yscale="log", xlabel="calls in flight (1 caller, closed loop)",
-               ylabel="calls/s", title="rpc 1 caller -> 1 callee, 64 B, WS+JSON")
-        a2.set(xscale="log", yscale="log", xlabel="calls/s", ylabel="p99 latency (ms)",
-               title="rpc: p99 call -> result against calls/s (labels: in flight)")
+                dr = r.get("delivery_ratio")
+                if (dr is not None and dr < 1.0) or r.get("errors"):
+                    note = f"answered {dr:.2f}" + (", errors" if r.get("errors") else "")
+                    a1.annotate(note, (offered_calls(r), r.get("throughput") or 0),
+                                textcoords="offset points", xytext=(-60, -14), fontsize=7,
+                                color=st["color"])
+        a2.axhline(1.0, color="#999", lw=0.8, ls=":", label="1 ms")
+        a1.set(xscale="log", yscale="log", xlabel="offered calls/s", ylabel="answered calls/s",
+               title="rpc 4 callers -> 1 callee, 64 B, WS+JSON: throughput")
+        a2.set(xscale="log", yscale="log", xlabel="offered calls/s", ylabel="p99 latency (ms)",
+               title="rpc: p99 call (when due) -> result")
         for a in (a1, a2):
             a.grid(True, which="both", alpha=0.3)
             a.legend()
-        fig.suptitle(f"closed-loop rpc sweep ({sub})", fontsize=10)
+        fig.suptitle(f"open-loop rpc sweep ({sub})", fontsize=10)
         fig.tight_layout()
         p = os.path.join(out, "rpc-sweep.png")
         fig.savefig(p, dpi=110)

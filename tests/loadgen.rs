@@ -98,6 +98,20 @@ fn every_scenario_delivers_everything() {
     assert_eq!(r.errors, 0, "{}", r.summary());
     check_json(&r);
 
+    // rpc over WebSocket/JSON at a fixed call rate (open loop): about the
+    // asked rate, however many calls that leaves in flight
+    let mut o = short(Scenario::Rpc, &url(&router, true), Serializer::Json);
+    o.rpc.rate = Some(3000.0);
+    let r = loadgen::run(&o).expect("paced rpc runs");
+    let x = r.rpc.as_ref().expect("rpc figures");
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!(x.delivery_ratio, 1.0);
+    assert_eq!(x.results, x.calls);
+    assert!((1500.0..4500.0).contains(&x.calls_per_s), "{}", r.summary());
+    assert!(r.summary().contains("rate 3"), "{}", r.summary());
+    let v = check_json(&r);
+    assert_eq!(v["params"]["rpc"]["rate"], 3000.0);
+
     // sessions over WebSocket/MessagePack from two source addresses
     let mut o = short(Scenario::Sessions, &url(&router, true), Serializer::MsgPack);
     o.sessions.sessions = 200;

@@ -365,7 +365,11 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
                 "",
             );
         }
+        // CPU is what the ramp cost (the hold is idle); memory is read after
+        // the hold, when every session is settled.
         let ramp_s = t0.elapsed().as_secs_f64();
+        let after = opts.router_pid.and_then(stats::sample);
+        let gen_cpu_s = stats::self_cpu() - gen_before;
         progress.run_until(
             Instant::now() + opts.sessions.hold,
             &shared,
@@ -373,15 +377,15 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
             " hold",
         );
         let held = sum(c, C::SessionsOpen);
-        let after = opts.router_pid.and_then(stats::sample);
         let m = Measured {
             secs: ramp_s,
             ramp_s,
             held,
             before,
             after,
-            cpu_secs: t0.elapsed().as_secs_f64(),
-            gen_cpu_s: stats::self_cpu() - gen_before,
+            memory: opts.router_pid.and_then(stats::sample),
+            cpu_secs: ramp_s,
+            gen_cpu_s,
             router_dropped: None,
         };
         shared.set_phase(Phase::Stop);
@@ -406,6 +410,7 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         held: sum(c, C::SessionsOpen),
         before,
         after: opts.router_pid.and_then(stats::sample),
+        memory: None,
         cpu_secs: secs,
         gen_cpu_s: stats::self_cpu() - gen_before,
         router_dropped: None,
@@ -442,6 +447,9 @@ struct Measured {
     /// The router sampled at the start and end of `cpu_secs`.
     before: Option<stats::ProcSample>,
     after: Option<stats::ProcSample>,
+    /// The router sampled for its memory when that is later than `after`
+    /// (sessions: after the hold).
+    memory: Option<stats::ProcSample>,
     /// The interval CPU use is measured over, seconds.
     cpu_secs: f64,
     /// The generator's CPU seconds over it.
@@ -457,6 +465,7 @@ fn build(shared: &Shared, col: &Collector, m: Measured) -> Report {
         held,
         before,
         after,
+        memory,
         cpu_secs,
         gen_cpu_s,
         router_dropped,
@@ -561,12 +570,13 @@ fn build(shared: &Shared, col: &Collector, m: Measured) -> Report {
     let router = match (o.router_pid, before, after) {
         (Some(pid), Some(b), Some(a)) => {
             let cpu_s = (a.cpu_s - b.cpu_s).max(0.0);
+            let mem = memory.as_ref().unwrap_or(&a);
             Some(RouterUsage {
                 pid,
                 cpu_s,
                 cpu_pct: 100.0 * cpu_s / cpu_secs.max(1e-9),
-                peak_rss_bytes: a.peak_rss,
-                rss_bytes: a.rss,
+                peak_rss_bytes: mem.peak_rss,
+                rss_bytes: mem.rss,
             })
         }
         _ => None,

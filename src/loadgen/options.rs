@@ -119,7 +119,8 @@ pub struct Settings {
     #[arg(long, conflicts_with = "rate")]
     pub window: Option<u64>,
     /// Fixed rate instead of a window: publications per second over all
-    /// publishers (fanout and mixed), or session opens per second (sessions).
+    /// publishers (fanout and mixed), calls per second over all callers
+    /// (rpc), or session opens per second (sessions).
     #[arg(long)]
     #[serde(default, deserialize_with = "text")]
     pub rate: Option<String>,
@@ -127,9 +128,16 @@ pub struct Settings {
     /// Callers (rpc). [default: 4]
     #[arg(long)]
     pub callers: Option<usize>,
-    /// Outstanding calls per caller (rpc). [default: 64]
+    /// Outstanding calls per caller (rpc, closed loop: a call is made when
+    /// one returns; ignored at a fixed call rate). [default: 64]
     #[arg(long)]
     pub outstanding: Option<usize>,
+    /// Fixed call rate instead of outstanding calls: calls per second over
+    /// all callers, each timed from when it was due (rpc: the same as --rate;
+    /// mixed: the rpc part's rate).
+    #[arg(long)]
+    #[serde(default, deserialize_with = "text")]
+    pub call_rate: Option<String>,
     /// Callees (rpc), sharing one registration. [default: 1]
     #[arg(long)]
     pub callees: Option<usize>,
@@ -232,6 +240,7 @@ impl Settings {
             rate,
             callers,
             outstanding,
+            call_rate,
             callees,
             invoke,
             progressive,
@@ -309,9 +318,15 @@ impl Settings {
                 ))
             })?,
         };
+        let call_rate = match scenario {
+            Scenario::Rpc => rate("call-rate", &self.call_rate)?.or(rate("rate", &self.rate)?),
+            Scenario::Mixed => rate("call-rate", &self.call_rate)?,
+            _ => None,
+        };
         let rpc = RpcOptions {
             callers: self.callers.unwrap_or(4),
             outstanding: self.outstanding.unwrap_or(64).max(1),
+            rate: call_rate,
             callees: self.callees.unwrap_or(1),
             invoke,
             progressive: self.progressive.unwrap_or(0),
@@ -435,8 +450,10 @@ pub struct FanoutOptions {
 pub struct RpcOptions {
     /// Caller sessions.
     pub callers: usize,
-    /// Calls in flight per caller.
+    /// Calls in flight per caller (closed loop, when `rate` is `None`).
     pub outstanding: usize,
+    /// Calls per second over all callers (open loop), instead of `outstanding`.
+    pub rate: Option<f64>,
     /// Callee sessions, sharing one registration.
     pub callees: usize,
     /// The registration's invocation policy.
@@ -596,6 +613,11 @@ impl Options {
             }
             if self.rpc.invoke == InvokePolicy::Single && self.rpc.callees > 1 {
                 return bad("--invoke single allows one callee only");
+            }
+            if let Some(r) = self.rpc.rate {
+                if r.is_nan() || r <= 0.0 {
+                    return bad("the call rate must be positive");
+                }
             }
         }
         if self.scenario == Scenario::Sessions && self.sessions.sessions == 0 {
@@ -835,5 +857,32 @@ mod tests {
         assert_eq!(o.sessions.sessions, 1000);
         let o = Options::new(Scenario::Mixed, "ws://127.0.0.1:1/ws").unwrap();
         assert_eq!(o.sessions.sessions, 0);
+    }
+
+    #[test]
+    fn call_rates() {
+        let rpc = |text: &str| Settings::from_toml(text).unwrap().resolve().unwrap().rpc;
+        // rpc: --rate (or --call-rate) is calls per second; without, a closed loop
+        assert_eq!(
+            rpc("scenario = \"rpc\"\nrate = \"5k/s\"").rate,
+            Some(5000.0)
+        );
+        assert_eq!(rpc("scenario = \"rpc\"\ncall-rate = 700").rate, Some(700.0));
+        assert_eq!(rpc("scenario = \"rpc\"\noutstanding = 3").rate, None);
+        // mixed: --rate paces the publications, --call-rate the calls
+        let o = Settings::from_toml("scenario = \"mixed\"\nrate = 100\ncall-rate = 50")
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert_eq!((o.fanout.pace, o.rpc.rate), (Pace::Rate(100.0), Some(50.0)));
+        let o = Settings::from_toml("scenario = \"mixed\"\nrate = 100")
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert_eq!(o.rpc.rate, None);
+        assert!(Settings::from_toml("scenario = \"rpc\"\nrate = 0")
+            .unwrap()
+            .resolve()
+            .is_err());
     }
 }

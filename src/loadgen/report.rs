@@ -227,11 +227,14 @@ impl Report {
             let _ = writeln!(s, "  latency {}", latency_line(&f.latency));
         }
         if let Some(r) = &self.rpc {
+            let pace = match p.rpc.rate {
+                None => format!("{} outstanding", p.rpc.outstanding),
+                Some(r) => format!("rate {}/s", si(r)),
+            };
             let _ = writeln!(
                 s,
-                "rpc:      {} caller(s) x {} outstanding -> {} callee(s) ({}), payload {} B, {} progressive",
+                "rpc:      {} caller(s) x {pace} -> {} callee(s) ({}), payload {} B, {} progressive",
                 p.rpc.callers,
-                p.rpc.outstanding,
                 p.rpc.callees,
                 p.rpc.invoke.name(),
                 p.rpc.payload,

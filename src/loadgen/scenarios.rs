@@ -10,6 +10,7 @@
 //! numbers only grow. The publisher adds, for each measured publication, the
 //! number of subscribers of its topic to what must be delivered.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -487,8 +488,11 @@ struct Pending {
     progress: u32,
 }
 
-/// A caller: keeps `outstanding` calls in flight until the run stops.
-async fn caller(l: Rc<Local>, mut s: Session) {
+/// A caller: keeps `outstanding` calls in flight (closed loop: a call is made
+/// when one returns), or makes its share of `rate` calls per second (open
+/// loop: each call's latency counts from when it was due, so a stalled
+/// router shows up as latency, not as fewer calls), until the run stops.
+async fn caller(l: Rc<Local>, s: Session) {
     let o = &l.shared.opts;
     let r = &o.rpc;
     let ser = o.serializer;
@@ -500,26 +504,30 @@ async fn caller(l: Rc<Local>, mut s: Session) {
         Dict::new()
     };
     let c = l.counters();
-    let mut pending: HashMap<u64, Pending> = HashMap::with_capacity(r.outstanding * 2);
-    let mut next: u64 = 0;
+    let pending: RefCell<HashMap<u64, Pending>> =
+        RefCell::new(HashMap::with_capacity(r.outstanding * 2));
+    let next = Cell::new(0u64);
+    let Session { tx, mut rx, writer } = s;
     l.until(Phase::Warmup).await;
-    let mut call = |pending: &mut HashMap<u64, Pending>| {
+    // Makes one call, timed from `sent_ns`.
+    let call = |sent_ns: u64| {
         let phase = l.phase();
         if phase >= Phase::Stop {
             return;
         }
-        next += 1;
+        let request = next.get() + 1;
+        next.set(request);
         let measured = phase == Phase::Measure;
-        pending.insert(
-            next,
+        pending.borrow_mut().insert(
+            request,
             Pending {
-                sent_ns: l.shared.now_ns(),
+                sent_ns,
                 measured,
                 progress: 0,
             },
         );
-        s.tx.push(&Message::Call {
-            request: next,
+        tx.push(&Message::Call {
+            request,
             options: options.clone(),
             procedure: PROCEDURE.into(),
             payload: raw(ser, args.clone(), pad.clone()),
@@ -528,72 +536,108 @@ async fn caller(l: Rc<Local>, mut s: Session) {
             c.add(C::Calls, 1);
         }
     };
-    for _ in 0..r.outstanding {
-        call(&mut pending);
-    }
-    loop {
-        match s.rx.next().await {
-            Ok(Some(Message::Result {
-                request, details, ..
-            })) => {
-                let now = l.shared.now_ns();
-                let progress = details.get("progress").and_then(Value::as_bool) == Some(true);
-                if progress {
-                    if let Some(p) = pending.get_mut(&request) {
-                        p.progress += 1;
+    let closed_loop = r.rate.is_none();
+    let results = async {
+        loop {
+            match rx.next().await {
+                Ok(Some(Message::Result {
+                    request, details, ..
+                })) => {
+                    let now = l.shared.now_ns();
+                    let progress = details.get("progress").and_then(Value::as_bool) == Some(true);
+                    if progress {
+                        if let Some(p) = pending.borrow_mut().get_mut(&request) {
+                            p.progress += 1;
+                            if p.measured {
+                                c.add(C::Progressive, 1);
+                            }
+                        }
+                        continue;
+                    }
+                    let Some(p) = pending.borrow_mut().remove(&request) else {
+                        c.add(C::Protocol, 1);
+                        l.shared
+                            .note_error(|| format!("a RESULT for unknown call {request}"));
+                        continue;
+                    };
+                    c.add(C::ResultsAll, 1);
+                    if l.phase() == Phase::Measure {
+                        c.add(C::ResultsInWindow, 1);
+                    }
+                    if p.progress == r.progressive {
                         if p.measured {
-                            c.add(C::Progressive, 1);
+                            c.add(C::Results, 1);
+                        }
+                        l.record(Part::Rpc, now.saturating_sub(p.sent_ns), p.measured);
+                    } else if p.measured {
+                        c.add(C::CallErrors, 1);
+                        l.shared.note_error(|| {
+                            format!(
+                                "a call got {} progressive result(s), not {}",
+                                p.progress, r.progressive
+                            )
+                        });
+                    }
+                    if closed_loop {
+                        call(l.shared.now_ns());
+                    }
+                }
+                Ok(Some(Message::Error {
+                    request_type: MessageType::Call,
+                    request,
+                    error,
+                    ..
+                })) => {
+                    if let Some(p) = pending.borrow_mut().remove(&request) {
+                        if p.measured {
+                            c.add(C::CallErrors, 1);
                         }
                     }
-                    continue;
-                }
-                let Some(p) = pending.remove(&request) else {
-                    c.add(C::Protocol, 1);
-                    l.shared
-                        .note_error(|| format!("a RESULT for unknown call {request}"));
-                    continue;
-                };
-                c.add(C::ResultsAll, 1);
-                if l.phase() == Phase::Measure {
-                    c.add(C::ResultsInWindow, 1);
-                }
-                if p.progress == r.progressive {
-                    if p.measured {
-                        c.add(C::Results, 1);
-                    }
-                    l.record(Part::Rpc, now.saturating_sub(p.sent_ns), p.measured);
-                } else if p.measured {
-                    c.add(C::CallErrors, 1);
-                    l.shared.note_error(|| {
-                        format!(
-                            "a call got {} progressive result(s), not {}",
-                            p.progress, r.progressive
-                        )
-                    });
-                }
-                call(&mut pending);
-            }
-            Ok(Some(Message::Error {
-                request_type: MessageType::Call,
-                request,
-                error,
-                ..
-            })) => {
-                if let Some(p) = pending.remove(&request) {
-                    if p.measured {
-                        c.add(C::CallErrors, 1);
+                    l.shared.note_error(|| format!("CALL: {error}"));
+                    if closed_loop {
+                        call(l.shared.now_ns());
                     }
                 }
-                l.shared.note_error(|| format!("CALL: {error}"));
-                call(&mut pending);
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => {
-                disconnected(&l, "caller");
-                return;
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    disconnected(&l, "caller");
+                    return;
+                }
             }
         }
-    }
+    };
+    let calls = async {
+        let Some(total) = r.rate else {
+            for _ in 0..r.outstanding {
+                call(l.shared.now_ns());
+            }
+            return;
+        };
+        let per_s = total / r.callers as f64;
+        let start = l.shared.now_ns();
+        let due = |i: u64| start + (i as f64 * 1e9 / per_s) as u64;
+        let mut made: u64 = 0;
+        loop {
+            if l.phase() >= Phase::Stop || tx.failed() {
+                return;
+            }
+            let now = l.shared.now_ns();
+            let mut burst = 0;
+            while due(made) <= now && burst < 10_000 {
+                call(due(made));
+                made += 1;
+                burst += 1;
+            }
+            // As the fixed-rate publisher: sleep until the next call is due
+            // (the timer's lateness counts as latency), looking at the phase
+            // at least every 10 ms.
+            let wait = due(made).saturating_sub(l.shared.now_ns());
+            glommio::timer::sleep(Duration::from_nanos(wait.clamp(20_000, 10_000_000))).await;
+        }
+    };
+    // The results loop ends when the connection does; the calls end at Stop.
+    futures_lite::future::zip(results, calls).await;
+    drop(writer);
 }
 
 /// The sessions part: a task that, once `ramp` has run, holds every session
