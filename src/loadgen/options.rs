@@ -132,6 +132,13 @@ pub struct Settings {
     /// one returns; ignored at a fixed call rate). [default: 64]
     #[arg(long)]
     pub outstanding: Option<usize>,
+    /// The shortest sleep of a fixed-rate sender (publisher or caller): what
+    /// fell due meanwhile goes out together, each message still timed from
+    /// when it was due. Longer ticks send burstier traffic that both sides
+    /// can batch. [default: 20us]
+    #[arg(long)]
+    #[serde(default, deserialize_with = "text")]
+    pub tick: Option<String>,
     /// Fixed call rate instead of outstanding calls: calls per second over
     /// all callers, each timed from when it was due (rpc: the same as --rate;
     /// mixed: the rpc part's rate).
@@ -240,6 +247,7 @@ impl Settings {
             rate,
             callers,
             outstanding,
+            tick,
             call_rate,
             callees,
             invoke,
@@ -357,6 +365,7 @@ impl Settings {
             duration: dur("duration", &self.duration, Duration::from_secs(10))?,
             warmup: dur("warmup", &self.warmup, Duration::from_secs(2))?,
             drain: dur("drain", &self.drain, Duration::from_secs(5))?,
+            tick: dur("tick", &self.tick, Duration::from_micros(20))?,
             shards,
             cpus,
             router_pid: self.router_pid,
@@ -560,6 +569,9 @@ pub struct Options {
     /// The longest wait for in-flight traffic after it.
     #[serde(serialize_with = "secs")]
     pub drain: Duration,
+    /// The shortest sleep of a fixed-rate sender.
+    #[serde(serialize_with = "secs")]
+    pub tick: Duration,
     /// Generator shards.
     pub shards: usize,
     /// CPUs the shards are pinned to, in turn (unpinned when `None`).
@@ -884,5 +896,13 @@ mod tests {
             .unwrap()
             .resolve()
             .is_err());
+        // the pacing tick: 20 µs unless given
+        let o = Settings::from_toml("scenario = \"rpc\"\ntick = \"250us\"")
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert_eq!(o.tick, Duration::from_micros(250));
+        let o = Options::new(Scenario::Rpc, "ws://127.0.0.1:1/ws").unwrap();
+        assert_eq!(o.tick, Duration::from_micros(20));
     }
 }

@@ -206,7 +206,7 @@ impl Report {
         if let Some(f) = &self.fanout {
             let pace = match p.fanout.pace {
                 Pace::Window(w) => format!("window {w}"),
-                Pace::Rate(r) => format!("rate {}/s", si(r)),
+                Pace::Rate(r) => format!("rate {}/s (tick {:?})", si(r), p.tick),
             };
             let _ = writeln!(
                 s,
@@ -229,7 +229,7 @@ impl Report {
         if let Some(r) = &self.rpc {
             let pace = match p.rpc.rate {
                 None => format!("{} outstanding", p.rpc.outstanding),
-                Some(r) => format!("rate {}/s", si(r)),
+                Some(r) => format!("rate {}/s (tick {:?})", si(r), p.tick),
             };
             let _ = writeln!(
                 s,

@@ -411,6 +411,7 @@ async fn publisher(l: Rc<Local>, p: usize, s: Session) {
             },
             (None, Pace::Rate(total)) => {
                 let per_s = total / f.publishers as f64;
+                let tick = o.tick.as_nanos().min(10_000_000) as u64;
                 let start = l.shared.now_ns();
                 let due = |i: u64| start + (i as f64 * 1e9 / per_s) as u64;
                 let mut sent: u64 = 0;
@@ -428,12 +429,11 @@ async fn publisher(l: Rc<Local>, p: usize, s: Session) {
                         sent += 1;
                         burst += 1;
                     }
-                    // Sleep until the next one is due (the timer's own
-                    // lateness, tens of µs, counts as latency), looking at
-                    // the phase at least every 10 ms.
+                    // Sleep until the next one is due, or at least a tick
+                    // (the timer's lateness and the tick count as latency),
+                    // looking at the phase at least every 10 ms.
                     let wait = due(sent).saturating_sub(l.shared.now_ns());
-                    glommio::timer::sleep(Duration::from_nanos(wait.clamp(20_000, 10_000_000)))
-                        .await;
+                    glommio::timer::sleep(Duration::from_nanos(wait.clamp(tick, 10_000_000))).await;
                 }
             }
             (None, Pace::Window(_)) => {}
@@ -614,6 +614,7 @@ async fn caller(l: Rc<Local>, s: Session) {
             return;
         };
         let per_s = total / r.callers as f64;
+        let tick = o.tick.as_nanos().min(10_000_000) as u64;
         let start = l.shared.now_ns();
         let due = |i: u64| start + (i as f64 * 1e9 / per_s) as u64;
         let mut made: u64 = 0;
@@ -628,11 +629,11 @@ async fn caller(l: Rc<Local>, s: Session) {
                 made += 1;
                 burst += 1;
             }
-            // As the fixed-rate publisher: sleep until the next call is due
-            // (the timer's lateness counts as latency), looking at the phase
-            // at least every 10 ms.
+            // As the fixed-rate publisher: sleep until the next call is due,
+            // or at least a tick (both count as latency), looking at the
+            // phase at least every 10 ms.
             let wait = due(made).saturating_sub(l.shared.now_ns());
-            glommio::timer::sleep(Duration::from_nanos(wait.clamp(20_000, 10_000_000))).await;
+            glommio::timer::sleep(Duration::from_nanos(wait.clamp(tick, 10_000_000))).await;
         }
     };
     // The results loop ends when the connection does; the calls end at Stop.
