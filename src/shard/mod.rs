@@ -642,7 +642,17 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
         .collect();
     let seed = spec.seed.unwrap_or_else(rand::random);
     let spec = Arc::new(spec);
+    // glommio's MeshBuilder holds an `Rc` and is `Send` only by an unsafe
+    // impl: cloning it on the shard threads (as this code once did, inside
+    // `on_all_shards`) raced on the non-atomic count and corrupted the heap
+    // now and then at start-up with two or more shards. Every clone is made
+    // here, on this thread, and the original is leaked so that the shards'
+    // drops (in `join`, possibly concurrent) can never bring the count to zero.
     let mesh: MeshBuilder<PeerMsg, Full> = MeshBuilder::full(shards, 4096);
+    let meshes: Vec<Option<MeshBuilder<PeerMsg, Full>>> =
+        (0..shards).map(|_| Some(mesh.clone())).collect();
+    std::mem::forget(mesh);
+    let meshes = Arc::new(Mutex::new(meshes));
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<()>();
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
@@ -661,12 +671,23 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
     let threads = builder
         .on_all_shards(move || {
             let spec = spec.clone();
-            let mesh = mesh.clone();
+            let meshes = meshes.clone();
             let receivers = receivers.clone();
             let ready = ready_tx.clone();
             let done = done_tx.clone();
             async move {
-                if let Err(e) = shard_main(spec, mesh, receivers, ready.clone(), seed).await {
+                // Moving a clone out of the list touches no count.
+                let mesh = meshes
+                    .lock()
+                    .ok()
+                    .and_then(|mut m| m.iter_mut().find_map(Option::take));
+                let started = match mesh {
+                    Some(mesh) => shard_main(spec, mesh, receivers, ready.clone(), seed).await,
+                    None => Err(StartError::Shard(
+                        "no channel mesh left for this shard".into(),
+                    )),
+                };
+                if let Err(e) = started {
                     let _ = ready.send(Err(e));
                 }
                 // The shard's work is done. Its thread parks instead of returning:
