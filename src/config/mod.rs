@@ -704,6 +704,14 @@ impl TransportConfig {
         }
     }
 
+    /// Its connection limits and session-opening deadlines.
+    pub fn limits(&self) -> ConnectionLimits {
+        match self {
+            TransportConfig::Websocket(w) => w.options.limits(),
+            TransportConfig::Rawsocket(r) => r.options.limits(),
+        }
+    }
+
     /// Its outgoing queue limits.
     pub fn queue(&self) -> QueueConfig {
         match self {
@@ -795,6 +803,31 @@ pub struct QueueConfig {
     pub slow_consumer: SlowConsumer,
 }
 
+/// A transport's connection limits and session-opening deadlines (both
+/// transport kinds' `options`; times in ms, 0 meaning none or unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ConnectionLimits {
+    /// Time to send HELLO once the transport is open.
+    pub hello_timeout: u64,
+    /// Time to answer a CHALLENGE.
+    pub auth_timeout: u64,
+    /// Most open connections, all shards together.
+    pub max_connections: usize,
+    /// Most open connections on one shard.
+    pub max_connections_per_shard: usize,
+    /// Most connections in the opening handshake, all shards together.
+    pub max_handshakes: usize,
+    /// Most connections in the opening handshake on one shard.
+    pub max_handshakes_per_shard: usize,
+}
+
+fn default_hello_timeout() -> u64 {
+    10_000
+}
+fn default_auth_timeout() -> u64 {
+    10_000
+}
+
 fn default_queue_messages() -> usize {
     10_000
 }
@@ -880,6 +913,28 @@ pub struct WebSocketOptions {
     /// Most bytes queued for one connection (default 16 MiB; 0 = unlimited).
     #[serde(default = "default_queue_bytes")]
     pub max_queue_bytes: usize,
+    /// Time a session has to send HELLO once the transport is open, ms
+    /// (default 10000; 0 = none). A connection that has not said HELLO by
+    /// then is closed.
+    #[serde(default = "default_hello_timeout")]
+    pub hello_timeout: u64,
+    /// Time a session has to answer a CHALLENGE, ms (default 10000; 0 = none).
+    #[serde(default = "default_auth_timeout")]
+    pub auth_timeout: u64,
+    /// Most connections open on this transport, all shards together
+    /// (default 0 = unlimited); a connection over it is closed at accept.
+    #[serde(default)]
+    pub max_connections: usize,
+    /// Most connections open on this transport on one shard (default 0 = unlimited).
+    #[serde(default)]
+    pub max_connections_per_shard: usize,
+    /// Most connections still in the transport's opening handshake, all
+    /// shards together (default 0 = unlimited).
+    #[serde(default)]
+    pub max_handshakes: usize,
+    /// Most connections still in the opening handshake on one shard (default 0 = unlimited).
+    #[serde(default)]
+    pub max_handshakes_per_shard: usize,
     /// What to do when a connection's queue is full (default `drop`).
     #[serde(default)]
     pub slow_consumer: SlowConsumer,
@@ -903,6 +958,12 @@ impl Default for WebSocketOptions {
             compression: None,
             max_queue_messages: default_queue_messages(),
             max_queue_bytes: default_queue_bytes(),
+            hello_timeout: default_hello_timeout(),
+            auth_timeout: default_auth_timeout(),
+            max_connections: 0,
+            max_connections_per_shard: 0,
+            max_handshakes: 0,
+            max_handshakes_per_shard: 0,
             slow_consumer: SlowConsumer::default(),
         }
     }
@@ -913,6 +974,18 @@ fn default_read_buffer() -> usize {
 }
 
 impl WebSocketOptions {
+    /// The connection limits and session-opening deadlines.
+    pub fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            hello_timeout: self.hello_timeout,
+            auth_timeout: self.auth_timeout,
+            max_connections: self.max_connections,
+            max_connections_per_shard: self.max_connections_per_shard,
+            max_handshakes: self.max_handshakes,
+            max_handshakes_per_shard: self.max_handshakes_per_shard,
+        }
+    }
+
     /// The outgoing queue limits.
     pub fn queue(&self) -> QueueConfig {
         QueueConfig {
@@ -951,6 +1024,28 @@ pub struct RawSocketOptions {
     /// Most bytes queued for one connection (default 16 MiB; 0 = unlimited).
     #[serde(default = "default_queue_bytes")]
     pub max_queue_bytes: usize,
+    /// Time a session has to send HELLO once the transport is open, ms
+    /// (default 10000; 0 = none). A connection that has not said HELLO by
+    /// then is closed.
+    #[serde(default = "default_hello_timeout")]
+    pub hello_timeout: u64,
+    /// Time a session has to answer a CHALLENGE, ms (default 10000; 0 = none).
+    #[serde(default = "default_auth_timeout")]
+    pub auth_timeout: u64,
+    /// Most connections open on this transport, all shards together
+    /// (default 0 = unlimited); a connection over it is closed at accept.
+    #[serde(default)]
+    pub max_connections: usize,
+    /// Most connections open on this transport on one shard (default 0 = unlimited).
+    #[serde(default)]
+    pub max_connections_per_shard: usize,
+    /// Most connections still in the transport's opening handshake, all
+    /// shards together (default 0 = unlimited).
+    #[serde(default)]
+    pub max_handshakes: usize,
+    /// Most connections still in the opening handshake on one shard (default 0 = unlimited).
+    #[serde(default)]
+    pub max_handshakes_per_shard: usize,
     /// What to do when a connection's queue is full (default `drop`).
     #[serde(default)]
     pub slow_consumer: SlowConsumer,
@@ -964,12 +1059,30 @@ impl Default for RawSocketOptions {
             read_buffer_size: default_read_buffer(),
             max_queue_messages: default_queue_messages(),
             max_queue_bytes: default_queue_bytes(),
+            hello_timeout: default_hello_timeout(),
+            auth_timeout: default_auth_timeout(),
+            max_connections: 0,
+            max_connections_per_shard: 0,
+            max_handshakes: 0,
+            max_handshakes_per_shard: 0,
             slow_consumer: SlowConsumer::default(),
         }
     }
 }
 
 impl RawSocketOptions {
+    /// The connection limits and session-opening deadlines.
+    pub fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            hello_timeout: self.hello_timeout,
+            auth_timeout: self.auth_timeout,
+            max_connections: self.max_connections,
+            max_connections_per_shard: self.max_connections_per_shard,
+            max_handshakes: self.max_handshakes,
+            max_handshakes_per_shard: self.max_handshakes_per_shard,
+        }
+    }
+
     /// The handshake's length exponent `n` (0 to 15): the largest with
     /// `2^(9+n) <= max_message_size`, clamped to the protocol's range.
     pub fn length_exponent(&self) -> u8 {

@@ -132,6 +132,8 @@ pub struct ListenerSpec {
     pub shards: Option<Vec<usize>>,
     /// The TCP listen backlog (the kernel caps it at `net.core.somaxconn`).
     pub backlog: u32,
+    /// Connection caps and session-opening deadlines.
+    pub limits: crate::config::ConnectionLimits,
 }
 
 /// What the runtime runs.

@@ -61,6 +61,7 @@ impl ListenerSpec {
             queue,
             shards: None,
             backlog,
+            limits: t.limits(),
         })
     }
 }

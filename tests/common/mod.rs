@@ -64,6 +64,7 @@ pub fn listener(id: u32, name: &str, websocket: bool, shards: Option<Vec<usize>>
         queue: QueueLimits::default(),
         shards,
         backlog: 1024,
+        limits: shardwamp::config::ConnectionLimits::default(),
     }
 }
 
