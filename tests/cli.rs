@@ -135,3 +135,121 @@ endpoint = { type = "tcp", port = 0, interface = "127.0.0.1" }
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// Starts `shardwamp run --config path` and returns it with the address its
+/// `ws` transport listens on; `None` when it exits before listening (and the
+/// stderr it printed).
+fn run_router(path: &std::path::Path) -> Result<(std::process::Child, String), String> {
+    let mut child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("listening: ws (websocket) on ws://") {
+            return Ok((child, rest.to_owned()));
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    Err(String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the router did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `systemctl restart`: a router that served clients on a fixed port starts
+/// again on it at once, after SIGTERM as after SIGKILL (the kernel keeps the
+/// closed connections in TIME_WAIT for a minute: listeners set SO_REUSEADDR),
+/// while a second router beside a running one is still refused.
+#[test]
+fn restarts_at_once_on_its_fixed_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("shardwamp-cli-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[router]
+shards = 2
+
+[[realms]]
+name = "realm1"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+
+[[transports]]
+type = "websocket"
+id = "ws"
+url = "/ws"
+endpoint = {{ type = "tcp", port = {port}, interface = "127.0.0.1" }}
+"#
+        ),
+    )
+    .unwrap();
+    for signal in [libc::SIGTERM, libc::SIGKILL, libc::SIGTERM] {
+        let (mut child, url) = run_router(&path).unwrap_or_else(|stderr| {
+            panic!("the router did not start again on port {port}: {stderr}")
+        });
+        // a second router on the same port is refused while this one runs
+        let second = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(!second.status.success());
+        assert!(
+            String::from_utf8_lossy(&second.stderr).contains("in use"),
+            "{}",
+            String::from_utf8_lossy(&second.stderr)
+        );
+        let (addr, ws_path) = url.split_once('/').unwrap();
+        let mut clients: Vec<Client> = (0..4)
+            .map(|_| {
+                let mut c = Client::websocket(
+                    addr.parse().unwrap(),
+                    &format!("/{ws_path}"),
+                    Serializer::Json,
+                );
+                c.join("realm1");
+                c
+            })
+            .collect();
+        // SAFETY: sending a signal to our own child process.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        if signal == libc::SIGTERM {
+            for c in &mut clients {
+                assert!(matches!(c.recv(), Some(Message::Goodbye { .. })));
+            }
+        }
+        wait_exit(&mut child);
+        // the router closed first: its side of each connection waits in TIME_WAIT
+        drop(clients);
+    }
+}

@@ -545,9 +545,12 @@ fn placement(shards: usize, cpus: Option<&[usize]>) -> PoolPlacement {
 pub const RING_DEPTH: usize = 4096;
 
 /// A bound, listening TCP socket as each shard makes one: SO_REUSEPORT
-/// (every shard binds the same address) and the configured backlog (the
-/// kernel caps it at `net.core.somaxconn`); glommio's own `bind` always
-/// listens with 1024.
+/// (every shard binds the same address), SO_REUSEADDR (a restarted router
+/// binds its port at once, though the connections it closed wait in
+/// TIME_WAIT for a minute; a port another socket *listens* on is still
+/// refused, and [`start`] refuses a port in use before any shard binds it)
+/// and the configured backlog (the kernel caps it at `net.core.somaxconn`);
+/// glommio's own `bind` always listens with 1024.
 pub fn listen_socket(addr: SocketAddr, backlog: u32) -> std::io::Result<socket2::Socket> {
     let domain = if addr.is_ipv6() {
         socket2::Domain::IPV6
@@ -556,6 +559,7 @@ pub fn listen_socket(addr: SocketAddr, backlog: u32) -> std::io::Result<socket2:
     };
     let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
     s.set_reuse_port(true)?;
+    s.set_reuse_address(true)?;
     s.bind(&addr.into())?;
     s.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(s)
