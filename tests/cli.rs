@@ -178,11 +178,14 @@ fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
 /// while a second router beside a running one is still refused.
 #[test]
 fn restarts_at_once_on_its_fixed_port() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, admin) = (free(), free());
     let dir = std::env::temp_dir().join(format!("shardwamp-cli-restart-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("run.toml");
@@ -207,6 +210,10 @@ type = "websocket"
 id = "ws"
 url = "/ws"
 endpoint = {{ type = "tcp", port = {port}, interface = "127.0.0.1" }}
+
+[admin]
+enabled = true
+endpoint = {{ type = "tcp", port = {admin}, interface = "127.0.0.1" }}
 "#
         ),
     )
@@ -228,6 +235,12 @@ endpoint = {{ type = "tcp", port = {port}, interface = "127.0.0.1" }}
             String::from_utf8_lossy(&second.stderr)
         );
         let (addr, ws_path) = url.split_once('/').unwrap();
+        // the admin endpoint served a client too
+        let mut http = std::net::TcpStream::connect(("127.0.0.1", admin)).unwrap();
+        std::io::Write::write_all(&mut http, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut reply = [0u8; 12];
+        std::io::Read::read_exact(&mut http, &mut reply).unwrap();
+        assert_eq!(&reply, b"HTTP/1.1 200");
         let mut clients: Vec<Client> = (0..4)
             .map(|_| {
                 let mut c = Client::websocket(
@@ -251,5 +264,6 @@ endpoint = {{ type = "tcp", port = {port}, interface = "127.0.0.1" }}
         wait_exit(&mut child);
         // the router closed first: its side of each connection waits in TIME_WAIT
         drop(clients);
+        drop(http);
     }
 }

@@ -552,13 +552,17 @@ pub const RING_DEPTH: usize = 4096;
 /// and the configured backlog (the kernel caps it at `net.core.somaxconn`);
 /// glommio's own `bind` always listens with 1024.
 pub fn listen_socket(addr: SocketAddr, backlog: u32) -> std::io::Result<socket2::Socket> {
+    socket(addr, backlog, true)
+}
+
+fn socket(addr: SocketAddr, backlog: u32, reuse_port: bool) -> std::io::Result<socket2::Socket> {
     let domain = if addr.is_ipv6() {
         socket2::Domain::IPV6
     } else {
         socket2::Domain::IPV4
     };
     let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    s.set_reuse_port(true)?;
+    s.set_reuse_port(reuse_port)?;
     s.set_reuse_address(true)?;
     s.bind(&addr.into())?;
     s.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
@@ -567,8 +571,21 @@ pub fn listen_socket(addr: SocketAddr, backlog: u32) -> std::io::Result<socket2:
 
 /// [`listen_socket`], handed to this shard's glommio reactor.
 fn listen_tcp(addr: SocketAddr, backlog: u32) -> std::io::Result<glommio::net::TcpListener> {
+    into_glommio(listen_socket(addr, backlog)?)
+}
+
+/// A listener that one shard alone serves (the admin HTTP endpoint): like
+/// [`listen_socket`] but without SO_REUSEPORT, so a second router cannot
+/// share its port; SO_REUSEADDR lets a restart bind it at once.
+pub(crate) fn listen_tcp_alone(
+    addr: SocketAddr,
+    backlog: u32,
+) -> std::io::Result<glommio::net::TcpListener> {
+    into_glommio(socket(addr, backlog, false)?)
+}
+
+fn into_glommio(s: socket2::Socket) -> std::io::Result<glommio::net::TcpListener> {
     use std::os::fd::{FromRawFd, IntoRawFd};
-    let s = listen_socket(addr, backlog)?;
     // SAFETY: the descriptor is a bound, listening TCP socket whose ownership
     // moves into the glommio listener.
     Ok(unsafe { glommio::net::TcpListener::from_raw_fd(s.into_raw_fd()) })
