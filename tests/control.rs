@@ -500,3 +500,166 @@ fn the_example_config_parses_for_the_controller() {
     assert!(config.management.is_some());
     let _ = Config::from_str(shardwamp::config::DEFAULT_CONFIG).unwrap();
 }
+
+/// `[management] transport` is enforced: an operator's valid ticket works on
+/// the management transport and nowhere else (elsewhere the realm does not
+/// exist); `start_router_transport` refuses an address, port or Unix path in
+/// use, as the config check does; the management component cannot be stopped.
+#[test]
+fn the_management_realm_is_locked_to_its_transport() {
+    let sock = std::env::temp_dir().join(format!("shardwamp-mgmt-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&sock);
+    let text = CONFIG.replace(
+        "[management]\nrealm = \"shardwamp.management\"\n",
+        &format!(
+            r#"[[transports]]
+type = "rawsocket"
+id = "local"
+endpoint = {{ type = "unix", path = "{}" }}
+[transports.auth.ticket]
+type = "static"
+principals = {{ operator = {{ ticket = "${{OP_TICKET}}", role = "admin" }} }}
+
+[management]
+realm = "shardwamp.management"
+transport = "mgmt"
+"#,
+            sock.display()
+        ),
+    );
+    let text = text.replace(
+        "[[components]]",
+        r#"[[transports]]
+type = "websocket"
+id = "mgmt"
+url = "/ws"
+endpoint = { type = "tcp", port = 0, interface = "127.0.0.1" }
+[transports.auth.ticket]
+type = "static"
+principals = { operator = { ticket = "${OP_TICKET}", role = "admin" } }
+
+[[components]]"#,
+    );
+    let config =
+        Config::from_str_with_env(&text, |k| (k == "OP_TICKET").then(|| TICKET.to_owned()))
+            .expect("config");
+    let c = Controller::start(config, Registry::with_builtins()).expect("router starts");
+    let ctl_on = |transport: &str, args: &[&str]| {
+        let url = format!("ws://{}/ws", c.transport_addr(transport).unwrap());
+        let out = Command::new(BIN)
+            .args(["ctl", "--url", &url, "--authid", "operator"])
+            .args(args)
+            .env("SHARDWAMP_TICKET", TICKET)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        )
+    };
+    // the public transport: the realm does not exist, even for a valid operator
+    let (success, _, err) = ctl_on("ws", &["get_router_realms"]);
+    assert!(!success && err.contains("no_such_realm"), "{err}");
+    let mut anon = Client::websocket(c.transport_addr("ws").unwrap(), "/ws", Serializer::Json);
+    anon.send(&Message::Hello {
+        realm: "shardwamp.management".into(),
+        details: dict! { "roles" => Value::Dict(shardwamp::router::sim::all_roles()) },
+    });
+    match anon.recv() {
+        Some(Message::Abort { reason, .. }) => assert_eq!(reason, uris::ERROR_NO_SUCH_REALM),
+        other => panic!("{other:?}"),
+    }
+    // the management transport: it works
+    let (success, out, err) = ctl_on("mgmt", &["get_router_realms"]);
+    assert!(success, "{err}");
+    assert!(out.contains("shardwamp.management"), "{out}");
+
+    // start_router_transport refuses an address in use: another transport's port ...
+    let ws_port = c.transport_addr("ws").unwrap().port();
+    let (success, _, err) = ctl_on(
+        "mgmt",
+        &[
+            "start_router_transport",
+            "sneaky",
+            &format!(
+                r#"{{"type": "websocket", "endpoint": {{"type": "tcp", "port": {ws_port}, "interface": "127.0.0.1"}}}}"#
+            ),
+        ],
+    );
+    assert!(!success && err.contains("cannot listen there"), "{err}");
+    // ... the same port on every interface ...
+    let (success, _, err) = ctl_on(
+        "mgmt",
+        &[
+            "start_router_transport",
+            "sneaky",
+            &format!(
+                r#"{{"type": "rawsocket", "endpoint": {{"type": "tcp", "port": {ws_port}}}}}"#
+            ),
+        ],
+    );
+    assert!(!success, "{err}");
+    // ... a port another program listens on ...
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (success, _, err) = ctl_on(
+        "mgmt",
+        &[
+            "start_router_transport",
+            "sneaky",
+            &format!(
+                r#"{{"type": "rawsocket", "endpoint": {{"type": "tcp", "port": {}, "interface": "127.0.0.1"}}}}"#,
+                other.local_addr().unwrap().port()
+            ),
+        ],
+    );
+    assert!(!success && err.contains("cannot listen there"), "{err}");
+    // ... and a Unix socket path in use
+    let (success, _, err) = ctl_on(
+        "mgmt",
+        &[
+            "start_router_transport",
+            "sneaky",
+            &format!(
+                r#"{{"type": "rawsocket", "endpoint": {{"type": "unix", "path": "{}"}}}}"#,
+                sock.display()
+            ),
+        ],
+    );
+    assert!(!success && err.contains("already used by 'local'"), "{err}");
+    assert!(
+        std::os::unix::net::UnixStream::connect(&sock).is_ok(),
+        "the Unix socket in use still serves"
+    );
+    assert_eq!(
+        ok_on(&ctl_on("mgmt", &["get_router_transports"])),
+        serde_json::json!(["local", "mgmt", "ws"])
+    );
+
+    // the management component cannot be stopped
+    let (success, _, err) = ctl_on("mgmt", &["stop_router_component", "shardwamp.management"]);
+    assert!(!success && err.contains("unmanageable"), "{err}");
+    let (success, _, err) = ctl_on("mgmt", &["get_router_realms"]);
+    assert!(success, "{err}");
+
+    // stopped and started again (through the Rust API), the management
+    // transport still gates the realm: through it, and only through it
+    futures_lite::future::block_on(c.stop_router_transport("mgmt", true)).unwrap();
+    let mgmt: shardwamp::config::TransportConfig = serde_json::from_str(
+        r#"{"type": "websocket", "url": "/ws", "endpoint": {"type": "tcp", "port": 0, "interface": "127.0.0.1"},
+            "auth": {"ticket": {"type": "static", "principals": {"operator": {"ticket": "op-secret-123", "role": "admin"}}}}}"#,
+    )
+    .unwrap();
+    futures_lite::future::block_on(c.start_router_transport("mgmt", mgmt)).unwrap();
+    let (success, _, err) = ctl_on("mgmt", &["get_router_components"]);
+    assert!(success, "{err}");
+    let (success, _, err) = ctl_on("ws", &["get_router_realms"]);
+    assert!(!success && err.contains("no_such_realm"), "{err}");
+    c.shutdown();
+    let _ = std::fs::remove_file(&sock);
+}
+
+fn ok_on(r: &(bool, String, String)) -> serde_json::Value {
+    assert!(r.0, "{}", r.2);
+    serde_json::from_str(&r.1).unwrap()
+}

@@ -24,6 +24,7 @@ fn spec(listeners: Vec<shard::ListenerSpec>) -> RouterSpec {
         realms: vec![open_realm("realm1")],
         listeners,
         seed: Some(1),
+        realm_transports: Vec::new(),
     }
 }
 

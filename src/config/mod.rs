@@ -95,6 +95,7 @@
 
 mod source;
 mod validate;
+pub(crate) use validate::clash as endpoints_clash;
 
 #[cfg(test)]
 mod tests;

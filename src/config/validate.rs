@@ -383,7 +383,9 @@ fn listeners(config: &Config, out: &mut Vec<Problem>) {
     }
 }
 
-fn clash(a: &Endpoint, b: &Endpoint) -> bool {
+/// Whether two endpoints would listen on the same port or path (a wildcard
+/// interface clashes with every interface; port 0 clashes with nothing).
+pub(crate) fn clash(a: &Endpoint, b: &Endpoint) -> bool {
     match (a, b) {
         (Endpoint::Tcp(a), Endpoint::Tcp(b)) => {
             let (x, y) = (a.interface_addr(), b.interface_addr());

@@ -15,6 +15,10 @@ use crate::wamp::message::Payload;
 /// The class name the management component is registered under.
 pub const CLASSNAME: &str = "shardwamp.management";
 
+/// The management component's id (it cannot be stopped: the router would
+/// be left unmanageable until restarted).
+pub const COMPONENT_ID: &str = "shardwamp.management";
+
 /// The internal role the management component joins under: it may register
 /// `shardwamp.router.*` and nothing else. Who may *call* them is the realm's
 /// configured roles' business.

@@ -204,6 +204,14 @@ impl Controller {
                     r.roles.push(management::role());
                 }
             }
+            // Only through its transport, when one is named: elsewhere the
+            // management realm does not exist.
+            if let Some(t) = &m.transport {
+                if let Some(i) = config.transports.iter().position(|c| c.id() == t) {
+                    spec.realm_transports
+                        .push((m.realm.clone(), vec![i as TransportId]));
+                }
+            }
         }
         let handle = shard::start(spec.clone())?;
         let now = now_iso();
@@ -256,7 +264,7 @@ impl Controller {
         });
         if let Some(m) = management {
             let c = ComponentConfig {
-                id: "shardwamp.management".into(),
+                id: management::COMPONENT_ID.into(),
                 kind: crate::config::ComponentKind::Class,
                 realm: m.realm.clone(),
                 role: management::ROLE.into(),
@@ -600,6 +608,26 @@ impl Controller {
                     format!("transport '{id}' is running"),
                 ));
             }
+            // The same rule as the config check: no two transports (nor the
+            // admin endpoint) on one port or path.
+            let admin = self
+                .base
+                .admin
+                .enabled
+                .then_some(("the admin endpoint", &self.base.admin.endpoint));
+            let running = st
+                .transports
+                .iter()
+                .map(|(other, t)| (other.as_str(), t.config.endpoint()));
+            if let Some((other, _)) = running
+                .chain(admin)
+                .find(|(_, e)| crate::config::endpoints_clash(e, config.endpoint()))
+            {
+                return Err(err(
+                    ERROR_INVALID_CONFIGURATION,
+                    format!("transport '{id}': its endpoint is already used by '{other}'"),
+                ));
+            }
             let t = st.next_transport;
             st.next_transport += 1;
             t
@@ -608,6 +636,12 @@ impl Controller {
             .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
         crate::router::auth::Authenticator::new(&spec.auth)
             .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
+        shard::check_free(&spec.endpoint).map_err(|e| {
+            err(
+                ERROR_INVALID_CONFIGURATION,
+                format!("transport '{id}': cannot listen there: {e}"),
+            )
+        })?;
         let mut reservation = None;
         if let EndpointSpec::Tcp(addr) = &mut spec.endpoint {
             if addr.port() == 0 {
@@ -648,7 +682,23 @@ impl Controller {
             created: now_iso(),
         };
         let v = Self::describe_transport(id, &entry);
-        self.lock().transports.insert(id.to_owned(), entry);
+        let gate = {
+            let mut st = self.lock();
+            st.transports.insert(id.to_owned(), entry);
+            match &self.base.management {
+                Some(m) if m.transport.as_deref() == Some(id) => {
+                    st.realms.get(&m.realm).map(|r| r.rid)
+                }
+                _ => None,
+            }
+        };
+        if let Some(rid) = gate {
+            // The management transport started again: the management realm
+            // is reachable through it (and still only through it).
+            self.handle
+                .invoke_on_all_async(move |core| core.limit_realm_to(rid, Some(vec![tid])))
+                .await;
+        }
         Ok(v)
     }
 
@@ -775,6 +825,14 @@ impl Controller {
 
     /// Stops a component: its session leaves.
     pub async fn stop_router_component(&self, id: &str) -> Result<Value, CtlError> {
+        if id == management::COMPONENT_ID && self.base.management.is_some() {
+            return Err(err(
+                ERROR_INVALID_ARGUMENT,
+                format!(
+                    "component '{id}' serves the controller API: stopping it would leave the router unmanageable until restarted"
+                ),
+            ));
+        }
         let c = self
             .lock()
             .components

@@ -315,6 +315,15 @@ impl RouterCore {
     }
 
     /// Stops a realm: refuses new sessions and closes the existing ones with
+    /// Lets sessions join realm `id` only through `transports` (and the
+    /// components' internal transports); through any other transport the
+    /// realm answers as if it did not exist. `None` lifts the limit.
+    pub fn limit_realm_to(&mut self, id: RealmId, transports: Option<Vec<TransportId>>) {
+        if let Some(r) = self.realm_mut(id) {
+            r.only_through = transports;
+        }
+    }
+
     /// GOODBYE `wamp.close.close_realm` (when `close_sessions`).
     pub fn stop_realm(&mut self, id: RealmId, close_sessions: bool) {
         let Some(realm) = self.realm_mut(id) else {
@@ -925,7 +934,20 @@ impl RouterCore {
             self.protocol_violation(conn, "HELLO.Details.roles must announce at least one role");
             return;
         }
-        let Some(realm_id) = self.realm_by_name.get(&realm_name).copied() else {
+        let transport = self.conns.get(&conn).map(|c| c.transport);
+        let gated = |r: &Realm| {
+            r.only_through.as_ref().is_some_and(|only| {
+                transport.is_none_or(|t| {
+                    t < crate::control::COMPONENT_TRANSPORT_BASE && !only.contains(&t)
+                })
+            })
+        };
+        let found = self
+            .realm_by_name
+            .get(&realm_name)
+            .copied()
+            .filter(|id| self.realm(*id).is_some_and(|r| !gated(r)));
+        let Some(realm_id) = found else {
             self.stats.auth_failures += 1;
             self.abort(
                 conn,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::authz::{RoleConfig, Roles};
 use super::matcher::PatternTable;
 use super::peer::{Publication, ReplicaOp};
-use super::{ConnId, RegId, SessionId, ShardId, SubId};
+use super::{ConnId, RegId, SessionId, ShardId, SubId, TransportId};
 use crate::wamp::id::ScopeIdGen;
 use crate::wamp::uri::{MatchPolicy, UriCheck};
 
@@ -373,6 +373,9 @@ pub(crate) struct Realm {
     pub home_state: Option<Box<HomeRealm>>,
     /// Closed to new sessions (being stopped).
     pub stopping: bool,
+    /// When set, sessions may join only through these transports (and
+    /// components' internal ones): through any other the realm does not exist.
+    pub only_through: Option<Vec<TransportId>>,
 }
 
 impl Realm {
@@ -395,6 +398,7 @@ impl Realm {
                 })
             }),
             stopping: false,
+            only_through: None,
         }
     }
 

@@ -151,6 +151,9 @@ pub struct RouterSpec {
     pub listeners: Vec<ListenerSpec>,
     /// Seed for ids (None: from the OS).
     pub seed: Option<u64>,
+    /// Realms (by name) that sessions may join only through the listed
+    /// transports; set before any listener accepts (the management realm).
+    pub realm_transports: Vec<(String, Vec<TransportId>)>,
 }
 
 /// Messages the control plane sends a shard.
@@ -591,6 +594,25 @@ fn into_glommio(s: socket2::Socket) -> std::io::Result<glommio::net::TcpListener
     Ok(unsafe { glommio::net::TcpListener::from_raw_fd(s.into_raw_fd()) })
 }
 
+/// Fails when something already listens on `endpoint`: a fixed TCP port
+/// bound by another socket (the shards bind with SO_REUSEPORT, which would
+/// otherwise let a second listener silently share the port and split its
+/// connections), or a Unix socket path that accepts connections (the shards
+/// replace a stale socket file, never a live one). Port 0 is always free.
+pub(crate) fn check_free(endpoint: &EndpointSpec) -> std::io::Result<()> {
+    match endpoint {
+        EndpointSpec::Tcp(addr) if addr.port() != 0 => std::net::TcpListener::bind(addr).map(drop),
+        EndpointSpec::Tcp(_) => Ok(()),
+        EndpointSpec::Unix(path) => match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "a socket is listening at this path",
+            )),
+            Err(_) => Ok(()),
+        },
+    }
+}
+
 pub(crate) fn reserve(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2::Socket)> {
     let domain = if addr.is_ipv6() {
         socket2::Domain::IPV6
@@ -629,16 +651,17 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
     // silently share the port with a first one.
     let mut reservations = Vec::new();
     for l in &mut spec.listeners {
+        if let Err(e) = check_free(&l.endpoint) {
+            return Err(StartError::Bind {
+                name: l.name.clone(),
+                endpoint: match &l.endpoint {
+                    EndpointSpec::Tcp(a) => a.to_string(),
+                    EndpointSpec::Unix(p) => p.display().to_string(),
+                },
+                error: e.to_string(),
+            });
+        }
         if let EndpointSpec::Tcp(addr) = &mut l.endpoint {
-            if addr.port() != 0 {
-                if let Err(e) = std::net::TcpListener::bind(*addr) {
-                    return Err(StartError::Bind {
-                        name: l.name.clone(),
-                        endpoint: addr.to_string(),
-                        error: e.to_string(),
-                    });
-                }
-            }
             if addr.port() == 0 {
                 let (local, sock) = reserve(*addr).map_err(|e| StartError::Bind {
                     name: l.name.clone(),
@@ -917,6 +940,9 @@ async fn shard_main(
     for (i, r) in spec.realms.iter().enumerate() {
         core.start_realm(i as u32, r.clone())
             .map_err(|e| StartError::Config(format!("realm '{}': {e}", r.name)))?;
+        if let Some((_, only)) = spec.realm_transports.iter().find(|(n, _)| *n == r.name) {
+            core.limit_realm_to(i as u32, Some(only.clone()));
+        }
     }
     for l in &spec.listeners {
         let auth = Authenticator::new(&l.auth)

@@ -82,6 +82,7 @@ impl RouterSpec {
             realms: c.realms.clone(),
             listeners,
             seed: None,
+            realm_transports: Vec::new(),
         })
     }
 }

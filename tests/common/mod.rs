@@ -90,6 +90,7 @@ pub fn start(shards: usize) -> RouterHandle {
         realms: vec![open_realm("realm1")],
         listeners,
         seed: Some(42),
+        realm_transports: Vec::new(),
     };
     shardwamp::shard::start(spec).expect("router starts")
 }
