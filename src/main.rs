@@ -87,7 +87,49 @@ fn init_log(cli: Option<&str>, config: &Config) {
         },
     }
     b.format_timestamp_millis();
-    let _ = b.try_init();
+    let logger = b.build();
+    let max = logger.filter();
+    if log::set_boxed_logger(Box::new(NoFrameTrace(logger))).is_ok() {
+        log::set_max_level(max);
+    }
+}
+
+/// Crates whose trace records carry whole WebSocket frames (and with them
+/// the tickets and signatures of AUTHENTICATE, and the configs of controller
+/// calls) or raw request headers.
+const FRAME_LOGGERS: [&str; 2] = ["tungstenite", "async_tungstenite"];
+
+/// The logger, less the frame-logging crates' trace records: no level, not
+/// even `-v trace` or `RUST_LOG=tungstenite=trace`, puts a secret that a
+/// client sends into the log.
+struct NoFrameTrace(env_logger::Logger);
+
+impl NoFrameTrace {
+    fn allowed(metadata: &log::Metadata) -> bool {
+        metadata.level() < log::Level::Trace
+            || !FRAME_LOGGERS.iter().any(|m| {
+                metadata
+                    .target()
+                    .strip_prefix(m)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+            })
+    }
+}
+
+impl log::Log for NoFrameTrace {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        Self::allowed(metadata) && self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record) {
+        if Self::allowed(record.metadata()) {
+            self.0.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
 }
 
 fn load(path: Option<&PathBuf>) -> Result<Config, String> {

@@ -267,3 +267,140 @@ endpoint = {{ type = "tcp", port = {admin}, interface = "127.0.0.1" }}
         drop(http);
     }
 }
+
+/// At `-v trace`, nothing a client sends as a secret reaches the log: the
+/// ticket of AUTHENTICATE, a WAMP-CRA signature (and the secret behind it),
+/// an operator's ticket, and the secrets in a transport config given to
+/// `start_router_transport` at run time.
+#[test]
+fn a_trace_log_holds_no_secret() {
+    use shardwamp::dict;
+    use shardwamp::wamp::value::{Dict, Value};
+    const TICKET: &str = "tkt-SECRET-4b1d";
+    const CRA: &str = "cra-SECRET-9f3e";
+    const OPERATOR: &str = "op-SECRET-77aa";
+    const RUNTIME: &str = "rt-SECRET-c0de";
+    let dir = std::env::temp_dir().join(format!("shardwamp-cli-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[[realms]]
+name = "realm1"
+[[realms.roles]]
+name = "user"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+
+[[realms]]
+name = "shardwamp.management"
+[[realms.roles]]
+name = "admin"
+[[realms.roles.permissions]]
+uri = "shardwamp.router."
+match = "prefix"
+allow = {{ call = true }}
+
+[[transports]]
+type = "websocket"
+id = "ws"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+[transports.auth.ticket]
+type = "static"
+principals = {{ joe = {{ ticket = "{TICKET}", role = "user" }}, operator = {{ ticket = "{OPERATOR}", role = "admin" }} }}
+[transports.auth.wampcra]
+type = "static"
+users = {{ alice = {{ secret = "{CRA}", role = "user" }} }}
+
+[management]
+realm = "shardwamp.management"
+"#
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["-v", "trace", "run", "--config"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .find_map(|l| {
+            l.unwrap()
+                .strip_prefix("listening: ws (websocket) on ws://")
+                .map(str::to_owned)
+        })
+        .expect("the router prints where it listens");
+    let addr: std::net::SocketAddr = url.split_once('/').unwrap().0.parse().unwrap();
+    let roles = || Value::Dict(shardwamp::router::sim::all_roles());
+    // ticket
+    let mut c = Client::websocket(addr, "/ws", Serializer::Json);
+    c.send(&Message::Hello {
+        realm: "realm1".into(),
+        details: dict! { "roles" => roles(), "authid" => "joe", "authmethods" => Value::List(vec![Value::from("ticket")]) },
+    });
+    assert!(matches!(c.recv(), Some(Message::Challenge { .. })));
+    c.send(&Message::Authenticate {
+        signature: TICKET.into(),
+        extra: Dict::new(),
+    });
+    assert!(matches!(c.recv(), Some(Message::Welcome { .. })));
+    // WAMP-CRA
+    let mut c = Client::websocket(addr, "/ws", Serializer::Json);
+    c.send(&Message::Hello {
+        realm: "realm1".into(),
+        details: dict! { "roles" => roles(), "authid" => "alice", "authmethods" => Value::List(vec![Value::from("wampcra")]) },
+    });
+    let challenge = match c.recv() {
+        Some(Message::Challenge { extra, .. }) => extra
+            .get("challenge")
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned(),
+        other => panic!("{other:?}"),
+    };
+    let signature = shardwamp::router::auth::wampcra_sign(CRA.as_bytes(), &challenge);
+    c.send(&Message::Authenticate {
+        signature: signature.clone(),
+        extra: Dict::new(),
+    });
+    assert!(matches!(c.recv(), Some(Message::Welcome { .. })));
+    // a transport started at run time, its config holding a ticket
+    let out = Command::new(BIN)
+        .args(["ctl", "--url", &format!("ws://{url}"), "--authid", "operator"])
+        .arg("start_router_transport")
+        .arg("rt")
+        .arg(format!(
+            r#"{{"type": "rawsocket", "endpoint": {{"type": "tcp", "port": 0, "interface": "127.0.0.1"}},
+                "auth": {{"ticket": {{"type": "static", "principals": {{"svc": {{"ticket": "{RUNTIME}", "role": "user"}}}}}}}}}}"#
+        ))
+        .env("SHARDWAMP_TICKET", OPERATOR)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("DEBUG") || log.contains("TRACE"),
+        "the log is not verbose: {log}"
+    );
+    for secret in [TICKET, CRA, OPERATOR, RUNTIME, signature.as_str()] {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+    }
+}
