@@ -399,3 +399,80 @@ fn the_listen_backlog_is_applied() {
         );
     }
 }
+
+/// `max_connections` and `max_handshakes` (per shard and in total): a
+/// connection over a cap is closed at accept and counted, and its place is
+/// free again once a connection closes (or leaves the handshake).
+#[test]
+fn connection_and_handshake_caps_refuse_and_count() {
+    let mut ws = listener(0, "ws", true, None);
+    ws.limits.max_connections = 3;
+    ws.limits.max_handshakes_per_shard = 1;
+    let mut rs = listener(1, "rs", false, None);
+    rs.limits.max_connections_per_shard = 2;
+    let router = shard::start(RouterSpec {
+        shards: 2,
+        ..spec(vec![ws, rs])
+    })
+    .unwrap();
+    let refused = || -> u64 {
+        router
+            .invoke_on_all(|core| core.stats().connections_refused)
+            .iter()
+            .sum()
+    };
+    let ws_addr = router.tcp_addr("ws").unwrap();
+    // one connection stalls in the WebSocket handshake: on its shard, nobody
+    // else may handshake, and the kernel spreads connections over both shards
+    let mut stalled = TcpStream::connect(ws_addr).unwrap();
+    stalled.write_all(b"GE").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut refusals = 0;
+    let mut joined = Vec::new();
+    for _ in 0..20 {
+        let mut s = TcpStream::connect(ws_addr).unwrap();
+        s.write_all(b"GE").unwrap();
+        if closed_within(&mut s, Duration::from_millis(300)) {
+            refusals += 1;
+        }
+        if refusals > 0 {
+            break;
+        }
+    }
+    assert!(
+        refusals > 0,
+        "the stalled shard admitted a second handshake"
+    );
+    assert!(refusals as u64 <= refused());
+    // once it is gone the shard takes others again, up to 3 in total
+    drop(stalled);
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..3 {
+        let mut c = Client::websocket(ws_addr, "/ws", Serializer::Json);
+        c.join("realm1");
+        joined.push(c);
+    }
+    let before = refused();
+    let mut fourth = TcpStream::connect(ws_addr).unwrap();
+    assert!(closed_within(&mut fourth, Duration::from_secs(2)));
+    assert_eq!(refused(), before + 1);
+    joined.pop();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut again = Client::websocket(ws_addr, "/ws", Serializer::Json);
+    again.join("realm1");
+
+    // RawSocket: at most 2 per shard, so 4 over 2 shards, and the 5th is refused
+    let rs_addr = router.tcp_addr("rs").unwrap();
+    let mut held = Vec::new();
+    let mut rs_refused = 0;
+    for _ in 0..8 {
+        let mut s = TcpStream::connect(rs_addr).unwrap();
+        if closed_within(&mut s, Duration::from_millis(200)) {
+            rs_refused += 1;
+        } else {
+            held.push(s);
+        }
+    }
+    assert!(held.len() <= 4, "{} RawSocket connections held", held.len());
+    assert!(rs_refused >= 4);
+}

@@ -34,7 +34,7 @@ pub fn render(
             "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} {kind}"
         );
     };
-    let per_shard: [ShardMetric; 12] = [
+    let per_shard: [ShardMetric; 13] = [
         ("sessions", "Sessions joined now.", "gauge", |s| s.sessions),
         (
             "connections_opened_total",
@@ -71,6 +71,12 @@ pub fn render(
             "Failed session openings.",
             "counter",
             |s| s.auth_failures,
+        ),
+        (
+            "connections_refused_total",
+            "Connections closed at accept because a transport's connection or handshake cap was reached.",
+            "counter",
+            |s| s.connections_refused,
         ),
         (
             "peer_messages_sent_total",

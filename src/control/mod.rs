@@ -951,6 +951,7 @@ impl Controller {
                         "protocol_violations" => s.protocol_violations,
                         "decode_errors" => s.decode_errors,
                         "auth_failures" => s.auth_failures,
+                        "connections_refused" => s.connections_refused,
                         "peer_sent" => s.peer_sent,
                         "sent" => by(&s.sent),
                         "received" => by(&s.received),

@@ -394,7 +394,12 @@ impl RouterCore {
         self.stats.calls_per_sec = calls_per_sec;
     }
 
-    /// The runtime dropped `n` events for slow consumers.
+    /// The runtime closed a connection at accept: a transport's cap was reached.
+    pub fn note_connection_refused(&mut self) {
+        self.stats.connections_refused += 1;
+    }
+
+    /// The runtime dropped `n` events for full subscriber queues.
     pub fn note_dropped(&mut self, n: u64) {
         self.stats.events_dropped += n;
     }

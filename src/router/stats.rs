@@ -31,6 +31,8 @@ pub struct ShardStats {
     pub protocol_violations: u64,
     /// Failed session openings (authentication, unknown realm or role).
     pub auth_failures: u64,
+    /// Connections closed at accept: a transport's connection or handshake cap was reached.
+    pub connections_refused: u64,
     /// Messages sent to peer shards.
     pub peer_sent: u64,
     /// Messages received from peer shards (and from itself).

@@ -8,6 +8,7 @@
 //! clock, and carries out what it asks (frames to write, connections to close,
 //! messages for peer shards).
 
+mod admission;
 pub mod control;
 pub mod outbox;
 mod spec;
@@ -30,6 +31,8 @@ use crate::router::realm::RealmConfig;
 use crate::router::{ConnId, Output, RouterCore, ShardId, TransportId};
 use crate::wamp::value::Dict;
 
+pub use admission::ConnGauge;
+pub(crate) use admission::{Admission, Gate};
 pub use outbox::{Outbox, QueueLimits, SlowConsumer};
 
 /// What a listener speaks.
@@ -134,6 +137,8 @@ pub struct ListenerSpec {
     pub backlog: u32,
     /// Connection caps and session-opening deadlines.
     pub limits: crate::config::ConnectionLimits,
+    /// Its connections, all shards together (shared by every shard's copy).
+    pub gauge: Arc<ConnGauge>,
 }
 
 /// What the runtime runs.
@@ -1173,6 +1178,7 @@ fn spawn_listener(
         }
     }
     let l = Rc::new(l.clone());
+    let gate = Gate::new(l.limits, l.gauge.clone());
     match &l.endpoint {
         EndpointSpec::Tcp(addr) => {
             let listener = listen_tcp(*addr, l.backlog).map_err(|e| StartError::Bind {
@@ -1185,6 +1191,10 @@ fn spawn_listener(
                 loop {
                     match listener.accept().await {
                         Ok(stream) => {
+                            let Some(admission) = admit(&shard, &l, &gate) else {
+                                drop(stream);
+                                continue;
+                            };
                             let nodelay = match &l.kind {
                                 ListenerKind::WebSocket(o) => o.tcp_nodelay,
                                 ListenerKind::RawSocket(_) => true,
@@ -1194,7 +1204,13 @@ fn spawn_listener(
                                 .peer_addr()
                                 .map(|a| a.to_string())
                                 .unwrap_or_default();
-                            crate::transport::serve(shard.clone(), l.clone(), stream, peer);
+                            crate::transport::serve(
+                                shard.clone(),
+                                l.clone(),
+                                stream,
+                                peer,
+                                admission,
+                            );
                         }
                         Err(e) => {
                             log::warn!("shard {}: accept on '{}': {e}", shard.id, l.name);
@@ -1220,7 +1236,15 @@ fn spawn_listener(
                 loop {
                     match listener.accept().await {
                         Ok(stream) => {
-                            crate::transport::serve(shard.clone(), l.clone(), stream, "unix".into())
+                            if let Some(admission) = admit(&shard, &l, &gate) {
+                                crate::transport::serve(
+                                    shard.clone(),
+                                    l.clone(),
+                                    stream,
+                                    "unix".into(),
+                                    admission,
+                                );
+                            }
                         }
                         Err(e) => {
                             log::warn!("shard {}: accept on '{}': {e}", shard.id, l.name);
@@ -1229,6 +1253,30 @@ fn spawn_listener(
                     }
                 }
             })))
+        }
+    }
+}
+
+/// Admits an accepted connection under the transport's caps, or counts and
+/// logs (at most every few seconds per listener) that it was refused.
+fn admit(shard: &Shard, l: &ListenerSpec, gate: &Gate) -> Option<Admission> {
+    match gate.admit() {
+        Ok(a) => Some(a),
+        Err(refused) => {
+            shard.core.borrow_mut().note_connection_refused();
+            if let Some(suppressed) = gate.may_log(Instant::now()) {
+                log::warn!(
+                    "shard {}: transport '{}': connection refused: {refused}{}",
+                    shard.id,
+                    l.name,
+                    if suppressed > 0 {
+                        format!(" ({suppressed} more refused since the last report)")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            None
         }
     }
 }

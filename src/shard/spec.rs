@@ -62,6 +62,7 @@ impl ListenerSpec {
             shards: None,
             backlog,
             limits: t.limits(),
+            gauge: Default::default(),
         })
     }
 }

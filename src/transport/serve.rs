@@ -23,11 +23,19 @@ use super::rawsocket::{self, Frame, FrameKind};
 use crate::codec::Serializer;
 use crate::dict;
 use crate::shard::outbox::{Batch, Out};
-use crate::shard::{ListenerKind, ListenerSpec, RawSocketOptions, Shard, WebSocketOptions};
+use crate::shard::{
+    Admission, ListenerKind, ListenerSpec, RawSocketOptions, Shard, WebSocketOptions,
+};
 
-/// Starts serving an accepted connection on this shard.
-pub(crate) fn serve<S>(shard: Rc<Shard>, l: Rc<ListenerSpec>, stream: S, peer: String)
-where
+/// Starts serving an accepted connection on this shard; `admission` holds
+/// its places under the transport's caps until it closes.
+pub(crate) fn serve<S>(
+    shard: Rc<Shard>,
+    l: Rc<ListenerSpec>,
+    stream: S,
+    peer: String,
+    admission: Admission,
+) where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     if shard.stopping.get() {
@@ -35,8 +43,12 @@ where
     }
     let f = async move {
         match &l.kind {
-            ListenerKind::WebSocket(o) => serve_websocket(&shard, &l, o, stream, peer).await,
-            ListenerKind::RawSocket(o) => serve_rawsocket(&shard, &l, o, stream, peer).await,
+            ListenerKind::WebSocket(o) => {
+                serve_websocket(&shard, &l, o, stream, peer, admission).await
+            }
+            ListenerKind::RawSocket(o) => {
+                serve_rawsocket(&shard, &l, o, stream, peer, admission).await
+            }
         }
     };
     glommio::spawn_local(f).detach();
@@ -152,6 +164,7 @@ async fn serve_websocket<S>(
     o: &WebSocketOptions,
     stream: S,
     peer: String,
+    mut admission: Admission,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
@@ -200,6 +213,7 @@ async fn serve_websocket<S>(
         return;
     };
     let details = dict! { "type" => "websocket", "peer" => peer.as_str(), "protocol" => serializer.subprotocol() };
+    admission.handshake_done();
     let (conn, ob) = shard.open(serializer, l.id, details, l.queue);
     let (mut tx, mut rx) = ws.split();
     let last_pong = Rc::new(Cell::new(Instant::now()));
@@ -285,6 +299,7 @@ async fn serve_rawsocket<S>(
     o: &RawSocketOptions,
     stream: S,
     peer: String,
+    mut admission: Admission,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
@@ -321,6 +336,7 @@ async fn serve_rawsocket<S>(
     }
     let details =
         dict! { "type" => "rawsocket", "peer" => peer.as_str(), "protocol" => n.serializer.name() };
+    admission.handshake_done();
     let (conn, ob) = shard.open(n.serializer, l.id, details, l.queue);
     let pongs = Rc::new(std::cell::RefCell::new(Vec::<Bytes>::new()));
     let reader = {
