@@ -31,6 +31,12 @@ pub struct ShardStats {
     pub protocol_violations: u64,
     /// Failed session openings (authentication, unknown realm or role).
     pub auth_failures: u64,
+    /// Connections closed for not sending HELLO in time.
+    pub hello_timeouts: u64,
+    /// Connections closed for not answering a CHALLENGE in time.
+    pub auth_timeouts: u64,
+    /// HELLOs refused because their address failed to authenticate too often.
+    pub auth_lockouts: u64,
     /// Messages sent to peer shards.
     pub peer_sent: u64,
     /// Messages received from peer shards (and from itself).
