@@ -173,6 +173,10 @@ struct Inner {
     pending: RefCell<HashMap<Id, Rc<Slot<Reply>>>>,
     subscriptions: RefCell<HashMap<SubId, EventHandler>>,
     registrations: RefCell<HashMap<RegId, Handler>>,
+    /// Handlers of REGISTERs not yet answered, by request id: REGISTERED
+    /// files them under the registration as it arrives, before an
+    /// INVOCATION right behind it can find none.
+    registering: RefCell<HashMap<Id, Handler>>,
     closed: Rc<Slot<()>>,
     is_closed: Cell<bool>,
 }
@@ -252,8 +256,10 @@ impl Session {
             options: Dict::new(),
             procedure: procedure.into(),
         };
-        let (id, _, _) = self.roundtrip(request, slot, msg).await?;
-        self.inner.registrations.borrow_mut().insert(id, handler);
+        self.inner.registering.borrow_mut().insert(request, handler);
+        let r = self.roundtrip(request, slot, msg).await;
+        self.inner.registering.borrow_mut().remove(&request);
+        let (id, _, _) = r?;
         Ok(id)
     }
 
@@ -345,7 +351,16 @@ impl Session {
             Message::Registered {
                 request,
                 registration,
-            } => reply(request, Ok((registration, Payload::Empty, Dict::new()))),
+            } => {
+                let handler = self.inner.registering.borrow_mut().remove(&request);
+                if let Some(h) = handler {
+                    self.inner
+                        .registrations
+                        .borrow_mut()
+                        .insert(registration, h);
+                }
+                reply(request, Ok((registration, Payload::Empty, Dict::new())))
+            }
             Message::Result {
                 request,
                 payload,
@@ -470,6 +485,7 @@ pub(crate) fn start(
             pending: RefCell::new(HashMap::new()),
             subscriptions: RefCell::new(HashMap::new()),
             registrations: RefCell::new(HashMap::new()),
+            registering: RefCell::new(HashMap::new()),
             closed: Slot::new(),
             is_closed: Cell::new(false),
         }),

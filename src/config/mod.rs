@@ -812,6 +812,11 @@ pub struct ConnectionLimits {
     pub hello_timeout: u64,
     /// Time to answer a CHALLENGE.
     pub auth_timeout: u64,
+    /// Failed authentications one IP address may make within
+    /// `auth_failure_window` (per shard) before its HELLOs are refused (0 = no limit).
+    pub max_auth_failures_per_address: u32,
+    /// The window of `max_auth_failures_per_address`, ms.
+    pub auth_failure_window: u64,
     /// Most open connections, all shards together.
     pub max_connections: usize,
     /// Most open connections on one shard.
@@ -827,6 +832,9 @@ fn default_hello_timeout() -> u64 {
 }
 fn default_auth_timeout() -> u64 {
     10_000
+}
+fn default_auth_failure_window() -> u64 {
+    60_000
 }
 
 fn default_queue_messages() -> usize {
@@ -922,6 +930,20 @@ pub struct WebSocketOptions {
     /// Time a session has to answer a CHALLENGE, ms (default 10000; 0 = none).
     #[serde(default = "default_auth_timeout")]
     pub auth_timeout: u64,
+    /// Failed authentications (a wrong ticket or signature, an unknown
+    /// authid) one IP address may make on this transport within
+    /// `auth_failure_window` before its further HELLOs are refused with ABORT
+    /// `wamp.error.authentication_failed` until the window ends (default 0 =
+    /// no limit: off, since clients behind one NAT share an address and one
+    /// attacker among them would lock the others out). Counted by each shard
+    /// for the connections it serves, so an address may fail up to this many
+    /// times on each shard.
+    #[serde(default)]
+    pub max_auth_failures_per_address: u32,
+    /// The window of `max_auth_failures_per_address`, ms (default 60000),
+    /// starting at an address's first failure.
+    #[serde(default = "default_auth_failure_window")]
+    pub auth_failure_window: u64,
     /// Most connections open on this transport, all shards together
     /// (default 0 = unlimited); a connection over it is closed at accept.
     #[serde(default)]
@@ -961,6 +983,8 @@ impl Default for WebSocketOptions {
             max_queue_bytes: default_queue_bytes(),
             hello_timeout: default_hello_timeout(),
             auth_timeout: default_auth_timeout(),
+            max_auth_failures_per_address: 0,
+            auth_failure_window: default_auth_failure_window(),
             max_connections: 0,
             max_connections_per_shard: 0,
             max_handshakes: 0,
@@ -980,6 +1004,8 @@ impl WebSocketOptions {
         ConnectionLimits {
             hello_timeout: self.hello_timeout,
             auth_timeout: self.auth_timeout,
+            max_auth_failures_per_address: self.max_auth_failures_per_address,
+            auth_failure_window: self.auth_failure_window,
             max_connections: self.max_connections,
             max_connections_per_shard: self.max_connections_per_shard,
             max_handshakes: self.max_handshakes,
@@ -1033,6 +1059,20 @@ pub struct RawSocketOptions {
     /// Time a session has to answer a CHALLENGE, ms (default 10000; 0 = none).
     #[serde(default = "default_auth_timeout")]
     pub auth_timeout: u64,
+    /// Failed authentications (a wrong ticket or signature, an unknown
+    /// authid) one IP address may make on this transport within
+    /// `auth_failure_window` before its further HELLOs are refused with ABORT
+    /// `wamp.error.authentication_failed` until the window ends (default 0 =
+    /// no limit: off, since clients behind one NAT share an address and one
+    /// attacker among them would lock the others out). Counted by each shard
+    /// for the connections it serves, so an address may fail up to this many
+    /// times on each shard.
+    #[serde(default)]
+    pub max_auth_failures_per_address: u32,
+    /// The window of `max_auth_failures_per_address`, ms (default 60000),
+    /// starting at an address's first failure.
+    #[serde(default = "default_auth_failure_window")]
+    pub auth_failure_window: u64,
     /// Most connections open on this transport, all shards together
     /// (default 0 = unlimited); a connection over it is closed at accept.
     #[serde(default)]
@@ -1062,6 +1102,8 @@ impl Default for RawSocketOptions {
             max_queue_bytes: default_queue_bytes(),
             hello_timeout: default_hello_timeout(),
             auth_timeout: default_auth_timeout(),
+            max_auth_failures_per_address: 0,
+            auth_failure_window: default_auth_failure_window(),
             max_connections: 0,
             max_connections_per_shard: 0,
             max_handshakes: 0,
@@ -1077,6 +1119,8 @@ impl RawSocketOptions {
         ConnectionLimits {
             hello_timeout: self.hello_timeout,
             auth_timeout: self.auth_timeout,
+            max_auth_failures_per_address: self.max_auth_failures_per_address,
+            auth_failure_window: self.auth_failure_window,
             max_connections: self.max_connections,
             max_connections_per_shard: self.max_connections_per_shard,
             max_handshakes: self.max_handshakes,

@@ -34,7 +34,7 @@ pub fn render(
             "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} {kind}"
         );
     };
-    let per_shard: [ShardMetric; 13] = [
+    let per_shard: [ShardMetric; 16] = [
         ("sessions", "Sessions joined now.", "gauge", |s| s.sessions),
         (
             "connections_opened_total",
@@ -71,6 +71,24 @@ pub fn render(
             "Failed session openings.",
             "counter",
             |s| s.auth_failures,
+        ),
+        (
+            "hello_timeouts_total",
+            "Connections closed for not sending HELLO within hello_timeout.",
+            "counter",
+            |s| s.hello_timeouts,
+        ),
+        (
+            "auth_timeouts_total",
+            "Connections closed for not answering a CHALLENGE within auth_timeout.",
+            "counter",
+            |s| s.auth_timeouts,
+        ),
+        (
+            "auth_lockouts_total",
+            "HELLOs refused because their address failed to authenticate too often.",
+            "counter",
+            |s| s.auth_lockouts,
         ),
         (
             "connections_refused_total",

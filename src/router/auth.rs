@@ -32,10 +32,28 @@
 //!
 //! Error URIs follow the spec (`rfc/text/advanced/ap_48_uris.md`):
 //! no offered method → `wamp.error.no_matching_auth_method` (Crossbar.io says
-//! `wamp.error.no_auth_method`); unknown `authid` → `wamp.error.no_such_principal`;
-//! missing `authid` → `wamp.error.authentication_required`; wrong ticket or
-//! signature → `wamp.error.authentication_denied` ("wrong password"; Crossbar.io
-//! says `wamp.error.not_authorized`).
+//! `wamp.error.no_auth_method`); missing `authid` →
+//! `wamp.error.authentication_required`; wrong ticket or signature →
+//! `wamp.error.authentication_denied` ("wrong password"; Crossbar.io says
+//! `wamp.error.not_authorized`).
+//!
+//! **Unknown principals are not revealed.** The spec's
+//! `wamp.error.no_such_principal` (and Crossbar.io, which denies at `HELLO`)
+//! would let anyone enumerate the configured authids. Here an unknown `authid`
+//! gets a *decoy* challenge shaped like a real one and, whatever it answers,
+//! the same `wamp.error.authentication_denied` with the same message text as a
+//! wrong password, after the same work (one HMAC-SHA256 and a constant-time
+//! comparison). For ticket the challenge is the same `{}` as for everyone. For
+//! WAMP-CRA the decoy copies the shape of one configured user, picked by a
+//! keyed hash of the authid: its `authrole` in the challenge string, whether
+//! the challenge is salted, its `iterations` and `keylen`, and its salt's
+//! length, the salt itself being derived from the authid. So repeated HELLOs
+//! for one unknown authid see the same role and salt, as for a real user, and
+//! the decoys' roles and salt shapes are distributed like the real users'.
+//! What still differs: a decoy's salt characters are base64 whatever the real
+//! salts look like, and an attacker who knows a user's role can tell a decoy
+//! that names another. The decoy key ([`Authenticator::set_decoy_key`]) is
+//! router-wide, so that every shard answers one authid alike.
 //!
 //! Not done here, by the caller: checking that the realm and the role exist
 //! (`wamp.error.no_such_realm`, `wamp.error.no_such_role`) and timing out a
@@ -57,7 +75,7 @@ use subtle::ConstantTimeEq;
 
 use crate::wamp::uris::{
     ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_AUTHENTICATION_REQUIRED,
-    ERROR_NO_MATCHING_AUTH_METHOD, ERROR_NO_SUCH_PRINCIPAL, ERROR_PROTOCOL_VIOLATION,
+    ERROR_NO_MATCHING_AUTH_METHOD, ERROR_PROTOCOL_VIOLATION,
 };
 use crate::wamp::value::{Dict, Value};
 
@@ -414,6 +432,32 @@ fn random_nonce<R: RngCore + ?Sized>(rng: &mut R) -> String {
     STANDARD.encode(bytes)
 }
 
+/// HMAC-SHA256 of `parts` (joined with NUL) under the decoy key: the
+/// deterministic material of a decoy principal.
+fn decoy_mac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    for p in parts {
+        mac.update(p);
+        mac.update(&[0]);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// A decoy salt of `len` characters (base64 of HMAC blocks), fixed for `authid`.
+fn decoy_salt(key: &[u8; 32], authid: &str, len: usize) -> String {
+    let mut out = String::with_capacity(len + 44);
+    let mut block: u32 = 0;
+    while out.len() < len {
+        let m = decoy_mac(key, &[b"salt", authid.as_bytes(), &block.to_le_bytes()]);
+        out.push_str(&STANDARD.encode(m).replace(['+', '/', '='], ""));
+        block += 1;
+    }
+    out.truncate(len);
+    out
+}
+
 /// The WAMP-CRA challenge object, fields in the spec's order.
 #[derive(Serialize)]
 struct CraChallenge<'a> {
@@ -479,6 +523,9 @@ pub struct PendingAuth {
     authrole: String,
     realm: String,
     session_id: u64,
+    /// The authid is not a configured principal: the challenge is a decoy and
+    /// any answer is denied.
+    decoy: bool,
 }
 
 impl PendingAuth {
@@ -572,13 +619,36 @@ impl fmt::Debug for CraEntry {
     }
 }
 
+/// The shape a decoy WAMP-CRA principal copies from a configured user.
+#[derive(Debug, Clone)]
+struct CraShape {
+    role: String,
+    /// `(salt length, iterations, keylen)` for salted users.
+    salt: Option<(usize, u32, u32)>,
+}
+
 /// The compiled `auth` table of one transport; answers `HELLO` and
 /// `AUTHENTICATE`. Immutable: replace it to change the configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Authenticator {
     anonymous: Option<AnonymousStatic>,
     ticket: Option<HashMap<String, TicketEntry>>,
     wampcra: Option<HashMap<String, CraEntry>>,
+    /// The configured WAMP-CRA users' shapes, in authid order (decoys copy one).
+    cra_shapes: Vec<CraShape>,
+    /// Key of the decoy principals (never logged).
+    decoy_key: [u8; 32],
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("anonymous", &self.anonymous)
+            .field("ticket", &self.ticket)
+            .field("wampcra", &self.wampcra)
+            .field("decoy_key", &"<redacted>")
+            .finish()
+    }
 }
 
 fn check_dynamic<'a, S>(
@@ -666,6 +736,7 @@ impl Authenticator {
                 Some(map)
             }
         };
+        let mut cra_shapes = Vec::new();
         let wampcra = match check_dynamic(METHOD_WAMPCRA, &config.wampcra)? {
             None => None,
             Some(w) => {
@@ -688,6 +759,10 @@ impl Authenticator {
                             Some((salt.clone(), iterations, keylen))
                         }
                     };
+                    cra_shapes.push(CraShape {
+                        role: u.role.clone(),
+                        salt: salt.as_ref().map(|(s, i, k)| (s.len(), *i, *k)),
+                    });
                     map.insert(
                         authid.clone(),
                         CraEntry {
@@ -704,7 +779,16 @@ impl Authenticator {
             anonymous,
             ticket,
             wampcra,
+            cra_shapes,
+            decoy_key: rand::random(),
         })
+    }
+
+    /// Sets the key decoy principals are derived from (random by default).
+    /// The router gives every shard's authenticators the same key, so that an
+    /// unknown authid gets the same decoy salt and role whichever shard answers.
+    pub fn set_decoy_key(&mut self, key: [u8; 32]) {
+        self.decoy_key = key;
     }
 
     /// Whether this transport offers `method`.
@@ -842,21 +926,18 @@ impl Authenticator {
                 "ticket authentication requires HELLO.Details.authid".to_owned(),
             );
         };
-        let Some(p) = principals.get(authid) else {
-            return abort(
-                ERROR_NO_SUCH_PRINCIPAL,
-                format!("no ticket principal with authid {authid:?} exists"),
-            );
-        };
+        // An unknown authid gets the same challenge, and a denial at AUTHENTICATE.
+        let p = principals.get(authid);
         AuthStep::Challenge {
             method: METHOD_TICKET.to_owned(),
             extra: Dict::new(),
             pending: PendingAuth {
                 kind: PendingKind::Ticket,
                 authid: authid.to_owned(),
-                authrole: p.role.clone(),
+                authrole: p.map(|p| p.role.clone()).unwrap_or_default(),
                 realm: realm.to_owned(),
                 session_id,
+                decoy: p.is_none(),
             },
         }
     }
@@ -881,16 +962,17 @@ impl Authenticator {
                 "wampcra authentication requires HELLO.Details.authid".to_owned(),
             );
         };
-        let Some(user) = users.get(authid) else {
-            return abort(
-                ERROR_NO_SUCH_PRINCIPAL,
-                format!("no wampcra user with authid {authid:?} exists"),
-            );
+        // An unknown authid gets a decoy shaped like a configured user's challenge.
+        // (The decoy is computed for known users too, so both cost the same.)
+        let (decoy_role, decoy_salt) = self.decoy_cra_shape(authid);
+        let (role, salt, decoy) = match users.get(authid) {
+            Some(user) => (user.role.clone(), user.salt.clone(), false),
+            None => (decoy_role, decoy_salt, true),
         };
         let nonce = random_nonce(rng);
         let challenge = CraChallenge {
             authid,
-            authrole: &user.role,
+            authrole: &role,
             authmethod: METHOD_WAMPCRA,
             authprovider: PROVIDER_STATIC,
             nonce: &nonce,
@@ -908,7 +990,7 @@ impl Authenticator {
         };
         let mut extra = Dict::new();
         extra.insert("challenge".into(), Value::from(challenge.as_str()));
-        if let Some((salt, iterations, keylen)) = &user.salt {
+        if let Some((salt, iterations, keylen)) = &salt {
             extra.insert("salt".into(), Value::from(salt.as_str()));
             extra.insert("iterations".into(), Value::from(*iterations));
             extra.insert("keylen".into(), Value::from(*keylen));
@@ -919,11 +1001,41 @@ impl Authenticator {
             pending: PendingAuth {
                 kind: PendingKind::WampCra { challenge },
                 authid: authid.to_owned(),
-                authrole: user.role.clone(),
+                authrole: role,
                 realm: realm.to_owned(),
                 session_id,
+                decoy,
             },
         }
+    }
+
+    /// The role and `(salt, iterations, keylen)` of the decoy user `authid`: the
+    /// shape of a configured user picked by a keyed hash of the authid, with
+    /// a salt derived from it (see the module docs).
+    fn decoy_cra_shape(&self, authid: &str) -> (String, Option<(String, u32, u32)>) {
+        let pick = decoy_mac(&self.decoy_key, &[b"wampcra-shape", authid.as_bytes()]);
+        let mut idx = [0u8; 8];
+        idx.copy_from_slice(&pick[..8]);
+        let n = self.cra_shapes.len() as u64;
+        let Some(shape) = (n > 0)
+            .then(|| self.cra_shapes.get((u64::from_le_bytes(idx) % n) as usize))
+            .flatten()
+        else {
+            return (DEFAULT_ANONYMOUS_ROLE.to_owned(), None);
+        };
+        let salt = shape.salt.map(|(len, iterations, keylen)| {
+            (decoy_salt(&self.decoy_key, authid, len), iterations, keylen)
+        });
+        (shape.role.clone(), salt)
+    }
+
+    /// The secret a decoy principal is checked against (never matched: the
+    /// comparison runs only so that a decoy costs what a real principal does).
+    fn decoy_secret(&self, authid: &str) -> String {
+        STANDARD.encode(decoy_mac(
+            &self.decoy_key,
+            &[b"decoy-secret", authid.as_bytes()],
+        ))
     }
 
     /// Answers an `AUTHENTICATE(signature, extra)` to the challenge `pending`
@@ -933,34 +1045,46 @@ impl Authenticator {
     /// `extra` (`AUTHENTICATE.Extra`) is not used by ticket and WAMP-CRA.
     pub fn authenticate(&self, pending: PendingAuth, signature: &str, extra: &Dict) -> AuthStep {
         let _ = extra;
+        // A decoy, or a principal removed since the challenge, is checked
+        // against a decoy secret (the same work) and denied like a wrong password.
+        // The decoy secret is derived for real principals too, so both cost the same.
+        let decoy_secret = self.decoy_secret(&pending.authid);
         let ok = match &pending.kind {
             PendingKind::Ticket => {
-                let Some(p) = self.ticket.as_ref().and_then(|t| t.get(&pending.authid)) else {
-                    return abort(
-                        ERROR_NO_SUCH_PRINCIPAL,
-                        format!("ticket principal {:?} no longer exists", pending.authid),
-                    );
-                };
-                ct_str_eq(p.ticket.expose(), signature)
+                let real = self
+                    .ticket
+                    .as_ref()
+                    .and_then(|t| t.get(&pending.authid))
+                    .filter(|_| !pending.decoy);
+                match real {
+                    Some(p) => ct_str_eq(p.ticket.expose(), signature),
+                    None => {
+                        let _ = ct_str_eq(&decoy_secret, signature);
+                        false
+                    }
+                }
             }
             PendingKind::WampCra { challenge } => {
-                let Some(u) = self.wampcra.as_ref().and_then(|w| w.get(&pending.authid)) else {
-                    return abort(
-                        ERROR_NO_SUCH_PRINCIPAL,
-                        format!("wampcra user {:?} no longer exists", pending.authid),
-                    );
+                let real = self
+                    .wampcra
+                    .as_ref()
+                    .and_then(|w| w.get(&pending.authid))
+                    .filter(|_| !pending.decoy);
+                let key = match real {
+                    Some(u) => u.key.expose(),
+                    None => decoy_secret.as_str(),
                 };
-                let Some(expected) = hmac_sha256(u.key.expose().as_bytes(), challenge.as_bytes())
-                else {
+                let Some(expected) = hmac_sha256(key.as_bytes(), challenge.as_bytes()) else {
                     return abort(
                         ERROR_AUTHENTICATION_FAILED,
                         "could not compute the wampcra signature".to_owned(),
                     );
                 };
-                match LENIENT_BASE64.decode(signature.trim()) {
+                let matches = match LENIENT_BASE64.decode(signature.trim()) {
                     Ok(given) => bool::from(given.as_slice().ct_eq(expected.as_slice())),
                     Err(_) => false,
-                }
+                };
+                matches && real.is_some()
             }
         };
         if !ok {
@@ -1133,11 +1257,25 @@ mod tests {
     #[test]
     fn ticket_unknown_or_missing_principal() {
         let a = auth();
-        let step = hello(
+        // An unknown authid is challenged like a known one, then denied like a wrong ticket.
+        let (method, extra, pending) = challenge(hello(
             &a,
             dict! {"authmethods" => methods(&["ticket"]), "authid" => "nobody"},
-        );
-        assert_eq!(reason(&step), ERROR_NO_SUCH_PRINCIPAL);
+        ));
+        assert_eq!((method.as_str(), extra.len()), ("ticket", 0));
+        let unknown = a.authenticate(pending, "secret!!!", &Dict::new());
+        let (_, _, pending) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["ticket"]), "authid" => "joe"},
+        ));
+        let wrong = a.authenticate(pending, "guess", &Dict::new());
+        assert_eq!(reason(&unknown), ERROR_AUTHENTICATION_DENIED);
+        assert_eq!(reason(&wrong), ERROR_AUTHENTICATION_DENIED);
+        let text = |s: &AuthStep| match s {
+            AuthStep::Abort { message, .. } => message.replace("nobody", "joe"),
+            _ => String::new(),
+        };
+        assert_eq!(text(&unknown), text(&wrong));
         let step = hello(&a, dict! {"authmethods" => methods(&["ticket"])});
         assert_eq!(reason(&step), ERROR_AUTHENTICATION_REQUIRED);
     }
@@ -1210,12 +1348,107 @@ mod tests {
         ));
         let step = a.authenticate(pending, &wampcra_sign(b"secret1", "{}"), &Dict::new());
         assert_eq!(reason(&step), ERROR_AUTHENTICATION_DENIED);
-        // Unknown user.
-        let step = hello(
+        // Unknown user: a decoy challenge, then denied.
+        let (_, extra, pending) = challenge(hello(
             &a,
             dict! {"authmethods" => methods(&["wampcra"]), "authid" => "mallory"},
+        ));
+        let sig = wampcra_sign(b"secret1", &cra_challenge_string(&extra));
+        let step = a.authenticate(pending, &sig, &Dict::new());
+        assert_eq!(reason(&step), ERROR_AUTHENTICATION_DENIED);
+    }
+
+    fn challenge_keys(extra: &Dict) -> (Vec<String>, Vec<String>) {
+        let obj: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&cra_challenge_string(extra)).unwrap();
+        (
+            extra.keys().cloned().collect(),
+            obj.keys().cloned().collect(),
+        )
+    }
+
+    #[test]
+    fn wampcra_decoys_look_like_users() {
+        // Unsalted users only: decoys are unsalted and name a configured role.
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"wampcra": {"type": "static", "users": {"peter": {"secret": "s", "role": "frontend"}}}}"#,
+        )
+        .unwrap();
+        let a = Authenticator::new(&cfg).unwrap();
+        let cra = |a: &Authenticator, who: &str| {
+            challenge(hello(
+                a,
+                dict! {"authmethods" => methods(&["wampcra"]), "authid" => who},
+            ))
+            .1
+        };
+        let real = cra(&a, "peter");
+        let fake = cra(&a, "mallory");
+        assert_eq!(challenge_keys(&real), challenge_keys(&fake));
+        let obj: serde_json::Value = serde_json::from_str(&cra_challenge_string(&fake)).unwrap();
+        assert_eq!(obj["authrole"], "frontend");
+        assert_eq!(obj["authid"], "mallory");
+        // Salted users only: decoys are salted alike, the salt fixed per authid
+        // under one key (every shard) and different for another authid.
+        let mut a = auth_salted();
+        a.set_decoy_key([9; 32]);
+        let real = cra(&a, "joe");
+        let fake = cra(&a, "mallory");
+        assert_eq!(challenge_keys(&real), challenge_keys(&fake));
+        for k in ["iterations", "keylen"] {
+            assert_eq!(real.get(k), fake.get(k), "{k}");
+        }
+        let salt = |e: &Dict| e.get("salt").and_then(Value::as_str).unwrap().to_owned();
+        assert_eq!(salt(&fake).len(), salt(&real).len());
+        let mut b = auth_salted();
+        b.set_decoy_key([9; 32]);
+        assert_eq!(salt(&cra(&b, "mallory")), salt(&fake));
+        assert_ne!(salt(&cra(&a, "eve")), salt(&fake));
+        b.set_decoy_key([8; 32]);
+        assert_ne!(salt(&cra(&b, "mallory")), salt(&fake));
+    }
+
+    fn auth_salted() -> Authenticator {
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"wampcra": {"type": "static", "users": {"joe": {
+                "secret": "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", "role": "backend",
+                "salt": "salt123", "iterations": 1000, "keylen": 32}}}}"#,
+        )
+        .unwrap();
+        Authenticator::new(&cfg).unwrap()
+    }
+
+    /// Prints what a real and a decoy WAMP-CRA challenge and denial cost (no
+    /// assertion on time: `cargo test --release wampcra_decoy_cost -- --nocapture`).
+    #[test]
+    fn wampcra_decoy_cost() {
+        let a = auth_salted();
+        let n = 200u32;
+        let mut r = rng();
+        let mut time = |who: &str| {
+            let t = std::time::Instant::now();
+            let mut pendings = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                let d = dict! {"authmethods" => methods(&["wampcra"]), "authid" => who};
+                let (_, _, p) = challenge(a.hello("realm1", &d, 1, NOW, &mut r));
+                pendings.push(p);
+            }
+            let hello = t.elapsed() / n;
+            let t = std::time::Instant::now();
+            for p in pendings {
+                assert_eq!(
+                    reason(&a.authenticate(p, "bm9wZQ==", &Dict::new())),
+                    ERROR_AUTHENTICATION_DENIED
+                );
+            }
+            (hello, t.elapsed() / n)
+        };
+        let real = time("joe");
+        let fake = time("mallory");
+        println!(
+            "wampcra challenge+denial per attempt: real {:?} + {:?}, decoy {:?} + {:?}",
+            real.0, real.1, fake.0, fake.1
         );
-        assert_eq!(reason(&step), ERROR_NO_SUCH_PRINCIPAL);
     }
 
     /// Test vectors computed with Autobahn|Python 26.10.2

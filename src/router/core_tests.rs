@@ -318,7 +318,332 @@ fn goodbye_is_answered_with_goodbye_and_out() {
         [Message::Goodbye { reason, .. }] => assert_eq!(reason, uris::CLOSE_GOODBYE_AND_OUT),
         other => panic!("{other:?}"),
     }
-    assert!(s.clients[c].closed);
+    // The transport outlives the session.
+    assert!(!s.clients[c].closed);
+    assert_eq!(s.cores[0].stats().sessions, 0);
+}
+
+fn goodbye(s: &mut Sim, c: usize) {
+    s.send(
+        c,
+        &Message::Goodbye {
+            details: Dict::new(),
+            reason: uris::CLOSE_NORMAL.into(),
+        },
+    );
+    s.run();
+    match s.take(c).as_slice() {
+        [Message::Goodbye { reason, .. }] => assert_eq!(reason, uris::CLOSE_GOODBYE_AND_OUT),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn welcome_session(got: &[Message]) -> u64 {
+    match got {
+        [Message::Welcome { session, .. }] => *session,
+        other => panic!("expected WELCOME, got {other:?}"),
+    }
+}
+
+#[test]
+fn hello_again_after_goodbye_opens_a_new_session() {
+    let mut s = sim(2);
+    s.start_realm(1, open_realm("realm2"));
+    let (watch, _) = s.join(0, JSON, "realm1");
+    subscribe(&mut s, watch, "wamp.session.on_join", Dict::new());
+    subscribe(&mut s, watch, "wamp.session.on_leave", Dict::new());
+    let (publ, _) = s.join(0, JSON, "realm1");
+    s.take(watch);
+    // A session on shard 1 (the realm's home is shard 0) subscribes, calls, registers.
+    let (c, first) = s.join(1, CBOR, "realm1");
+    let sub = subscribe(&mut s, c, "com.t", Dict::new());
+    register(&mut s, c, "com.p", Dict::new());
+    s.take(watch);
+    goodbye(&mut s, c);
+    assert!(!s.clients[c].closed);
+    // HELLO again on the same transport: a new session.
+    let second = welcome_session(&s.hello(c, "realm1", Dict::new()));
+    assert_ne!(first, second);
+    let meta: Vec<(u64, Vec<Value>)> = events(&s.take(watch))
+        .into_iter()
+        .map(|(sub, _, a)| (sub, a))
+        .collect();
+    assert_eq!(meta.len(), 2, "{meta:?}");
+    assert_eq!(
+        meta[0].1.first(),
+        Some(&Value::UInt(first)),
+        "on_leave first"
+    );
+    let joined = meta[1].1.first().and_then(Value::as_dict).unwrap();
+    assert_eq!(joined.get("session"), Some(&Value::UInt(second)));
+    // The old subscription and registration are gone.
+    publish(&mut s, publ, 1, "com.t", Dict::new(), vec![]);
+    assert!(events(&s.take(c)).is_empty());
+    call(&mut s, publ, 2, "com.p", Dict::new(), vec![]);
+    assert_eq!(
+        error_of(&s.take(publ)).as_deref(),
+        Some(uris::ERROR_NO_SUCH_PROCEDURE)
+    );
+    // The new session works and may subscribe again (a new subscriber of a new subscription).
+    let again = subscribe(&mut s, c, "com.t", Dict::new());
+    let _ = (sub, again);
+    publish(&mut s, publ, 3, "com.t", Dict::new(), vec![Value::UInt(3)]);
+    assert_eq!(events(&s.take(c)).len(), 1);
+    // And a third session, on another realm.
+    goodbye(&mut s, c);
+    let third = welcome_session(&s.hello(c, "realm2", Dict::new()));
+    assert!(third != first && third != second);
+    assert_eq!(s.cores[1].local_session_count(0), 0);
+    assert_eq!(s.cores[1].local_session_count(1), 1);
+    assert_eq!(s.cores[1].stats().sessions, 1);
+    assert_eq!(s.cores[1].stats().connections_opened, 1);
+    // Leaving leaves nothing behind.
+    for client in [c, watch, publ] {
+        s.disconnect(client);
+    }
+    s.run();
+    for core in &s.cores {
+        assert!(core.leftovers().is_empty(), "{:?}", core.leftovers());
+    }
+}
+
+fn set_limits(s: &mut Sim, transport: u32, limits: super::SessionLimits) {
+    for core in &mut s.cores {
+        core.set_transport_limits(transport, limits);
+    }
+}
+
+fn ticket_transport(s: &mut Sim, id: u32) {
+    let auth: super::auth::TransportAuth = serde_json::from_value(serde_json::json!({
+        "ticket": { "type": "static", "principals": { "joe": { "ticket": "secret!", "role": "anonymous" } } }
+    }))
+    .unwrap();
+    s.set_transport(id, &auth);
+}
+
+fn ticket_hello(s: &mut Sim, c: usize, authid: &str) -> Vec<Message> {
+    s.hello(
+        c,
+        "realm1",
+        dict! { "authmethods" => Value::List(vec!["ticket".into()]), "authid" => authid },
+    )
+}
+
+fn authenticate(s: &mut Sim, c: usize, signature: &str) -> Vec<Message> {
+    s.send(
+        c,
+        &Message::Authenticate {
+            signature: signature.into(),
+            extra: Dict::new(),
+        },
+    );
+    s.run();
+    s.take(c)
+}
+
+#[test]
+fn a_connection_that_never_says_hello_is_closed() {
+    let mut s = sim(1);
+    set_limits(
+        &mut s,
+        TRANSPORT,
+        super::SessionLimits {
+            hello_timeout_ms: 300,
+            ..Default::default()
+        },
+    );
+    let silent = s.connect(0, JSON);
+    let prompt = s.connect(0, JSON);
+    s.advance(100);
+    welcome_session(&s.hello(prompt, "realm1", Dict::new()));
+    s.advance(199);
+    assert!(!s.clients[silent].closed);
+    s.advance(1);
+    assert!(s.clients[silent].closed);
+    assert_eq!(
+        abort_reason(&s.take(silent)).as_deref(),
+        Some(uris::ERROR_TIMEOUT)
+    );
+    assert_eq!(s.cores[0].stats().hello_timeouts, 1);
+    // The session that said HELLO in time stays; no timer is left for it.
+    s.advance(10_000);
+    assert!(!s.clients[prompt].closed);
+    assert!(s.take(prompt).is_empty());
+    assert_eq!(s.cores[0].next_deadline(), None);
+    // After GOODBYE the connection must say HELLO again in time.
+    goodbye(&mut s, prompt);
+    s.advance(299);
+    assert!(!s.clients[prompt].closed);
+    s.advance(1);
+    assert!(s.clients[prompt].closed);
+    assert_eq!(
+        abort_reason(&s.take(prompt)).as_deref(),
+        Some(uris::ERROR_TIMEOUT)
+    );
+    assert_eq!(s.cores[0].stats().hello_timeouts, 2);
+    assert!(s.cores[0].leftovers().is_empty());
+}
+
+#[test]
+fn a_challenge_left_unanswered_is_closed() {
+    let mut s = sim(1);
+    ticket_transport(&mut s, 1);
+    set_limits(
+        &mut s,
+        1,
+        super::SessionLimits {
+            hello_timeout_ms: 100,
+            auth_timeout_ms: 500,
+            ..Default::default()
+        },
+    );
+    let slow = s.connect_via(0, JSON, 1);
+    let quick = s.connect_via(0, JSON, 1);
+    for c in [slow, quick] {
+        assert!(matches!(
+            ticket_hello(&mut s, c, "joe").as_slice(),
+            [Message::Challenge { .. }]
+        ));
+    }
+    // The HELLO deadline no longer applies once HELLO came.
+    s.advance(499);
+    assert!(!s.clients[slow].closed);
+    welcome_session(&authenticate(&mut s, quick, "secret!"));
+    s.advance(1);
+    assert!(s.clients[slow].closed);
+    assert_eq!(
+        abort_reason(&s.take(slow)).as_deref(),
+        Some(uris::ERROR_TIMEOUT)
+    );
+    assert_eq!(s.cores[0].stats().auth_timeouts, 1);
+    assert_eq!(s.cores[0].stats().hello_timeouts, 0);
+    s.advance(10_000);
+    assert!(!s.clients[quick].closed);
+}
+
+#[test]
+fn unknown_authids_are_challenged_and_denied_like_known_ones() {
+    let mut s = sim(2);
+    ticket_transport(&mut s, 1);
+    let auth: super::auth::TransportAuth = serde_json::from_value(serde_json::json!({
+        "wampcra": { "type": "static", "users": {
+            "alice": { "secret": "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", "role": "anonymous",
+                       "salt": "salt123", "iterations": 1000, "keylen": 32 } } }
+    }))
+    .unwrap();
+    s.set_transport(2, &auth);
+    // Ticket: the same CHALLENGE, the same ABORT.
+    let mut seen = Vec::new();
+    for who in ["joe", "nobody"] {
+        let c = s.connect_via(1, JSON, 1);
+        let challenge = ticket_hello(&mut s, c, who);
+        let abort = authenticate(&mut s, c, "guess");
+        seen.push((challenge, abort));
+    }
+    assert_eq!(seen[0].0, seen[1].0);
+    let text = |m: &[Message]| format!("{m:?}").replace("nobody", "joe");
+    assert_eq!(text(&seen[0].1), text(&seen[1].1));
+    assert_eq!(
+        abort_reason(&seen[1].1).as_deref(),
+        Some(uris::ERROR_AUTHENTICATION_DENIED)
+    );
+    // WAMP-CRA: the same extra keys, challenge keys and role; a salt fixed
+    // for the unknown authid whichever shard answers; the same ABORT.
+    let cra = |s: &mut Sim, shard: u16, who: &str| {
+        let c = s.connect_via(shard, JSON, 2);
+        let got = s.hello(
+            c,
+            "realm1",
+            dict! { "authmethods" => Value::List(vec!["wampcra".into()]), "authid" => who },
+        );
+        let Some(Message::Challenge { auth_method, extra }) = got.first() else {
+            panic!("{got:?}")
+        };
+        assert_eq!(auth_method, "wampcra");
+        let abort = authenticate(s, c, "bm9wZQ==");
+        (extra.clone(), abort)
+    };
+    let (real, real_abort) = cra(&mut s, 0, "alice");
+    let (fake, fake_abort) = cra(&mut s, 0, "mallory");
+    let (fake_again, _) = cra(&mut s, 1, "mallory");
+    let keys = |e: &Dict| e.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&real), keys(&fake));
+    let challenge = |e: &Dict| -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(e.get("challenge").and_then(Value::as_str).unwrap()).unwrap()
+    };
+    let (rc, fc) = (challenge(&real), challenge(&fake));
+    assert_eq!(rc.keys().collect::<Vec<_>>(), fc.keys().collect::<Vec<_>>());
+    assert_eq!(rc["authrole"], fc["authrole"]);
+    assert_eq!(fc["authid"], "mallory");
+    for k in ["iterations", "keylen"] {
+        assert_eq!(real.get(k), fake.get(k));
+    }
+    assert_eq!(fake.get("salt"), fake_again.get("salt"));
+    assert_ne!(fake.get("salt"), real.get("salt"));
+    assert_eq!(
+        text(&real_abort),
+        text(&fake_abort).replace("mallory", "alice")
+    );
+    assert_eq!(
+        abort_reason(&fake_abort).as_deref(),
+        Some(uris::ERROR_AUTHENTICATION_DENIED)
+    );
+}
+
+#[test]
+fn failed_authentications_lock_an_address_out_for_the_window() {
+    let mut s = sim(1);
+    ticket_transport(&mut s, 1);
+    set_limits(
+        &mut s,
+        1,
+        super::SessionLimits {
+            max_auth_failures: 3,
+            auth_failure_window_ms: 60_000,
+            ..Default::default()
+        },
+    );
+    let attempt = |s: &mut Sim, peer: &str, ticket: &str| -> Vec<Message> {
+        let c = s.connect_from(0, JSON, 1, peer);
+        let got = ticket_hello(s, c, "joe");
+        if !matches!(got.as_slice(), [Message::Challenge { .. }]) {
+            return got;
+        }
+        authenticate(s, c, ticket)
+    };
+    for i in 0..3 {
+        let got = attempt(&mut s, &format!("10.0.0.1:{}", 4000 + i), "wrong");
+        assert_eq!(
+            abort_reason(&got).as_deref(),
+            Some(uris::ERROR_AUTHENTICATION_DENIED)
+        );
+    }
+    // The fourth HELLO from that address is refused at once, even with the right ticket.
+    let got = attempt(&mut s, "10.0.0.1:5000", "secret!");
+    assert!(matches!(got.as_slice(), [Message::Abort { .. }]), "{got:?}");
+    assert_eq!(
+        abort_reason(&got).as_deref(),
+        Some(uris::ERROR_AUTHENTICATION_FAILED)
+    );
+    assert_eq!(s.cores[0].stats().auth_lockouts, 1);
+    // Another address is not affected.
+    welcome_session(&attempt(&mut s, "10.0.0.2:4000", "secret!"));
+    // The window ends.
+    s.advance(59_999);
+    assert!(abort_reason(&attempt(&mut s, "10.0.0.1:5001", "secret!")).is_some());
+    s.advance(1);
+    welcome_session(&attempt(&mut s, "10.0.0.1:5002", "secret!"));
+    // Off (the default), failures lock nobody out.
+    let mut s = sim(1);
+    ticket_transport(&mut s, 1);
+    for i in 0..10 {
+        let got = attempt(&mut s, &format!("10.0.0.1:{i}"), "wrong");
+        assert_eq!(
+            abort_reason(&got).as_deref(),
+            Some(uris::ERROR_AUTHENTICATION_DENIED)
+        );
+    }
+    welcome_session(&attempt(&mut s, "10.0.0.1:99", "secret!"));
 }
 
 #[test]

@@ -367,6 +367,7 @@ impl RouterCore {
             Some(Continuation::Unregistered {
                 shard: from,
                 conn,
+                session,
                 request,
             }),
         );

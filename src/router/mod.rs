@@ -221,6 +221,11 @@ pub(crate) struct Conn {
     pub transport: TransportId,
     pub transport_details: Arc<Dict>,
     pub state: ConnState,
+    /// The peer's IP (from the transport details' `peer`), for the
+    /// failed-authentication limit.
+    pub peer_ip: Option<String>,
+    /// The HELLO or AUTHENTICATE deadline armed, if any.
+    pub deadline: Option<(u64, u64)>,
 }
 
 /// A timer the core runs.
@@ -228,6 +233,45 @@ pub(crate) struct Conn {
 pub(crate) enum TimerKind {
     /// A call's timeout.
     CallTimeout(CallId),
+    /// A connection waiting for HELLO ran out of time.
+    Hello(ConnId),
+    /// A connection challenged ran out of time to AUTHENTICATE.
+    Auth(ConnId),
+}
+
+/// A transport's session-opening rules, in milliseconds (0 = none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionLimits {
+    /// Time a connection has to send HELLO, once open and again after each GOODBYE.
+    pub hello_timeout_ms: u64,
+    /// Time a challenged connection has to send AUTHENTICATE.
+    pub auth_timeout_ms: u64,
+    /// Failed authentications one IP address may make within
+    /// `auth_failure_window_ms` on this transport before its HELLOs are refused
+    /// until the window ends (0 = no limit). Counted by each shard on its own.
+    pub max_auth_failures: u32,
+    /// The window of `max_auth_failures`.
+    pub auth_failure_window_ms: u64,
+}
+
+impl From<crate::config::ConnectionLimits> for SessionLimits {
+    fn from(l: crate::config::ConnectionLimits) -> SessionLimits {
+        SessionLimits {
+            hello_timeout_ms: l.hello_timeout,
+            auth_timeout_ms: l.auth_timeout,
+            max_auth_failures: l.max_auth_failures_per_address,
+            auth_failure_window_ms: l.auth_failure_window,
+        }
+    }
+}
+
+/// Failed authentications from one address on one transport.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FailureWindow {
+    /// When the window began.
+    pub since_ms: u64,
+    /// Failures in it.
+    pub count: u32,
 }
 
 /// One shard's router core. See the module docs.
@@ -239,6 +283,15 @@ pub struct RouterCore {
     pub(crate) realms: Vec<Option<Realm>>,
     pub(crate) realm_by_name: HashMap<String, RealmId>,
     pub(crate) transports: HashMap<TransportId, Arc<Authenticator>>,
+    pub(crate) limits: HashMap<TransportId, SessionLimits>,
+    /// Key of the decoy principals, the same on every shard (from the seed).
+    pub(crate) decoy_key: [u8; 32],
+    /// Failed authentications by (transport, peer IP).
+    pub(crate) auth_failures: HashMap<(TransportId, String), FailureWindow>,
+    /// When expired entries of `auth_failures` are next swept.
+    pub(crate) next_failure_sweep: u64,
+    /// When a refused HELLO from a locked-out address was last logged.
+    pub(crate) last_lockout_log: Option<u64>,
     pub(crate) conns: HashMap<ConnId, Conn>,
     pub(crate) calls: HashMap<CallId, dealer::CallerCall>,
     pub(crate) next_call: CallId,
@@ -265,6 +318,11 @@ impl RouterCore {
             realms: Vec::new(),
             realm_by_name: HashMap::default(),
             transports: HashMap::default(),
+            limits: HashMap::default(),
+            decoy_key: Self::decoy_key(seed),
+            auth_failures: HashMap::default(),
+            next_failure_sweep: 0,
+            last_lockout_log: None,
             conns: HashMap::default(),
             calls: HashMap::default(),
             next_call: 1,
@@ -277,6 +335,17 @@ impl RouterCore {
             realm_stats: Vec::new(),
             scratch_targets: Vec::new(),
         }
+    }
+
+    /// The decoy-principal key: derived from the seed, which every shard of a
+    /// router shares (random in production), so that all shards answer an
+    /// unknown authid with the same decoy.
+    fn decoy_key(seed: u64) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"shardwamp decoy principals\0");
+        h.update(seed.to_le_bytes());
+        h.finalize().into()
     }
 
     /// This core's shard.
@@ -378,8 +447,16 @@ impl RouterCore {
     }
 
     /// Sets (or replaces) a transport's authentication.
-    pub fn set_transport(&mut self, id: TransportId, auth: Authenticator) {
+    pub fn set_transport(&mut self, id: TransportId, mut auth: Authenticator) {
+        auth.set_decoy_key(self.decoy_key);
         self.transports.insert(id, Arc::new(auth));
+    }
+
+    /// Sets (or replaces) a transport's session-opening deadlines and
+    /// failed-authentication limit (none until set: components' transports).
+    /// They apply to connections opened from now on.
+    pub fn set_transport_limits(&mut self, id: TransportId, limits: SessionLimits) {
+        self.limits.insert(id, limits);
     }
 
     /// The runtime's own figures: frames queued for writing, loop stalls so far.
@@ -516,6 +593,7 @@ impl RouterCore {
     ) {
         self.stats.connections_opened += 1;
         details.insert("serializer".into(), Value::from(serializer.name()));
+        let peer_ip = details.get("peer").and_then(Value::as_str).map(peer_ip);
         self.conns.insert(
             conn,
             Conn {
@@ -523,8 +601,146 @@ impl RouterCore {
                 transport,
                 transport_details: Arc::new(details),
                 state: ConnState::Fresh,
+                peer_ip,
+                deadline: None,
             },
         );
+        self.arm_deadline(conn, false);
+    }
+
+    /// Arms a connection's HELLO (or, `auth`, AUTHENTICATE) deadline, if its transport has one.
+    fn arm_deadline(&mut self, conn: ConnId, auth: bool) {
+        self.disarm_deadline(conn);
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let limits = self.limits.get(&c.transport).copied().unwrap_or_default();
+        let (ms, kind) = if auth {
+            (limits.auth_timeout_ms, TimerKind::Auth(conn))
+        } else {
+            (limits.hello_timeout_ms, TimerKind::Hello(conn))
+        };
+        if ms == 0 {
+            return;
+        }
+        let key = self.set_timer(self.now_ms.saturating_add(ms), kind);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.deadline = Some(key);
+        }
+    }
+
+    fn disarm_deadline(&mut self, conn: ConnId) {
+        if let Some(key) = self.conns.get_mut(&conn).and_then(|c| c.deadline.take()) {
+            self.cancel_timer(key);
+        }
+    }
+
+    /// A HELLO or AUTHENTICATE deadline passed: ABORT `wamp.error.timeout` and close.
+    fn on_deadline(&mut self, key: (u64, u64), conn: ConnId, auth: bool) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let due = match c.state {
+            ConnState::Fresh => !auth,
+            ConnState::Challenged { .. } => auth,
+            _ => false,
+        };
+        if c.deadline != Some(key) || !due {
+            return;
+        }
+        c.deadline = None;
+        let limits = self.limits.get(&c.transport).copied().unwrap_or_default();
+        let (what, ms) = if auth {
+            self.stats.auth_timeouts += 1;
+            ("AUTHENTICATE", limits.auth_timeout_ms)
+        } else {
+            self.stats.hello_timeouts += 1;
+            ("HELLO", limits.hello_timeout_ms)
+        };
+        log::info!(
+            "shard {}: conn {conn}: no {what} within {ms} ms, closing",
+            self.shard
+        );
+        self.abort(
+            conn,
+            uris::ERROR_TIMEOUT,
+            &format!("no {what} within {ms} ms"),
+        );
+    }
+
+    /// Whether `conn`'s address is locked out of `transport` for failed authentications.
+    fn locked_out(&mut self, conn: ConnId) -> bool {
+        let Some(c) = self.conns.get(&conn) else {
+            return false;
+        };
+        let limits = self.limits.get(&c.transport).copied().unwrap_or_default();
+        let Some(ip) = &c.peer_ip else {
+            return false;
+        };
+        if limits.max_auth_failures == 0 {
+            return false;
+        }
+        let key = (c.transport, ip.clone());
+        match self.auth_failures.get(&key) {
+            Some(w) if self.now_ms < w.since_ms.saturating_add(limits.auth_failure_window_ms) => {
+                w.count >= limits.max_auth_failures
+            }
+            Some(_) => {
+                self.auth_failures.remove(&key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Counts a failed authentication against `conn`'s address.
+    fn note_auth_failure(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let limits = self.limits.get(&c.transport).copied().unwrap_or_default();
+        let Some(ip) = &c.peer_ip else {
+            return;
+        };
+        if limits.max_auth_failures == 0 {
+            return;
+        }
+        let now = self.now_ms;
+        let window = limits.auth_failure_window_ms;
+        let transport = c.transport;
+        let w = self
+            .auth_failures
+            .entry((transport, ip.clone()))
+            .or_insert(FailureWindow {
+                since_ms: now,
+                count: 0,
+            });
+        if now >= w.since_ms.saturating_add(window) {
+            *w = FailureWindow {
+                since_ms: now,
+                count: 0,
+            };
+        }
+        w.count = w.count.saturating_add(1);
+        if w.count == limits.max_auth_failures {
+            log::info!(
+                "shard {}: {ip} failed to authenticate {} times on transport {transport}: its HELLOs are refused for {window} ms",
+                self.shard,
+                w.count
+            );
+        }
+        // Sweep expired windows now and then (the longest window of any transport).
+        if now >= self.next_failure_sweep {
+            let longest = self
+                .limits
+                .values()
+                .map(|l| l.auth_failure_window_ms)
+                .max()
+                .unwrap_or(0);
+            self.auth_failures
+                .retain(|_, w| now < w.since_ms.saturating_add(longest));
+            self.next_failure_sweep = now.saturating_add(longest.max(1000));
+        }
     }
 
     /// A frame arrived on a connection: decode it and act on it.
@@ -556,7 +772,10 @@ impl RouterCore {
         }
         match &c.state {
             ConnState::Fresh => match msg {
-                Message::Hello { realm, details } => self.on_hello(conn, realm, details),
+                Message::Hello { realm, details } => {
+                    self.disarm_deadline(conn);
+                    self.on_hello(conn, realm, details)
+                }
                 Message::Abort { .. } => self.drop_conn(conn),
                 other => self.protocol_violation(
                     conn,
@@ -565,6 +784,7 @@ impl RouterCore {
             },
             ConnState::Challenged { .. } => match msg {
                 Message::Authenticate { signature, extra } => {
+                    self.disarm_deadline(conn);
                     self.on_authenticate(conn, &signature, &extra)
                 }
                 Message::Abort { .. } => self.drop_conn(conn),
@@ -594,6 +814,7 @@ impl RouterCore {
 
     /// A connection closed (by the peer, the network, or after [`Output::Close`]).
     pub fn close(&mut self, conn: ConnId) {
+        self.disarm_deadline(conn);
         self.leave(conn);
         self.conns.remove(&conn);
         self.flush_self();
@@ -615,6 +836,8 @@ impl RouterCore {
             if let Some(kind) = self.timers.remove(&(at, id)) {
                 match kind {
                     TimerKind::CallTimeout(call) => self.on_call_timeout(call),
+                    TimerKind::Hello(conn) => self.on_deadline((at, id), conn, false),
+                    TimerKind::Auth(conn) => self.on_deadline((at, id), conn, true),
                 }
             }
         }
@@ -931,6 +1154,31 @@ impl RouterCore {
     // ---- session establishment ---------------------------------------------
 
     fn on_hello(&mut self, conn: ConnId, realm_name: String, details: Dict) {
+        if self.locked_out(conn) {
+            self.stats.auth_lockouts += 1;
+            let quiet = self
+                .last_lockout_log
+                .is_some_and(|t| self.now_ms < t.saturating_add(10_000));
+            if !quiet {
+                self.last_lockout_log = Some(self.now_ms);
+                let peer = self
+                    .conns
+                    .get(&conn)
+                    .and_then(|c| c.peer_ip.clone())
+                    .unwrap_or_default();
+                log::info!(
+                    "shard {}: HELLO from {peer} refused: too many failed authentications ({} refused so far; logged at most every 10 s)",
+                    self.shard,
+                    self.stats.auth_lockouts
+                );
+            }
+            self.abort(
+                conn,
+                uris::ERROR_AUTHENTICATION_FAILED,
+                "too many failed authentications from this address, try again later",
+            );
+            return;
+        }
         let roles_ok = details
             .get("roles")
             .and_then(Value::as_dict)
@@ -997,6 +1245,9 @@ impl RouterCore {
             return;
         };
         let step = auth.authenticate(*pending, signature, extra);
+        if matches!(step, AuthStep::Abort { .. }) {
+            self.note_auth_failure(conn);
+        }
         self.on_auth_step(conn, realm, session, details, step);
     }
 
@@ -1033,6 +1284,7 @@ impl RouterCore {
                         details,
                     };
                 }
+                self.arm_deadline(conn, true);
             }
             AuthStep::Welcome(info) => self.admit(conn, realm_id, session, &details, info),
         }
@@ -1257,8 +1509,13 @@ impl RouterCore {
                         reason: uris::CLOSE_GOODBYE_AND_OUT.into(),
                     },
                 );
+                // The transport outlives the session: back to waiting for
+                // HELLO (spec statechart: CLOSED, then HELLO again).
                 self.leave(conn);
-                self.out.push(Output::Close { conn });
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.state = ConnState::Fresh;
+                }
+                self.arm_deadline(conn, false);
             }
             Message::Abort { .. } => self.drop_conn(conn),
             Message::Hello { .. } => self.protocol_violation(conn, "HELLO on a joined session"),
@@ -1379,8 +1636,15 @@ impl RouterCore {
                 reg,
                 request,
             } => self.home_unregister(from, realm, conn, session, reg, request),
-            PeerMsg::Unregistered { conn, request } => {
-                if self.session(conn).is_some() {
+            PeerMsg::Unregistered {
+                conn,
+                session,
+                request,
+            } => {
+                if self
+                    .session(conn)
+                    .is_some_and(|s| s.info.session == session)
+                {
                     self.send(
                         conn,
                         &Message::Unregistered {
@@ -1640,9 +1904,17 @@ impl RouterCore {
             realm::Continuation::Unregistered {
                 shard,
                 conn,
+                session,
                 request,
             } => {
-                self.send_peer(shard, PeerMsg::Unregistered { conn, request });
+                self.send_peer(
+                    shard,
+                    PeerMsg::Unregistered {
+                        conn,
+                        session,
+                        request,
+                    },
+                );
             }
         }
     }
@@ -1681,6 +1953,15 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(1_795_995_249_123), "2026-11-29T23:34:09.123Z");
         assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}
+
+/// The IP part of a transport's `peer` ("ip:port", "[v6]:port"); anything
+/// else (a Unix socket's peer, say) is taken whole.
+fn peer_ip(peer: &str) -> String {
+    match peer.parse::<std::net::SocketAddr>() {
+        Ok(a) => a.ip().to_string(),
+        Err(_) => peer.to_owned(),
     }
 }
 

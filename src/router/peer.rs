@@ -329,6 +329,8 @@ pub enum PeerMsg {
     Unregistered {
         /// The callee's connection.
         conn: ConnId,
+        /// The callee (the connection may hold another session by now).
+        session: SessionId,
         /// The UNREGISTER request id.
         request: Id,
     },

@@ -324,6 +324,7 @@ pub(crate) enum Continuation {
     Unregistered {
         shard: ShardId,
         conn: ConnId,
+        session: super::SessionId,
         request: u64,
     },
 }

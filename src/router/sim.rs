@@ -110,6 +110,18 @@ impl Sim {
         serializer: Serializer,
         transport: TransportId,
     ) -> ClientId {
+        let peer = format!("sim:{}", self.clients.len());
+        self.connect_from(shard, serializer, transport, &peer)
+    }
+
+    /// Opens a connection on `shard` through `transport` from the peer address `peer` ("ip:port").
+    pub fn connect_from(
+        &mut self,
+        shard: ShardId,
+        serializer: Serializer,
+        transport: TransportId,
+        peer: &str,
+    ) -> ClientId {
         let conn = self.next_conn;
         self.next_conn += 1;
         let id = self.clients.len();
@@ -125,7 +137,7 @@ impl Sim {
             conn,
             serializer,
             transport,
-            dict! { "type" => "sim", "peer" => format!("sim:{id}") },
+            dict! { "type" => "sim", "peer" => peer },
         );
         self.collect(shard);
         id

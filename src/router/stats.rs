@@ -33,6 +33,12 @@ pub struct ShardStats {
     pub auth_failures: u64,
     /// Connections closed at accept: a transport's connection or handshake cap was reached.
     pub connections_refused: u64,
+    /// Connections closed for not sending HELLO in time.
+    pub hello_timeouts: u64,
+    /// Connections closed for not answering a CHALLENGE in time.
+    pub auth_timeouts: u64,
+    /// HELLOs refused because their address failed to authenticate too often.
+    pub auth_lockouts: u64,
     /// Messages sent to peer shards.
     pub peer_sent: u64,
     /// Messages received from peer shards (and from itself).

@@ -953,6 +953,7 @@ async fn shard_main(
         let auth = Authenticator::new(&l.auth)
             .map_err(|e| StartError::Config(format!("transport '{}': {e}", l.name)))?;
         core.set_transport(l.id, auth);
+        core.set_transport_limits(l.id, l.limits.into());
     }
     let shard = Rc::new(Shard {
         id: id as ShardId,
@@ -1064,7 +1065,10 @@ async fn shard_main(
                 let r = match Authenticator::new(&spec.auth) {
                     Err(e) => Err(e.to_string()),
                     Ok(auth) => {
-                        shard.core.borrow_mut().set_transport(spec.id, auth);
+                        let mut core = shard.core.borrow_mut();
+                        core.set_transport(spec.id, auth);
+                        core.set_transport_limits(spec.id, spec.limits.into());
+                        drop(core);
                         match spawn_listener(&shard, &spec) {
                             Ok(Some(task)) => {
                                 listeners.insert(spec.id, task);
