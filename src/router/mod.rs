@@ -390,6 +390,18 @@ impl RouterCore {
         self.stats.events_dropped += n;
     }
 
+    /// The runtime failed a connection whose peer broke the transport's
+    /// protocol (WebSocket framing or UTF-8, RawSocket framing).
+    pub fn note_transport_protocol_error(&mut self) {
+        self.stats.transport_protocol_errors += 1;
+    }
+
+    /// The runtime failed a connection that sent a message over the
+    /// transport's size limit.
+    pub fn note_oversize_message(&mut self) {
+        self.stats.oversize_messages += 1;
+    }
+
     /// Per-shard statistics.
     pub fn stats(&self) -> &ShardStats {
         &self.stats
