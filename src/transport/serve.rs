@@ -592,13 +592,11 @@ async fn serve_rawsocket<S>(
                                 "'{}' {peer}: failing the RawSocket connection: {e}",
                                 l.name
                             );
-                            let mut core = shard.core.borrow_mut();
                             if matches!(e, rawsocket::FrameError::TooLong { .. }) {
-                                core.note_oversize_message();
+                                shard.core.borrow_mut().note_oversize_message();
                             } else {
-                                core.note_transport_protocol_error();
+                                shard.core.borrow_mut().note_transport_protocol_error();
                             }
-                            drop(core);
                             failed.set(true);
                             // The writer finishes what it is writing and stops;
                             // nothing more is read.
