@@ -276,3 +276,25 @@ fn pings_carry_auto_ping_size_random_bytes_and_only_their_echo_counts() {
     };
     assert!(dropped, "a client answering with wrong pongs was kept");
 }
+
+#[test]
+fn zero_max_sizes_mean_unlimited() {
+    let router = start(
+        |o| {
+            o.max_message_size = 0;
+            o.max_frame_size = 0;
+        },
+        1 << 24,
+    );
+    let mut ws = connect(router.tcp_addr("ws").unwrap());
+    hello(&mut ws);
+    assert!(matches!(ws.read().unwrap(), WsMessage::Text(_)), "WELCOME");
+    // A CALL to a procedure nobody registered: an ERROR comes back, the
+    // connection stays.
+    let call = format!(r#"[48,1,{{}},"com.nothing",["{}"]]"#, "x".repeat(64 * 1024));
+    ws.send(WsMessage::text(call)).unwrap();
+    match ws.read().unwrap() {
+        WsMessage::Text(t) => assert!(t.as_str().starts_with("[8,48,1,"), "ERROR: {t}"),
+        other => panic!("expected an ERROR, got {other:?}"),
+    }
+}
