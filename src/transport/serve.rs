@@ -1,9 +1,11 @@
 //! Serving one accepted connection on its shard: the WebSocket or RawSocket
 //! opening handshake (with a timeout), then two loops run together — the
 //! reader feeds frames to the shard's router core, the writer drains the
-//! connection's outbox in batches (feed every queued frame, flush once).
-//! Whatever a client sends, the worst it gets is its own connection closed,
-//! with a log line.
+//! connection's outbox in batches (feed every queued frame, flush once) —
+//! and how the connection ends: the WebSocket closing handshake with its
+//! close codes (bounded by `close_handshake_timeout`), a RawSocket failure as
+//! an orderly close. Whatever a client sends, the worst it gets is its own
+//! connection closed, with a log line.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
