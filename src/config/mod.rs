@@ -877,10 +877,14 @@ pub struct WebSocketOptions {
     /// Time allowed for the opening handshake, ms (default 10000; 0 = none).
     #[serde(default = "default_open_handshake")]
     pub open_handshake_timeout: u64,
-    /// Time allowed for the closing handshake, ms (default 1000; 0 = none).
+    /// Time the router waits for the peer's Close after sending its own, ms
+    /// (default 1000); then it drops the TCP connection. 0: it sends its Close
+    /// and does not wait.
     #[serde(default = "default_close_handshake")]
     pub close_handshake_timeout: u64,
-    /// Check that text messages are valid UTF-8 (default true).
+    /// Check that text messages are valid UTF-8 (default true). shardwamp
+    /// always does (its WebSocket library cannot be told not to), so `false`
+    /// is refused by validation rather than silently ignored.
     #[serde(default = "yes")]
     pub validate_utf8: bool,
     /// Largest frame payload accepted (default 16 MiB; 0 = unlimited).
@@ -889,16 +893,19 @@ pub struct WebSocketOptions {
     /// Largest message accepted, all frames together (default 16 MiB; 0 = unlimited).
     #[serde(default = "default_max_message")]
     pub max_message_size: usize,
-    /// Fragment outgoing messages into frames of at most this size (default 0 = never).
+    /// Send outgoing messages larger than this as fragments (a first frame and
+    /// continuation frames) of at most this many payload bytes (default 0 = never).
     #[serde(default)]
     pub auto_fragment_size: usize,
     /// Send a ping after this long without traffic, ms (default 0 = never).
     #[serde(default)]
     pub auto_ping_interval: u64,
-    /// Close when a ping is not answered within this, ms (default 0 = the interval).
+    /// Drop the connection when a ping is not answered within this, ms
+    /// (default 0 = the interval).
     #[serde(default)]
     pub auto_ping_timeout: u64,
-    /// Payload size of automatic pings, 4 to 125 bytes (default 4).
+    /// Payload size of automatic pings, 4 to 125 bytes (default 4): random
+    /// bytes, and only a pong that echoes them counts as an answer.
     #[serde(default = "default_ping_size")]
     pub auto_ping_size: u8,
     /// Set `TCP_NODELAY` (default true).
@@ -911,8 +918,9 @@ pub struct WebSocketOptions {
     /// arrives, in several reads).
     #[serde(default = "default_read_buffer")]
     pub read_buffer_size: usize,
-    /// Crossbar.io's permessage-deflate settings (a bool or a table): accepted
-    /// so that configurations translate, and ignored: shardwamp does not
+    /// Crossbar.io's permessage-deflate settings (a bool or a table): only
+    /// `false` (or leaving it out) is accepted; anything asking for
+    /// compression is refused by validation, since shardwamp does not
     /// compress (compression costs more CPU than WAMP's small messages save).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compression: Option<toml::Value>,

@@ -751,7 +751,7 @@ fn round_trip_everything_without_secrets() {
         }],
     });
     if let TransportConfig::Websocket(w) = &mut c.transports[0] {
-        w.options.compression = Some(toml::Value::Table(toml::Table::new()));
+        w.options.compression = Some(toml::Value::Boolean(false));
         w.options.slow_consumer = SlowConsumer::Disconnect;
         w.auth = TransportAuth {
             anonymous: Some(AuthMethodConfig::Static(AnonymousStatic {
@@ -839,4 +839,40 @@ fn redaction_replaces_secrets_only() {
     assert!(text.contains("joe"));
     assert!(text.contains("keylen = 32"), "{text}");
     assert!(text.contains("user = \"svc\""), "{text}");
+}
+
+#[test]
+fn websocket_options_that_cannot_be_honoured_are_refused() {
+    let base = format!(
+        "{REALM}\n[[transports]]\ntype = \"websocket\"\nendpoint = {{ type = \"tcp\", port = 1 }}\n[transports.options]\n"
+    );
+    let line = base.lines().count() + 1;
+    let e = assert_err(
+        &format!("{base}validate_utf8 = false\n"),
+        line,
+        "transports[0].options.validate_utf8",
+        "shardwamp always checks that text messages are valid UTF-8",
+    );
+    assert!(
+        e.to_string().contains("remove the key or set it to true"),
+        "{e}"
+    );
+    for ask in [
+        "true",
+        "{ deflate = { request_no_context_takeover = false } }",
+    ] {
+        let e = assert_err(
+            &format!("{base}compression = {ask}\n"),
+            line,
+            "transports[0].options.compression",
+            "compression is not supported",
+        );
+        assert!(e.to_string().contains("set it to false"), "{e}");
+    }
+    // What can be honoured is accepted.
+    load(&format!(
+        "{base}validate_utf8 = true\ncompression = false\n"
+    ))
+    .unwrap();
+    load(&base).unwrap();
 }

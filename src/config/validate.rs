@@ -223,6 +223,26 @@ fn transports(config: &Config, out: &mut Vec<Problem>) {
                             .to_owned(),
                     ));
                 }
+                if !w.options.validate_utf8 {
+                    out.push((
+                        path.key("options").key("validate_utf8"),
+                        "validate_utf8 = false is not supported: shardwamp always checks that \
+                         text messages are valid UTF-8 (and fails the connection with close \
+                         code 1007 when not); remove the key or set it to true"
+                            .to_owned(),
+                    ));
+                }
+                if let Some(c) = &w.options.compression {
+                    if c.as_bool() != Some(false) {
+                        out.push((
+                            path.key("options").key("compression"),
+                            "compression is not supported: shardwamp does not negotiate \
+                             permessage-deflate (compressing costs more CPU than WAMP's small \
+                             messages save); remove the key or set it to false"
+                                .to_owned(),
+                        ));
+                    }
+                }
                 if !(4..=125).contains(&w.options.auto_ping_size) {
                     out.push((
                         path.key("options").key("auto_ping_size"),

@@ -34,7 +34,7 @@ pub fn render(
             "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} {kind}"
         );
     };
-    let per_shard: [ShardMetric; 16] = [
+    let per_shard: [ShardMetric; 18] = [
         ("sessions", "Sessions joined now.", "gauge", |s| s.sessions),
         (
             "connections_opened_total",
@@ -59,6 +59,18 @@ pub fn render(
             "Events dropped for slow consumers.",
             "counter",
             |s| s.events_dropped,
+        ),
+        (
+            "transport_protocol_errors_total",
+            "Connections failed for breaking the WebSocket or RawSocket protocol.",
+            "counter",
+            |s| s.transport_protocol_errors,
+        ),
+        (
+            "oversize_messages_total",
+            "Connections failed for a message over the transport's size limit.",
+            "counter",
+            |s| s.oversize_messages,
         ),
         (
             "protocol_violations_total",

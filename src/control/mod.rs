@@ -944,6 +944,8 @@ impl Controller {
                         "bytes_sent" => s.bytes_sent,
                         "bytes_received" => s.bytes_received,
                         "events_dropped" => s.events_dropped,
+                        "transport_protocol_errors" => s.transport_protocol_errors,
+                        "oversize_messages" => s.oversize_messages,
                         "queued_frames" => s.queued_frames,
                         "loop_stalls" => s.loop_stalls,
                         "events_per_sec" => s.events_per_sec,

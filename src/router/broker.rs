@@ -444,6 +444,7 @@ impl RouterCore {
         const T: MessageType = MessageType::Publish;
         let Some(s) = self.session(conn) else { return };
         let (realm_id, info) = (s.realm, s.info.clone());
+        let session = info.session;
         let ack = matches!(options.get("acknowledge"), Some(Value::Bool(true)));
         let Some(realm) = self.realm(realm_id) else {
             return;
@@ -519,16 +520,23 @@ impl RouterCore {
         });
         let id = publication.id;
         self.route(&publication);
-        if retain || history {
+        let stored = retain || history;
+        if stored {
+            let ack = ack.then_some(super::peer::StoreAck {
+                conn,
+                session,
+                request,
+            });
             self.send_peer(
                 home,
                 PeerMsg::Store {
                     publication,
                     retain,
+                    ack,
                 },
             );
         }
-        if ack {
+        if ack && !stored {
             self.send(
                 conn,
                 &Message::Published {

@@ -314,6 +314,7 @@ impl RouterCore {
                         PeerMsg::Store {
                             publication,
                             retain,
+                            ack: None,
                         },
                     );
                 }

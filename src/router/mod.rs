@@ -481,6 +481,18 @@ impl RouterCore {
         self.stats.events_dropped += n;
     }
 
+    /// The runtime failed a connection whose peer broke the transport's
+    /// protocol (WebSocket framing or UTF-8, RawSocket framing).
+    pub fn note_transport_protocol_error(&mut self) {
+        self.stats.transport_protocol_errors += 1;
+    }
+
+    /// The runtime failed a connection that sent a message over the
+    /// transport's size limit.
+    pub fn note_oversize_message(&mut self) {
+        self.stats.oversize_messages += 1;
+    }
+
     /// Per-shard statistics.
     pub fn stats(&self) -> &ShardStats {
         &self.stats
@@ -1618,7 +1630,34 @@ impl RouterCore {
             PeerMsg::Store {
                 publication,
                 retain,
-            } => self.home_store(publication, retain),
+                ack,
+            } => {
+                let id = publication.id;
+                self.home_store(publication, retain);
+                if let Some(ack) = ack {
+                    self.send_peer(
+                        from,
+                        PeerMsg::Stored {
+                            ack,
+                            publication: id,
+                        },
+                    );
+                }
+            }
+            PeerMsg::Stored { ack, publication } => {
+                if self
+                    .session(ack.conn)
+                    .is_some_and(|s| s.info.session == ack.session)
+                {
+                    self.send(
+                        ack.conn,
+                        &Message::Published {
+                            request: ack.request,
+                            publication,
+                        },
+                    );
+                }
+            }
             PeerMsg::Register {
                 realm,
                 conn,

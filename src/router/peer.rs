@@ -221,6 +221,17 @@ pub struct Invoke {
     pub payload: Payload,
 }
 
+/// Who waits for the home shard to store an acknowledged publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreAck {
+    /// The publisher's connection.
+    pub conn: ConnId,
+    /// The publisher's session.
+    pub session: SessionId,
+    /// The PUBLISH request id.
+    pub request: Id,
+}
+
 /// Messages between shards.
 #[derive(Debug)]
 pub enum PeerMsg {
@@ -292,6 +303,16 @@ pub enum PeerMsg {
         publication: Arc<Publication>,
         /// Keep it as the topic's retained event.
         retain: bool,
+        /// An acknowledged publication: PUBLISHED waits for the store, so
+        /// that a subscriber the publisher tells of it finds it retained.
+        ack: Option<StoreAck>,
+    },
+    /// From the home shard: a publication is stored; send PUBLISHED.
+    Stored {
+        /// The publisher's connection, session, and PUBLISH request id.
+        ack: StoreAck,
+        /// The publication's id.
+        publication: Id,
     },
     /// To the home shard: REGISTER.
     Register {

@@ -45,6 +45,11 @@ pub struct ShardStats {
     pub peer_received: u64,
     /// Events not delivered because a subscriber's queue was full.
     pub events_dropped: u64,
+    /// Connections failed for breaking the transport protocol (WebSocket
+    /// framing or invalid UTF-8, RawSocket framing).
+    pub transport_protocol_errors: u64,
+    /// Connections failed for sending a message over the transport's size limit.
+    pub oversize_messages: u64,
     /// Frames waiting in this shard's outgoing queues (sampled by the runtime).
     pub queued_frames: u64,
     /// Times the shard's event loop was late by more than 50 ms (sampled by the runtime).

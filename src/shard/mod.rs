@@ -33,7 +33,7 @@ use crate::wamp::value::Dict;
 
 pub use admission::ConnGauge;
 pub(crate) use admission::{Admission, Gate};
-pub use outbox::{Outbox, QueueLimits, SlowConsumer};
+pub use outbox::{CloseReason, Outbox, QueueLimits, SlowConsumer};
 
 /// What a listener speaks.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,16 +52,28 @@ pub struct WebSocketOptions {
     /// Allowed `Origin` patterns (`*` matches any run of characters); a request without
     /// an `Origin` header (a non-browser client) is not checked.
     pub allowed_origins: Vec<String>,
-    /// Time allowed for the opening handshake.
+    /// Time allowed for the opening handshake (0: no limit).
     pub open_handshake_timeout: u64,
-    /// Largest frame accepted.
+    /// Time the router waits for the peer's Close after sending its own,
+    /// before it drops the TCP connection (0: it does not wait).
+    pub close_handshake_timeout: u64,
+    /// Largest frame payload accepted (0: unlimited); a larger one fails the
+    /// connection with close code 1009.
     pub max_frame_size: usize,
-    /// Largest message accepted.
+    /// Largest message accepted, all frames together (0: unlimited); a larger
+    /// one fails the connection with close code 1009.
     pub max_message_size: usize,
-    /// Send a ping after this long (0: never).
+    /// Outgoing messages larger than this are sent as fragments (a first frame
+    /// and continuation frames) of at most this many payload bytes (0: never).
+    pub auto_fragment_size: usize,
+    /// Send a ping every this long (0: never).
     pub auto_ping_interval: u64,
-    /// Close when a ping is not answered within this long.
+    /// Drop the connection when a ping is not answered within this long
+    /// (0: the interval).
     pub auto_ping_timeout: u64,
+    /// Payload bytes of each ping (random, 4 to 125); only a pong that echoes
+    /// them counts as an answer.
+    pub auto_ping_size: u8,
     /// Set TCP_NODELAY on accepted connections.
     pub tcp_nodelay: bool,
     /// Each connection's receive buffer, bytes (at least 256).
@@ -74,10 +86,13 @@ impl Default for WebSocketOptions {
             path: "/ws".into(),
             allowed_origins: vec!["*".into()],
             open_handshake_timeout: 10_000,
+            close_handshake_timeout: 1_000,
             max_frame_size: 16 * 1024 * 1024,
             max_message_size: 16 * 1024 * 1024,
+            auto_fragment_size: 0,
             auto_ping_interval: 0,
             auto_ping_timeout: 0,
+            auto_ping_size: 4,
             tcp_nodelay: true,
             read_buffer_size: 2048,
         }
@@ -793,6 +808,9 @@ pub(crate) struct Shard {
     timer: outbox::Notify,
     /// Set when the shard is shutting down: no new connections.
     pub stopping: std::cell::Cell<bool>,
+    /// Set while the sessions of a stopped listener are closed: their
+    /// connections close as "going away".
+    going_away: std::cell::Cell<bool>,
 }
 
 impl Shard {
@@ -854,7 +872,13 @@ impl Shard {
                     }
                     Output::Close { conn } => {
                         if let Some(ob) = conns.get(&conn) {
-                            ob.close();
+                            // At shutdown, or when a listener is stopped with its
+                            // sessions, the router is the one going away.
+                            ob.close_with(if self.stopping.get() || self.going_away.get() {
+                                CloseReason::GoingAway
+                            } else {
+                                CloseReason::Normal
+                            });
                         }
                     }
                     Output::Peer { to, msg } => self.send_peer(to, *msg),
@@ -966,6 +990,7 @@ async fn shard_main(
         scratch: RefCell::new(Vec::new()),
         timer: outbox::Notify::default(),
         stopping: std::cell::Cell::new(false),
+        going_away: std::cell::Cell::new(false),
     });
     SHARD.with(|s| *s.borrow_mut() = Some(shard.clone()));
 
@@ -1088,7 +1113,9 @@ async fn shard_main(
                 drop(listeners.remove(&id));
                 if let Some(reason) = close {
                     shard.core.borrow_mut().close_transport(id, &reason);
+                    shard.going_away.set(true);
                     shard.pump();
+                    shard.going_away.set(false);
                 }
                 reply.send(Ok(()));
             }

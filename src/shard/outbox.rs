@@ -51,11 +51,23 @@ pub enum Out {
     Frame(Bytes),
 }
 
+/// Why the router closes a connection gracefully: the transport tells its
+/// peer (a WebSocket close code: 1000 or 1001).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CloseReason {
+    /// The session ended (GOODBYE, ABORT): WebSocket 1000, normal closure.
+    #[default]
+    Normal,
+    /// The router or the transport is going away (shutdown, a stopped
+    /// listener): WebSocket 1001, going away.
+    GoingAway,
+}
+
 /// A connection's outgoing queue.
 pub struct Outbox {
     queue: RefCell<VecDeque<Out>>,
     bytes: Cell<usize>,
-    closing: Cell<bool>,
+    closing: Cell<Option<CloseReason>>,
     killed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
     limits: QueueLimits,
@@ -69,7 +81,7 @@ impl Outbox {
         Outbox {
             queue: RefCell::new(VecDeque::new()),
             bytes: Cell::new(0),
-            closing: Cell::new(false),
+            closing: Cell::new(None),
             killed: Cell::new(false),
             waker: RefCell::new(None),
             limits,
@@ -91,7 +103,7 @@ impl Outbox {
     /// twice the bounds before the connection is disconnected. Under
     /// [`SlowConsumer::Disconnect`], anything that does not fit disconnects.
     pub fn push(&self, frame: Bytes, ty: MessageType) -> bool {
-        if self.closing.get() || self.killed.get() {
+        if self.closing.get().is_some() || self.killed.get() {
             return true;
         }
         let (len, bytes) = (self.queue.borrow().len(), self.bytes.get() + frame.len());
@@ -127,9 +139,17 @@ impl Outbox {
         self.wake();
     }
 
-    /// Closes once what is queued is written.
+    /// Closes once what is queued is written (a normal closure).
     pub fn close(&self) {
-        self.closing.set(true);
+        self.close_with(CloseReason::Normal);
+    }
+
+    /// Closes once what is queued is written, telling the peer why. The first
+    /// reason given stands.
+    pub fn close_with(&self, reason: CloseReason) {
+        if self.closing.get().is_none() {
+            self.closing.set(Some(reason));
+        }
         self.wake();
     }
 
@@ -173,8 +193,8 @@ impl Outbox {
 pub enum Batch {
     /// Write these frames, then flush.
     Write(Vec<Out>),
-    /// Close gracefully (everything was written).
-    Close,
+    /// Close gracefully (everything was written), for this reason.
+    Close(CloseReason),
     /// Close now.
     Kill,
 }
@@ -198,8 +218,8 @@ impl Future for NextBatch<'_> {
             ob.bytes.set(0);
             return Poll::Ready(Batch::Write(batch));
         }
-        if ob.closing.get() {
-            return Poll::Ready(Batch::Close);
+        if let Some(reason) = ob.closing.get() {
+            return Poll::Ready(Batch::Close(reason));
         }
         if ob.poked.replace(false) {
             return Poll::Ready(Batch::Write(Vec::new()));

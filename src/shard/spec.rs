@@ -38,10 +38,13 @@ impl ListenerSpec {
                 path: w.url.clone(),
                 allowed_origins: w.options.allowed_origins.clone(),
                 open_handshake_timeout: w.options.open_handshake_timeout,
+                close_handshake_timeout: w.options.close_handshake_timeout,
                 max_frame_size: w.options.max_frame_size,
                 max_message_size: w.options.max_message_size,
+                auto_fragment_size: w.options.auto_fragment_size,
                 auto_ping_interval: w.options.auto_ping_interval,
                 auto_ping_timeout: w.options.auto_ping_timeout,
+                auto_ping_size: w.options.auto_ping_size.clamp(4, 125),
                 tcp_nodelay: w.options.tcp_nodelay,
                 read_buffer_size: w.options.read_buffer_size.max(256),
             }),
@@ -140,6 +143,44 @@ options = { read_buffer_size = 16384 }
         let d = RouterSpec::from_config(&Config::default_embedded()).unwrap();
         assert!(
             matches!(&d.listeners[0].kind, ListenerKind::WebSocket(o) if o.read_buffer_size == 2048)
+        );
+    }
+
+    #[test]
+    fn every_websocket_option_is_carried_to_the_runtime() {
+        let text = r#"
+[[realms]]
+name = "realm1"
+
+[[transports]]
+type = "websocket"
+id = "ws"
+endpoint = { type = "tcp", port = 0 }
+options = { close_handshake_timeout = 250, auto_fragment_size = 4096, auto_ping_interval = 500, auto_ping_timeout = 300, auto_ping_size = 32, max_frame_size = 0, max_message_size = 2048, open_handshake_timeout = 700, tcp_nodelay = false }
+"#;
+        let c: Config = text.parse().unwrap();
+        let spec = RouterSpec::from_config(&c).unwrap();
+        let ListenerKind::WebSocket(o) = &spec.listeners[0].kind else {
+            panic!("a WebSocket listener");
+        };
+        assert_eq!(o.close_handshake_timeout, 250);
+        assert_eq!(o.auto_fragment_size, 4096);
+        assert_eq!((o.auto_ping_interval, o.auto_ping_timeout), (500, 300));
+        assert_eq!(o.auto_ping_size, 32);
+        assert_eq!((o.max_frame_size, o.max_message_size), (0, 2048));
+        assert_eq!(o.open_handshake_timeout, 700);
+        assert!(!o.tcp_nodelay);
+        let d = RouterSpec::from_config(&Config::default_embedded()).unwrap();
+        let ListenerKind::WebSocket(o) = &d.listeners[0].kind else {
+            panic!("a WebSocket listener");
+        };
+        assert_eq!(
+            (
+                o.close_handshake_timeout,
+                o.auto_fragment_size,
+                o.auto_ping_size
+            ),
+            (1000, 0, 4)
         );
     }
 }

@@ -1,28 +1,37 @@
 //! Serving one accepted connection on its shard: the WebSocket or RawSocket
 //! opening handshake (with a timeout), then two loops run together — the
 //! reader feeds frames to the shard's router core, the writer drains the
-//! connection's outbox in batches (feed every queued frame, flush once).
-//! Whatever a client sends, the worst it gets is its own connection closed,
-//! with a log line.
+//! connection's outbox in batches (feed every queued frame, flush once) —
+//! and how the connection ends: the WebSocket closing handshake with its
+//! close codes (bounded by `close_handshake_timeout`), a RawSocket failure as
+//! an orderly close. Whatever a client sends, the worst it gets is its own
+//! connection closed, with a log line.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use async_tungstenite::tungstenite::error::ProtocolError;
 use async_tungstenite::tungstenite::handshake::server::{
     Callback, ErrorResponse, Request, Response,
 };
 use async_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use async_tungstenite::tungstenite::protocol::frame::coding::{
+    CloseCode, Control as OpCtl, Data as OpData, OpCode,
+};
+use async_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame as WsFrame, FrameHeader};
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
-use async_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
+use async_tungstenite::WebSocketStream;
 use bytes::{Bytes, BytesMut};
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_util::{SinkExt, StreamExt};
+use rand::RngCore;
 
 use super::rawsocket::{self, Frame, FrameKind};
 use crate::codec::Serializer;
 use crate::dict;
-use crate::shard::outbox::{Batch, Out};
+use crate::shard::outbox::{Batch, CloseReason, Out};
 use crate::shard::{
     Admission, ListenerKind, ListenerSpec, RawSocketOptions, Shard, WebSocketOptions,
 };
@@ -181,8 +190,8 @@ async fn serve_websocket<S>(
     // default (`read_buffer_size`); larger messages still arrive, in more reads.
     let cfg = WebSocketConfig::default()
         .read_buffer_size(o.read_buffer_size)
-        .max_message_size(Some(o.max_message_size))
-        .max_frame_size(Some(o.max_frame_size));
+        .max_message_size((o.max_message_size > 0).then_some(o.max_message_size))
+        .max_frame_size((o.max_frame_size > 0).then_some(o.max_frame_size));
     let ws = match within(
         o.open_handshake_timeout,
         // Boxed: the handshake's state (HTTP parsing, the response being
@@ -216,42 +225,67 @@ async fn serve_websocket<S>(
     admission.handshake_done();
     let (conn, ob) = shard.open(serializer, l.id, details, l.queue);
     let (mut tx, mut rx) = ws.split();
-    let last_pong = Rc::new(Cell::new(Instant::now()));
-    let reader = {
-        let last_pong = last_pong.clone();
-        async move {
-            while let Some(item) = rx.next().await {
-                match item {
-                    Ok(WsMessage::Text(t)) => shard.frame(conn, &Bytes::from(t)),
-                    Ok(WsMessage::Binary(b)) => shard.frame(conn, &b),
-                    Ok(WsMessage::Pong(_)) => last_pong.set(Instant::now()),
-                    Ok(WsMessage::Close(_)) => break,
-                    Ok(_) => {}
-                    Err(e) => {
-                        log::info!("'{}' {peer}: {e}", l.name);
-                        break;
+    // The payload of the ping waiting for its pong, and when it was sent.
+    let ping: RefCell<Option<(Bytes, Instant)>> = RefCell::new(None);
+    let reader = async {
+        loop {
+            match rx.next().await {
+                None => return WsEnd::Gone,
+                Some(Ok(WsMessage::Text(t))) => shard.frame(conn, &Bytes::from(t)),
+                Some(Ok(WsMessage::Binary(b))) => shard.frame(conn, &b),
+                Some(Ok(WsMessage::Pong(p))) => {
+                    // Only the echo of our own ping answers it (an unsolicited
+                    // pong is allowed, and means nothing).
+                    let mut waiting = ping.borrow_mut();
+                    if waiting.as_ref().is_some_and(|(sent, _)| *sent == p) {
+                        *waiting = None;
                     }
                 }
+                // tungstenite queued the echo of the peer's Close.
+                Some(Ok(WsMessage::Close(_))) => return WsEnd::PeerClosed,
+                // Pings are answered by tungstenite; frames are not read.
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return ws_failure(shard, l, &peer, &e),
             }
         }
     };
     let writer = async {
-        let ping_every = o.auto_ping_interval;
+        let interval = Duration::from_millis(o.auto_ping_interval);
+        let timeout = match o.auto_ping_timeout {
+            0 => interval,
+            t => Duration::from_millis(t),
+        };
+        let mut next_ping = Instant::now() + interval;
         loop {
-            let batch = if ping_every > 0 {
-                match within(ping_every, ob.next_batch()).await {
-                    Some(b) => b,
-                    None => {
-                        let silent = last_pong.get().elapsed().as_millis() as u64;
-                        if o.auto_ping_timeout > 0 && silent > ping_every + o.auto_ping_timeout {
-                            log::info!("'{}': no pong for {silent} ms: closing", l.name);
-                            return;
-                        }
-                        if tx.send(WsMessage::Ping(Bytes::new())).await.is_err() {
-                            return;
+            let batch = if o.auto_ping_interval > 0 {
+                let now = Instant::now();
+                let waiting = ping.borrow().as_ref().map(|(_, at)| *at);
+                match waiting {
+                    Some(at) if now >= at + timeout => {
+                        log::info!(
+                            "'{}' {peer}: no pong within {} ms: dropping the connection",
+                            l.name,
+                            timeout.as_millis()
+                        );
+                        return WsEnd::Gone;
+                    }
+                    None if now >= next_ping => {
+                        let mut payload = vec![0u8; usize::from(o.auto_ping_size)];
+                        rand::rng().fill_bytes(&mut payload);
+                        let payload = Bytes::from(payload);
+                        *ping.borrow_mut() = Some((payload.clone(), now));
+                        next_ping = now + interval;
+                        if tx.send(WsMessage::Ping(payload)).await.is_err() {
+                            return WsEnd::Gone;
                         }
                         continue;
                     }
+                    _ => {}
+                }
+                let wake = waiting.map_or(next_ping, |at| at + timeout);
+                match until(wake, ob.next_batch()).await {
+                    Some(b) => b,
+                    None => continue,
                 }
             } else {
                 ob.next_batch().await
@@ -259,38 +293,243 @@ async fn serve_websocket<S>(
             match batch {
                 Batch::Write(frames) => {
                     for Out::Frame(f) in frames {
-                        let msg = if serializer.is_binary() {
-                            WsMessage::Binary(f)
-                        } else {
-                            // Frames for a JSON session come from the JSON codec:
-                            // serde_json output, with payload bytes spliced from
-                            // frames serde_json validated (UTF-8 included) on the
-                            // way in. Checking again per subscriber cost 6.5% of
-                            // fan-out, so only debug builds check.
-                            debug_assert!(std::str::from_utf8(&f).is_ok());
-                            // SAFETY: see above: every JSON frame is valid UTF-8.
-                            WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(f) })
-                        };
-                        if tx.feed(msg).await.is_err() {
-                            return;
+                        if feed_message(&mut tx, serializer, o.auto_fragment_size, f)
+                            .await
+                            .is_err()
+                        {
+                            return WsEnd::Gone;
                         }
                     }
                     if tx.flush().await.is_err() {
-                        return;
+                        return WsEnd::Gone;
                     }
                 }
-                Batch::Close => {
-                    let _ = tx.close(None).await;
-                    // Give the client a moment to answer the close.
-                    glommio::timer::sleep(Duration::from_millis(1000)).await;
-                    return;
+                Batch::Close(CloseReason::Normal) => return WsEnd::Close(CloseCode::Normal, ""),
+                Batch::Close(CloseReason::GoingAway) => {
+                    return WsEnd::Close(CloseCode::Away, "router going away")
                 }
-                Batch::Kill => return,
+                Batch::Kill => return WsEnd::Close(CloseCode::Policy, "slow consumer"),
             }
         }
     };
-    futures_lite::future::or(reader, writer).await;
+    let end = futures_lite::future::or(reader, writer).await;
+    // Nothing more is written for this session: whatever the core still
+    // sends it is dropped.
+    ob.kill();
+    if let Ok(ws) = WebSocketStream::reunite(tx, rx) {
+        close_websocket(ws, end, o.close_handshake_timeout).await;
+    }
     shard.closed(conn);
+}
+
+/// How serving a WebSocket connection ended, and so how it closes.
+enum WsEnd {
+    /// The transport is gone (EOF, reset, an I/O error), or the peer stopped
+    /// answering pings: nothing more can be said.
+    Gone,
+    /// The peer sent Close: tungstenite queued the echo, to be flushed.
+    PeerClosed,
+    /// The router closes: a Close with this code, then the peer's Close is
+    /// awaited (its application frames are not read).
+    Close(CloseCode, &'static str),
+    /// The peer broke the protocol: fail the connection with a Close with
+    /// this code. tungstenite reads nothing more after an error, so the
+    /// peer's Close is looked for in the raw bytes; `aligned` says whether
+    /// they start at a frame boundary (not so after an oversize frame's
+    /// header, whose payload is still coming).
+    Fail {
+        code: CloseCode,
+        reason: &'static str,
+        aligned: bool,
+    },
+}
+
+/// The close code for a read error (logged at info and counted), or
+/// [`WsEnd::Gone`] when the transport itself ended.
+fn ws_failure(shard: &Shard, l: &ListenerSpec, peer: &str, e: &WsError) -> WsEnd {
+    let (code, reason, aligned) = match e {
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+        | WsError::ConnectionClosed
+        | WsError::AlreadyClosed
+        | WsError::Io(_) => {
+            log::debug!("'{}' {peer}: {e}", l.name);
+            return WsEnd::Gone;
+        }
+        WsError::Capacity(_) => (CloseCode::Size, "message too big", false),
+        WsError::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8", true),
+        _ => (CloseCode::Protocol, "protocol error", true),
+    };
+    log::info!(
+        "'{}' {peer}: failing the WebSocket connection with {}: {e}",
+        l.name,
+        u16::from(code)
+    );
+    let mut core = shard.core.borrow_mut();
+    if code == CloseCode::Size {
+        core.note_oversize_message();
+    } else {
+        core.note_transport_protocol_error();
+    }
+    WsEnd::Fail {
+        code,
+        reason,
+        aligned,
+    }
+}
+
+/// Queues one WAMP message: one frame, or fragments of at most `fragment`
+/// payload bytes when it is larger (`fragment` 0: never fragmented).
+async fn feed_message<S>(
+    tx: &mut async_tungstenite::WebSocketSender<S>,
+    serializer: Serializer,
+    fragment: usize,
+    f: Bytes,
+) -> Result<(), WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let opcode = if serializer.is_binary() {
+        OpData::Binary
+    } else {
+        // Frames for a JSON session come from the JSON codec: serde_json
+        // output, with payload bytes spliced from frames serde_json validated
+        // (UTF-8 included) on the way in. Checking again per subscriber cost
+        // 6.5% of fan-out, so only debug builds check.
+        debug_assert!(std::str::from_utf8(&f).is_ok());
+        OpData::Text
+    };
+    if fragment == 0 || f.len() <= fragment {
+        let msg = match opcode {
+            OpData::Text => {
+                // SAFETY: see above: every JSON frame is valid UTF-8.
+                WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(f) })
+            }
+            _ => WsMessage::Binary(f),
+        };
+        return tx.feed(msg).await;
+    }
+    // A text message may be cut inside a character: only the whole message
+    // must be valid UTF-8 (RFC 6455, 5.6).
+    let mut at = 0;
+    while at < f.len() {
+        let end = (at + fragment).min(f.len());
+        let op = if at == 0 { opcode } else { OpData::Continue };
+        let frame = WsFrame::message(f.slice(at..end), OpCode::Data(op), end == f.len());
+        tx.feed(WsMessage::Frame(frame)).await?;
+        at = end;
+    }
+    Ok(())
+}
+
+/// Runs `f` until `deadline`; `None` when it passed first.
+async fn until<T>(deadline: Instant, f: impl std::future::Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(f.await) }, async {
+        glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+        None
+    })
+    .await
+}
+
+/// The closing handshake (RFC 6455, 7): answer the peer's Close, or send
+/// ours and wait for the peer's, within `timeout_ms` (0: send ours and do not
+/// wait); then the caller drops the TCP connection, the server closing it
+/// first as the RFC asks.
+async fn close_websocket<S>(mut ws: WebSocketStream<S>, end: WsEnd, timeout_ms: u64)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let wait = timeout_ms > 0;
+    // Even when not waiting for the peer, our Close gets a moment to go out.
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms.max(100));
+    let handshake = async {
+        match end {
+            WsEnd::Gone => {}
+            WsEnd::PeerClosed => {
+                // The next read writes the echo, then reports the end.
+                let _ = ws.flush().await;
+                while let Some(Ok(_)) = ws.next().await {}
+            }
+            WsEnd::Close(code, reason) => {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                if ws.close(Some(frame)).await.is_ok() && wait {
+                    // Application frames still arriving are not read: the
+                    // session is over.
+                    while let Some(Ok(_)) = ws.next().await {}
+                }
+            }
+            WsEnd::Fail {
+                code,
+                reason,
+                aligned,
+            } => {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                if ws.close(Some(frame)).await.is_ok() && wait {
+                    drain_until_close(ws.get_mut(), aligned).await;
+                }
+            }
+        }
+    };
+    let _ = until(deadline, handshake).await;
+}
+
+/// Most bytes a failed connection's peer may still send before it is dropped.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// Reads and discards what a failed connection's peer still sends, until its
+/// Close frame has arrived whole (found with tungstenite's frame header
+/// parser while the bytes are `aligned` on frames), or EOF, or
+/// [`DRAIN_LIMIT`] bytes. Closing a socket with unread bytes makes the
+/// kernel send a reset, which can destroy our Close before the peer reads it.
+async fn drain_until_close<S: AsyncRead + Unpin>(s: &mut S, mut aligned: bool) {
+    let mut buf = BytesMut::new();
+    let mut chunk = vec![0u8; 2048];
+    let (mut total, mut skip, mut last) = (0usize, 0u64, false);
+    loop {
+        let n = match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        total += n;
+        if total > DRAIN_LIMIT {
+            return;
+        }
+        if !aligned {
+            continue;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            let k = skip.min(buf.len() as u64) as usize;
+            let _ = buf.split_to(k);
+            skip -= k as u64;
+            if skip > 0 {
+                break;
+            }
+            if last {
+                return;
+            }
+            let mut cur = std::io::Cursor::new(&buf[..]);
+            match FrameHeader::parse(&mut cur) {
+                Ok(Some((header, len))) => {
+                    let used = cur.position() as usize;
+                    let _ = buf.split_to(used);
+                    skip = len;
+                    last = header.opcode == OpCode::Control(OpCtl::Close);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    aligned = false;
+                    buf.clear();
+                    break;
+                }
+            }
+        }
+    }
 }
 
 async fn serve_rawsocket<S>(
@@ -339,9 +578,13 @@ async fn serve_rawsocket<S>(
     admission.handshake_done();
     let (conn, ob) = shard.open(n.serializer, l.id, details, l.queue);
     let pongs = Rc::new(std::cell::RefCell::new(Vec::<Bytes>::new()));
+    // Set when the peer broke the framing: the connection is failed.
+    let failed = Cell::new(false);
     let reader = {
         let pongs = pongs.clone();
         let ob = ob.clone();
+        let failed = &failed;
+        let r = &mut r;
         async move {
             let mut decoder = n.decoder();
             // Read straight into the buffer frames are cut from (no second
@@ -360,8 +603,23 @@ async fn serve_rawsocket<S>(
                         Ok(Some(Frame::Pong(_))) => {}
                         Ok(None) => break,
                         Err(e) => {
-                            log::info!("'{}' {peer}: RawSocket framing: {e}", l.name);
-                            return;
+                            // RawSocket has no error frame after the handshake:
+                            // the connection is failed (the spec's word for a
+                            // message over the limit), closed cleanly.
+                            log::info!(
+                                "'{}' {peer}: failing the RawSocket connection: {e}",
+                                l.name
+                            );
+                            if matches!(e, rawsocket::FrameError::TooLong { .. }) {
+                                shard.core.borrow_mut().note_oversize_message();
+                            } else {
+                                shard.core.borrow_mut().note_transport_protocol_error();
+                            }
+                            failed.set(true);
+                            // The writer finishes what it is writing and stops;
+                            // nothing more is read.
+                            ob.kill();
+                            std::future::pending::<()>().await;
                         }
                     }
                 }
@@ -397,7 +655,7 @@ async fn serve_rawsocket<S>(
                     }
                     false
                 }
-                Batch::Close => true,
+                Batch::Close(_) => true,
                 Batch::Kill => return,
             };
             if !out.is_empty() {
@@ -413,8 +671,31 @@ async fn serve_rawsocket<S>(
         }
     };
     futures_lite::future::or(reader, writer).await;
+    if failed.get() {
+        // An orderly close: our FIN after anything already written, then what
+        // the peer still sends is read and discarded (a socket closed with
+        // unread bytes sends a reset, not a FIN) until it closes too, within
+        // a bound.
+        let _ = w.flush().await;
+        let _ = w.close().await;
+        let drain = async {
+            let mut chunk = vec![0u8; 2048];
+            let mut total = 0usize;
+            while let Ok(k @ 1..) = r.read(&mut chunk).await {
+                total += k;
+                if total > DRAIN_LIMIT {
+                    break;
+                }
+            }
+        };
+        let _ = until(Instant::now() + RAWSOCKET_DRAIN, drain).await;
+    }
     shard.closed(conn);
 }
+
+/// How long a failed RawSocket connection's peer has to close its side once
+/// ours is shut down.
+const RAWSOCKET_DRAIN: Duration = Duration::from_millis(1000);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the real WAMP clients the interop tests (tests/interop.rs) drive:
-#   - autobahn-python (tests/interop/requirements.txt) into $INTEROP_DIR/venv
+# Installs the real WAMP clients the interop tests (tests/interop.rs) drive,
+# and the WebSocket test suite tests/autobahn.rs drives:
+#   - autobahn-python and kosoku (tests/interop/requirements.txt) into $INTEROP_DIR/venv
 #   - autobahn-js (tests/interop/package.json + package-lock.json) into
 #     $INTEROP_DIR/node/node_modules
 # INTEROP_DIR defaults to target/interop under the repository root.
@@ -63,6 +64,8 @@ else
     die "pip install -r tests/interop/requirements.txt failed (is PyPI reachable?)"
   "$venv/bin/python" -c 'import autobahn.asyncio.component, msgpack, cbor2, ujson' ||
     die "autobahn-python is installed but does not import"
+  "$venv/bin/python" -c 'from kosoku import run_fuzzingclient' ||
+    die "kosoku is installed but does not import (it is a native wheel: is there one for this platform?)"
   echo "$py_key" >"$py_stamp"
 fi
 
