@@ -22,6 +22,11 @@
 //! - `alloc/...`: a counting global allocator, switched on only around a
 //!   separate, untimed run of 1000 publications of the fan-out loops:
 //!   allocations (alloc + realloc) per publication and per delivered event.
+//! - `wampcra/challenge/{user,decoy}`, `wampcra/attempt/{user,decoy}`: a
+//!   WAMP-CRA HELLO answered with a CHALLENGE, and a whole failed attempt
+//!   (CHALLENGE, then a wrong AUTHENTICATE denied), for a configured salted
+//!   user and for an unknown authid (whose decoy must cost what a real user
+//!   costs, or timing would tell the two apart).
 //! - `size/...`: `size_of` the output and peer-message enums (every EVENT the
 //!   core emits is one `Output` moved into and out of the output vector).
 //!
@@ -503,4 +508,55 @@ fn main() {
     fanout_four_shards(&filter);
     calls(&filter, "call/1-shard", 0);
     calls(&filter, "call/2-shards", 1);
+    wampcra(&filter);
+}
+
+/// WAMP-CRA for a configured (salted) user and for an unknown authid.
+fn wampcra(filter: &str) {
+    use shardwamp::router::auth::{AuthStep, Authenticator, TransportAuth};
+    let config: TransportAuth = toml::from_str(
+        r#"
+[wampcra]
+type = "static"
+users = { joe = { secret = "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", role = "user", salt = "salt123", iterations = 1000, keylen = 32 } }
+"#,
+    )
+    .expect("auth config");
+    let auth = Authenticator::new(&config).expect("authenticator");
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+    for who in ["user", "decoy"] {
+        let authid = if who == "user" { "joe" } else { "mallory" };
+        let details = shardwamp::dict! {
+            "authid" => authid,
+            "authmethods" => Value::List(vec![Value::from("wampcra")]),
+        };
+        let case = format!("wampcra/challenge/{who}");
+        if case.contains(filter) {
+            let per = time_per_op(|n| {
+                for i in 0..n {
+                    black_box(auth.hello(
+                        "realm1",
+                        &details,
+                        i,
+                        "2026-01-01T00:00:00.000Z",
+                        &mut rng,
+                    ));
+                }
+            });
+            line(&case, per.as_nanos() as f64, "ns/op");
+        }
+        let case = format!("wampcra/attempt/{who}");
+        if case.contains(filter) {
+            let per = time_per_op(|n| {
+                for i in 0..n {
+                    let step =
+                        auth.hello("realm1", &details, i, "2026-01-01T00:00:00.000Z", &mut rng);
+                    if let AuthStep::Challenge { pending, .. } = step {
+                        black_box(auth.authenticate(pending, "bm9wZQ==", &Dict::new()));
+                    }
+                }
+            });
+            line(&case, per.as_nanos() as f64, "ns/op");
+        }
+    }
 }

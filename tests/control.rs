@@ -90,8 +90,14 @@ fn url(c: &Controller) -> String {
 
 /// Runs `shardwamp ctl` and returns (success, stdout, stderr).
 fn ctl(c: &Controller, args: &[&str]) -> (bool, String, String) {
+    ctl_via(c, "ws", args)
+}
+
+/// Runs `shardwamp ctl` through transport `transport` (a WebSocket on `/ws`).
+fn ctl_via(c: &Controller, transport: &str, args: &[&str]) -> (bool, String, String) {
+    let url = format!("ws://{}/ws", c.transport_addr(transport).unwrap());
     let out = Command::new(BIN)
-        .args(["ctl", "--url", &url(c), "--authid", "operator"])
+        .args(["ctl", "--url", &url, "--authid", "operator"])
         .args(args)
         .env("SHARDWAMP_TICKET", TICKET)
         .output()
@@ -544,20 +550,7 @@ principals = { operator = { ticket = "${OP_TICKET}", role = "admin" } }
         Config::from_str_with_env(&text, |k| (k == "OP_TICKET").then(|| TICKET.to_owned()))
             .expect("config");
     let c = Controller::start(config, Registry::with_builtins()).expect("router starts");
-    let ctl_on = |transport: &str, args: &[&str]| {
-        let url = format!("ws://{}/ws", c.transport_addr(transport).unwrap());
-        let out = Command::new(BIN)
-            .args(["ctl", "--url", &url, "--authid", "operator"])
-            .args(args)
-            .env("SHARDWAMP_TICKET", TICKET)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        )
-    };
+    let ctl_on = |transport: &str, args: &[&str]| ctl_via(&c, transport, args);
     // the public transport: the realm does not exist, even for a valid operator
     let (success, _, err) = ctl_on("ws", &["get_router_realms"]);
     assert!(!success && err.contains("no_such_realm"), "{err}");
