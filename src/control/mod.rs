@@ -892,6 +892,7 @@ impl Controller {
                         "calls_per_sec" => s.calls_per_sec,
                         "protocol_violations" => s.protocol_violations,
                         "decode_errors" => s.decode_errors,
+                        "transcode_failures" => s.transcode_failures,
                         "auth_failures" => s.auth_failures,
                         "peer_sent" => s.peer_sent,
                         "sent" => by(&s.sent),
