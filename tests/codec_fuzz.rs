@@ -10,7 +10,7 @@ use std::cell::Cell;
 use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use shardwamp::codec::Serializer;
+use shardwamp::codec::{EncodeError, Serializer};
 use shardwamp::dict;
 use shardwamp::wamp::message::{Message, MessageType, Payload};
 use shardwamp::wamp::value::{Dict, Value};
@@ -186,6 +186,29 @@ fn check(s: Serializer, input: &[u8]) {
                 assert!(
                     std::str::from_utf8(&out).is_ok(),
                     "{s}->json gave invalid UTF-8 for {input:02x?}"
+                );
+            }
+        }
+    }
+    // What decodes with its payload raw can be transcoded as it is into every
+    // serializer (the decode checked the payload as a full decode would), but
+    // for a NaN or infinite float into JSON, which `check_transcodable` finds
+    // up front without building values.
+    if let Ok(m) = s.decode(&frame) {
+        assert!(
+            m.clone().with_values().is_ok(),
+            "{s}: decodes, but its payload does not: {input:02x?}"
+        );
+        for t in Serializer::ALL {
+            let encoded = t.encode(&m).map(|_| ());
+            let checked = m
+                .payload()
+                .map_or(Ok(()), |p| shardwamp::codec::check_transcodable(p, t));
+            assert_eq!(encoded, checked, "{s}->{t} for {input:02x?}");
+            if let Err(e) = encoded {
+                assert!(
+                    matches!(e, EncodeError::Unrepresentable { .. }) && t == Serializer::Json,
+                    "{s}->{t}: {e} for {input:02x?}"
                 );
             }
         }

@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use shardwamp::codec::Serializer;
-use shardwamp::wamp::message::{Message, MessageType, Payload};
+use shardwamp::codec::{DecodeError, Serializer, MAX_DEPTH};
+use shardwamp::wamp::message::{Message, MessageType, Payload, RawPayload};
 use shardwamp::wamp::value::{Dict, Value};
 
 fn leaf() -> impl Strategy<Value = Value> {
@@ -270,6 +270,146 @@ fn binary_crosses_json_unchanged() {
                 ..
             } => assert_eq!(args, vec![Value::Bytes(blob.clone())]),
             other => panic!("{other:?}"),
+        }
+    }
+}
+
+// ---- one nesting limit, pass-through payloads included ----------------------
+
+/// One level of nesting, as it is written on the wire.
+#[derive(Debug, Clone, Copy)]
+enum Level {
+    List,
+    Dict,
+    /// CBOR only: an indefinite-length array.
+    IndefList,
+    /// CBOR only: an indefinite-length map.
+    IndefDict,
+    /// CBOR only: a tag (counts as a level).
+    Tag,
+}
+
+/// Strings that must not count as brackets, nor end a JSON string early.
+const TRICKY: &str = "[{\"\\]}\u{e9}\u{1f600}";
+
+/// Writes `levels` nested around an integer, with a tricky string beside each level.
+fn nest(s: Serializer, levels: &[Level], out: &mut Vec<u8>) {
+    let Some((first, rest)) = levels.split_first() else {
+        s.encode_value(&Value::UInt(1), out);
+        return;
+    };
+    let tricky = |out: &mut Vec<u8>| s.encode_value(&Value::from(TRICKY), out);
+    match (s, first) {
+        (Serializer::Json, Level::Dict) => {
+            out.push(b'{');
+            tricky(out);
+            out.push(b':');
+            nest(s, rest, out);
+            out.push(b'}');
+        }
+        (Serializer::Json, _) => {
+            out.push(b'[');
+            tricky(out);
+            out.push(b',');
+            nest(s, rest, out);
+            out.push(b']');
+        }
+        (Serializer::MsgPack, Level::Dict) => {
+            out.push(0x81);
+            tricky(out);
+            nest(s, rest, out);
+        }
+        (Serializer::MsgPack, _) => {
+            out.push(0x92);
+            tricky(out);
+            nest(s, rest, out);
+        }
+        (Serializer::Cbor, level) => {
+            match level {
+                Level::List => out.push(0x82),
+                Level::Dict => out.push(0xa1),
+                Level::IndefList => out.push(0x9f),
+                Level::IndefDict => out.push(0xbf),
+                Level::Tag => {
+                    out.push(0xc1);
+                    return nest(s, rest, out);
+                }
+            }
+            tricky(out);
+            nest(s, rest, out);
+            if matches!(level, Level::IndefList | Level::IndefDict) {
+                out.push(0xff);
+            }
+        }
+    }
+}
+
+fn levels() -> impl Strategy<Value = Vec<Level>> {
+    let level = prop_oneof![
+        Just(Level::List),
+        Just(Level::Dict),
+        Just(Level::IndefList),
+        Just(Level::IndefDict),
+        Just(Level::Tag),
+    ];
+    // Around the limit mostly, far below and far above sometimes.
+    prop_oneof![
+        prop::collection::vec(level.clone(), 58..72),
+        prop::collection::vec(level, 0..200),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 768, ..ProptestConfig::default() })]
+
+    /// The check a pass-through payload gets at decode agrees with a full
+    /// decode of it: a PUBLISH decodes exactly when its arguments (and kwargs)
+    /// would decode as values, and that is when they nest at most
+    /// `MAX_DEPTH` deep (a CBOR tag counting as a level).
+    #[test]
+    fn pass_through_check_agrees_with_full_decode(
+        levels in levels(),
+        s in serializer(),
+        in_kwargs in any::<bool>(),
+    ) {
+        let levels: Vec<Level> = match s {
+            Serializer::Cbor => levels,
+            _ => levels.into_iter().filter(|l| matches!(l, Level::List | Level::Dict)).collect(),
+        };
+        // The args list (or kwargs dict) is the first level.
+        let mut element = Vec::new();
+        let wrapped: Vec<Level> = std::iter::once(if in_kwargs { Level::Dict } else { Level::List })
+            .chain(levels.iter().copied())
+            .collect();
+        // A tag may not wrap the args element itself in this test: the first level is a container.
+        nest(s, &wrapped, &mut element);
+        let depth = wrapped.len();
+        let (args, kwargs) = if in_kwargs {
+            let mut empty = Vec::new();
+            s.encode_value(&Value::List(vec![]), &mut empty);
+            (Bytes::from(empty), Some(Bytes::from(element.clone())))
+        } else {
+            (Bytes::from(element.clone()), None)
+        };
+        let msg = Message::Publish {
+            request: 1,
+            options: Dict::new(),
+            topic: "com.t".into(),
+            payload: Payload::Raw(RawPayload { serializer: s, args, kwargs }),
+        };
+        let frame = Bytes::from(s.encode(&msg).unwrap());
+        let decoded = s.decode(&frame);
+        let full = s.decode_value(&element);
+        prop_assert_eq!(decoded.is_ok(), full.is_ok(), "{:?} / {:?}", decoded, full);
+        prop_assert_eq!(decoded.is_ok(), depth <= MAX_DEPTH, "depth {}: {:?}", depth, decoded);
+        if let Err(e) = &decoded {
+            prop_assert_eq!(e, &DecodeError::TooDeep);
+        }
+        if let Ok(m) = decoded {
+            // and then it transcodes into every serializer.
+            for to in Serializer::ALL {
+                prop_assert!(to.encode(&m).is_ok());
+            }
         }
     }
 }

@@ -63,8 +63,9 @@ fn take_break(d: &mut Decoder<'_>) -> Result<bool, DecodeError> {
     }
 }
 
-/// Skips one complete item, checking its structure, and returns its kind.
-fn skip(d: &mut Decoder<'_>, depth: usize) -> Result<Kind, DecodeError> {
+/// Skips one complete item, checking it as [`value`] would, and returns its
+/// kind; sets `non_finite` when it passes a NaN or infinite float.
+fn skip(d: &mut Decoder<'_>, depth: usize, non_finite: &mut bool) -> Result<Kind, DecodeError> {
     let t = d.datatype().map_err(err)?;
     let kind = kind_of(t)?;
     match t {
@@ -75,26 +76,26 @@ fn skip(d: &mut Decoder<'_>, depth: usize) -> Result<Kind, DecodeError> {
         }
         Type::Tag => {
             d.tag().map_err(err)?;
-            return skip(d, depth + 1);
+            return skip(d, depth + 1, non_finite);
         }
         Type::Array | Type::ArrayIndef => match d.array().map_err(err)? {
             Some(n) => {
                 for _ in 0..n {
-                    skip(d, depth + 1)?;
+                    skip(d, depth + 1, non_finite)?;
                 }
             }
             None => {
                 while !take_break(d)? {
-                    skip(d, depth + 1)?;
+                    skip(d, depth + 1, non_finite)?;
                 }
             }
         },
         Type::Map | Type::MapIndef => {
-            let entry = |d: &mut Decoder<'_>| -> Result<(), DecodeError> {
-                if skip(d, depth + 1)? != Kind::Str {
+            let mut entry = |d: &mut Decoder<'_>| -> Result<(), DecodeError> {
+                if skip(d, depth + 1, non_finite)? != Kind::Str {
                     return Err(DecodeError::NonStringKey);
                 }
-                skip(d, depth + 1).map(|_| ())
+                skip(d, depth + 1, non_finite).map(|_| ())
             };
             match d.map().map_err(err)? {
                 Some(n) => {
@@ -117,9 +118,12 @@ fn skip(d: &mut Decoder<'_>, depth: usize) -> Result<Kind, DecodeError> {
                 chunk.map_err(err)?;
             }
         }
-        Type::Int => {
-            d.int().map_err(err)?;
-        }
+        // The value model has no place for it (see `value`): refused here too,
+        // so that a payload kept raw can always be transcoded.
+        Type::Int => return Err(DecodeError::Unsupported("integer below -2^63")),
+        Type::F16 => *non_finite |= !d.f16().map_err(err)?.is_finite(),
+        Type::F32 => *non_finite |= !d.f32().map_err(err)?.is_finite(),
+        Type::F64 => *non_finite |= !d.f64().map_err(err)?.is_finite(),
         _ => d.skip().map_err(err)?,
     }
     Ok(kind)
@@ -222,6 +226,14 @@ fn value(d: &mut Decoder<'_>, depth: usize) -> Result<Value, DecodeError> {
     })
 }
 
+/// Whether one complete item holds a NaN or infinite float (walked as
+/// [`CborCodec::split`] walks it, building nothing).
+pub fn has_non_finite(bytes: &[u8]) -> Result<bool, DecodeError> {
+    let mut found = false;
+    skip(&mut Decoder::new(bytes), 0, &mut found)?;
+    Ok(found)
+}
+
 // Writes into a Vec cannot fail: the encoder results are discarded below.
 
 fn write_list(l: &[Value], out: &mut Vec<u8>) {
@@ -250,7 +262,7 @@ impl Codec for CborCodec {
         let t = d.datatype().map_err(err)?;
         let mut element = |d: &mut Decoder<'_>| -> Result<(), DecodeError> {
             let start = d.position();
-            let mut kind = skip(d, 0)?;
+            let mut kind = skip(d, 0, &mut false)?;
             if kind == Kind::Null && d.input().get(start).is_some_and(|b| b >> 5 == 6) {
                 // A tagged item: its kind is the content's.
                 let mut inner = Decoder::new(&frame[start..d.position()]);
@@ -313,6 +325,13 @@ impl Codec for CborCodec {
             return Err(DecodeError::TrailingBytes);
         }
         Ok(v)
+    }
+
+    /// Nothing to do: [`CborCodec::split`] has walked every element with the
+    /// checks of [`CborCodec::read_value`] (nesting with tags and indefinite
+    /// lengths, UTF-8, string keys, integer range, no simple values).
+    fn check_payload(_bytes: &[u8]) -> Result<(), DecodeError> {
+        Ok(())
     }
 
     fn write_value(v: &Value, out: &mut Vec<u8>) {
@@ -406,5 +425,87 @@ mod tests {
         );
         let tags = vec![0xc1u8; 10_000];
         assert_eq!(CborCodec::read_value(&tags), Err(DecodeError::TooDeep));
+    }
+
+    fn publish(args: &[u8]) -> Result<Message, DecodeError> {
+        // [16, 1, {}, "t", args]
+        let mut f = vec![0x85, 0x10, 0x01, 0xa0, 0x61, b't'];
+        f.extend_from_slice(args);
+        Serializer::Cbor.decode(&Bytes::from(f))
+    }
+
+    /// Payloads are held to the limit however they nest: definite and
+    /// indefinite lengths, maps and tags (a tag counts as a level).
+    #[test]
+    fn payload_nesting_is_capped_with_indefinite_lengths_and_tags() {
+        let nest = |open: &[u8], close: &[u8], n: usize| {
+            let mut v = open.repeat(n);
+            v.extend_from_slice(&close.repeat(n));
+            v
+        };
+        // [[...[]...]] with definite lengths: n-1 one-item arrays around an empty one.
+        let definite = |n: usize| {
+            let mut v = vec![0x81u8; n - 1];
+            v.push(0x80);
+            v
+        };
+        assert!(publish(&definite(MAX_DEPTH)).is_ok());
+        assert_eq!(publish(&definite(MAX_DEPTH + 1)), Err(DecodeError::TooDeep));
+        assert_eq!(publish(&definite(100_000)), Err(DecodeError::TooDeep));
+        assert!(publish(&nest(&[0x9f], &[0xff], MAX_DEPTH)).is_ok());
+        assert_eq!(
+            publish(&nest(&[0x9f], &[0xff], MAX_DEPTH + 1)),
+            Err(DecodeError::TooDeep)
+        );
+        assert_eq!(
+            publish(&nest(&[0x9f], &[0xff], 100_000)),
+            Err(DecodeError::TooDeep)
+        );
+        // tag 1 around the args list: 64 levels with 63 arrays inside, 65 with 64.
+        let mut tagged = vec![0xc1];
+        tagged.extend(definite(MAX_DEPTH - 1));
+        assert!(publish(&tagged).is_ok());
+        let mut tagged = vec![0xc1];
+        tagged.extend(definite(MAX_DEPTH));
+        assert_eq!(publish(&tagged), Err(DecodeError::TooDeep));
+        // indefinite maps {_ "k": {_ ... } }
+        let map = |n: usize| {
+            let mut v = Vec::new();
+            v.push(0x81); // the args list
+            for _ in 0..n {
+                v.extend_from_slice(&[0xbf, 0x61, b'k']);
+            }
+            v.push(0x01);
+            v.extend(std::iter::repeat_n(0xff, n));
+            v
+        };
+        assert!(publish(&map(MAX_DEPTH - 1)).is_ok());
+        assert_eq!(publish(&map(MAX_DEPTH)), Err(DecodeError::TooDeep));
+    }
+
+    /// An integer below -2^63 has no place in the value model: refused at
+    /// decode, not only when a payload is transcoded.
+    #[test]
+    fn integers_below_i64_are_refused_at_decode() {
+        // [-2^64] : 0x3b + 8 bytes of 0xff
+        let args = [0x81, 0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        assert!(publish(&args).is_err());
+        // [-2^63] fits
+        let args = [0x81, 0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        assert!(publish(&args).is_ok());
+    }
+
+    #[test]
+    fn non_finite_floats_are_found() {
+        assert_eq!(has_non_finite(&[0x81, 0xf9, 0x7e, 0x00]), Ok(true)); // [NaN] f16
+        assert_eq!(has_non_finite(&[0x81, 0xfa, 0x7f, 0x80, 0, 0]), Ok(true)); // [inf] f32
+        assert_eq!(
+            has_non_finite(&[0xa1, 0x61, b'k', 0xc1, 0xfb, 0xff, 0xf0, 0, 0, 0, 0, 0, 0]),
+            Ok(true)
+        );
+        assert_eq!(
+            has_non_finite(&[0x81, 0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]),
+            Ok(false)
+        );
     }
 }

@@ -287,6 +287,127 @@ pub fn read_value_serde(bytes: &[u8]) -> Result<Value, DecodeError> {
     Ok(v)
 }
 
+/// Checks a payload element (`Arguments|list` or `ArgumentsKw|dict`) that
+/// [`JsonCodec::split`] has already found to be well-formed JSON for what only
+/// a full decode ([`JsonCodec::read_value`]) would otherwise refuse, so that a
+/// payload kept raw for pass-through can always be transcoded:
+///
+/// * lists and dicts nested deeper than [`MAX_DEPTH`];
+/// * a `\u` escape that is half of a UTF-16 surrogate pair without the other half;
+/// * a number beyond the range of a 64-bit float (`1e400`).
+///
+/// One linear pass with a depth counter, building nothing: strings are skipped
+/// to their closing quote (escapes included) so brackets inside them do not
+/// count, and only numbers whose magnitude could reach 10^308 are parsed.
+/// Safe on any input (it never panics and never reads out of bounds).
+pub fn check_payload(bytes: &[u8]) -> Result<(), DecodeError> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(DecodeError::TooDeep);
+                }
+                i += 1;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'"' => i = skip_string(bytes, i + 1)?,
+            b'-' | b'0'..=b'9' => i = check_number(bytes, i)?,
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// The four hex digits of a `\u` escape at `at`.
+fn hex4(bytes: &[u8], at: usize) -> Result<u32, DecodeError> {
+    let digits = bytes.get(at..at + 4).ok_or(DecodeError::Truncated)?;
+    let mut n = 0u32;
+    for &d in digits {
+        let v = (d as char)
+            .to_digit(16)
+            .ok_or_else(|| syntax("invalid \\u escape"))?;
+        n = n * 16 + v;
+    }
+    Ok(n)
+}
+
+/// Skips a string whose opening quote precedes `i`; returns the offset past its closing quote.
+fn skip_string(bytes: &[u8], mut i: usize) -> Result<usize, DecodeError> {
+    loop {
+        let rest = bytes.get(i..).ok_or(DecodeError::Truncated)?;
+        i += memchr::memchr2(b'"', b'\\', rest).ok_or(DecodeError::Truncated)?;
+        if bytes.get(i) == Some(&b'"') {
+            return Ok(i + 1);
+        }
+        // A backslash: `\u` escapes must form valid UTF-16, others are one character.
+        if bytes.get(i + 1) != Some(&b'u') {
+            i += 2;
+            continue;
+        }
+        let n = hex4(bytes, i + 2)?;
+        i += 6;
+        if (0xDC00..=0xDFFF).contains(&n) {
+            return Err(syntax("lone trailing surrogate in a \\u escape"));
+        }
+        if (0xD800..=0xDBFF).contains(&n) {
+            let paired = bytes.get(i..i + 2) == Some(&b"\\u"[..])
+                && (0xDC00..=0xDFFF).contains(&hex4(bytes, i + 2)?);
+            if !paired {
+                return Err(syntax("lone leading surrogate in a \\u escape"));
+            }
+            i += 6;
+        }
+    }
+}
+
+/// Checks the number at `start` is within f64's range; returns the offset past it.
+fn check_number(bytes: &[u8], start: usize) -> Result<usize, DecodeError> {
+    let digits = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let int_start = start + usize::from(bytes.get(start) == Some(&b'-'));
+    let mut i = digits(int_start);
+    let int_digits = i - int_start;
+    if bytes.get(i) == Some(&b'.') {
+        i = digits(i + 1);
+    }
+    let mut exp: i64 = 0;
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let negative = bytes.get(i) == Some(&b'-');
+        if matches!(bytes.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        while let Some(d) = bytes.get(i).filter(|d| d.is_ascii_digit()) {
+            exp = exp.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+            i += 1;
+        }
+        if negative {
+            exp = -exp;
+        }
+    }
+    // The value is below 10^(int_digits + exp); f64 reaches 1.797e308. Only a
+    // number that may be larger is parsed, by the parser the full decode uses.
+    let magnitude = i64::try_from(int_digits)
+        .unwrap_or(i64::MAX)
+        .saturating_add(exp);
+    if magnitude > 308 {
+        let text = bytes.get(start..i).ok_or(DecodeError::Truncated)?;
+        serde_json::from_slice::<f64>(text)
+            .map_err(|_| DecodeError::Unsupported("number beyond the range of a 64-bit float"))?;
+    }
+    Ok(i.max(start + 1))
+}
+
 fn write_uint(u: u64, out: &mut Vec<u8>) {
     let mut buf = itoa::Buffer::new();
     out.extend_from_slice(buf.format(u).as_bytes());
@@ -352,6 +473,10 @@ impl Codec for JsonCodec {
 
     fn read_str(bytes: &[u8]) -> Result<String, DecodeError> {
         serde_json::from_slice::<String>(bytes).map_err(syntax)
+    }
+
+    fn check_payload(bytes: &[u8]) -> Result<(), DecodeError> {
+        check_payload(bytes)
     }
 
     fn read_value(bytes: &[u8]) -> Result<Value, DecodeError> {
@@ -507,6 +632,59 @@ mod tests {
         assert!(Serializer::Json.decode(&Bytes::from(frame)).is_err());
     }
 
+    /// What only a full decode used to refuse is refused at decode, so a
+    /// payload kept raw can always be transcoded.
+    #[test]
+    fn payloads_are_checked_as_a_full_decode_would() {
+        let publish = |args: &str| decode(&format!(r#"[16, 1, {{}}, "t", {args}]"#));
+        let refused = [
+            r#"["\ud800"]"#,
+            r#"["\udc00"]"#,
+            r#"["\ud800\u0041"]"#,
+            r#"["\ud800x"]"#,
+            r#"[{"\ud800": 1}]"#,
+            "[1e400]",
+            "[-1e400]",
+            "[0.5e309]",
+            "[123456789e301]",
+        ];
+        for args in refused {
+            assert!(publish(args).is_err(), "{args} must be refused");
+            assert!(JsonCodec::read_value(args.as_bytes()).is_err(), "{args}");
+        }
+        let big = format!("[1{}]", "0".repeat(400));
+        assert!(publish(&big).is_err());
+        let accepted = [
+            r#"["\ud83d\ude00", "\\ud800", "\"[{", "\u0041"]"#,
+            "[1e308, 123456789e300, -1.7976931348623157e308, 0e999, 1e-999, 0.000001e300, 18446744073709551616]",
+            r#"[{"a]": "}", "[": ["]"]}]"#,
+        ];
+        for args in accepted {
+            assert!(publish(args).is_ok(), "{args} must be accepted");
+            assert!(JsonCodec::read_value(args.as_bytes()).is_ok(), "{args}");
+        }
+        // The kwargs are checked too.
+        assert!(decode(r#"[16, 1, {}, "t", [], {"k": 1e999}]"#).is_err());
+    }
+
+    /// The scan is safe on any bytes, not only on what split has validated.
+    #[test]
+    fn check_payload_never_panics() {
+        for s in [
+            "\"",
+            "\"\\",
+            "\"\\u12",
+            "\"\\ud800\\u",
+            "-",
+            "1e",
+            "1e-",
+            "[[[",
+            "]]]",
+        ] {
+            let _ = check_payload(s.as_bytes());
+        }
+    }
+
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = "[".repeat(100_000);
@@ -517,5 +695,24 @@ mod tests {
             Err(DecodeError::TooDeep)
         );
         assert_eq!(read_value_simd(v.as_bytes()), Err(DecodeError::TooDeep));
+    }
+
+    /// serde_json's split skips elements without a depth limit: the payload
+    /// scan holds the limit, brackets inside strings not counted.
+    #[test]
+    fn payload_nesting_is_capped_at_max_depth() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let publish = |args: &str| decode(&format!(r#"[16, 1, {{}}, "t", {args}]"#));
+        assert!(publish(&nested(MAX_DEPTH)).is_ok());
+        assert_eq!(publish(&nested(MAX_DEPTH + 1)), Err(DecodeError::TooDeep));
+        assert_eq!(publish(&nested(100_000)), Err(DecodeError::TooDeep));
+        let kw = |n: usize| format!("{}1{}", r#"{"k":"#.repeat(n), "}".repeat(n));
+        assert!(decode(&format!(r#"[16, 1, {{}}, "t", [], {}]"#, kw(MAX_DEPTH))).is_ok());
+        assert_eq!(
+            decode(&format!(r#"[16, 1, {{}}, "t", [], {}]"#, kw(MAX_DEPTH + 1))),
+            Err(DecodeError::TooDeep)
+        );
+        let strings = format!(r#"["[[[[\"{{", {}]"#, nested(MAX_DEPTH - 1));
+        assert!(publish(&strings).is_ok());
     }
 }

@@ -15,6 +15,15 @@
 //! Bad input of any kind is a [`DecodeError`], never a panic, and no decoder
 //! allocates more than the input's length warrants (length prefixes are checked
 //! against the bytes that remain; nesting is capped at [`MAX_DEPTH`]).
+//!
+//! **One limit, everywhere.** A payload kept raw is checked at decode as
+//! strictly as a full decode would check it ([`Codec::check_payload`]): nesting
+//! within [`MAX_DEPTH`], and nothing that [`Codec::read_value`] would refuse.
+//! So a message that decodes can always be transcoded into every serializer,
+//! with one exception a full decode cannot see: NaN and infinite floats
+//! (MessagePack, CBOR) have no JSON form. [`check_transcodable`] finds those
+//! without building values, and encoding such a payload for JSON is an
+//! [`EncodeError::Unrepresentable`] (never a silent `null`).
 
 pub mod cbor;
 pub mod json;
@@ -115,6 +124,14 @@ pub enum EncodeError {
     /// A raw payload in another serializer could not be transcoded.
     #[error("cannot transcode payload: {0}")]
     Transcode(#[from] DecodeError),
+    /// The payload holds a value the target serializer has no form for.
+    #[error("{what} cannot be represented in {serializer}")]
+    Unrepresentable {
+        /// The target serializer.
+        serializer: Serializer,
+        /// What cannot be represented.
+        what: &'static str,
+    },
 }
 
 /// The serializers shardwamp speaks.
@@ -358,6 +375,10 @@ pub trait Codec {
     fn read_str(bytes: &[u8]) -> Result<String, DecodeError>;
     /// Reads any complete value.
     fn read_value(bytes: &[u8]) -> Result<Value, DecodeError>;
+    /// Checks a payload element kept raw (already checked by [`Codec::split`])
+    /// for everything [`Codec::read_value`] would refuse, nesting beyond
+    /// [`MAX_DEPTH`] included, without building values.
+    fn check_payload(bytes: &[u8]) -> Result<(), DecodeError>;
     /// Writes one value.
     fn write_value(value: &Value, out: &mut Vec<u8>);
     /// Writes `parts` as one array.
@@ -461,9 +482,11 @@ impl<C: Codec> Envelope<'_, C> {
         }
         self.expect(i, "Arguments", Kind::List, "list")?;
         let a = self.els[i];
+        C::check_payload(&self.frame[a.start..a.end])?;
         let kwargs = if i + 1 < self.els.len() {
             self.expect(i + 1, "ArgumentsKw", Kind::Dict, "dict")?;
             let k = self.els[i + 1];
+            C::check_payload(&self.frame[k.start..k.end])?;
             Some(self.frame.slice(k.start..k.end))
         } else {
             None
@@ -707,10 +730,73 @@ fn prepare<C: Codec>(p: &Payload) -> Result<Prepared<'_>, EncodeError> {
             Prepared::Raw(&r.args, r.kwargs.as_deref())
         }
         Payload::Raw(_) => match p.to_values()? {
-            Payload::Values { args, kwargs } => Prepared::Owned(args, kwargs),
+            Payload::Values { args, kwargs } => {
+                if C::SERIALIZER == Serializer::Json
+                    && !(args.iter().all(finite)
+                        && kwargs.iter().flat_map(|d| d.values()).all(finite))
+                {
+                    return Err(EncodeError::Unrepresentable {
+                        serializer: Serializer::Json,
+                        what: NON_FINITE,
+                    });
+                }
+                Prepared::Owned(args, kwargs)
+            }
             _ => Prepared::Empty,
         },
     })
+}
+
+const NON_FINITE: &str = "a NaN or infinite float";
+
+/// Whether every float in `v` is finite (recursion is bounded: decoded values
+/// nest at most [`MAX_DEPTH`] deep).
+fn finite(v: &Value) -> bool {
+    match v {
+        Value::Float(f) => f.is_finite(),
+        Value::List(l) => l.iter().all(finite),
+        Value::Dict(d) => d.values().all(finite),
+        _ => true,
+    }
+}
+
+/// Checks, without building values, that `payload` can be encoded for
+/// `target`: the same serializer or one it transcodes into without loss.
+///
+/// A raw payload that decoded has passed [`Codec::check_payload`], so the only
+/// failure left is a NaN or infinite float (MessagePack, CBOR) going to JSON;
+/// that is found by one walk of the encoded bytes. Costs nothing when the
+/// serializers agree or the target is binary.
+pub fn check_transcodable(payload: &Payload, target: Serializer) -> Result<(), EncodeError> {
+    let Payload::Raw(r) = payload else {
+        return Ok(());
+    };
+    if r.serializer == target || target != Serializer::Json {
+        return Ok(());
+    }
+    let non_finite = |bytes: &[u8]| match r.serializer {
+        Serializer::Json => Ok(false),
+        Serializer::MsgPack => msgpack::has_non_finite(bytes),
+        Serializer::Cbor => cbor::has_non_finite(bytes),
+    };
+    let mut found = non_finite(&r.args)?;
+    if let Some(k) = &r.kwargs {
+        found = found || non_finite(k)?;
+    }
+    if found {
+        return Err(EncodeError::Unrepresentable {
+            serializer: target,
+            what: NON_FINITE,
+        });
+    }
+    Ok(())
+}
+
+/// Like [`check_transcodable`], for every serializer.
+pub fn check_transcodable_everywhere(payload: &Payload) -> Result<(), EncodeError> {
+    Serializer::ALL
+        .into_iter()
+        .try_for_each(|s| check_transcodable(payload, s))
 }
 
 /// Appends the payload's parts to `parts`.
@@ -883,5 +969,43 @@ mod tests {
         }
         assert_eq!(Serializer::from_rawsocket_id(0), None);
         assert_eq!(Serializer::from_subprotocol("wamp.2.ubjson"), None);
+    }
+
+    /// A NaN or infinite float has no JSON form: transcoding it into JSON is
+    /// an error (not a silent `null`), found up front without building values;
+    /// the binary serializers carry it.
+    #[test]
+    fn non_finite_floats_do_not_transcode_to_json() {
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            for from in [Serializer::MsgPack, Serializer::Cbor] {
+                for (args, kwargs) in [
+                    (vec![Value::Float(v)], None),
+                    (
+                        vec![],
+                        Some(crate::dict! { "k" => Value::List(vec![Value::Float(v)]) }),
+                    ),
+                ] {
+                    let m = Message::Event {
+                        subscription: 1,
+                        publication: 2,
+                        details: Dict::new(),
+                        payload: Payload::Values { args, kwargs },
+                    };
+                    let raw = from.decode(&Bytes::from(from.encode(&m).unwrap())).unwrap();
+                    let p = raw.payload().unwrap();
+                    let unrepresentable = Err(EncodeError::Unrepresentable {
+                        serializer: Serializer::Json,
+                        what: NON_FINITE,
+                    });
+                    assert_eq!(Serializer::Json.encode(&raw).map(|_| ()), unrepresentable);
+                    assert_eq!(check_transcodable(p, Serializer::Json), unrepresentable);
+                    assert_eq!(check_transcodable_everywhere(p), unrepresentable);
+                    for to in [Serializer::MsgPack, Serializer::Cbor] {
+                        assert!(to.encode(&raw).is_ok());
+                        assert_eq!(check_transcodable(p, to), Ok(()));
+                    }
+                }
+            }
+        }
     }
 }

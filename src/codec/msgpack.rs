@@ -25,11 +25,17 @@ fn syntax(detail: &str) -> DecodeError {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Whether [`Reader::skip`] has passed a NaN or infinite float.
+    non_finite: bool,
 }
 
 impl<'a> Reader<'a> {
     fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+        Reader {
+            buf,
+            pos: 0,
+            non_finite: false,
+        }
     }
 
     fn remaining(&self) -> usize {
@@ -91,11 +97,17 @@ impl<'a> Reader<'a> {
             Marker::U16 | Marker::I16 => {
                 self.take(2)?;
             }
-            Marker::U32 | Marker::I32 | Marker::F32 => {
+            Marker::U32 | Marker::I32 => {
                 self.take(4)?;
             }
-            Marker::U64 | Marker::I64 | Marker::F64 => {
+            Marker::U64 | Marker::I64 => {
                 self.take(8)?;
+            }
+            Marker::F32 => {
+                self.non_finite |= !f32::from_be_bytes(self.be()?).is_finite();
+            }
+            Marker::F64 => {
+                self.non_finite |= !f64::from_be_bytes(self.be()?).is_finite();
             }
             Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
                 let n = self.len_of(m)?.unwrap_or(0);
@@ -216,6 +228,14 @@ fn kind_of(m: Marker) -> Result<Kind, DecodeError> {
     })
 }
 
+/// Whether one complete value holds a NaN or infinite float (walked as
+/// [`MsgPackCodec::split`] walks it, building nothing).
+pub fn has_non_finite(bytes: &[u8]) -> Result<bool, DecodeError> {
+    let mut r = Reader::new(bytes);
+    r.skip(0)?;
+    Ok(r.non_finite)
+}
+
 fn write_list(l: &[Value], out: &mut Vec<u8>) {
     let _ = rmp::encode::write_array_len(out, l.len() as u32);
     for v in l {
@@ -291,6 +311,13 @@ impl Codec for MsgPackCodec {
             return Err(DecodeError::TrailingBytes);
         }
         Ok(v)
+    }
+
+    /// Nothing to do: [`MsgPackCodec::split`] has walked every element with
+    /// the checks of [`MsgPackCodec::read_value`] (nesting, UTF-8, string keys,
+    /// no extension types).
+    fn check_payload(_bytes: &[u8]) -> Result<(), DecodeError> {
+        Ok(())
     }
 
     fn write_value(value: &Value, out: &mut Vec<u8>) {
@@ -396,5 +423,50 @@ mod tests {
             Serializer::MsgPack.decode(&Bytes::from(deep)),
             Err(DecodeError::TooDeep)
         );
+    }
+
+    fn publish(args: &[u8]) -> Result<Message, DecodeError> {
+        // [16, 1, {}, "t", args]
+        let mut f = vec![0x95, 0x10, 0x01, 0x80, 0xa1, b't'];
+        f.extend_from_slice(args);
+        Serializer::MsgPack.decode(&Bytes::from(f))
+    }
+
+    #[test]
+    fn payload_nesting_is_capped_at_max_depth() {
+        let nested = |n: usize| {
+            let mut v = vec![0x91u8; n - 1];
+            v.push(0x90);
+            v
+        };
+        assert!(publish(&nested(MAX_DEPTH)).is_ok());
+        assert_eq!(publish(&nested(MAX_DEPTH + 1)), Err(DecodeError::TooDeep));
+        assert_eq!(publish(&nested(100_000)), Err(DecodeError::TooDeep));
+        // maps: [{"k": {"k": ... 1}}]
+        let maps = |n: usize| {
+            let mut v = vec![0x91u8];
+            for _ in 0..n {
+                v.extend_from_slice(&[0x81, 0xa1, b'k']);
+            }
+            v.push(0x01);
+            v
+        };
+        assert!(publish(&maps(MAX_DEPTH - 1)).is_ok());
+        assert_eq!(publish(&maps(MAX_DEPTH)), Err(DecodeError::TooDeep));
+        // An extension type anywhere in a payload is refused (no value for it).
+        assert!(publish(&[0x91, 0xd4, 0x01, 0x02]).is_err());
+    }
+
+    #[test]
+    fn non_finite_floats_are_found() {
+        let mut nan = vec![0x91, 0xcb];
+        nan.extend_from_slice(&f64::NAN.to_be_bytes());
+        assert_eq!(has_non_finite(&nan), Ok(true));
+        let mut inf = vec![0x81, 0xa1, b'k', 0xca];
+        inf.extend_from_slice(&f32::NEG_INFINITY.to_be_bytes());
+        assert_eq!(has_non_finite(&inf), Ok(true));
+        let mut one = vec![0x91, 0xcb];
+        one.extend_from_slice(&1.5f64.to_be_bytes());
+        assert_eq!(has_non_finite(&one), Ok(false));
     }
 }

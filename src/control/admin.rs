@@ -34,7 +34,7 @@ pub fn render(
             "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} {kind}"
         );
     };
-    let per_shard: [ShardMetric; 18] = [
+    let per_shard: [ShardMetric; 19] = [
         ("sessions", "Sessions joined now.", "gauge", |s| s.sessions),
         (
             "connections_opened_total",
@@ -77,6 +77,12 @@ pub fn render(
             "Sessions aborted for protocol violations.",
             "counter",
             |s| s.protocol_violations,
+        ),
+        (
+            "transcode_failures_total",
+            "Messages not sent because their payload could not be transcoded for the receiver.",
+            "counter",
+            |s| s.transcode_failures,
         ),
         (
             "auth_failures_total",

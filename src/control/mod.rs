@@ -952,6 +952,7 @@ impl Controller {
                         "calls_per_sec" => s.calls_per_sec,
                         "protocol_violations" => s.protocol_violations,
                         "decode_errors" => s.decode_errors,
+                        "transcode_failures" => s.transcode_failures,
                         "auth_failures" => s.auth_failures,
                         "connections_refused" => s.connections_refused,
                         "hello_timeouts" => s.hello_timeouts,

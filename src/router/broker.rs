@@ -487,6 +487,17 @@ impl RouterCore {
                 format!("payload larger than {max} bytes")
             );
         }
+        if ack {
+            // Subscribers anywhere may use any serializer: an acknowledged
+            // publication that some could not receive is refused before anyone
+            // gets it. Costs a walk of binary payloads only (see codec docs).
+            if let Err(e) = crate::codec::check_transcodable_everywhere(&payload) {
+                fail!(
+                    uris::ERROR_INVALID_ARGUMENT,
+                    format!("not published, as not every subscriber could receive it: {e}")
+                );
+            }
+        }
         let parsed = (|| -> Result<_, String> {
             Ok((
                 flag(&options, "exclude_me")?.unwrap_or(true),
@@ -624,11 +635,14 @@ impl RouterCore {
         };
         let publisher = p.publisher.as_ref().map(|i| i.session);
         let mut sent = 0u64;
+        let mut failed = 0u64;
+        let mut failure = None;
         for sub in subs {
             let Some(local) = realm.local_subs.get(sub) else {
                 continue;
             };
-            let mut frames: [Option<Bytes>; 3] = [None, None, None];
+            // One encoding per serializer, tried once: a failure is not retried per subscriber.
+            let mut frames: [Option<Result<Bytes, ()>>; 3] = [None, None, None];
             for &(conn, serializer, session) in &local.conns {
                 if p.exclude_me && publisher == Some(session) {
                     continue;
@@ -652,16 +666,18 @@ impl RouterCore {
                         details: Self::event_details(local.policy, p, p.retained),
                         payload: p.payload.clone(),
                     };
-                    match serializer.encode(&msg) {
-                        Ok(f) => *slot = Some(Bytes::from(f)),
+                    *slot = Some(match serializer.encode(&msg) {
+                        Ok(f) => Ok(Bytes::from(f)),
                         Err(e) => {
-                            stats.encode_errors += 1;
-                            log::warn!("cannot encode EVENT for {serializer}: {e}");
-                            continue;
+                            failure.get_or_insert((serializer, e));
+                            Err(())
                         }
-                    }
+                    });
                 }
-                if let Some(frame) = slot {
+                if let Some(Err(())) = slot {
+                    failed += 1;
+                }
+                if let Some(Ok(frame)) = slot {
                     stats.bytes_sent += frame.len() as u64;
                     out.push(super::Output::Send {
                         conn,
@@ -676,6 +692,15 @@ impl RouterCore {
         stats.sent[idx] += sent;
         if let Some(rs) = realm_stats.get_mut(p.realm as usize) {
             rs.sent[idx] += sent;
+        }
+        if let Some((serializer, e)) = failure {
+            self.transcode_failed(
+                failed,
+                format_args!(
+                    "EVENT of publication {} to {failed} subscriber(s) ({serializer}: {e})",
+                    p.id
+                ),
+            );
         }
     }
 

@@ -16,6 +16,7 @@ use super::realm::{CalleeRef, Continuation, HomeReg, InvokePolicy, Realm};
 use super::{
     CallId, ConnId, RealmId, RegId, RouterCore, Session, SessionId, SessionInfo, ShardId, TimerKind,
 };
+use crate::codec::Serializer;
 use crate::wamp::message::{Id, Message, MessageType, Payload};
 use crate::wamp::uri::{self, MatchPolicy};
 use crate::wamp::uris;
@@ -50,6 +51,19 @@ pub(crate) struct Invocation {
     pub registration: RegId,
     /// The caller canceled: whatever the callee answers is dropped.
     pub discard: bool,
+}
+
+/// The ERROR for a payload that could not be transcoded for its receiver.
+fn untranscodable(
+    what: &str,
+    serializer: Option<Serializer>,
+    e: &crate::codec::EncodeError,
+) -> CallFailure {
+    let to = serializer.map_or("the receiver's serializer", Serializer::name);
+    CallFailure::message(
+        uris::ERROR_INVALID_ARGUMENT,
+        format!("{what} cannot be transcoded to {to}: {e}"),
+    )
 }
 
 /// Picks a callee from a replica entry by its invocation policy, skipping `tried`.
@@ -654,14 +668,18 @@ impl RouterCore {
         if progress {
             let (conn, request) = (call.conn, call.request);
             let details = crate::dict! { "progress" => true };
-            self.send(
-                conn,
-                &Message::Result {
-                    request,
-                    details,
-                    payload,
-                },
-            );
+            let msg = Message::Result {
+                request,
+                details,
+                payload,
+            };
+            if let Err(e) = self.try_send(conn, &msg) {
+                // The caller cannot receive this result: end the call with an
+                // ERROR it can read, and stop the callee.
+                self.transcode_failed(1, format_args!("progressive RESULT for conn {conn}: {e}"));
+                let failure = untranscodable("the result", self.serializer_of(conn), &e);
+                self.abandon_call(call_id, failure);
+            }
         } else {
             self.finish_call(call_id, Ok(payload));
         }
@@ -684,17 +702,58 @@ impl RouterCore {
         } else {
             return;
         }
-        match result {
-            Ok(payload) => self.send(
-                call.conn,
-                &Message::Result {
-                    request: call.request,
+        let (conn, request) = (call.conn, call.request);
+        let (msg, what) = match result {
+            Ok(payload) => (
+                Message::Result {
+                    request,
                     details: Dict::new(),
                     payload,
                 },
+                "the result",
             ),
-            Err(f) => self.error_from(call.conn, MessageType::Call, call.request, f),
+            Err(f) => (
+                Message::Error {
+                    request_type: MessageType::Call,
+                    request,
+                    details: f.details,
+                    error: f.error,
+                    payload: f.payload,
+                },
+                "the error's arguments",
+            ),
+        };
+        if let Err(e) = self.try_send(conn, &msg) {
+            // Never leave the caller waiting: answer with an ERROR it can read.
+            let ty = msg.message_type().name();
+            self.transcode_failed(1, format_args!("{ty} for conn {conn}: {e}"));
+            let f = untranscodable(what, self.serializer_of(conn), &e);
+            self.error_from(conn, MessageType::Call, request, f);
         }
+    }
+
+    /// Ends a call with `failure` at once and cancels its invocation (killnowait).
+    fn abandon_call(&mut self, call_id: CallId, failure: CallFailure) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if let Some(callee) = call.callee {
+            self.send_peer(
+                callee.shard,
+                PeerMsg::Cancel {
+                    call: call_id,
+                    caller_shard: self.shard,
+                    callee: callee.session,
+                    mode: CancelMode::KillNoWait,
+                },
+            );
+        }
+        self.finish_call(call_id, Err(failure));
+    }
+
+    /// The serializer of a local connection.
+    fn serializer_of(&self, conn: ConnId) -> Option<Serializer> {
+        self.conns.get(&conn).map(|c| c.serializer)
     }
 
     pub(crate) fn on_cancel(&mut self, conn: ConnId, request: Id, options: &Dict) {
@@ -874,22 +933,35 @@ impl RouterCore {
         if inv.progress {
             details.insert("progress".into(), Value::Bool(true));
         }
-        self.send(
-            conn,
-            &Message::Invocation {
-                request,
-                registration: inv.registration,
-                details,
-                payload: inv.payload,
-            },
-        );
+        let msg = Message::Invocation {
+            request,
+            registration: inv.registration,
+            details,
+            payload: inv.payload,
+        };
+        if let Err(e) = self.try_send(conn, &msg) {
+            // The callee cannot receive the arguments: the caller hears of it.
+            self.transcode_failed(1, format_args!("INVOCATION for conn {conn}: {e}"));
+            if let Some(s) = self.session_mut(conn) {
+                s.invocations.remove(&request);
+            }
+            self.invocations.remove(&(inv.caller_shard, inv.call));
+            let failure = untranscodable("the call's arguments", self.serializer_of(conn), &e);
+            self.send_peer(
+                inv.caller_shard,
+                PeerMsg::CallError {
+                    call: inv.call,
+                    failure,
+                },
+            );
+        }
     }
 
     pub(crate) fn on_invoke_more(
         &mut self,
         caller_shard: ShardId,
         call: CallId,
-        _callee: SessionId,
+        callee: SessionId,
         progress: bool,
         payload: Payload,
     ) {
@@ -908,15 +980,20 @@ impl RouterCore {
         if progress {
             details.insert("progress".into(), Value::Bool(true));
         }
-        self.send(
-            conn,
-            &Message::Invocation {
-                request,
-                registration,
-                details,
-                payload,
-            },
-        );
+        let msg = Message::Invocation {
+            request,
+            registration,
+            details,
+            payload,
+        };
+        if let Err(e) = self.try_send(conn, &msg) {
+            // As for the first INVOCATION; the callee's invocation is dropped
+            // (interrupted where it can be) and its late YIELD ignored.
+            self.transcode_failed(1, format_args!("INVOCATION for conn {conn}: {e}"));
+            self.on_interrupt(caller_shard, call, callee, CancelMode::KillNoWait);
+            let failure = untranscodable("the call's arguments", self.serializer_of(conn), &e);
+            self.send_peer(caller_shard, PeerMsg::CallError { call, failure });
+        }
     }
 
     pub(crate) fn on_yield(&mut self, conn: ConnId, request: Id, options: &Dict, payload: Payload) {

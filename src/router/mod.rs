@@ -304,6 +304,8 @@ pub struct RouterCore {
     pub(crate) stats: ShardStats,
     pub(crate) realm_stats: Vec<RealmStats>,
     pub(crate) scratch_targets: Vec<(ShardId, SubId)>,
+    /// Rate limit of the log line for payloads that could not be transcoded.
+    pub(crate) transcode_log: stats::LogLimiter,
 }
 
 impl RouterCore {
@@ -334,6 +336,7 @@ impl RouterCore {
             stats: ShardStats::default(),
             realm_stats: Vec::new(),
             scratch_targets: Vec::new(),
+            transcode_log: stats::LogLimiter::default(),
         }
     }
 
@@ -951,40 +954,56 @@ impl RouterCore {
         iso8601(self.now_ms)
     }
 
-    /// Encodes `msg` for a local connection and queues it.
+    /// Encodes `msg` for a local connection and queues it. A payload that
+    /// cannot be transcoded for the receiver is counted and logged (rate-limited);
+    /// callers that must answer for it use [`RouterCore::try_send`].
     pub(crate) fn send(&mut self, conn: ConnId, msg: &Message) {
+        if let Err(e) = self.try_send(conn, msg) {
+            let what = msg.message_type().name();
+            self.transcode_failed(1, format_args!("{what} for conn {conn}: {e}"));
+        }
+    }
+
+    /// Counts `n` messages not sent because their payload could not be
+    /// transcoded, and logs at most one line per [`stats::LogLimiter::INTERVAL_MS`].
+    pub(crate) fn transcode_failed(&mut self, n: u64, what: std::fmt::Arguments<'_>) {
+        self.stats.transcode_failures += n;
+        if let Some(suppressed) = self.transcode_log.allow(self.now_ms) {
+            log::warn!(
+                "shard {}: not sent, payload cannot be transcoded: {what} ({suppressed} more since the last such line)",
+                self.shard
+            );
+        }
+    }
+
+    /// Encodes `msg` for a local connection and queues it; `Err` when its
+    /// payload cannot be transcoded for the receiver (nothing is sent or counted).
+    pub(crate) fn try_send(
+        &mut self,
+        conn: ConnId,
+        msg: &Message,
+    ) -> Result<(), crate::codec::EncodeError> {
         let Some(c) = self.conns.get(&conn) else {
-            return;
+            return Ok(());
         };
         let serializer = c.serializer;
         let realm = match &c.state {
             ConnState::Joined(s) => Some(s.realm),
             _ => None,
         };
-        match serializer.encode(msg) {
-            Ok(frame) => {
-                let ty = msg.message_type();
-                self.stats.sent[ty.index()] += 1;
-                self.stats.bytes_sent += frame.len() as u64;
-                if let Some(rs) = realm.and_then(|r| self.realm_stats.get_mut(r as usize)) {
-                    rs.sent[ty.index()] += 1;
-                }
-                self.out.push(Output::Send {
-                    conn,
-                    frame: Bytes::from(frame),
-                    ty,
-                });
-            }
-            Err(e) => {
-                // A payload that cannot be transcoded for this receiver.
-                self.stats.encode_errors += 1;
-                log::warn!(
-                    "shard {}: cannot encode {} for conn {conn}: {e}",
-                    self.shard,
-                    msg.message_type().name()
-                );
-            }
+        let frame = serializer.encode(msg)?;
+        let ty = msg.message_type();
+        self.stats.sent[ty.index()] += 1;
+        self.stats.bytes_sent += frame.len() as u64;
+        if let Some(rs) = realm.and_then(|r| self.realm_stats.get_mut(r as usize)) {
+            rs.sent[ty.index()] += 1;
         }
+        self.out.push(Output::Send {
+            conn,
+            frame: Bytes::from(frame),
+            ty,
+        });
+        Ok(())
     }
 
     /// Sends a message to a shard; to this shard, it is handled after the current input.

@@ -25,8 +25,9 @@ pub struct ShardStats {
     pub connections_opened: u64,
     /// Frames that did not decode.
     pub decode_errors: u64,
-    /// Messages that could not be encoded for their receiver.
-    pub encode_errors: u64,
+    /// Messages not sent to a receiver because their payload could not be
+    /// transcoded into its serializer (one per receiver missed).
+    pub transcode_failures: u64,
     /// Protocol violations answered with ABORT.
     pub protocol_violations: u64,
     /// Failed session openings (authentication, unknown realm or role).
@@ -58,6 +59,31 @@ pub struct ShardStats {
     pub events_per_sec: u64,
     /// CALLs received per second over the last second (sampled by the runtime).
     pub calls_per_sec: u64,
+}
+
+/// Lets a repeated log line through at most once per [`LogLimiter::INTERVAL_MS`],
+/// counting the ones held back.
+#[derive(Debug, Clone, Default)]
+pub struct LogLimiter {
+    /// When the next line may be written (shard clock, ms); `None` before the first.
+    next_ms: Option<u64>,
+    /// Lines held back since the last one written.
+    suppressed: u64,
+}
+
+impl LogLimiter {
+    /// The shortest time between two lines.
+    pub const INTERVAL_MS: u64 = 10_000;
+
+    /// Whether to write a line now; if so, how many were held back before it.
+    pub fn allow(&mut self, now_ms: u64) -> Option<u64> {
+        if self.next_ms.is_some_and(|next| now_ms < next) {
+            self.suppressed += 1;
+            return None;
+        }
+        self.next_ms = Some(now_ms.saturating_add(Self::INTERVAL_MS));
+        Some(std::mem::take(&mut self.suppressed))
+    }
 }
 
 /// One shard's counters for one realm.
@@ -104,6 +130,16 @@ impl RealmStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_limiter_lets_one_line_through_per_interval() {
+        let mut l = LogLimiter::default();
+        assert_eq!(l.allow(5), Some(0));
+        assert_eq!(l.allow(6), None);
+        assert_eq!(l.allow(5 + LogLimiter::INTERVAL_MS - 1), None);
+        assert_eq!(l.allow(5 + LogLimiter::INTERVAL_MS), Some(2));
+        assert_eq!(l.allow(5 + LogLimiter::INTERVAL_MS), None);
+    }
 
     #[test]
     fn merge_and_shape() {
