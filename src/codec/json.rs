@@ -298,27 +298,77 @@ pub fn read_value_serde(bytes: &[u8]) -> Result<Value, DecodeError> {
 ///
 /// One linear pass with a depth counter, building nothing: strings are skipped
 /// to their closing quote (escapes included) so brackets inside them do not
-/// count, and only numbers whose magnitude could reach 10^308 are parsed.
-/// Safe on any input (it never panics and never reads out of bounds).
+/// count; a number is looked at only when it has an exponent or when more
+/// than 308 bytes lie between two structural bytes, and parsed only when its
+/// magnitude may reach 10^308. Safe on any input (it never panics and never
+/// reads out of bounds).
 pub fn check_payload(bytes: &[u8]) -> Result<(), DecodeError> {
     let mut depth = 0usize;
+    // Where the bytes since the last structural byte or string began.
+    let mut seg = 0;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
+        if !SPECIAL[usize::from(b)] {
+            i += 1;
+            continue;
+        }
+        if i - seg > 308 {
+            check_numbers(bytes, seg, i)?;
+        }
         match b {
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Err(DecodeError::TooDeep);
                 }
-                i += 1;
             }
-            b']' | b'}' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'"' => {
+                i = skip_string(bytes, i + 1)?;
+                seg = i;
+                continue;
             }
-            b'"' => i = skip_string(bytes, i + 1)?,
-            b'-' | b'0'..=b'9' => i = check_number(bytes, i)?,
-            _ => i += 1,
+            // An exponent (a digit precedes it; in `true` and `false` a letter does).
+            _ if i > 0 && bytes[i - 1].is_ascii_digit() => {
+                let mut start = i;
+                while start > 0 && matches!(bytes[start - 1], b'0'..=b'9' | b'.' | b'-') {
+                    start -= 1;
+                }
+                // (Never backwards, whatever the bytes: `max`.)
+                i = check_number(bytes, start)?.max(i + 1);
+                seg = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+        seg = i;
+    }
+    if i - seg > 308 {
+        check_numbers(bytes, seg, i)?;
+    }
+    Ok(())
+}
+
+/// The bytes [`check_payload`] stops at: structure, strings and exponents.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    let special = *b"[]{}\"eE";
+    while k < special.len() {
+        t[special[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
+/// Checks every number among `bytes[from..to]` (no strings or brackets in it).
+fn check_numbers(bytes: &[u8], from: usize, to: usize) -> Result<(), DecodeError> {
+    let mut j = from;
+    while j < to {
+        match bytes.get(j) {
+            Some(b'-' | b'0'..=b'9') => j = check_number(bytes, j)?,
+            _ => j += 1,
         }
     }
     Ok(())
@@ -340,8 +390,18 @@ fn hex4(bytes: &[u8], at: usize) -> Result<u32, DecodeError> {
 /// Skips a string whose opening quote precedes `i`; returns the offset past its closing quote.
 fn skip_string(bytes: &[u8], mut i: usize) -> Result<usize, DecodeError> {
     loop {
-        let rest = bytes.get(i..).ok_or(DecodeError::Truncated)?;
-        i += memchr::memchr2(b'"', b'\\', rest).ok_or(DecodeError::Truncated)?;
+        if i >= bytes.len() {
+            return Err(DecodeError::Truncated);
+        }
+        // Most strings are short: look at a few bytes before asking memchr.
+        let stop = bytes.len().min(i + 32);
+        while i < stop && !matches!(bytes[i], b'"' | b'\\') {
+            i += 1;
+        }
+        if i == stop {
+            let rest = bytes.get(i..).ok_or(DecodeError::Truncated)?;
+            i += memchr::memchr2(b'"', b'\\', rest).ok_or(DecodeError::Truncated)?;
+        }
         if bytes.get(i) == Some(&b'"') {
             return Ok(i + 1);
         }
@@ -680,9 +740,40 @@ mod tests {
             "1e-",
             "[[[",
             "]]]",
+            "1.2.3e5",
+            ".e",
+            "e",
+            "\"\\\\\\",
         ] {
             let _ = check_payload(s.as_bytes());
         }
+        // Random strings of the bytes the scan looks at.
+        let alphabet = b"[]{}\"\\ue0123456789.-+E, dD";
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut v = Vec::new();
+            for _ in 0..(x % 48) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                v.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let _ = check_payload(&v);
+        }
+    }
+
+    /// Long numbers are found between structural bytes as well as by their exponent.
+    #[test]
+    fn long_numbers_are_checked_wherever_they_are() {
+        let publish = |args: &str| decode(&format!(r#"[16, 1, {{}}, "t", {args}]"#));
+        let nines = |n: usize| "9".repeat(n);
+        assert!(publish(&format!("[{}]", nines(308))).is_ok());
+        assert!(publish(&format!("[{}]", nines(309))).is_err());
+        assert!(publish(&format!("[true, -{}, 1]", nines(309))).is_err());
+        assert!(publish(&format!("[\"x\",{}{}]", " ".repeat(400), nines(5))).is_ok());
+        assert!(publish(&format!("[1{}e10]", "0".repeat(300))).is_err());
+        assert!(publish(&format!("[1{}e-10]", "0".repeat(300))).is_ok());
+        assert!(publish(&format!("[{{\"k\": 0.{}e309}}]", nines(400))).is_err());
     }
 
     #[test]
