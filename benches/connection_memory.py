@@ -82,7 +82,7 @@ def joined(addr):
     return s
 
 
-def measure(pid, addr, kind, n):
+def measure(pid, addr, kind, n, report=True):
     time.sleep(0.3)
     before = rss_kib(pid)
     held = []
@@ -97,10 +97,22 @@ def measure(pid, addr, kind, n):
         held.append(s)
     time.sleep(0.5)
     after = rss_kib(pid)
-    print(f"{kind:>20}: {n} connections, RSS +{after - before} KiB, {(after - before) * 1024 / n / 1024:.2f} KiB each")
+    if report:
+        print(f"{kind:>20}: {n} connections, RSS +{after - before} KiB, {(after - before) * 1024 / n / 1024:.2f} KiB each")
     for s in held:
         s.close()
     time.sleep(0.5)
+
+
+def run_router(binary, path):
+    p = subprocess.Popen(
+        [binary, "run", "--config", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    for line in p.stdout:
+        m = re.match(r"listening: ws \(websocket\) on ws://([\d.]+):(\d+)/ws", line)
+        if m:
+            return p, (m.group(1), int(m.group(2)))
+    raise RuntimeError("the router did not start")
 
 
 def main():
@@ -108,20 +120,18 @@ def main():
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
         f.write(CONFIG)
-    p = subprocess.Popen([binary, "run", "--config", f.name], stdout=subprocess.PIPE, text=True)
     try:
-        for line in p.stdout:
-            m = re.match(r"listening: ws \(websocket\) on ws://([\d.]+):(\d+)/ws", line)
-            if m:
-                addr = (m.group(1), int(m.group(2)))
-                break
-        # warm up the allocator and the ring once
-        measure(p.pid, addr, "joined, idle", 200)
+        # A fresh router per kind: memory freed by one kind stays in the
+        # allocator and would hide the next kind's growth.
         for kind in ["handshaking", "upgraded, no HELLO", "joined, idle"]:
-            measure(p.pid, addr, kind, n)
+            p, addr = run_router(binary, f.name)
+            try:
+                measure(p.pid, addr, "joined, idle", 100, report=False)  # warm-up
+                measure(p.pid, addr, kind, n)
+            finally:
+                p.terminate()
+                p.wait()
     finally:
-        p.terminate()
-        p.wait()
         os.unlink(f.name)
 
 
