@@ -253,8 +253,6 @@ fn write_dict(d: &Dict, out: &mut Vec<u8>) {
 
 impl Codec for CborCodec {
     const SERIALIZER: Serializer = Serializer::Cbor;
-    const SUBPROTOCOL: &'static str = "wamp.2.cbor";
-    const RAWSOCKET_ID: u8 = 3;
     const FORMAT: &'static str = "CBOR";
 
     fn split(frame: &[u8], out: &mut Elements) -> Result<(), DecodeError> {

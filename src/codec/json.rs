@@ -475,8 +475,6 @@ fn write_uint(u: u64, out: &mut Vec<u8>) {
 
 impl Codec for JsonCodec {
     const SERIALIZER: Serializer = Serializer::Json;
-    const SUBPROTOCOL: &'static str = "wamp.2.json";
-    const RAWSOCKET_ID: u8 = 1;
     const FORMAT: &'static str = "JSON";
 
     fn split(frame: &[u8], out: &mut Elements) -> Result<(), DecodeError> {

@@ -32,6 +32,7 @@ pub mod msgpack;
 use bytes::Bytes;
 
 use crate::wamp::message::{Id, Message, MessageType, Payload, RawPayload};
+pub use crate::wamp::serializer::Serializer;
 use crate::wamp::value::{Dict, Value};
 
 pub use cbor::CborCodec;
@@ -134,68 +135,9 @@ pub enum EncodeError {
     },
 }
 
-/// The serializers shardwamp speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Serializer {
-    /// JSON: `wamp.2.json`, RawSocket id 1.
-    Json,
-    /// MessagePack: `wamp.2.msgpack`, RawSocket id 2.
-    MsgPack,
-    /// CBOR: `wamp.2.cbor`, RawSocket id 3.
-    Cbor,
-}
-
+/// Encoding and decoding, by serializer: the codec's side of
+/// [`Serializer`], whose identity (names, ids) lives in [`crate::wamp::serializer`].
 impl Serializer {
-    /// Every serializer.
-    pub const ALL: [Serializer; 3] = [Serializer::Json, Serializer::MsgPack, Serializer::Cbor];
-
-    /// The WebSocket subprotocol name.
-    pub fn subprotocol(self) -> &'static str {
-        match self {
-            Serializer::Json => JsonCodec::SUBPROTOCOL,
-            Serializer::MsgPack => MsgPackCodec::SUBPROTOCOL,
-            Serializer::Cbor => CborCodec::SUBPROTOCOL,
-        }
-    }
-
-    /// The RawSocket serializer id (the low nibble of the handshake's second octet).
-    pub fn rawsocket_id(self) -> u8 {
-        match self {
-            Serializer::Json => JsonCodec::RAWSOCKET_ID,
-            Serializer::MsgPack => MsgPackCodec::RAWSOCKET_ID,
-            Serializer::Cbor => CborCodec::RAWSOCKET_ID,
-        }
-    }
-
-    /// The name used in Crossbar.io's config (`"json"`, `"msgpack"`, `"cbor"`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Serializer::Json => "json",
-            Serializer::MsgPack => "msgpack",
-            Serializer::Cbor => "cbor",
-        }
-    }
-
-    /// The serializer for a config name.
-    pub fn from_name(name: &str) -> Option<Serializer> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// The serializer for a WebSocket subprotocol.
-    pub fn from_subprotocol(proto: &str) -> Option<Serializer> {
-        Self::ALL.into_iter().find(|s| s.subprotocol() == proto)
-    }
-
-    /// The serializer for a RawSocket serializer id.
-    pub fn from_rawsocket_id(id: u8) -> Option<Serializer> {
-        Self::ALL.into_iter().find(|s| s.rawsocket_id() == id)
-    }
-
-    /// Whether frames are binary (WebSocket binary messages) rather than text.
-    pub fn is_binary(self) -> bool {
-        !matches!(self, Serializer::Json)
-    }
-
     /// Decodes one message from a frame. Payloads stay encoded, as slices of `frame`.
     pub fn decode(self, frame: &Bytes) -> Result<Message, DecodeError> {
         match self {
@@ -241,9 +183,82 @@ impl Serializer {
     }
 }
 
-impl std::fmt::Display for Serializer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+/// Decoding a raw payload into values: the codec's side of [`Payload`].
+impl Payload {
+    /// Decodes a raw payload into values (for inspection, tests and transcoding).
+    /// Values and empty payloads are returned as they are.
+    pub fn to_values(&self) -> Result<Payload, DecodeError> {
+        match self {
+            Payload::Raw(r) => {
+                let args = match r.serializer.decode_value(&r.args)? {
+                    Value::List(l) => l,
+                    other => {
+                        return Err(DecodeError::WrongType {
+                            message: "payload",
+                            field: "Arguments",
+                            expected: "list",
+                            found: other.type_name(),
+                        })
+                    }
+                };
+                let kwargs = match &r.kwargs {
+                    None => None,
+                    Some(k) => match r.serializer.decode_value(k)? {
+                        Value::Dict(d) => Some(d),
+                        other => {
+                            return Err(DecodeError::WrongType {
+                                message: "payload",
+                                field: "ArgumentsKw",
+                                expected: "dict",
+                                found: other.type_name(),
+                            })
+                        }
+                    },
+                };
+                Ok(Payload::Values { args, kwargs })
+            }
+            other => Ok(other.clone()),
+        }
+    }
+}
+
+/// Payloads compare by value, which takes decoding: the impl lives with the codecs.
+impl PartialEq for Payload {
+    /// Payloads compare by value: a raw payload equals the values it encodes.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Payload::Empty, Payload::Empty) => true,
+            (Payload::Empty, _) | (_, Payload::Empty) => false,
+            (Payload::Raw(a), Payload::Raw(b))
+                if a.serializer == b.serializer && a.args == b.args && a.kwargs == b.kwargs =>
+            {
+                true
+            }
+            (a, b) => match (a.to_values(), b.to_values()) {
+                (
+                    Ok(Payload::Values {
+                        args: a1,
+                        kwargs: k1,
+                    }),
+                    Ok(Payload::Values {
+                        args: a2,
+                        kwargs: k2,
+                    }),
+                ) => a1 == a2 && k1 == k2,
+                _ => false,
+            },
+        }
+    }
+}
+
+/// Decoding a message's raw payload into values: the codec's side of [`Message`].
+impl Message {
+    /// The same message with its payload decoded into values (see [`Payload::to_values`]).
+    pub fn with_values(mut self) -> Result<Message, DecodeError> {
+        if let Some(p) = self.payload_mut() {
+            *p = p.to_values()?;
+        }
+        Ok(self)
     }
 }
 
@@ -360,10 +375,6 @@ pub enum Part<'a> {
 pub trait Codec {
     /// The serializer this codec implements.
     const SERIALIZER: Serializer;
-    /// The WebSocket subprotocol (`wamp.2.json`, ...).
-    const SUBPROTOCOL: &'static str;
-    /// The RawSocket serializer id.
-    const RAWSOCKET_ID: u8;
     /// The format's name for error messages.
     const FORMAT: &'static str;
 

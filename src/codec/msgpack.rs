@@ -253,8 +253,6 @@ fn write_dict(d: &Dict, out: &mut Vec<u8>) {
 
 impl Codec for MsgPackCodec {
     const SERIALIZER: Serializer = Serializer::MsgPack;
-    const SUBPROTOCOL: &'static str = "wamp.2.msgpack";
-    const RAWSOCKET_ID: u8 = 2;
     const FORMAT: &'static str = "MessagePack";
 
     fn split(frame: &[u8], out: &mut Elements) -> Result<(), DecodeError> {

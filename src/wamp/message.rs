@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use crate::codec::Serializer;
+use crate::wamp::serializer::Serializer;
 use crate::wamp::value::{Dict, Value};
 
 /// A WAMP ID (session, publication, subscription, registration, request): 1..=2^53.
@@ -302,70 +302,6 @@ impl Payload {
             Payload::Values { .. } => None,
         }
     }
-
-    /// Decodes a raw payload into values (for inspection, tests and transcoding).
-    /// Values and empty payloads are returned as they are.
-    pub fn to_values(&self) -> Result<Payload, crate::codec::DecodeError> {
-        match self {
-            Payload::Raw(r) => {
-                let args = match r.serializer.decode_value(&r.args)? {
-                    Value::List(l) => l,
-                    other => {
-                        return Err(crate::codec::DecodeError::WrongType {
-                            message: "payload",
-                            field: "Arguments",
-                            expected: "list",
-                            found: other.type_name(),
-                        })
-                    }
-                };
-                let kwargs = match &r.kwargs {
-                    None => None,
-                    Some(k) => match r.serializer.decode_value(k)? {
-                        Value::Dict(d) => Some(d),
-                        other => {
-                            return Err(crate::codec::DecodeError::WrongType {
-                                message: "payload",
-                                field: "ArgumentsKw",
-                                expected: "dict",
-                                found: other.type_name(),
-                            })
-                        }
-                    },
-                };
-                Ok(Payload::Values { args, kwargs })
-            }
-            other => Ok(other.clone()),
-        }
-    }
-}
-
-impl PartialEq for Payload {
-    /// Payloads compare by value: a raw payload equals the values it encodes.
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Payload::Empty, Payload::Empty) => true,
-            (Payload::Empty, _) | (_, Payload::Empty) => false,
-            (Payload::Raw(a), Payload::Raw(b))
-                if a.serializer == b.serializer && a.args == b.args && a.kwargs == b.kwargs =>
-            {
-                true
-            }
-            (a, b) => match (a.to_values(), b.to_values()) {
-                (
-                    Ok(Payload::Values {
-                        args: a1,
-                        kwargs: k1,
-                    }),
-                    Ok(Payload::Values {
-                        args: a2,
-                        kwargs: k2,
-                    }),
-                ) => a1 == a2 && k1 == k2,
-                _ => false,
-            },
-        }
-    }
 }
 
 /// A WAMP message. Field names follow the spec's message definitions.
@@ -567,14 +503,6 @@ impl Message {
             | Message::Yield { request, .. } => Some(*request),
             _ => None,
         }
-    }
-
-    /// The same message with its payload decoded into values (see [`Payload::to_values`]).
-    pub fn with_values(mut self) -> Result<Message, crate::codec::DecodeError> {
-        if let Some(p) = self.payload_mut() {
-            *p = p.to_values()?;
-        }
-        Ok(self)
     }
 }
 
