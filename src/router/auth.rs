@@ -638,6 +638,9 @@ pub struct Authenticator {
     cra_shapes: Vec<CraShape>,
     /// Key of the decoy principals (never logged).
     decoy_key: [u8; 32],
+    /// Whether sessions through this transport are the router's own
+    /// (components' internal transports): see [`Authenticator::internal`].
+    internal: bool,
 }
 
 impl fmt::Debug for Authenticator {
@@ -647,6 +650,7 @@ impl fmt::Debug for Authenticator {
             .field("ticket", &self.ticket)
             .field("wampcra", &self.wampcra)
             .field("decoy_key", &"<redacted>")
+            .field("internal", &self.internal)
             .finish()
     }
 }
@@ -781,7 +785,23 @@ impl Authenticator {
             wampcra,
             cra_shapes,
             decoy_key: rand::random(),
+            internal: false,
         })
+    }
+
+    /// Marks the transport as internal: the control plane says so when it
+    /// registers a component's in-process transport. The router trusts the
+    /// sessions that join through an internal transport: they pass a realm's
+    /// transport gate (`RouterCore::limit_realm_to`) and join even where
+    /// anonymous sessions may not (`RealmOptions::allow_anonymous`).
+    pub fn internal(mut self) -> Authenticator {
+        self.internal = true;
+        self
+    }
+
+    /// Whether the transport is internal (see [`Authenticator::internal`]).
+    pub fn is_internal(&self) -> bool {
+        self.internal
     }
 
     /// Sets the key decoy principals are derived from (random by default).

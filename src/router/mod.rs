@@ -386,16 +386,16 @@ impl RouterCore {
         Ok(())
     }
 
-    /// Stops a realm: refuses new sessions and closes the existing ones with
     /// Lets sessions join realm `id` only through `transports` (and the
-    /// components' internal transports); through any other transport the
-    /// realm answers as if it did not exist. `None` lifts the limit.
+    /// internal transports, [`Authenticator::internal`]); through any other
+    /// transport the realm answers as if it did not exist. `None` lifts the limit.
     pub fn limit_realm_to(&mut self, id: RealmId, transports: Option<Vec<TransportId>>) {
         if let Some(r) = self.realm_mut(id) {
             r.only_through = transports;
         }
     }
 
+    /// Stops a realm: refuses new sessions and closes the existing ones with
     /// GOODBYE `wamp.close.close_realm` (when `close_sessions`).
     pub fn stop_realm(&mut self, id: RealmId, close_sessions: bool) {
         let Some(realm) = self.realm_mut(id) else {
@@ -453,6 +453,14 @@ impl RouterCore {
     pub fn set_transport(&mut self, id: TransportId, mut auth: Authenticator) {
         auth.set_decoy_key(self.decoy_key);
         self.transports.insert(id, Arc::new(auth));
+    }
+
+    /// Whether `transport` is internal (a component's): its sessions are
+    /// trusted ([`Authenticator::internal`]).
+    fn internal_transport(&self, transport: TransportId) -> bool {
+        self.transports
+            .get(&transport)
+            .is_some_and(|a| a.is_internal())
     }
 
     /// Sets (or replaces) a transport's session-opening deadlines and
@@ -1221,9 +1229,7 @@ impl RouterCore {
         let transport = self.conns.get(&conn).map(|c| c.transport);
         let gated = |r: &Realm| {
             r.only_through.as_ref().is_some_and(|only| {
-                transport.is_none_or(|t| {
-                    t < crate::control::COMPONENT_TRANSPORT_BASE && !only.contains(&t)
-                })
+                transport.is_none_or(|t| !self.internal_transport(t) && !only.contains(&t))
             })
         };
         let found = self
@@ -1341,7 +1347,7 @@ impl RouterCore {
         let trusted = self
             .conns
             .get(&conn)
-            .is_some_and(|c| c.transport >= crate::control::COMPONENT_TRANSPORT_BASE);
+            .is_some_and(|c| self.internal_transport(c.transport));
         if !realm.config.options.allow_anonymous
             && info.authmethod == auth::METHOD_ANONYMOUS
             && !trusted

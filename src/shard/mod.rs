@@ -1140,7 +1140,10 @@ async fn shard_main(
                         match Authenticator::new(&auth) {
                             Err(e) => Err(e.to_string()),
                             Ok(a) => {
-                                shard.core.borrow_mut().set_transport(transport, a);
+                                shard
+                                    .core
+                                    .borrow_mut()
+                                    .set_transport(transport, a.internal());
                                 let running = crate::component::start(
                                     &shard,
                                     component,
