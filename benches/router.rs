@@ -43,9 +43,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use shardwamp::codec::Serializer;
-use shardwamp::router::authz::{Allow, Disclose, Permission, RoleConfig};
+use shardwamp::config::realm::RealmConfig;
+use shardwamp::config::role::{Allow, Disclose, Permission, RoleConfig};
 use shardwamp::router::peer::PeerMsg;
-use shardwamp::router::realm::RealmConfig;
 use shardwamp::router::sim::{ClientId, Sim};
 use shardwamp::router::{ConnId, Output, RouterCore, ShardId};
 use shardwamp::wamp::message::{Message, Payload};
@@ -513,7 +513,8 @@ fn main() {
 
 /// WAMP-CRA for a configured (salted) user and for an unknown authid.
 fn wampcra(filter: &str) {
-    use shardwamp::router::auth::{AuthStep, Authenticator, TransportAuth};
+    use shardwamp::config::auth::TransportAuth;
+    use shardwamp::router::auth::{AuthStep, Authenticator};
     let config: TransportAuth = toml::from_str(
         r#"
 [wampcra]

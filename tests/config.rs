@@ -3,11 +3,11 @@
 //! substitution never leaks a value, and the effective config round-trips.
 
 use shardwamp::codec::Serializer;
+use shardwamp::config::auth::AuthMethodConfig;
 use shardwamp::config::{
     Config, ConfigError, Endpoint, Shards, TransportConfig, DEFAULT_CONFIG, EXAMPLE_CONFIG,
     REDACTED,
 };
-use shardwamp::router::auth::AuthMethodConfig;
 
 const SECRETS: [(&str, &str); 4] = [
     ("SHARDWAMP_TICKET_BACKEND", "tkt-backend-7f3a9c"),

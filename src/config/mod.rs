@@ -93,6 +93,9 @@
 //! );
 //! ```
 
+pub mod auth;
+pub mod realm;
+pub mod role;
 mod source;
 mod validate;
 pub(crate) use validate::clash as endpoints_clash;
@@ -107,12 +110,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer as SerdeSerializer};
 
-use crate::codec::Serializer;
-use crate::router::auth::{AuthMethodConfig, TransportAuth, DEFAULT_ANONYMOUS_ROLE};
-use crate::router::authz::{Allow, Disclose, Permission, RoleConfig};
-use crate::router::realm::RealmConfig;
+use crate::wamp::serializer::Serializer;
 use crate::wamp::uri::MatchPolicy;
 use crate::wamp::value::{Dict, Value};
+use auth::{AuthMethodConfig, TransportAuth, DEFAULT_ANONYMOUS_ROLE};
+use realm::RealmConfig;
+use role::{Allow, Disclose, Permission, RoleConfig};
 
 /// The embedded default configuration, used by `shardwamp run` without a file:
 /// realm `realm1` whose role `anonymous` may do everything, WebSocket on
@@ -1166,7 +1169,7 @@ mod serializer_names {
     use serde::ser::SerializeSeq;
     use serde::{Deserialize, Deserializer, Serializer as SerdeSerializer};
 
-    use crate::codec::Serializer;
+    use crate::wamp::serializer::Serializer;
 
     pub fn serialize<S: SerdeSerializer>(list: &[Serializer], s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(list.len()))?;

@@ -19,12 +19,10 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use super::auth::{AnonymousStatic, CryptosignStatic, DynamicAuth, TicketStatic, WampCraStatic};
 use super::{
     validate, Config, ConfigError, Location, Place, RawSocketTransport, TcpEndpoint, UnixEndpoint,
     WebSocketTransport, REDACTED,
-};
-use crate::router::auth::{
-    AnonymousStatic, CryptosignStatic, DynamicAuth, TicketStatic, WampCraStatic,
 };
 
 // ---------------------------------------------------------------------------

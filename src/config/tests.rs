@@ -1,7 +1,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::auth::{AnonymousStatic, TicketPrincipal, TicketStatic};
 use super::*;
-use crate::router::auth::{AnonymousStatic, TicketPrincipal, TicketStatic};
 
 /// The example's variables.
 fn example_env(name: &str) -> Option<String> {
@@ -743,9 +743,9 @@ fn round_trip_everything_without_secrets() {
         log_level: LogLevel::Debug,
     };
     c.realms[0].home_shard = Some(1);
-    c.realms[0].store = Some(crate::router::realm::StoreConfig {
+    c.realms[0].store = Some(super::realm::StoreConfig {
         kind: "memory".into(),
-        event_history: vec![crate::router::realm::EventHistoryConfig {
+        event_history: vec![super::realm::EventHistoryConfig {
             uri: "a.b".into(),
             limit: 3,
         }],

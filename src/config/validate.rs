@@ -4,14 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::auth::{AuthConfigError, AuthMethodConfig, TransportAuth};
+use super::realm::RealmConfig;
+use super::role::{AuthzError, RoleConfig};
 use super::source::KeyPath;
 use super::{
     Config, Endpoint, IpVersion, Shards, TransportConfig, RAWSOCKET_MAX_MESSAGE,
     RAWSOCKET_MIN_MESSAGE,
 };
-use crate::router::auth::{AuthConfigError, AuthMethodConfig, Authenticator, TransportAuth};
-use crate::router::authz::{AuthzError, Role, RoleConfig};
-use crate::router::realm::RealmConfig;
 use crate::wamp::uri::{validate as validate_uri, MatchPolicy};
 
 /// A problem: the key it is about and what is wrong.
@@ -149,7 +149,7 @@ fn roles(realm: &RealmConfig, path: &KeyPath, out: &mut Vec<Problem>) {
                 ),
             ));
         }
-        if let Err(e) = Role::new(role.clone()) {
+        if let Err(e) = role.check() {
             out.push((role_error_path(role, &rpath, &e), e.to_string()));
         }
     }
@@ -308,7 +308,7 @@ fn endpoint(ep: &Endpoint, path: &KeyPath, out: &mut Vec<Problem>) {
 }
 
 fn auth(auth: &TransportAuth, path: &KeyPath, roles: &HashSet<&str>, out: &mut Vec<Problem>) {
-    if let Err(e) = Authenticator::new(auth) {
+    if let Err(e) = auth.check() {
         let at = match &e {
             AuthConfigError::DynamicNotSupported { method, .. }
             | AuthConfigError::MethodNotSupported { method }

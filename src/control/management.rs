@@ -25,8 +25,8 @@ pub const COMPONENT_ID: &str = "shardwamp.management";
 pub const ROLE: &str = "shardwamp.controller";
 
 /// The internal role's configuration.
-pub fn role() -> crate::router::authz::RoleConfig {
-    use crate::router::authz::{Allow, Disclose, Permission, RoleConfig};
+pub fn role() -> crate::config::role::RoleConfig {
+    use crate::config::role::{Allow, Disclose, Permission, RoleConfig};
     RoleConfig {
         name: ROLE.into(),
         permissions: vec![Permission {

@@ -19,9 +19,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::component::Registry;
+use crate::config::realm::RealmConfig;
+use crate::config::role::RoleConfig;
 use crate::config::{ComponentConfig, Config, TransportConfig};
-use crate::router::authz::RoleConfig;
-use crate::router::realm::RealmConfig;
 use crate::router::stats::{RealmStats, ShardStats};
 use crate::router::{RealmId, TransportId};
 use crate::shard::{

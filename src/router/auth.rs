@@ -1,5 +1,6 @@
-//! Session authentication, sans-IO: the per-transport `auth` configuration
-//! (Crossbar.io's shape) and the [`Authenticator`] state machine that turns a
+//! Session authentication, sans-IO: the [`Authenticator`] compiled from a
+//! transport's `auth` configuration ([`TransportAuth`], owned by
+//! `crate::config::auth`), the state machine that turns a
 //! `HELLO` into a `WELCOME`, a `CHALLENGE` or an `ABORT`, and an `AUTHENTICATE`
 //! into a `WELCOME` or an `ABORT`.
 //!
@@ -61,7 +62,7 @@
 //! No secret appears in any `Debug` output or message text: secrets are held
 //! in [`Secret`], whose `Debug` is redacted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
@@ -69,284 +70,23 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::config::auth::{
+    AnonymousStatic, AuthConfigError, AuthMethodConfig, Secret, TransportAuth,
+    DEFAULT_ANONYMOUS_ROLE, DEFAULT_ITERATIONS, DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET,
+    METHOD_WAMPCRA,
+};
 use crate::wamp::uris::{
     ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_AUTHENTICATION_REQUIRED,
     ERROR_NO_MATCHING_AUTH_METHOD, ERROR_PROTOCOL_VIOLATION,
 };
 use crate::wamp::value::{Dict, Value};
 
-/// The `anonymous` method's name in `HELLO.Details.authmethods` and `WELCOME.Details.authmethod`.
-pub const METHOD_ANONYMOUS: &str = "anonymous";
-/// The `ticket` method's name.
-pub const METHOD_TICKET: &str = "ticket";
-/// The WAMP-CRA method's name.
-pub const METHOD_WAMPCRA: &str = "wampcra";
-/// The WAMP-Cryptosign method's name (configuration parses; not supported yet).
-pub const METHOD_CRYPTOSIGN: &str = "cryptosign";
-
 /// `authprovider` of every static (configured) principal.
 pub const PROVIDER_STATIC: &str = "static";
-
-/// Default role of an anonymous session (Crossbar.io's default).
-pub const DEFAULT_ANONYMOUS_ROLE: &str = "anonymous";
-/// Default PBKDF2 iteration count of a salted WAMP-CRA user.
-pub const DEFAULT_ITERATIONS: u32 = 1000;
-/// Default PBKDF2 derived-key length, in bytes, of a salted WAMP-CRA user.
-pub const DEFAULT_KEYLEN: u32 = 32;
-
-// ---------------------------------------------------------------------------
-// Configuration
-// ---------------------------------------------------------------------------
-
-/// A secret string (a ticket, a WAMP-CRA secret or derived key) whose `Debug`
-/// output is redacted and whose equality is checked in constant time.
-///
-/// It serializes as the plain string (`#[serde(transparent)]`), so configuration
-/// round-trips.
-#[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret string.
-    pub fn new(secret: impl Into<String>) -> Secret {
-        Secret(secret.into())
-    }
-
-    /// The secret itself. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether the secret is the empty string.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Secret) -> bool {
-        ct_str_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Secret {}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Secret {
-        Secret(s)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Secret {
-        Secret(s.to_owned())
-    }
-}
-
-/// One method's entry in a transport's `auth` table: `{"type": "static", ...}`
-/// or `{"type": "dynamic", "authenticator": ...}`; `S` is the method's static shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum AuthMethodConfig<S> {
-    /// Principals listed in the configuration.
-    Static(S),
-    /// Principals looked up by calling a WAMP procedure (not supported yet:
-    /// [`Authenticator::new`] returns [`AuthConfigError::DynamicNotSupported`]).
-    Dynamic(DynamicAuth),
-}
-
-/// `{"type": "dynamic", "authenticator": "com.example.authenticate"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DynamicAuth {
-    /// URI of the authenticator procedure.
-    pub authenticator: String,
-}
-
-/// Static anonymous access: `{"type": "static", "role", "authid"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AnonymousStatic {
-    /// Role of the anonymous session (default `anonymous`).
-    #[serde(default = "default_anonymous_role")]
-    pub role: String,
-    /// Fixed `authid`; absent, each session gets a random serial number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authid: Option<String>,
-}
-
-fn default_anonymous_role() -> String {
-    DEFAULT_ANONYMOUS_ROLE.to_owned()
-}
-
-/// Static tickets: `{"type": "static", "principals": {AUTHID: {"ticket", "role"}}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TicketStatic {
-    /// The principals by `authid`.
-    #[serde(default)]
-    pub principals: BTreeMap<String, TicketPrincipal>,
-}
-
-/// One ticket principal: `{"ticket", "role"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TicketPrincipal {
-    /// The ticket the client must present (redacted in `Debug`).
-    pub ticket: Secret,
-    /// The role the principal is authenticated under.
-    pub role: String,
-}
-
-/// Static WAMP-CRA users: `{"type": "static", "users": {AUTHID: {...}}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WampCraStatic {
-    /// The users by `authid`.
-    #[serde(default)]
-    pub users: BTreeMap<String, WampCraUser>,
-}
-
-/// One WAMP-CRA user: `{"secret", "role", "salt", "iterations", "keylen"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WampCraUser {
-    /// The shared secret (redacted in `Debug`). With a `salt`, this is the
-    /// derived key ([`wampcra_derive_key`] of the password), not the password.
-    pub secret: Secret,
-    /// The role the user is authenticated under.
-    pub role: String,
-    /// PBKDF2 salt the client derives its key with; absent: the password is the key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub salt: Option<String>,
-    /// PBKDF2 iterations (default [`DEFAULT_ITERATIONS`]); used only with a salt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iterations: Option<u32>,
-    /// PBKDF2 key length in bytes (default [`DEFAULT_KEYLEN`]); used only with a salt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keylen: Option<u32>,
-}
-
-/// Static cryptosign principals (parsed so that a Crossbar.io configuration
-/// loads; [`Authenticator::new`] rejects it as not supported yet).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CryptosignStatic {
-    /// The principals by `authid`.
-    #[serde(default)]
-    pub principals: BTreeMap<String, CryptosignPrincipal>,
-}
-
-/// One cryptosign principal: `{"authorized_keys", "role", "realm"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CryptosignPrincipal {
-    /// Hex-encoded Ed25519 public keys the principal may authenticate with.
-    #[serde(default)]
-    pub authorized_keys: Vec<String>,
-    /// The role the principal is authenticated under.
-    pub role: String,
-    /// The realm the principal is joined to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub realm: Option<String>,
-}
-
-/// A transport's `auth` table: one optional entry per method, keyed by the
-/// method's name as in Crossbar.io (`"anonymous"`, `"ticket"`, `"wampcra"`,
-/// `"cryptosign"`).
-///
-/// An empty table offers no method, so every `HELLO` is aborted. A transport
-/// with no `auth` table at all is, in Crossbar.io, open to anonymous sessions
-/// under the role `anonymous`: that is [`TransportAuth::anonymous_only`].
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TransportAuth {
-    /// Anonymous access.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub anonymous: Option<AuthMethodConfig<AnonymousStatic>>,
-    /// Ticket authentication.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<AuthMethodConfig<TicketStatic>>,
-    /// WAMP-CRA authentication.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wampcra: Option<AuthMethodConfig<WampCraStatic>>,
-    /// Cryptosign authentication (not supported yet).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cryptosign: Option<AuthMethodConfig<CryptosignStatic>>,
-}
-
-impl TransportAuth {
-    /// Static anonymous access only, under `role`, with random `authid`s.
-    pub fn anonymous_only(role: &str) -> TransportAuth {
-        TransportAuth {
-            anonymous: Some(AuthMethodConfig::Static(AnonymousStatic {
-                role: role.to_owned(),
-                authid: None,
-            })),
-            ..TransportAuth::default()
-        }
-    }
-}
-
-/// Why a transport's `auth` table cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthConfigError {
-    /// A method is configured with `"type": "dynamic"`, which is not supported yet.
-    #[error("dynamic authentication (authenticator {authenticator:?}) is not supported yet for method {method:?}")]
-    DynamicNotSupported {
-        /// The method's name.
-        method: &'static str,
-        /// The configured authenticator procedure.
-        authenticator: String,
-    },
-    /// A method that is parsed but not implemented yet (cryptosign).
-    #[error("authentication method {method:?} is not supported yet")]
-    MethodNotSupported {
-        /// The method's name.
-        method: &'static str,
-    },
-    /// A principal's `role` is empty.
-    #[error("{method} principal {authid:?} has an empty role")]
-    EmptyRole {
-        /// The method's name.
-        method: &'static str,
-        /// The principal.
-        authid: String,
-    },
-    /// A principal's ticket or secret is empty (it would accept an empty signature).
-    #[error("{method} principal {authid:?} has an empty secret")]
-    EmptySecret {
-        /// The method's name.
-        method: &'static str,
-        /// The principal.
-        authid: String,
-    },
-    /// A principal's `authid` is empty.
-    #[error("{method} has a principal with an empty authid")]
-    EmptyAuthid {
-        /// The method's name.
-        method: &'static str,
-    },
-    /// A salted WAMP-CRA user has `iterations` or `keylen` of 0.
-    #[error("wampcra user {authid:?}: {field} must be at least 1")]
-    InvalidPbkdf2Parameter {
-        /// The user.
-        authid: String,
-        /// `"iterations"` or `"keylen"`.
-        field: &'static str,
-    },
-}
 
 // ---------------------------------------------------------------------------
 // WAMP-CRA primitives
@@ -386,14 +126,6 @@ pub fn wampcra_derive_key(secret: &str, salt: &str, iterations: u32, keylen: usi
         &mut key,
     );
     STANDARD.encode(&key)
-}
-
-/// Constant-time equality of two strings of possibly different lengths: both
-/// are hashed first, so neither the content nor the length leaks through timing.
-fn ct_str_eq(a: &str, b: &str) -> bool {
-    let ha = Sha256::digest(a.as_bytes());
-    let hb = Sha256::digest(b.as_bytes());
-    bool::from(ha.as_slice().ct_eq(hb.as_slice()))
 }
 
 /// Base64 decoding that accepts the signature with or without padding.
@@ -655,80 +387,19 @@ impl fmt::Debug for Authenticator {
     }
 }
 
-fn check_dynamic<'a, S>(
-    method: &'static str,
-    cfg: &'a Option<AuthMethodConfig<S>>,
-) -> Result<Option<&'a S>, AuthConfigError> {
-    match cfg {
-        None => Ok(None),
-        Some(AuthMethodConfig::Static(s)) => Ok(Some(s)),
-        Some(AuthMethodConfig::Dynamic(d)) => Err(AuthConfigError::DynamicNotSupported {
-            method,
-            authenticator: d.authenticator.clone(),
-        }),
-    }
-}
-
-fn check_principal(
-    method: &'static str,
-    authid: &str,
-    role: &str,
-    secret: &Secret,
-) -> Result<(), AuthConfigError> {
-    if authid.is_empty() {
-        return Err(AuthConfigError::EmptyAuthid { method });
-    }
-    if role.is_empty() {
-        return Err(AuthConfigError::EmptyRole {
-            method,
-            authid: authid.to_owned(),
-        });
-    }
-    if secret.is_empty() {
-        return Err(AuthConfigError::EmptySecret {
-            method,
-            authid: authid.to_owned(),
-        });
-    }
-    Ok(())
-}
-
 impl Authenticator {
-    /// Compiles a transport's `auth` table.
-    ///
-    /// Fails on `"type": "dynamic"` ([`AuthConfigError::DynamicNotSupported`]),
-    /// on `cryptosign` ([`AuthConfigError::MethodNotSupported`]), and on empty
-    /// authids, roles or secrets and zero PBKDF2 parameters.
+    /// Compiles a transport's `auth` table; fails where
+    /// [`TransportAuth::check`] does.
     pub fn new(config: &TransportAuth) -> Result<Authenticator, AuthConfigError> {
-        if config.cryptosign.is_some() {
-            check_dynamic(METHOD_CRYPTOSIGN, &config.cryptosign)?;
-            return Err(AuthConfigError::MethodNotSupported {
-                method: METHOD_CRYPTOSIGN,
-            });
-        }
-        let anonymous = match check_dynamic(METHOD_ANONYMOUS, &config.anonymous)? {
-            None => None,
-            Some(a) => {
-                if a.role.is_empty() {
-                    return Err(AuthConfigError::EmptyRole {
-                        method: METHOD_ANONYMOUS,
-                        authid: a.authid.clone().unwrap_or_default(),
-                    });
-                }
-                if a.authid.as_deref() == Some("") {
-                    return Err(AuthConfigError::EmptyAuthid {
-                        method: METHOD_ANONYMOUS,
-                    });
-                }
-                Some(a.clone())
-            }
+        config.check()?;
+        let anonymous = match &config.anonymous {
+            Some(AuthMethodConfig::Static(a)) => Some(a.clone()),
+            _ => None,
         };
-        let ticket = match check_dynamic(METHOD_TICKET, &config.ticket)? {
-            None => None,
-            Some(t) => {
+        let ticket = match &config.ticket {
+            Some(AuthMethodConfig::Static(t)) => {
                 let mut map = HashMap::with_capacity(t.principals.len());
                 for (authid, p) in &t.principals {
-                    check_principal(METHOD_TICKET, authid, &p.role, &p.ticket)?;
                     map.insert(
                         authid.clone(),
                         TicketEntry {
@@ -739,30 +410,20 @@ impl Authenticator {
                 }
                 Some(map)
             }
+            _ => None,
         };
         let mut cra_shapes = Vec::new();
-        let wampcra = match check_dynamic(METHOD_WAMPCRA, &config.wampcra)? {
-            None => None,
-            Some(w) => {
+        let wampcra = match &config.wampcra {
+            Some(AuthMethodConfig::Static(w)) => {
                 let mut map = HashMap::with_capacity(w.users.len());
                 for (authid, u) in &w.users {
-                    check_principal(METHOD_WAMPCRA, authid, &u.role, &u.secret)?;
-                    let salt = match &u.salt {
-                        None => None,
-                        Some(salt) => {
-                            let iterations = u.iterations.unwrap_or(DEFAULT_ITERATIONS);
-                            let keylen = u.keylen.unwrap_or(DEFAULT_KEYLEN);
-                            for (field, v) in [("iterations", iterations), ("keylen", keylen)] {
-                                if v == 0 {
-                                    return Err(AuthConfigError::InvalidPbkdf2Parameter {
-                                        authid: authid.clone(),
-                                        field,
-                                    });
-                                }
-                            }
-                            Some((salt.clone(), iterations, keylen))
-                        }
-                    };
+                    let salt = u.salt.as_ref().map(|salt| {
+                        (
+                            salt.clone(),
+                            u.iterations.unwrap_or(DEFAULT_ITERATIONS),
+                            u.keylen.unwrap_or(DEFAULT_KEYLEN),
+                        )
+                    });
                     cra_shapes.push(CraShape {
                         role: u.role.clone(),
                         salt: salt.as_ref().map(|(s, i, k)| (s.len(), *i, *k)),
@@ -778,6 +439,7 @@ impl Authenticator {
                 }
                 Some(map)
             }
+            _ => None,
         };
         Ok(Authenticator {
             anonymous,
@@ -1051,11 +713,11 @@ impl Authenticator {
 
     /// The secret a decoy principal is checked against (never matched: the
     /// comparison runs only so that a decoy costs what a real principal does).
-    fn decoy_secret(&self, authid: &str) -> String {
-        STANDARD.encode(decoy_mac(
+    fn decoy_secret(&self, authid: &str) -> Secret {
+        Secret::new(STANDARD.encode(decoy_mac(
             &self.decoy_key,
             &[b"decoy-secret", authid.as_bytes()],
-        ))
+        )))
     }
 
     /// Answers an `AUTHENTICATE(signature, extra)` to the challenge `pending`
@@ -1077,9 +739,9 @@ impl Authenticator {
                     .and_then(|t| t.get(&pending.authid))
                     .filter(|_| !pending.decoy);
                 match real {
-                    Some(p) => ct_str_eq(p.ticket.expose(), signature),
+                    Some(p) => p.ticket.ct_eq(signature),
                     None => {
-                        let _ = ct_str_eq(&decoy_secret, signature);
+                        let _ = decoy_secret.ct_eq(signature);
                         false
                     }
                 }
@@ -1092,7 +754,7 @@ impl Authenticator {
                     .filter(|_| !pending.decoy);
                 let key = match real {
                     Some(u) => u.key.expose(),
-                    None => decoy_secret.as_str(),
+                    None => decoy_secret.expose(),
                 };
                 let Some(expected) = hmac_sha256(key.as_bytes(), challenge.as_bytes()) else {
                     return abort(

@@ -1,6 +1,6 @@
-//! Authorization by role permissions: the realm's `roles` configuration
-//! (Crossbar.io's shape), its compiled form [`Role`] and the run-time set of
-//! roles [`Roles`].
+//! Authorization by role permissions: the compiled form [`Role`] of a
+//! realm's `roles` configuration ([`RoleConfig`], owned by
+//! `crate::config::role`) and the run-time set of roles [`Roles`].
 //!
 //! A role is a list of permissions, each a URI pattern with a match policy and
 //! the actions it allows:
@@ -32,7 +32,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wamp::uri::{validate, MatchPolicy, UriCheck, UriError, WildcardPattern};
+use crate::config::role::{Allow, AuthzError, Disclose, RoleConfig};
+use crate::wamp::uri::{MatchPolicy, WildcardPattern};
 
 /// An action a session asks to perform on a URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,142 +76,6 @@ impl fmt::Display for Action {
     }
 }
 
-/// A permission's `allow` table: which actions it grants (each default false).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Allow {
-    /// May call procedures.
-    pub call: bool,
-    /// May register procedures.
-    pub register: bool,
-    /// May publish to topics.
-    pub publish: bool,
-    /// May subscribe to topics.
-    pub subscribe: bool,
-}
-
-impl Allow {
-    /// Every action allowed.
-    pub const ALL: Allow = Allow {
-        call: true,
-        register: true,
-        publish: true,
-        subscribe: true,
-    };
-
-    /// Whether `action` is allowed.
-    pub const fn allows(&self, action: Action) -> bool {
-        match action {
-            Action::Call => self.call,
-            Action::Register => self.register,
-            Action::Publish => self.publish,
-            Action::Subscribe => self.subscribe,
-        }
-    }
-}
-
-/// A permission's `disclose` table: whether the router discloses the caller to
-/// callees and the publisher to subscribers (each default false).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Disclose {
-    /// Disclose the caller's identity on `INVOCATION`.
-    pub caller: bool,
-    /// Disclose the publisher's identity on `EVENT`.
-    pub publisher: bool,
-}
-
-/// One permission of a role: `{"uri", "match", "allow", "disclose", "cache"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Permission {
-    /// The URI or pattern (`""` with prefix matching matches everything).
-    pub uri: String,
-    /// `exact`, `prefix` or `wildcard`; absent: prefix when `uri` ends in `*`
-    /// (the `*` is stripped), else exact.
-    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
-    pub match_: Option<MatchPolicy>,
-    /// The actions granted.
-    #[serde(default)]
-    pub allow: Allow,
-    /// The identities disclosed.
-    #[serde(default)]
-    pub disclose: Disclose,
-    /// Whether a session may cache the decision (meaningful for dynamic
-    /// authorizers; kept for configuration round-trips).
-    #[serde(default)]
-    pub cache: bool,
-}
-
-impl Permission {
-    /// The effective match policy and pattern, with the trailing-`*` shorthand applied.
-    pub fn effective(&self) -> (MatchPolicy, &str) {
-        match self.match_ {
-            Some(policy) => (policy, self.uri.as_str()),
-            None => match self.uri.strip_suffix('*') {
-                Some(prefix) => (MatchPolicy::Prefix, prefix),
-                None => (MatchPolicy::Exact, self.uri.as_str()),
-            },
-        }
-    }
-}
-
-/// A role as configured: `{"name", "permissions": [...]}` or
-/// `{"name", "authorizer": "com.example.authorize"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoleConfig {
-    /// The role's name (what `authrole` refers to).
-    pub name: String,
-    /// The role's static permissions.
-    #[serde(default)]
-    pub permissions: Vec<Permission>,
-    /// A dynamic authorizer procedure (not supported yet: [`Role::new`] rejects it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorizer: Option<String>,
-}
-
-/// Why a role cannot be built, or a set of roles assembled.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthzError {
-    /// The role uses a dynamic authorizer, which is not supported yet.
-    #[error("role {role:?}: dynamic authorizer {authorizer:?} is not supported yet")]
-    AuthorizerNotSupported {
-        /// The role.
-        role: String,
-        /// The configured authorizer procedure.
-        authorizer: String,
-    },
-    /// The role's name is empty.
-    #[error("a role has an empty name")]
-    EmptyRoleName,
-    /// A permission's URI is not a valid pattern for its match policy.
-    #[error("role {role:?}: invalid {policy} permission URI {uri:?}: {source}")]
-    InvalidUri {
-        /// The role.
-        role: String,
-        /// The pattern (after the trailing-`*` shorthand).
-        uri: String,
-        /// The effective match policy.
-        policy: MatchPolicy,
-        /// What is wrong with it.
-        source: UriError,
-    },
-    /// Two permissions of a role have the same pattern and match policy.
-    #[error("role {role:?}: more than one {policy} permission for {uri:?}")]
-    DuplicatePermission {
-        /// The role.
-        role: String,
-        /// The pattern (after the trailing-`*` shorthand).
-        uri: String,
-        /// The effective match policy.
-        policy: MatchPolicy,
-    },
-    /// Two roles of one realm have the same name.
-    #[error("more than one role named {0:?}")]
-    DuplicateRole(String),
-}
-
 /// The outcome of an authorization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Decision {
@@ -230,6 +95,16 @@ impl Decision {
     };
 }
 
+/// Whether a permission's `allow` table grants `action`.
+pub const fn allows(allow: &Allow, action: Action) -> bool {
+    match action {
+        Action::Call => allow.call,
+        Action::Register => allow.register,
+        Action::Publish => allow.publish,
+        Action::Subscribe => allow.subscribe,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Grant {
     allow: Allow,
@@ -238,7 +113,7 @@ struct Grant {
 
 impl Grant {
     fn decide(self, action: Action) -> Decision {
-        let allow = self.allow.allows(action);
+        let allow = allows(&self.allow, action);
         let disclose = allow
             && match action {
                 Action::Call => self.disclose.caller,
@@ -263,61 +138,30 @@ pub struct Role {
 }
 
 impl Role {
-    /// Builds a role from its configuration.
-    ///
-    /// Permission URIs are checked with the loose rules for their match policy
-    /// (a strict realm simply never presents a URI a non-strict pattern would
-    /// match). Fails on a dynamic authorizer, an empty name, an invalid URI, or
-    /// two permissions with the same effective pattern and policy.
+    /// Builds a role from its configuration; fails where [`RoleConfig::check`] does.
     pub fn new(config: RoleConfig) -> Result<Role, AuthzError> {
-        if config.name.is_empty() {
-            return Err(AuthzError::EmptyRoleName);
-        }
-        if let Some(authorizer) = &config.authorizer {
-            return Err(AuthzError::AuthorizerNotSupported {
-                role: config.name.clone(),
-                authorizer: authorizer.clone(),
-            });
-        }
+        config.check()?;
         let mut exact = HashMap::default();
         let mut wildcards: HashMap<usize, Vec<(WildcardPattern, Grant)>> = HashMap::default();
         let mut prefixes: Vec<(String, Grant)> = Vec::new();
         for perm in &config.permissions {
             let (policy, uri) = perm.effective();
-            validate(uri, UriCheck::Loose, policy).map_err(|source| AuthzError::InvalidUri {
-                role: config.name.clone(),
-                uri: uri.to_owned(),
-                policy,
-                source,
-            })?;
-            let duplicate = || AuthzError::DuplicatePermission {
-                role: config.name.clone(),
-                uri: uri.to_owned(),
-                policy,
-            };
             let grant = Grant {
                 allow: perm.allow,
                 disclose: perm.disclose,
             };
+            // `check` refused duplicates: each pattern is new to its table.
             match policy {
                 MatchPolicy::Exact => {
-                    if exact.insert(uri.to_owned(), grant).is_some() {
-                        return Err(duplicate());
-                    }
+                    exact.insert(uri.to_owned(), grant);
                 }
-                MatchPolicy::Prefix => {
-                    if prefixes.iter().any(|(p, _)| p == uri) {
-                        return Err(duplicate());
-                    }
-                    prefixes.push((uri.to_owned(), grant));
-                }
+                MatchPolicy::Prefix => prefixes.push((uri.to_owned(), grant)),
                 MatchPolicy::Wildcard => {
                     let pattern = WildcardPattern::new(uri);
-                    let group = wildcards.entry(pattern.component_count()).or_default();
-                    if group.iter().any(|(p, _)| p.as_str() == uri) {
-                        return Err(duplicate());
-                    }
-                    group.push((pattern, grant));
+                    wildcards
+                        .entry(pattern.component_count())
+                        .or_default()
+                        .push((pattern, grant));
                 }
             }
         }
@@ -448,6 +292,7 @@ impl Roles {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::role::Permission;
     use proptest::prelude::*;
 
     fn perm(uri: &str, policy: Option<MatchPolicy>, allow: Allow) -> Permission {
@@ -859,7 +704,7 @@ mod tests {
             let r = role(perms);
             for action in Action::ALL {
                 let d = r.authorize(&target, action);
-                prop_assert_eq!(d.allow, allow.allows(action));
+                prop_assert_eq!(d.allow, allows(&allow, action));
                 let expected_disclose = d.allow && match action {
                     Action::Call => disclose[0],
                     Action::Publish => disclose[1],

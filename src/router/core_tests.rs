@@ -1,10 +1,10 @@
 //! Tests of the router core's features, driven through the deterministic
 //! simulator with sessions placed on different shards.
 
-use super::authz::{Allow, Disclose, Permission, RoleConfig};
-use super::realm::{EventHistoryConfig, RealmConfig, StoreConfig};
 use super::sim::{Sim, TRANSPORT};
 use crate::codec::Serializer;
+use crate::config::realm::{EventHistoryConfig, RealmConfig, StoreConfig};
+use crate::config::role::{Allow, Disclose, Permission, RoleConfig};
 use crate::dict;
 use crate::wamp::message::{Message, MessageType, Payload};
 use crate::wamp::uri::MatchPolicy;
@@ -414,7 +414,7 @@ fn set_limits(s: &mut Sim, transport: u32, limits: super::SessionLimits) {
 }
 
 fn ticket_transport(s: &mut Sim, id: u32) {
-    let auth: super::auth::TransportAuth = serde_json::from_value(serde_json::json!({
+    let auth: crate::config::auth::TransportAuth = serde_json::from_value(serde_json::json!({
         "ticket": { "type": "static", "principals": { "joe": { "ticket": "secret!", "role": "anonymous" } } }
     }))
     .unwrap();
@@ -525,7 +525,7 @@ fn a_challenge_left_unanswered_is_closed() {
 fn unknown_authids_are_challenged_and_denied_like_known_ones() {
     let mut s = sim(2);
     ticket_transport(&mut s, 1);
-    let auth: super::auth::TransportAuth = serde_json::from_value(serde_json::json!({
+    let auth: crate::config::auth::TransportAuth = serde_json::from_value(serde_json::json!({
         "wampcra": { "type": "static", "users": {
             "alice": { "secret": "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", "role": "anonymous",
                        "salt": "salt123", "iterations": 1000, "keylen": 32 } } }
@@ -649,7 +649,7 @@ fn failed_authentications_lock_an_address_out_for_the_window() {
 #[test]
 fn ticket_authentication() {
     let mut s = sim(2);
-    let auth: super::auth::TransportAuth = serde_json::from_value(serde_json::json!({
+    let auth: crate::config::auth::TransportAuth = serde_json::from_value(serde_json::json!({
         "ticket": { "type": "static", "principals": { "joe": { "ticket": "secret!", "role": "anonymous" } } }
     }))
     .unwrap();
@@ -939,7 +939,7 @@ fn publisher_disclosure_and_not_authorized() {
         )],
     ));
     s.start_realm(0, cfg);
-    let auth: super::auth::TransportAuth = serde_json::from_value(
+    let auth: crate::config::auth::TransportAuth = serde_json::from_value(
         serde_json::json!({ "anonymous": { "type": "static", "role": "reader" } }),
     )
     .unwrap();
@@ -2005,7 +2005,7 @@ fn stopping_a_realm_closes_its_sessions() {
 #[test]
 fn wampcra_authentication_end_to_end() {
     let mut s = sim(2);
-    let auth: super::auth::TransportAuth = serde_json::from_value(serde_json::json!({
+    let auth: crate::config::auth::TransportAuth = serde_json::from_value(serde_json::json!({
         "wampcra": { "type": "static", "users": { "alice": { "secret": "s3cr3t", "role": "anonymous" } } }
     }))
     .unwrap();
@@ -2054,7 +2054,7 @@ fn removing_a_role_denies_from_the_next_action_on() {
         vec![perm("", Some(MatchPolicy::Prefix), allow_all())],
     ));
     s.start_realm(0, cfg);
-    let auth: super::auth::TransportAuth = serde_json::from_value(
+    let auth: crate::config::auth::TransportAuth = serde_json::from_value(
         serde_json::json!({ "anonymous": { "type": "static", "role": "temp" } }),
     )
     .unwrap();

@@ -51,10 +51,13 @@ use crate::wamp::message::{Id, Message, MessageType};
 use crate::wamp::uris;
 use crate::wamp::value::{Dict, Value};
 
+use crate::config::auth::METHOD_ANONYMOUS;
+use crate::config::realm::RealmConfig;
+use crate::config::role::{AuthzError, RoleConfig};
 use auth::{AuthInfo, AuthStep, Authenticator, PendingAuth};
 use authz::Roles;
 use peer::{CallFailure, PeerMsg};
-use realm::{Realm, RealmConfig};
+use realm::Realm;
 use stats::{RealmStats, ShardStats};
 
 /// A shard's index, 0..shards.
@@ -367,11 +370,7 @@ impl RouterCore {
     }
 
     /// Starts a realm on this shard (every shard must start it with the same id).
-    pub fn start_realm(
-        &mut self,
-        id: RealmId,
-        config: RealmConfig,
-    ) -> Result<(), authz::AuthzError> {
+    pub fn start_realm(&mut self, id: RealmId, config: RealmConfig) -> Result<(), AuthzError> {
         let roles = Roles::from_configs(config.roles.clone())?;
         let name = config.name.clone();
         let realm = Realm::new(config, roles, self.shard, self.shards);
@@ -419,11 +418,7 @@ impl RouterCore {
     }
 
     /// Adds or replaces a role of a running realm; it governs from the next action on.
-    pub fn set_role(
-        &mut self,
-        realm: RealmId,
-        role: &authz::RoleConfig,
-    ) -> Result<(), authz::AuthzError> {
+    pub fn set_role(&mut self, realm: RealmId, role: &RoleConfig) -> Result<(), AuthzError> {
         let compiled = authz::Role::new(role.clone())?;
         if let Some(r) = self.realm_mut(realm) {
             r.roles.insert(compiled);
@@ -911,7 +906,7 @@ impl RouterCore {
     }
 
     /// A role's configuration.
-    pub fn role_config(&self, realm: RealmId, role: &str) -> Option<authz::RoleConfig> {
+    pub fn role_config(&self, realm: RealmId, role: &str) -> Option<RoleConfig> {
         self.realm(realm)?
             .config
             .roles
@@ -1348,9 +1343,7 @@ impl RouterCore {
             .conns
             .get(&conn)
             .is_some_and(|c| self.internal_transport(c.transport));
-        if !realm.config.options.allow_anonymous
-            && info.authmethod == auth::METHOD_ANONYMOUS
-            && !trusted
+        if !realm.config.options.allow_anonymous && info.authmethod == METHOD_ANONYMOUS && !trusted
         {
             let m = format!(
                 "realm '{}' does not admit anonymous sessions",

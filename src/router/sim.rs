@@ -12,11 +12,12 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::auth::{Authenticator, TransportAuth};
+use super::auth::Authenticator;
 use super::peer::PeerMsg;
-use super::realm::RealmConfig;
 use super::{ConnId, Output, RealmId, RouterCore, ShardId, TransportId};
 use crate::codec::Serializer;
+use crate::config::auth::TransportAuth;
+use crate::config::realm::RealmConfig;
 use crate::dict;
 use crate::wamp::message::Message;
 use crate::wamp::value::{Dict, Value};

@@ -25,9 +25,10 @@ use glommio::channels::channel_mesh::{Full, MeshBuilder, Senders};
 use glommio::{GlommioError, LocalExecutorPoolBuilder, PoolPlacement, ResourceType};
 
 use crate::codec::Serializer;
-use crate::router::auth::{Authenticator, TransportAuth};
+use crate::config::auth::TransportAuth;
+use crate::config::realm::RealmConfig;
+use crate::router::auth::Authenticator;
 use crate::router::peer::PeerMsg;
-use crate::router::realm::RealmConfig;
 use crate::router::{ConnId, Output, RouterCore, ShardId, TransportId};
 use crate::wamp::value::Dict;
 
@@ -1128,9 +1129,9 @@ async fn shard_main(
                 let r = match registry.build(&config) {
                     Err(e) => Err(e),
                     Ok(component) => {
-                        let auth = crate::router::auth::TransportAuth {
-                            anonymous: Some(crate::router::auth::AuthMethodConfig::Static(
-                                crate::router::auth::AnonymousStatic {
+                        let auth = crate::config::auth::TransportAuth {
+                            anonymous: Some(crate::config::auth::AuthMethodConfig::Static(
+                                crate::config::auth::AnonymousStatic {
                                     role: config.role.clone(),
                                     authid: Some(config.id.clone()),
                                 },

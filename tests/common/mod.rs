@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use shardwamp::codec::Serializer;
+use shardwamp::config::auth::TransportAuth;
+use shardwamp::config::realm::RealmConfig;
+use shardwamp::config::role::{Allow, Disclose, Permission, RoleConfig};
 use shardwamp::dict;
-use shardwamp::router::auth::TransportAuth;
-use shardwamp::router::authz::{Allow, Disclose, Permission, RoleConfig};
-use shardwamp::router::realm::RealmConfig;
 use shardwamp::router::sim::all_roles;
 use shardwamp::shard::{
     EndpointSpec, ListenerKind, ListenerSpec, QueueLimits, RawSocketOptions, RouterHandle,

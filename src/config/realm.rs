@@ -1,0 +1,192 @@
+//! A realm as the configuration describes it (Crossbar.io's realm shape):
+//! its name, options, roles, event store and shardwamp's limits, and which
+//! shard is its home. The state a shard keeps for a realm is
+//! `router::realm`'s.
+
+use serde::{Deserialize, Serialize};
+
+use super::role::RoleConfig;
+use crate::wamp::uri::UriCheck;
+
+/// A realm, as in Crossbar.io's router config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealmConfig {
+    /// The realm's name (a URI).
+    pub name: String,
+    /// Realm options.
+    #[serde(default)]
+    pub options: RealmOptions,
+    /// The roles sessions of this realm may take.
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
+    /// Event store: Crossbar.io's `store` (`{"type": "memory", "event-history": [...]}`).
+    #[serde(default)]
+    pub store: Option<StoreConfig>,
+    /// shardwamp's limits (not in Crossbar.io).
+    #[serde(default)]
+    pub limits: RealmLimits,
+    /// The shard that owns the realm's authoritative state; by default a hash of its name.
+    #[serde(default)]
+    pub home_shard: Option<u16>,
+}
+
+/// Crossbar.io's realm options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealmOptions {
+    /// Offer the `wamp.session.*`, `wamp.subscription.*` and `wamp.registration.*` meta API.
+    #[serde(default = "yes")]
+    pub enable_meta_api: bool,
+    /// Forward meta events over router links.
+    #[serde(default)]
+    pub bridge_meta_api: bool,
+    /// How many events a shard delivers before yielding (runtime hint).
+    #[serde(default = "default_chunk")]
+    pub event_dispatching_chunk_size: u32,
+    /// URI validation: strict or loose.
+    #[serde(default)]
+    pub uri_check: UriCheck,
+    /// Honour `disclose_me` in PUBLISH and CALL options (shardwamp; the spec lets
+    /// a router refuse it with `wamp.error.option_disallowed.disclose_me`).
+    #[serde(default = "yes")]
+    pub allow_disclose_me: bool,
+    /// Let sessions authenticated as `anonymous` join (shardwamp; the
+    /// management realm sets it false unless its config allows them).
+    #[serde(default = "yes")]
+    pub allow_anonymous: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_chunk() -> u32 {
+    100
+}
+
+impl Default for RealmOptions {
+    fn default() -> Self {
+        RealmOptions {
+            enable_meta_api: true,
+            bridge_meta_api: false,
+            event_dispatching_chunk_size: 100,
+            uri_check: UriCheck::Strict,
+            allow_disclose_me: true,
+            allow_anonymous: true,
+        }
+    }
+}
+
+/// Crossbar.io's realm `store`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Only `"memory"` is supported.
+    #[serde(rename = "type", default = "memory")]
+    pub kind: String,
+    /// Topics whose events are kept, with how many.
+    #[serde(rename = "event-history", default)]
+    pub event_history: Vec<EventHistoryConfig>,
+}
+
+fn memory() -> String {
+    "memory".into()
+}
+
+/// One topic with event history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventHistoryConfig {
+    /// The topic (exact URI).
+    pub uri: String,
+    /// How many events to keep.
+    pub limit: usize,
+}
+
+/// Per-realm limits; each refused with an error when reached, never a crash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealmLimits {
+    /// Most sessions joined to the realm at once (0 = unlimited).
+    #[serde(default)]
+    pub max_sessions: usize,
+    /// Most subscriptions one session may hold (0 = unlimited).
+    #[serde(default = "default_subs")]
+    pub max_subscriptions_per_session: usize,
+    /// Most registrations one session may hold (0 = unlimited).
+    #[serde(default = "default_regs")]
+    pub max_registrations_per_session: usize,
+    /// Most invocations outstanding at one callee (0 = unlimited).
+    #[serde(default = "default_pending")]
+    pub max_pending_invocations_per_callee: usize,
+    /// Largest payload (encoded bytes of arguments) accepted in PUBLISH, CALL, YIELD, ERROR (0 = unlimited).
+    #[serde(default = "default_payload")]
+    pub max_payload_size: usize,
+}
+
+fn default_subs() -> usize {
+    10_000
+}
+fn default_regs() -> usize {
+    10_000
+}
+fn default_pending() -> usize {
+    10_000
+}
+fn default_payload() -> usize {
+    16 * 1024 * 1024
+}
+
+impl Default for RealmLimits {
+    fn default() -> Self {
+        RealmLimits {
+            max_sessions: 0,
+            max_subscriptions_per_session: default_subs(),
+            max_registrations_per_session: default_regs(),
+            max_pending_invocations_per_callee: default_pending(),
+            max_payload_size: default_payload(),
+        }
+    }
+}
+
+impl RealmConfig {
+    /// A realm with default options and the given roles.
+    pub fn new(name: &str, roles: Vec<RoleConfig>) -> RealmConfig {
+        RealmConfig {
+            name: name.into(),
+            options: RealmOptions::default(),
+            roles,
+            store: None,
+            limits: RealmLimits::default(),
+            home_shard: None,
+        }
+    }
+
+    /// The home shard among `shards`: configured, or a stable hash of the name.
+    pub fn home(&self, shards: u16) -> u16 {
+        let n = shards.max(1);
+        match self.home_shard {
+            Some(h) => h % n,
+            None => {
+                // FNV-1a: stable across runs and builds.
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for b in self.name.as_bytes() {
+                    h ^= u64::from(*b);
+                    h = h.wrapping_mul(0x0100_0000_01b3);
+                }
+                (h % u64::from(n)) as u16
+            }
+        }
+    }
+
+    /// The event history limit for a topic, if it has one.
+    pub fn history_limit(&self, topic: &str) -> Option<usize> {
+        self.store
+            .as_ref()?
+            .event_history
+            .iter()
+            .find(|h| h.uri == topic)
+            .map(|h| h.limit)
+    }
+}

@@ -1,0 +1,173 @@
+//! A realm's `roles` as the configuration describes them (Crossbar.io's
+//! shape): each role's permissions (URI pattern, match policy, `allow`,
+//! `disclose`) and the checks a role must pass before the router compiles it
+//! (`router::authz::Role`).
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wamp::uri::{validate, MatchPolicy, UriCheck, UriError};
+
+/// A permission's `allow` table: which actions it grants (each default false).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Allow {
+    /// May call procedures.
+    pub call: bool,
+    /// May register procedures.
+    pub register: bool,
+    /// May publish to topics.
+    pub publish: bool,
+    /// May subscribe to topics.
+    pub subscribe: bool,
+}
+
+impl Allow {
+    /// Every action allowed.
+    pub const ALL: Allow = Allow {
+        call: true,
+        register: true,
+        publish: true,
+        subscribe: true,
+    };
+}
+
+/// A permission's `disclose` table: whether the router discloses the caller to
+/// callees and the publisher to subscribers (each default false).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Disclose {
+    /// Disclose the caller's identity on `INVOCATION`.
+    pub caller: bool,
+    /// Disclose the publisher's identity on `EVENT`.
+    pub publisher: bool,
+}
+
+/// One permission of a role: `{"uri", "match", "allow", "disclose", "cache"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Permission {
+    /// The URI or pattern (`""` with prefix matching matches everything).
+    pub uri: String,
+    /// `exact`, `prefix` or `wildcard`; absent: prefix when `uri` ends in `*`
+    /// (the `*` is stripped), else exact.
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
+    pub match_: Option<MatchPolicy>,
+    /// The actions granted.
+    #[serde(default)]
+    pub allow: Allow,
+    /// The identities disclosed.
+    #[serde(default)]
+    pub disclose: Disclose,
+    /// Whether a session may cache the decision (meaningful for dynamic
+    /// authorizers; kept for configuration round-trips).
+    #[serde(default)]
+    pub cache: bool,
+}
+
+impl Permission {
+    /// The effective match policy and pattern, with the trailing-`*` shorthand applied.
+    pub fn effective(&self) -> (MatchPolicy, &str) {
+        match self.match_ {
+            Some(policy) => (policy, self.uri.as_str()),
+            None => match self.uri.strip_suffix('*') {
+                Some(prefix) => (MatchPolicy::Prefix, prefix),
+                None => (MatchPolicy::Exact, self.uri.as_str()),
+            },
+        }
+    }
+}
+
+/// A role as configured: `{"name", "permissions": [...]}` or
+/// `{"name", "authorizer": "com.example.authorize"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// The role's name (what `authrole` refers to).
+    pub name: String,
+    /// The role's static permissions.
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+    /// A dynamic authorizer procedure (not supported yet: [`RoleConfig::check`] rejects it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer: Option<String>,
+}
+
+impl RoleConfig {
+    /// Checks the role can be built. Permission URIs are checked with the
+    /// loose rules for their match policy (a strict realm simply never
+    /// presents a URI a non-strict pattern would match). Fails on a dynamic
+    /// authorizer, an empty name, an invalid URI, or two permissions with the
+    /// same effective pattern and policy.
+    pub fn check(&self) -> Result<(), AuthzError> {
+        if self.name.is_empty() {
+            return Err(AuthzError::EmptyRoleName);
+        }
+        if let Some(authorizer) = &self.authorizer {
+            return Err(AuthzError::AuthorizerNotSupported {
+                role: self.name.clone(),
+                authorizer: authorizer.clone(),
+            });
+        }
+        let mut seen: HashSet<(MatchPolicy, &str)> = HashSet::with_capacity(self.permissions.len());
+        for perm in &self.permissions {
+            let (policy, uri) = perm.effective();
+            validate(uri, UriCheck::Loose, policy).map_err(|source| AuthzError::InvalidUri {
+                role: self.name.clone(),
+                uri: uri.to_owned(),
+                policy,
+                source,
+            })?;
+            if !seen.insert((policy, uri)) {
+                return Err(AuthzError::DuplicatePermission {
+                    role: self.name.clone(),
+                    uri: uri.to_owned(),
+                    policy,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a role cannot be built, or a set of roles assembled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthzError {
+    /// The role uses a dynamic authorizer, which is not supported yet.
+    #[error("role {role:?}: dynamic authorizer {authorizer:?} is not supported yet")]
+    AuthorizerNotSupported {
+        /// The role.
+        role: String,
+        /// The configured authorizer procedure.
+        authorizer: String,
+    },
+    /// The role's name is empty.
+    #[error("a role has an empty name")]
+    EmptyRoleName,
+    /// A permission's URI is not a valid pattern for its match policy.
+    #[error("role {role:?}: invalid {policy} permission URI {uri:?}: {source}")]
+    InvalidUri {
+        /// The role.
+        role: String,
+        /// The pattern (after the trailing-`*` shorthand).
+        uri: String,
+        /// The effective match policy.
+        policy: MatchPolicy,
+        /// What is wrong with it.
+        source: UriError,
+    },
+    /// Two permissions of a role have the same pattern and match policy.
+    #[error("role {role:?}: more than one {policy} permission for {uri:?}")]
+    DuplicatePermission {
+        /// The role.
+        role: String,
+        /// The pattern (after the trailing-`*` shorthand).
+        uri: String,
+        /// The effective match policy.
+        policy: MatchPolicy,
+    },
+    /// Two roles of one realm have the same name.
+    #[error("more than one role named {0:?}")]
+    DuplicateRole(String),
+}
