@@ -190,3 +190,21 @@ impl RealmConfig {
             .map(|h| h.limit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_is_stable_and_in_range() {
+        let r = RealmConfig::new("realm1", vec![]);
+        for n in 1..8 {
+            assert!(r.home(n) < n);
+            assert_eq!(r.home(n), r.home(n));
+        }
+        let mut pinned = RealmConfig::new("x", vec![]);
+        pinned.home_shard = Some(3);
+        assert_eq!(pinned.home(4), 3);
+        assert_eq!(pinned.home(2), 1);
+    }
+}

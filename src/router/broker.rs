@@ -7,6 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::authz::Action;
+use super::limits::ERROR_LIMIT_EXCEEDED;
+use super::options::{flag, match_policy};
 use super::peer::{Filters, PeerMsg, Publication, ReplicaOp, SubscribeDone};
 use super::realm::{Continuation, HomeSub, LocalSub, ShardPresence};
 use super::{ConnId, ConnState, RealmId, RouterCore, SessionId, ShardId, SubId};
@@ -49,15 +51,6 @@ fn str_list(options: &Dict, key: &str) -> Result<Option<Vec<String>>, String> {
     }
 }
 
-/// Reads an optional boolean option.
-pub(crate) fn flag(options: &Dict, key: &str) -> Result<Option<bool>, String> {
-    match options.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(format!("option '{key}' must be a boolean")),
-    }
-}
-
 /// Parses the receiver filters of PUBLISH.Options.
 fn filters(options: &Dict) -> Result<Option<Box<Filters>>, String> {
     let f = Filters {
@@ -69,15 +62,6 @@ fn filters(options: &Dict) -> Result<Option<Box<Filters>>, String> {
         eligible_authrole: str_list(options, "eligible_authrole")?,
     };
     Ok((f != Filters::default()).then(|| Box::new(f)))
-}
-
-/// The match policy of SUBSCRIBE/REGISTER options.
-pub(crate) fn match_policy(options: &Dict) -> Result<MatchPolicy, String> {
-    match options.get("match") {
-        None | Some(Value::Null) => Ok(MatchPolicy::Exact),
-        Some(Value::Str(s)) => MatchPolicy::from_option(Some(s)).map_err(|e| e.to_string()),
-        Some(_) => Err("option 'match' must be a string".into()),
-    }
 }
 
 impl RouterCore {
@@ -133,7 +117,7 @@ impl RouterCore {
                 conn,
                 T,
                 request,
-                super::meta::ERROR_LIMIT_EXCEEDED,
+                ERROR_LIMIT_EXCEEDED,
                 Some(&format!("a session may hold {max} subscriptions")),
             );
         }
@@ -187,7 +171,7 @@ impl RouterCore {
             retained: Vec::new(),
         };
         if max > 0 && rec.subs.len() >= max {
-            done.result = Err(super::meta::ERROR_LIMIT_EXCEEDED);
+            done.result = Err(ERROR_LIMIT_EXCEEDED);
             self.send_peer(from, PeerMsg::Subscribed(done));
             return;
         }

@@ -2,6 +2,7 @@
 //! simulator with sessions placed on different shards.
 
 use super::sim::{Sim, TRANSPORT};
+use super::ERROR_LIMIT_EXCEEDED;
 use crate::codec::Serializer;
 use crate::config::realm::{EventHistoryConfig, RealmConfig, StoreConfig};
 use crate::config::role::{Allow, Disclose, Permission, RoleConfig};
@@ -1919,10 +1920,7 @@ fn limits_are_errors_not_crashes() {
     s.join(0, JSON, "realm1");
     let c = s.connect(1, JSON);
     let got = s.hello(c, "realm1", Dict::new());
-    assert_eq!(
-        abort_reason(&got).as_deref(),
-        Some(super::meta::ERROR_LIMIT_EXCEEDED)
-    );
+    assert_eq!(abort_reason(&got).as_deref(), Some(ERROR_LIMIT_EXCEEDED));
     subscribe(&mut s, a, "com.a", Dict::new());
     subscribe(&mut s, a, "com.b", Dict::new());
     s.send(
@@ -1934,10 +1932,7 @@ fn limits_are_errors_not_crashes() {
         },
     );
     s.run();
-    assert_eq!(
-        error_of(&s.take(a)).as_deref(),
-        Some(super::meta::ERROR_LIMIT_EXCEEDED)
-    );
+    assert_eq!(error_of(&s.take(a)).as_deref(), Some(ERROR_LIMIT_EXCEEDED));
     publish(
         &mut s,
         a,
@@ -2149,7 +2144,7 @@ fn pending_invocations_per_callee_are_limited() {
     assert_eq!(s.take(callee).len(), 2);
     assert_eq!(
         error_of(&s.take(caller)).as_deref(),
-        Some(super::meta::ERROR_LIMIT_EXCEEDED)
+        Some(ERROR_LIMIT_EXCEEDED)
     );
 }
 

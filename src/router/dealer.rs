@@ -10,9 +10,10 @@ use std::sync::Arc;
 use rand::Rng;
 
 use super::authz::Action;
-use super::broker::{flag, match_policy};
-use super::peer::{CallFailure, CancelMode, Invoke, PeerMsg, RegisterDone, ReplicaOp};
-use super::realm::{CalleeRef, Continuation, HomeReg, InvokePolicy, Realm};
+use super::limits::ERROR_LIMIT_EXCEEDED;
+use super::options::{flag, match_policy, InvokePolicy};
+use super::peer::{CallFailure, CalleeRef, CancelMode, Invoke, PeerMsg, RegisterDone, ReplicaOp};
+use super::realm::{Continuation, HomeReg, Realm};
 use super::{
     CallId, ConnId, RealmId, RegId, RouterCore, Session, SessionId, SessionInfo, ShardId, TimerKind,
 };
@@ -160,7 +161,7 @@ impl RouterCore {
                 conn,
                 T,
                 request,
-                super::meta::ERROR_LIMIT_EXCEEDED,
+                ERROR_LIMIT_EXCEEDED,
                 Some(&format!("a session may hold {max} registrations")),
             );
         }
@@ -214,7 +215,7 @@ impl RouterCore {
                 .get(&session)
                 .ok_or(uris::ERROR_NO_SUCH_SESSION)?;
             if max > 0 && rec.regs.len() >= max {
-                return Err(super::meta::ERROR_LIMIT_EXCEEDED);
+                return Err(ERROR_LIMIT_EXCEEDED);
             }
             let key = (uri.clone(), policy);
             let (id, created) = match h.reg_index.get(&key) {
@@ -901,7 +902,7 @@ impl RouterCore {
             return bounce(
                 self,
                 CallFailure::message(
-                    super::meta::ERROR_LIMIT_EXCEEDED,
+                    ERROR_LIMIT_EXCEEDED,
                     format!("the callee has {max} invocations pending"),
                 ),
             );

@@ -15,9 +15,6 @@ use crate::wamp::uri::{self, MatchPolicy};
 use crate::wamp::uris;
 use crate::wamp::value::{Dict, Value};
 
-/// The error for a configured limit reached (no spec URI fits; see docs/ARCHITECTURE.md).
-pub const ERROR_LIMIT_EXCEEDED: &str = "shardwamp.error.limit_exceeded";
-
 /// A testament: an event to publish when its session goes away.
 #[derive(Debug, Clone)]
 pub(crate) struct Testament {

@@ -27,8 +27,10 @@ pub mod auth;
 pub mod authz;
 mod broker;
 mod dealer;
+mod limits;
 pub mod matcher;
 mod meta;
+pub mod options;
 pub mod peer;
 pub mod realm;
 pub mod sim;
@@ -58,6 +60,8 @@ use auth::{AuthInfo, AuthStep, Authenticator, PendingAuth};
 use authz::Roles;
 use peer::{CallFailure, PeerMsg};
 use realm::Realm;
+
+pub use limits::{SessionLimits, ERROR_LIMIT_EXCEEDED};
 use stats::{RealmStats, ShardStats};
 
 /// A shard's index, 0..shards.
@@ -240,32 +244,6 @@ pub(crate) enum TimerKind {
     Hello(ConnId),
     /// A connection challenged ran out of time to AUTHENTICATE.
     Auth(ConnId),
-}
-
-/// A transport's session-opening rules, in milliseconds (0 = none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SessionLimits {
-    /// Time a connection has to send HELLO, once open and again after each GOODBYE.
-    pub hello_timeout_ms: u64,
-    /// Time a challenged connection has to send AUTHENTICATE.
-    pub auth_timeout_ms: u64,
-    /// Failed authentications one IP address may make within
-    /// `auth_failure_window_ms` on this transport before its HELLOs are refused
-    /// until the window ends (0 = no limit). Counted by each shard on its own.
-    pub max_auth_failures: u32,
-    /// The window of `max_auth_failures`.
-    pub auth_failure_window_ms: u64,
-}
-
-impl From<crate::config::ConnectionLimits> for SessionLimits {
-    fn from(l: crate::config::ConnectionLimits) -> SessionLimits {
-        SessionLimits {
-            hello_timeout_ms: l.hello_timeout,
-            auth_timeout_ms: l.auth_timeout,
-            max_auth_failures: l.max_auth_failures_per_address,
-            auth_failure_window_ms: l.auth_failure_window,
-        }
-    }
 }
 
 /// Failed authentications from one address on one transport.
@@ -1797,7 +1775,7 @@ impl RouterCore {
                         "not the realm's home shard".to_string(),
                     )),
                     Some(h) if max > 0 && h.sessions.len() >= max => Err((
-                        meta::ERROR_LIMIT_EXCEEDED,
+                        ERROR_LIMIT_EXCEEDED,
                         format!("the realm holds its maximum of {max} sessions"),
                     )),
                     Some(h) if h.sessions.contains_key(&session) => Err((

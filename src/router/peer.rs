@@ -6,11 +6,20 @@
 
 use std::sync::Arc;
 
-use super::realm::{CalleeRef, InvokePolicy};
+use super::options::InvokePolicy;
 use super::{CallId, ConnId, RealmId, RegId, SessionId, SessionInfo, ShardId, SubId};
 use crate::wamp::message::{Id, Payload};
 use crate::wamp::uri::MatchPolicy;
 use crate::wamp::value::Dict;
+
+/// A callee somewhere in the router: its shard and session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CalleeRef {
+    /// The shard the callee's session lives on.
+    pub shard: ShardId,
+    /// The callee's session.
+    pub session: SessionId,
+}
 
 /// One publication, shared by every shard it is delivered on.
 #[derive(Debug)]

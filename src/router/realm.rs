@@ -9,11 +9,10 @@ use std::collections::VecDeque;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use super::authz::Roles;
 use super::matcher::PatternTable;
-use super::peer::{Publication, ReplicaOp};
+use super::options::InvokePolicy;
+use super::peer::{CalleeRef, Publication, ReplicaOp};
 use super::{ConnId, RegId, SessionId, ShardId, SubId, TransportId};
 use crate::config::realm::RealmConfig;
 use crate::wamp::id::ScopeIdGen;
@@ -24,56 +23,6 @@ use crate::wamp::uri::MatchPolicy;
 pub(crate) struct SubReplica {
     pub id: SubId,
     pub shards: Vec<ShardId>,
-}
-
-/// How a registration picks among its callees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InvokePolicy {
-    /// One callee only (the default).
-    Single,
-    /// The callees in turn.
-    Roundrobin,
-    /// A callee at random.
-    Random,
-    /// The callee that registered first.
-    First,
-    /// The callee that registered last.
-    Last,
-}
-
-impl InvokePolicy {
-    /// Parses REGISTER.Options.invoke.
-    pub fn from_option(s: Option<&str>) -> Option<InvokePolicy> {
-        Some(match s {
-            None | Some("single") => InvokePolicy::Single,
-            Some("roundrobin") => InvokePolicy::Roundrobin,
-            Some("random") => InvokePolicy::Random,
-            Some("first") => InvokePolicy::First,
-            Some("last") => InvokePolicy::Last,
-            Some(_) => return None,
-        })
-    }
-
-    /// The spec's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InvokePolicy::Single => "single",
-            InvokePolicy::Roundrobin => "roundrobin",
-            InvokePolicy::Random => "random",
-            InvokePolicy::First => "first",
-            InvokePolicy::Last => "last",
-        }
-    }
-}
-
-/// A callee somewhere in the router: its shard and session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CalleeRef {
-    /// The shard the callee's session lives on.
-    pub shard: ShardId,
-    /// The callee's session.
-    pub session: SessionId,
 }
 
 /// A registration as a shard's replica knows it.
@@ -313,43 +262,6 @@ impl Realm {
                     }
                 }
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn home_is_stable_and_in_range() {
-        let r = RealmConfig::new("realm1", vec![]);
-        for n in 1..8 {
-            assert!(r.home(n) < n);
-            assert_eq!(r.home(n), r.home(n));
-        }
-        let mut pinned = RealmConfig::new("x", vec![]);
-        pinned.home_shard = Some(3);
-        assert_eq!(pinned.home(4), 3);
-        assert_eq!(pinned.home(2), 1);
-    }
-
-    #[test]
-    fn invoke_policies() {
-        assert_eq!(InvokePolicy::from_option(None), Some(InvokePolicy::Single));
-        assert_eq!(
-            InvokePolicy::from_option(Some("roundrobin")),
-            Some(InvokePolicy::Roundrobin)
-        );
-        assert_eq!(InvokePolicy::from_option(Some("bogus")), None);
-        for p in [
-            InvokePolicy::Single,
-            InvokePolicy::Roundrobin,
-            InvokePolicy::Random,
-            InvokePolicy::First,
-            InvokePolicy::Last,
-        ] {
-            assert_eq!(InvokePolicy::from_option(Some(p.as_str())), Some(p));
         }
     }
 }
