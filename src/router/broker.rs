@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::authz::Action;
+use super::book::Entry;
 use super::limits::ERROR_LIMIT_EXCEEDED;
 use super::options::{flag, match_policy};
 use super::peer::{Filters, PeerMsg, Publication, ReplicaOp, SubscribeDone};
@@ -17,6 +18,16 @@ use crate::wamp::message::{Id, Message, MessageType, Payload};
 use crate::wamp::uri::{self, MatchPolicy};
 use crate::wamp::uris;
 use crate::wamp::value::{Dict, Value};
+
+/// The broker's state on one shard that is not per realm: the scratch list
+/// a publication's routing fills (kept to reuse its allocation). The
+/// subscriptions are per realm ([`Realm`](super::realm::Realm)'s replica and
+/// local subscribers, and its home shard's book).
+#[derive(Default)]
+pub(crate) struct Broker {
+    /// (shard, subscription) pairs a publication goes to.
+    targets: Vec<(ShardId, SubId)>,
+}
 
 /// Reads a list of ids from PUBLISH.Options.
 fn id_list(options: &Dict, key: &str) -> Result<Option<Vec<SessionId>>, String> {
@@ -175,18 +186,16 @@ impl RouterCore {
             self.send_peer(from, PeerMsg::Subscribed(done));
             return;
         }
-        let key = (uri.clone(), policy);
-        let (sub, created) = match h.sub_index.get(&key) {
-            Some(id) => (*id, false),
+        let (sub, created) = match h.subs.find(&(uri.clone(), policy)) {
+            Some(id) => (id, false),
             None => {
                 let id = h.ids.next();
-                h.sub_index.insert(key, id);
                 h.subs.insert(
                     id,
                     HomeSub {
                         uri: uri.clone(),
                         policy,
-                        created: now.clone(),
+                        created: now,
                         subscribers: Vec::new(),
                         shards: Default::default(),
                     },
@@ -219,16 +228,14 @@ impl RouterCore {
         presence.count += 1;
         let first_on_shard = presence.count == 1;
         let pending = presence.pending;
+        let details = created.then(|| Value::Dict(entry.details(sub)));
         if let Some(rec) = h.sessions.get_mut(&session) {
             rec.subs.push(sub);
         }
-        if created {
-            let details = Value::Dict(
-                crate::dict! { "id" => sub, "created" => now, "uri" => uri.as_str(), "match" => policy.as_str() },
-            );
+        if let Some(details) = details {
             self.meta_event(
                 realm_id,
-                "wamp.subscription.on_create",
+                HomeSub::ON_CREATE,
                 vec![Value::UInt(session), details],
             );
         }
@@ -371,28 +378,20 @@ impl RouterCore {
         let Some(h) = self.realm_mut(realm_id).and_then(|r| r.home_state.as_mut()) else {
             return;
         };
-        let Some(entry) = h.subs.get_mut(&sub) else {
-            return;
-        };
-        let before = entry.subscribers.len();
-        entry.subscribers.retain(|(s, _)| *s != session);
-        if entry.subscribers.len() == before {
-            return;
-        }
-        let mut last_on_shard = false;
-        if let Some(p) = entry.shards.get_mut(&shard) {
+        let removed = h.subs.remove_member(sub, session, |entry| {
+            let Some(p) = entry.shards.get_mut(&shard) else {
+                return false;
+            };
             p.count = p.count.saturating_sub(1);
             if p.count == 0 {
                 entry.shards.remove(&shard);
-                last_on_shard = true;
+                return true;
             }
-        }
-        let deleted = entry.subscribers.is_empty();
-        if deleted {
-            let key = (entry.uri.clone(), entry.policy);
-            h.subs.remove(&sub);
-            h.sub_index.remove(&key);
-        }
+            false
+        });
+        let Some((last_on_shard, deleted)) = removed else {
+            return;
+        };
         if last_on_shard {
             self.home_update(
                 realm_id,
@@ -401,18 +400,7 @@ impl RouterCore {
                 None,
             );
         }
-        self.meta_event(
-            realm_id,
-            "wamp.subscription.on_unsubscribe",
-            vec![Value::UInt(session), Value::UInt(sub)],
-        );
-        if deleted {
-            self.meta_event(
-                realm_id,
-                "wamp.subscription.on_delete",
-                vec![Value::UInt(session), Value::UInt(sub)],
-            );
-        }
+        self.member_removed::<HomeSub>(realm_id, session, sub, deleted);
     }
 
     // ---- publish --------------------------------------------------------------
@@ -544,7 +532,7 @@ impl RouterCore {
 
     /// Routes a publication from this shard: once to each shard with subscribers.
     pub(crate) fn route(&mut self, publication: &Arc<Publication>) {
-        let mut targets = std::mem::take(&mut self.scratch_targets);
+        let mut targets = std::mem::take(&mut self.broker.targets);
         targets.clear();
         if let Some(realm) = self.realm(publication.realm) {
             realm.subs.for_each_match(&publication.topic, |_, _, e| {
@@ -576,7 +564,7 @@ impl RouterCore {
             }
             i = j;
         }
-        self.scratch_targets = targets;
+        self.broker.targets = targets;
         if !local.is_empty() {
             self.deliver(publication, &local);
         }

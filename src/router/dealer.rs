@@ -10,18 +10,59 @@ use std::sync::Arc;
 use rand::Rng;
 
 use super::authz::Action;
+use super::book::Entry;
 use super::limits::ERROR_LIMIT_EXCEEDED;
 use super::options::{flag, match_policy, InvokePolicy};
 use super::peer::{CallFailure, CalleeRef, CancelMode, Invoke, PeerMsg, RegisterDone, ReplicaOp};
 use super::realm::{Continuation, HomeReg, Realm};
 use super::{
-    CallId, ConnId, RealmId, RegId, RouterCore, Session, SessionId, SessionInfo, ShardId, TimerKind,
+    CallId, ConnId, HashMap, RealmId, RegId, RouterCore, Session, SessionId, SessionInfo, ShardId,
+    TimerKind,
 };
 use crate::codec::Serializer;
 use crate::wamp::message::{Id, Message, MessageType, Payload};
 use crate::wamp::uri::{self, MatchPolicy};
 use crate::wamp::uris;
 use crate::wamp::value::{Dict, Value};
+
+/// The dealer's state on one shard: the calls its sessions made that are
+/// still open, and the invocations open at its callees. The registrations
+/// are per realm ([`Realm`]'s replica, and its home shard's book).
+pub(crate) struct Dealer {
+    /// Calls whose caller is on this shard.
+    calls: HashMap<CallId, CallerCall>,
+    next_call: CallId,
+    /// Invocations open on this shard, by (caller shard, call) → (callee conn, INVOCATION request id).
+    invocations: HashMap<(ShardId, CallId), (ConnId, Id)>,
+}
+
+impl Dealer {
+    pub fn new() -> Dealer {
+        Dealer {
+            calls: HashMap::default(),
+            next_call: 1,
+            invocations: HashMap::default(),
+        }
+    }
+
+    /// Opens a call made on this shard: its id.
+    pub fn open_call(&mut self, call: CallerCall) -> CallId {
+        let id = self.next_call;
+        self.next_call += 1;
+        self.calls.insert(id, call);
+        id
+    }
+
+    /// How many calls are open (the leak check).
+    pub fn open_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// How many invocations are open (the leak check).
+    pub fn open_invocations(&self) -> usize {
+        self.invocations.len()
+    }
+}
 
 /// A call whose caller is on this shard.
 pub(crate) struct CallerCall {
@@ -206,7 +247,7 @@ impl RouterCore {
             policy,
         };
         // Decide with the home state borrowed, act after.
-        let decision: Result<(RegId, bool), &'static str> = (|| {
+        let decision: Result<(RegId, Option<Value>), &'static str> = (|| {
             let realm = self.realm_mut(realm_id).ok_or(uris::ERROR_NO_SUCH_REALM)?;
             let max = realm.config.limits.max_registrations_per_session;
             let h = realm.home_state.as_mut().ok_or(uris::ERROR_NO_SUCH_REALM)?;
@@ -217,10 +258,9 @@ impl RouterCore {
             if max > 0 && rec.regs.len() >= max {
                 return Err(ERROR_LIMIT_EXCEEDED);
             }
-            let key = (uri.clone(), policy);
-            let (id, created) = match h.reg_index.get(&key) {
+            let (id, created) = match h.regs.find(&(uri.clone(), policy)) {
                 Some(id) => {
-                    let reg = h.regs.get(id).ok_or(uris::ERROR_NO_SUCH_REGISTRATION)?;
+                    let reg = h.regs.get(&id).ok_or(uris::ERROR_NO_SUCH_REGISTRATION)?;
                     if reg.invoke != invoke {
                         return Err(uris::ERROR_PROCEDURE_EXISTS_WITH_DIFFERENT_INVOCATION_POLICY);
                     }
@@ -229,11 +269,10 @@ impl RouterCore {
                     {
                         return Err(uris::ERROR_PROCEDURE_ALREADY_EXISTS);
                     }
-                    (*id, false)
+                    (id, false)
                 }
                 None => {
                     let id = h.ids.next();
-                    h.reg_index.insert(key, id);
                     h.regs.insert(
                         id,
                         HomeReg {
@@ -247,13 +286,15 @@ impl RouterCore {
                     (id, true)
                 }
             };
+            let mut details = None;
             if let Some(reg) = h.regs.get_mut(&id) {
                 reg.callees.push((session, from));
+                details = created.then(|| Value::Dict(reg.details(id)));
             }
             if let Some(rec) = h.sessions.get_mut(&session) {
                 rec.regs.push(id);
             }
-            Ok((id, created))
+            Ok((id, details))
         })();
         match decision {
             Err(e) if e == uris::ERROR_NO_SUCH_SESSION => {} // the callee left meanwhile
@@ -261,15 +302,12 @@ impl RouterCore {
                 done.result = Err(e);
                 self.send_peer(from, PeerMsg::Registered(done));
             }
-            Ok((reg, created)) => {
+            Ok((reg, details)) => {
                 done.result = Ok(reg);
-                if created {
-                    let details = Value::Dict(crate::dict! {
-                        "id" => reg, "created" => now, "uri" => uri.as_str(), "match" => policy.as_str(), "invoke" => invoke.as_str()
-                    });
+                if let Some(details) = details {
                     self.meta_event(
                         realm_id,
-                        "wamp.registration.on_create",
+                        HomeReg::ON_CREATE,
                         vec![Value::UInt(session), details],
                     );
                 }
@@ -397,23 +435,11 @@ impl RouterCore {
         reg: RegId,
         then: Option<Continuation>,
     ) {
-        let found = (|| {
-            let h = self.realm_mut(realm_id)?.home_state.as_mut()?;
-            let entry = h.regs.get_mut(&reg)?;
-            let before = entry.callees.len();
-            entry.callees.retain(|(s, _)| *s != session);
-            if entry.callees.len() == before {
-                return None;
-            }
-            let deleted = entry.callees.is_empty();
-            if deleted {
-                let key = (entry.uri.clone(), entry.policy);
-                h.regs.remove(&reg);
-                h.reg_index.remove(&key);
-            }
-            Some(deleted)
-        })();
-        let Some(deleted) = found else {
+        let found = self
+            .realm_mut(realm_id)
+            .and_then(|r| r.home_state.as_mut())
+            .and_then(|h| h.regs.remove_member(reg, session, |_| ()));
+        let Some(((), deleted)) = found else {
             if let Some(then) = then {
                 self.run_continuation(realm_id, then);
             }
@@ -424,18 +450,7 @@ impl RouterCore {
             callee: CalleeRef { shard, session },
         };
         self.home_update(realm_id, op, then.into_iter().collect(), None);
-        self.meta_event(
-            realm_id,
-            "wamp.registration.on_unregister",
-            vec![Value::UInt(session), Value::UInt(reg)],
-        );
-        if deleted {
-            self.meta_event(
-                realm_id,
-                "wamp.registration.on_delete",
-                vec![Value::UInt(session), Value::UInt(reg)],
-            );
-        }
+        self.member_removed::<HomeReg>(realm_id, session, reg, deleted);
     }
 
     // ---- call (caller's shard) ------------------------------------------------
@@ -538,8 +553,8 @@ impl RouterCore {
                 Some(&format!("no callee registered for '{procedure}'")),
             );
         };
-        let call = self.next_call;
-        self.next_call += 1;
+        let call = self.dealer.next_call;
+        self.dealer.next_call += 1;
         let timer = (timeout > 0).then(|| {
             self.set_timer(
                 self.now_ms.saturating_add(timeout),
@@ -560,7 +575,7 @@ impl RouterCore {
             timeout,
             payload: payload.clone(),
         };
-        self.calls.insert(
+        self.dealer.calls.insert(
             call,
             CallerCall {
                 conn,
@@ -592,7 +607,7 @@ impl RouterCore {
         progress: bool,
         payload: Payload,
     ) {
-        let Some(call) = self.calls.get_mut(&call_id) else {
+        let Some(call) = self.dealer.calls.get_mut(&call_id) else {
             return;
         };
         if !call.progressive {
@@ -622,7 +637,7 @@ impl RouterCore {
         callee: CalleeRef,
         failure: super::peer::CallFailure,
     ) {
-        let Some(call) = self.calls.get_mut(&call_id) else {
+        let Some(call) = self.dealer.calls.get_mut(&call_id) else {
             return;
         };
         call.tried.push(callee);
@@ -637,7 +652,7 @@ impl RouterCore {
         let Some((registration, reg_policy, next)) = picked else {
             return self.finish_call(call_id, Err(failure));
         };
-        let Some(call) = self.calls.get_mut(&call_id) else {
+        let Some(call) = self.dealer.calls.get_mut(&call_id) else {
             return;
         };
         call.callee = Some(next);
@@ -659,7 +674,7 @@ impl RouterCore {
 
     /// A result from the callee's shard.
     pub(crate) fn on_result(&mut self, call_id: CallId, progress: bool, payload: Payload) {
-        let Some(call) = self.calls.get(&call_id) else {
+        let Some(call) = self.dealer.calls.get(&call_id) else {
             return;
         };
         if progress && !call.receive_progress {
@@ -692,7 +707,7 @@ impl RouterCore {
 
     /// Ends a call: sends RESULT or ERROR to the caller and forgets the call.
     pub(crate) fn finish_call(&mut self, call_id: CallId, result: Result<Payload, CallFailure>) {
-        let Some(call) = self.calls.remove(&call_id) else {
+        let Some(call) = self.dealer.calls.remove(&call_id) else {
             return;
         };
         if let Some(t) = call.timer {
@@ -735,7 +750,7 @@ impl RouterCore {
 
     /// Ends a call with `failure` at once and cancels its invocation (killnowait).
     fn abandon_call(&mut self, call_id: CallId, failure: CallFailure) {
-        let Some(call) = self.calls.get(&call_id) else {
+        let Some(call) = self.dealer.calls.get(&call_id) else {
             return;
         };
         if let Some(callee) = call.callee {
@@ -793,7 +808,7 @@ impl RouterCore {
     /// Cancels a call in `mode`, answering the caller with `error` unless the
     /// mode waits for the callee.
     fn cancel_call(&mut self, call_id: CallId, mode: CancelMode, error: &str) {
-        let Some(call) = self.calls.get_mut(&call_id) else {
+        let Some(call) = self.dealer.calls.get_mut(&call_id) else {
             return;
         };
         let Some(callee) = call.callee else {
@@ -819,7 +834,7 @@ impl RouterCore {
     }
 
     pub(crate) fn on_call_timeout(&mut self, call_id: CallId) {
-        let Some(call) = self.calls.get_mut(&call_id) else {
+        let Some(call) = self.dealer.calls.get_mut(&call_id) else {
             return;
         };
         call.timer = None;
@@ -831,7 +846,7 @@ impl RouterCore {
     /// The caller left: cancel its calls (killnowait, or skip where the callee cannot be interrupted).
     pub(crate) fn caller_left(&mut self, session: &Session) {
         for call_id in session.calls.values() {
-            if let Some(call) = self.calls.remove(call_id) {
+            if let Some(call) = self.dealer.calls.remove(call_id) {
                 if let Some(t) = call.timer {
                     self.cancel_timer(t);
                 }
@@ -917,7 +932,8 @@ impl RouterCore {
                 discard: false,
             },
         );
-        self.invocations
+        self.dealer
+            .invocations
             .insert((inv.caller_shard, inv.call), (conn, request));
         let mut details = Dict::new();
         if let Some(p) = inv.procedure {
@@ -946,7 +962,9 @@ impl RouterCore {
             if let Some(s) = self.session_mut(conn) {
                 s.invocations.remove(&request);
             }
-            self.invocations.remove(&(inv.caller_shard, inv.call));
+            self.dealer
+                .invocations
+                .remove(&(inv.caller_shard, inv.call));
             let failure = untranscodable("the call's arguments", self.serializer_of(conn), &e);
             self.send_peer(
                 inv.caller_shard,
@@ -966,7 +984,7 @@ impl RouterCore {
         progress: bool,
         payload: Payload,
     ) {
-        let Some(&(conn, request)) = self.invocations.get(&(caller_shard, call)) else {
+        let Some(&(conn, request)) = self.dealer.invocations.get(&(caller_shard, call)) else {
             return;
         };
         let Some(s) = self.session(conn) else { return };
@@ -1009,7 +1027,9 @@ impl RouterCore {
         };
         if !progress {
             s.invocations.remove(&request);
-            self.invocations.remove(&(inv.caller_shard, inv.call));
+            self.dealer
+                .invocations
+                .remove(&(inv.caller_shard, inv.call));
         }
         if inv.discard {
             return;
@@ -1054,7 +1074,9 @@ impl RouterCore {
         let Some(inv) = s.invocations.remove(&request) else {
             return;
         };
-        self.invocations.remove(&(inv.caller_shard, inv.call));
+        self.dealer
+            .invocations
+            .remove(&(inv.caller_shard, inv.call));
         if inv.discard {
             return;
         }
@@ -1079,7 +1101,7 @@ impl RouterCore {
         _callee: SessionId,
         mode: CancelMode,
     ) {
-        let Some(&(conn, request)) = self.invocations.get(&(caller_shard, call)) else {
+        let Some(&(conn, request)) = self.dealer.invocations.get(&(caller_shard, call)) else {
             return;
         };
         let Some(s) = self.session_mut(conn) else {
@@ -1114,7 +1136,9 @@ impl RouterCore {
     /// The callee left: its open invocations fail at their callers.
     pub(crate) fn callee_left(&mut self, _conn: ConnId, session: &Session) {
         for inv in session.invocations.values() {
-            self.invocations.remove(&(inv.caller_shard, inv.call));
+            self.dealer
+                .invocations
+                .remove(&(inv.caller_shard, inv.call));
             if !inv.discard {
                 let f = CallFailure::message(uris::ERROR_CANCELED, "the callee left");
                 self.send_peer(

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::book::Entry;
 use super::dealer::CallerCall;
 use super::peer::{CallFailure, PeerMsg, Publication};
 use super::{ConnId, RealmId, RouterCore, Session, SessionId, SessionInfo};
@@ -80,6 +81,30 @@ fn role_filter(args: &[Value]) -> Option<Vec<String>> {
 
 impl RouterCore {
     /// Publishes a meta event from the realm's home shard, if the realm offers the meta API.
+    /// Publishes the meta events of `session` leaving entry `id`
+    /// (`on_unsubscribe` / `on_unregister`), and of the entry's deletion with
+    /// its last member (`on_delete`).
+    pub(crate) fn member_removed<E: Entry>(
+        &mut self,
+        realm: RealmId,
+        session: SessionId,
+        id: u64,
+        deleted: bool,
+    ) {
+        self.meta_event(
+            realm,
+            E::ON_REMOVE,
+            vec![Value::UInt(session), Value::UInt(id)],
+        );
+        if deleted {
+            self.meta_event(
+                realm,
+                E::ON_DELETE,
+                vec![Value::UInt(session), Value::UInt(id)],
+            );
+        }
+    }
+
     pub(crate) fn meta_event(&mut self, realm: RealmId, topic: &str, args: Vec<Value>) {
         if self
             .realm(realm)
@@ -128,28 +153,23 @@ impl RouterCore {
             return;
         };
         let caller = s.info.session;
-        let call = self.next_call;
-        self.next_call += 1;
+        let call = self.dealer.open_call(CallerCall {
+            conn,
+            request,
+            realm: realm_id,
+            procedure: procedure.clone(),
+            callee: None,
+            tried: Vec::new(),
+            receive_progress: false,
+            timeout: 0,
+            timer: None,
+            caller: None,
+            progressive: false,
+            payload: Payload::Empty,
+        });
         if let Some(s) = self.session_mut(conn) {
             s.calls.insert(request, call);
         }
-        self.calls.insert(
-            call,
-            CallerCall {
-                conn,
-                request,
-                realm: realm_id,
-                procedure: procedure.clone(),
-                callee: None,
-                tried: Vec::new(),
-                receive_progress: false,
-                timeout: 0,
-                timer: None,
-                caller: None,
-                progressive: false,
-                payload: Payload::Empty,
-            },
-        );
         let Some(home) = self.realm(realm_id).map(|r| r.home) else {
             return;
         };
@@ -448,11 +468,11 @@ impl RouterCore {
                 let uri = arg_str(args, 0, "uri")?.to_owned();
                 let policy = lookup_policy(args)?;
                 let found = if procedure.starts_with("wamp.subscription") {
-                    h.sub_index.get(&(uri, policy))
+                    h.subs.find(&(uri, policy))
                 } else {
-                    h.reg_index.get(&(uri, policy))
+                    h.regs.find(&(uri, policy))
                 };
-                ok(vec![found.map_or(Value::Null, |id| Value::UInt(*id))])
+                ok(vec![found.map_or(Value::Null, Value::UInt)])
             }
             "wamp.subscription.match" => {
                 let uri = arg_str(args, 0, "topic")?;
@@ -482,9 +502,7 @@ impl RouterCore {
                     .subs
                     .get(&id)
                     .ok_or_else(|| CallFailure::uri(uris::ERROR_NO_SUCH_SUBSCRIPTION))?;
-                ok(vec![Value::Dict(
-                    dict! { "id" => id, "created" => s.created.as_str(), "uri" => s.uri.as_str(), "match" => s.policy.as_str() },
-                )])
+                ok(vec![Value::Dict(s.details(id))])
             }
             "wamp.registration.get" => {
                 let id = arg_u64(args, 0, "registration")?;
@@ -492,9 +510,7 @@ impl RouterCore {
                     .regs
                     .get(&id)
                     .ok_or_else(|| CallFailure::uri(uris::ERROR_NO_SUCH_REGISTRATION))?;
-                ok(vec![Value::Dict(dict! {
-                    "id" => id, "created" => r.created.as_str(), "uri" => r.uri.as_str(), "match" => r.policy.as_str(), "invoke" => r.invoke.as_str()
-                })])
+                ok(vec![Value::Dict(r.details(id))])
             }
             "wamp.subscription.list_subscribers" | "wamp.subscription.count_subscribers" => {
                 let id = arg_u64(args, 0, "subscription")?;

@@ -25,6 +25,7 @@
 
 pub mod auth;
 pub mod authz;
+mod book;
 mod broker;
 mod dealer;
 mod limits;
@@ -274,17 +275,15 @@ pub struct RouterCore {
     /// When a refused HELLO from a locked-out address was last logged.
     pub(crate) last_lockout_log: Option<u64>,
     pub(crate) conns: HashMap<ConnId, Conn>,
-    pub(crate) calls: HashMap<CallId, dealer::CallerCall>,
-    pub(crate) next_call: CallId,
-    /// Invocations open on this shard, by (caller shard, call) → (callee conn, INVOCATION request id).
-    pub(crate) invocations: HashMap<(ShardId, CallId), (ConnId, Id)>,
+    /// Calls and invocations open on this shard.
+    pub(crate) dealer: dealer::Dealer,
     pub(crate) timers: BTreeMap<(u64, u64), TimerKind>,
     pub(crate) next_timer: u64,
     pub(crate) out: Vec<Output>,
     pub(crate) self_queue: VecDeque<PeerMsg>,
     pub(crate) stats: ShardStats,
     pub(crate) realm_stats: Vec<RealmStats>,
-    pub(crate) scratch_targets: Vec<(ShardId, SubId)>,
+    pub(crate) broker: broker::Broker,
     /// Rate limit of the log line for payloads that could not be transcoded.
     pub(crate) transcode_log: stats::LogLimiter,
 }
@@ -307,16 +306,14 @@ impl RouterCore {
             next_failure_sweep: 0,
             last_lockout_log: None,
             conns: HashMap::default(),
-            calls: HashMap::default(),
-            next_call: 1,
-            invocations: HashMap::default(),
+            dealer: dealer::Dealer::new(),
             timers: BTreeMap::new(),
             next_timer: 1,
             out: Vec::new(),
             self_queue: VecDeque::new(),
             stats: ShardStats::default(),
             realm_stats: Vec::new(),
-            scratch_targets: Vec::new(),
+            broker: broker::Broker::default(),
             transcode_log: stats::LogLimiter::default(),
         }
     }
@@ -499,11 +496,11 @@ impl RouterCore {
         if !self.conns.is_empty() {
             l.push(format!("{} connections", self.conns.len()));
         }
-        if !self.calls.is_empty() {
-            l.push(format!("{} calls", self.calls.len()));
+        if self.dealer.open_calls() != 0 {
+            l.push(format!("{} calls", self.dealer.open_calls()));
         }
-        if !self.invocations.is_empty() {
-            l.push(format!("{} invocations", self.invocations.len()));
+        if self.dealer.open_invocations() != 0 {
+            l.push(format!("{} invocations", self.dealer.open_invocations()));
         }
         if !self.timers.is_empty() {
             l.push(format!("{} timers", self.timers.len()));
@@ -542,11 +539,11 @@ impl RouterCore {
                         h.pending.len()
                     ));
                 }
-                if !h.sub_index.is_empty() || !h.reg_index.is_empty() {
+                if h.subs.index_len() != 0 || h.regs.index_len() != 0 {
                     l.push(format!(
                         "{name}: home index holds {} + {} entries",
-                        h.sub_index.len(),
-                        h.reg_index.len()
+                        h.subs.index_len(),
+                        h.regs.index_len()
                     ));
                 }
             }

@@ -10,13 +10,16 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::authz::Roles;
+use super::book::{Book, Entry};
 use super::matcher::PatternTable;
 use super::options::InvokePolicy;
 use super::peer::{CalleeRef, Publication, ReplicaOp};
 use super::{ConnId, RegId, SessionId, ShardId, SubId, TransportId};
 use crate::config::realm::RealmConfig;
+use crate::dict;
 use crate::wamp::id::ScopeIdGen;
 use crate::wamp::uri::MatchPolicy;
+use crate::wamp::value::Dict;
 
 /// A subscription as a shard's replica knows it: which shards have subscribers.
 #[derive(Debug, Clone)]
@@ -63,6 +66,25 @@ pub(crate) struct HomeSub {
     pub shards: HashMap<ShardId, ShardPresence>,
 }
 
+impl Entry for HomeSub {
+    const ON_CREATE: &'static str = "wamp.subscription.on_create";
+    const ON_REMOVE: &'static str = "wamp.subscription.on_unsubscribe";
+    const ON_DELETE: &'static str = "wamp.subscription.on_delete";
+
+    fn pattern(&self) -> (&str, MatchPolicy) {
+        (&self.uri, self.policy)
+    }
+    fn members(&self) -> &[(SessionId, ShardId)] {
+        &self.subscribers
+    }
+    fn members_mut(&mut self) -> &mut Vec<(SessionId, ShardId)> {
+        &mut self.subscribers
+    }
+    fn details(&self, id: u64) -> Dict {
+        dict! { "id" => id, "created" => self.created.as_str(), "uri" => self.uri.as_str(), "match" => self.policy.as_str() }
+    }
+}
+
 /// A shard's presence in a subscription or registration.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ShardPresence {
@@ -78,6 +100,27 @@ pub(crate) struct HomeReg {
     pub invoke: InvokePolicy,
     pub created: String,
     pub callees: Vec<(SessionId, ShardId)>,
+}
+
+impl Entry for HomeReg {
+    const ON_CREATE: &'static str = "wamp.registration.on_create";
+    const ON_REMOVE: &'static str = "wamp.registration.on_unregister";
+    const ON_DELETE: &'static str = "wamp.registration.on_delete";
+
+    fn pattern(&self) -> (&str, MatchPolicy) {
+        (&self.uri, self.policy)
+    }
+    fn members(&self) -> &[(SessionId, ShardId)] {
+        &self.callees
+    }
+    fn members_mut(&mut self) -> &mut Vec<(SessionId, ShardId)> {
+        &mut self.callees
+    }
+    fn details(&self, id: u64) -> Dict {
+        dict! {
+            "id" => id, "created" => self.created.as_str(), "uri" => self.uri.as_str(), "match" => self.policy.as_str(), "invoke" => self.invoke.as_str()
+        }
+    }
 }
 
 /// What to do once every shard has acknowledged a replica update.
@@ -109,10 +152,8 @@ pub(crate) struct PendingUpdate {
 #[derive(Debug, Default)]
 pub(crate) struct HomeRealm {
     pub sessions: HashMap<SessionId, SessionRecord>,
-    pub subs: HashMap<SubId, HomeSub>,
-    pub sub_index: HashMap<(String, MatchPolicy), SubId>,
-    pub regs: HashMap<RegId, HomeReg>,
-    pub reg_index: HashMap<(String, MatchPolicy), RegId>,
+    pub subs: Book<HomeSub>,
+    pub regs: Book<HomeReg>,
     pub ids: ScopeIdGen,
     pub next_seq: u64,
     pub pending: HashMap<u64, PendingUpdate>,
