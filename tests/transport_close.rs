@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use common::{listener, open_realm};
 use shardwamp::codec::Serializer;
-use shardwamp::shard::{self, ListenerKind, RouterHandle, RouterSpec, WebSocketOptions};
+use shardwamp::shard::{self, RouterHandle, RouterSpec};
 use shardwamp::transport::rawsocket;
+use shardwamp::transport::{ListenerKind, WebSocketOptions};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tungstenite::protocol::frame::FrameSocket;

@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 use common::{listener, open_realm, Client};
 use shardwamp::codec::Serializer;
 use shardwamp::dict;
-use shardwamp::shard::{self, EndpointSpec, ListenerKind, QueueLimits, RouterSpec, SlowConsumer};
+use shardwamp::shard::{self, RouterSpec};
+use shardwamp::transport::{self, EndpointSpec, ListenerKind, QueueLimits, SlowConsumer};
 use shardwamp::wamp::message::{Message, Payload};
 use shardwamp::wamp::value::{Dict, Value};
 
-fn spec(listeners: Vec<shard::ListenerSpec>) -> RouterSpec {
+fn spec(listeners: Vec<transport::ListenerSpec>) -> RouterSpec {
     RouterSpec {
         shards: 1,
         cpus: None,
@@ -377,7 +378,7 @@ fn messages_larger_than_the_read_buffer_arrive_whole() {
 #[test]
 fn the_listen_backlog_is_applied() {
     for (backlog, completes) in [(2u32, false), (64, true)] {
-        let l = shard::listen_socket("127.0.0.1:0".parse().unwrap(), backlog).unwrap();
+        let l = transport::listen_socket("127.0.0.1:0".parse().unwrap(), backlog).unwrap();
         let addr = l.local_addr().unwrap().as_socket().unwrap();
         // Nobody accepts: the accept queue holds backlog + 1 connections.
         let mut held = Vec::new();

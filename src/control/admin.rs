@@ -204,7 +204,7 @@ pub fn start(controller: &Arc<Controller>) -> Result<(), String> {
         0,
         ControlMsg::Spawn(Box::new(move || {
             Box::pin(async move {
-                let listener = match crate::shard::listen_tcp_alone(addr, 128) {
+                let listener = match crate::transport::listen_tcp_alone(addr, 128) {
                     Ok(l) => l,
                     Err(e) => {
                         let _ = tx.send(Err(format!("admin listener on {addr}: {e}")));

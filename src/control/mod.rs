@@ -24,9 +24,8 @@ use crate::router::authz::RoleConfig;
 use crate::router::realm::RealmConfig;
 use crate::router::stats::{RealmStats, ShardStats};
 use crate::router::{RealmId, TransportId};
-use crate::shard::{
-    self, Bound, ControlMsg, EndpointSpec, ListenerSpec, RouterHandle, RouterSpec, StartError,
-};
+use crate::shard::{self, ControlMsg, RouterHandle, RouterSpec, StartError};
+use crate::transport::{self, Bound, EndpointSpec, ListenerSpec};
 use crate::wamp::message::MessageType;
 use crate::wamp::value::{Dict, Value};
 
@@ -636,7 +635,7 @@ impl Controller {
             .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
         crate::router::auth::Authenticator::new(&spec.auth)
             .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
-        shard::check_free(&spec.endpoint).map_err(|e| {
+        transport::check_free(&spec.endpoint).map_err(|e| {
             err(
                 ERROR_INVALID_CONFIGURATION,
                 format!("transport '{id}': cannot listen there: {e}"),
@@ -646,7 +645,7 @@ impl Controller {
         if let EndpointSpec::Tcp(addr) = &mut spec.endpoint {
             if addr.port() == 0 {
                 let (local, sock) =
-                    shard::reserve(*addr).map_err(|e| err(ERROR_FAILED, e.to_string()))?;
+                    transport::reserve(*addr).map_err(|e| err(ERROR_FAILED, e.to_string()))?;
                 *addr = local;
                 reservation = Some(sock);
             }

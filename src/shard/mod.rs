@@ -8,15 +8,16 @@
 //! clock, and carries out what it asks (frames to write, connections to close,
 //! messages for peer shards).
 
-mod admission;
 pub mod control;
-pub mod outbox;
 mod spec;
+
+/// The outbox moved to [`crate::transport::outbox`]; this path stays for the
+/// code that still names it here (the components) until it moves too.
+pub use crate::transport::outbox;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,136 +26,16 @@ use glommio::channels::channel_mesh::{Full, MeshBuilder, Senders};
 use glommio::{GlommioError, LocalExecutorPoolBuilder, PoolPlacement, ResourceType};
 
 use crate::codec::Serializer;
-use crate::router::auth::{Authenticator, TransportAuth};
+use crate::router::auth::Authenticator;
 use crate::router::peer::PeerMsg;
 use crate::router::realm::RealmConfig;
 use crate::router::{ConnId, Output, RouterCore, ShardId, TransportId};
 use crate::wamp::value::Dict;
 
-pub use admission::ConnGauge;
-pub(crate) use admission::{Admission, Gate};
-pub use outbox::{CloseReason, Outbox, QueueLimits, SlowConsumer};
-
-/// What a listener speaks.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ListenerKind {
-    /// WAMP over WebSocket.
-    WebSocket(WebSocketOptions),
-    /// WAMP over RawSocket.
-    RawSocket(RawSocketOptions),
-}
-
-/// WebSocket options (Crossbar.io's names; times in ms).
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebSocketOptions {
-    /// The URL path served (`/ws`).
-    pub path: String,
-    /// Allowed `Origin` patterns (`*` matches any run of characters); a request without
-    /// an `Origin` header (a non-browser client) is not checked.
-    pub allowed_origins: Vec<String>,
-    /// Time allowed for the opening handshake (0: no limit).
-    pub open_handshake_timeout: u64,
-    /// Time the router waits for the peer's Close after sending its own,
-    /// before it drops the TCP connection (0: it does not wait).
-    pub close_handshake_timeout: u64,
-    /// Largest frame payload accepted (0: unlimited); a larger one fails the
-    /// connection with close code 1009.
-    pub max_frame_size: usize,
-    /// Largest message accepted, all frames together (0: unlimited); a larger
-    /// one fails the connection with close code 1009.
-    pub max_message_size: usize,
-    /// Outgoing messages larger than this are sent as fragments (a first frame
-    /// and continuation frames) of at most this many payload bytes (0: never).
-    pub auto_fragment_size: usize,
-    /// Send a ping every this long (0: never).
-    pub auto_ping_interval: u64,
-    /// Drop the connection when a ping is not answered within this long
-    /// (0: the interval).
-    pub auto_ping_timeout: u64,
-    /// Payload bytes of each ping (random, 4 to 125); only a pong that echoes
-    /// them counts as an answer.
-    pub auto_ping_size: u8,
-    /// Set TCP_NODELAY on accepted connections.
-    pub tcp_nodelay: bool,
-    /// Each connection's receive buffer, bytes (at least 256).
-    pub read_buffer_size: usize,
-}
-
-impl Default for WebSocketOptions {
-    fn default() -> Self {
-        WebSocketOptions {
-            path: "/ws".into(),
-            allowed_origins: vec!["*".into()],
-            open_handshake_timeout: 10_000,
-            close_handshake_timeout: 1_000,
-            max_frame_size: 16 * 1024 * 1024,
-            max_message_size: 16 * 1024 * 1024,
-            auto_fragment_size: 0,
-            auto_ping_interval: 0,
-            auto_ping_timeout: 0,
-            auto_ping_size: 4,
-            tcp_nodelay: true,
-            read_buffer_size: 2048,
-        }
-    }
-}
-
-/// RawSocket options.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawSocketOptions {
-    /// Largest message accepted (rounded down to a power of two, 512 B..16 MiB).
-    pub max_message_size: usize,
-    /// Time allowed for the opening handshake.
-    pub open_handshake_timeout: u64,
-    /// Bytes read at a time (at least 256).
-    pub read_buffer_size: usize,
-}
-
-impl Default for RawSocketOptions {
-    fn default() -> Self {
-        RawSocketOptions {
-            max_message_size: 16 * 1024 * 1024,
-            open_handshake_timeout: 10_000,
-            read_buffer_size: 2048,
-        }
-    }
-}
-
-/// Where a listener listens.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EndpointSpec {
-    /// TCP; port 0 picks a free port (the same on every shard).
-    Tcp(SocketAddr),
-    /// A Unix domain socket (served by shard 0).
-    Unix(PathBuf),
-}
-
-/// One listening transport, as the runtime needs it.
-#[derive(Debug, Clone)]
-pub struct ListenerSpec {
-    /// The transport's index (the same on every shard).
-    pub id: TransportId,
-    /// The transport's config id (`ws1`).
-    pub name: String,
-    /// WebSocket or RawSocket, with options.
-    pub kind: ListenerKind,
-    /// Where it listens.
-    pub endpoint: EndpointSpec,
-    /// The serializers it offers, in preference order.
-    pub serializers: Vec<Serializer>,
-    /// Its authentication.
-    pub auth: TransportAuth,
-    /// Outgoing queue limits and slow-consumer policy.
-    pub queue: QueueLimits,
-    /// Listen only on these shards (all when `None`); tests use it to place sessions.
-    pub shards: Option<Vec<usize>>,
-    /// The TCP listen backlog (the kernel caps it at `net.core.somaxconn`).
-    pub backlog: u32,
-    /// Connection caps and session-opening deadlines.
-    pub limits: crate::config::ConnectionLimits,
-    /// Its connections, all shards together (shared by every shard's copy).
-    pub gauge: Arc<ConnGauge>,
-}
+use crate::transport::{
+    check_free, reserve, spawn_listener, Bound, EndpointSpec, Host, ListenError, ListenerSpec,
+};
+pub use crate::transport::{CloseReason, Outbox, QueueLimits};
 
 /// What the runtime runs.
 #[derive(Debug, Clone)]
@@ -223,19 +104,6 @@ pub enum ControlMsg {
     },
 }
 
-/// An address a transport is bound to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Bound {
-    /// The transport's index.
-    pub transport: TransportId,
-    /// Its config id.
-    pub name: String,
-    /// `websocket` or `rawsocket`.
-    pub kind: &'static str,
-    /// Where it listens.
-    pub endpoint: EndpointSpec,
-}
-
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -266,6 +134,23 @@ pub enum StartError {
     /// A shard failed while starting.
     #[error("shard failed to start: {0}")]
     Shard(String),
+}
+
+impl From<ListenError> for StartError {
+    fn from(e: ListenError) -> StartError {
+        match e {
+            ListenError::Config(m) => StartError::Config(m),
+            ListenError::Bind {
+                name,
+                endpoint,
+                error,
+            } => StartError::Bind {
+                name,
+                endpoint,
+                error,
+            },
+        }
+    }
 }
 
 /// A running router.
@@ -555,8 +440,6 @@ fn placement(shards: usize, cpus: Option<&[usize]>) -> PoolPlacement {
     }
 }
 
-/// Picks a free TCP port for a port-0 endpoint and holds it (bound, not
-/// listening, with SO_REUSEPORT) until every shard has bound it too.
 /// Submission queue entries of each shard's main io_uring (glommio's default
 /// is 128). The kernel sizes a ring's table of armed polls by its completion
 /// queue (2 × this): `cq_entries / 32` buckets, at most 256. Every idle
@@ -566,89 +449,6 @@ fn placement(shards: usize, cpus: Option<&[usize]>) -> PoolPlacement {
 /// polls and 41% of the router's CPU went to `io_poll_find` while sessions
 /// joined. 4096 gives the 256-bucket maximum for ~0.4 MiB per shard.
 pub const RING_DEPTH: usize = 4096;
-
-/// A bound, listening TCP socket as each shard makes one: SO_REUSEPORT
-/// (every shard binds the same address), SO_REUSEADDR (a restarted router
-/// binds its port at once, though the connections it closed wait in
-/// TIME_WAIT for a minute; a port another socket *listens* on is still
-/// refused, and [`start`] refuses a port in use before any shard binds it)
-/// and the configured backlog (the kernel caps it at `net.core.somaxconn`);
-/// glommio's own `bind` always listens with 1024.
-pub fn listen_socket(addr: SocketAddr, backlog: u32) -> std::io::Result<socket2::Socket> {
-    socket(addr, backlog, true)
-}
-
-fn socket(addr: SocketAddr, backlog: u32, reuse_port: bool) -> std::io::Result<socket2::Socket> {
-    let domain = if addr.is_ipv6() {
-        socket2::Domain::IPV6
-    } else {
-        socket2::Domain::IPV4
-    };
-    let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    s.set_reuse_port(reuse_port)?;
-    s.set_reuse_address(true)?;
-    s.bind(&addr.into())?;
-    s.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    Ok(s)
-}
-
-/// [`listen_socket`], handed to this shard's glommio reactor.
-fn listen_tcp(addr: SocketAddr, backlog: u32) -> std::io::Result<glommio::net::TcpListener> {
-    into_glommio(listen_socket(addr, backlog)?)
-}
-
-/// A listener that one shard alone serves (the admin HTTP endpoint): like
-/// [`listen_socket`] but without SO_REUSEPORT, so a second router cannot
-/// share its port; SO_REUSEADDR lets a restart bind it at once.
-pub(crate) fn listen_tcp_alone(
-    addr: SocketAddr,
-    backlog: u32,
-) -> std::io::Result<glommio::net::TcpListener> {
-    into_glommio(socket(addr, backlog, false)?)
-}
-
-fn into_glommio(s: socket2::Socket) -> std::io::Result<glommio::net::TcpListener> {
-    use std::os::fd::{FromRawFd, IntoRawFd};
-    // SAFETY: the descriptor is a bound, listening TCP socket whose ownership
-    // moves into the glommio listener.
-    Ok(unsafe { glommio::net::TcpListener::from_raw_fd(s.into_raw_fd()) })
-}
-
-/// Fails when something already listens on `endpoint`: a fixed TCP port
-/// bound by another socket (the shards bind with SO_REUSEPORT, which would
-/// otherwise let a second listener silently share the port and split its
-/// connections), or a Unix socket path that accepts connections (the shards
-/// replace a stale socket file, never a live one). Port 0 is always free.
-pub(crate) fn check_free(endpoint: &EndpointSpec) -> std::io::Result<()> {
-    match endpoint {
-        EndpointSpec::Tcp(addr) if addr.port() != 0 => std::net::TcpListener::bind(addr).map(drop),
-        EndpointSpec::Tcp(_) => Ok(()),
-        EndpointSpec::Unix(path) => match std::os::unix::net::UnixStream::connect(path) {
-            Ok(_) => Err(std::io::Error::new(
-                std::io::ErrorKind::AddrInUse,
-                "a socket is listening at this path",
-            )),
-            Err(_) => Ok(()),
-        },
-    }
-}
-
-pub(crate) fn reserve(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2::Socket)> {
-    let domain = if addr.is_ipv6() {
-        socket2::Domain::IPV6
-    } else {
-        socket2::Domain::IPV4
-    };
-    let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    s.set_reuse_port(true)?;
-    s.set_reuse_address(true)?;
-    s.bind(&addr.into())?;
-    let local = s
-        .local_addr()?
-        .as_socket()
-        .ok_or_else(|| std::io::Error::other("not an inet address"))?;
-    Ok((local, s))
-}
 
 /// Starts the router: the shards, their mesh and listeners. Returns once every
 /// shard listens (or the first error).
@@ -674,10 +474,7 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
         if let Err(e) = check_free(&l.endpoint) {
             return Err(StartError::Bind {
                 name: l.name.clone(),
-                endpoint: match &l.endpoint {
-                    EndpointSpec::Tcp(a) => a.to_string(),
-                    EndpointSpec::Unix(p) => p.display().to_string(),
-                },
+                endpoint: l.endpoint.display(),
                 error: e.to_string(),
             });
         }
@@ -693,19 +490,7 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
             }
         }
     }
-    let bound: Vec<Bound> = spec
-        .listeners
-        .iter()
-        .map(|l| Bound {
-            transport: l.id,
-            name: l.name.clone(),
-            kind: match l.kind {
-                ListenerKind::WebSocket(_) => "websocket",
-                ListenerKind::RawSocket(_) => "rawsocket",
-            },
-            endpoint: l.endpoint.clone(),
-        })
-        .collect();
+    let bound: Vec<Bound> = spec.listeners.iter().map(ListenerSpec::bound).collect();
     let seed = spec.seed.unwrap_or_else(rand::random);
     let spec = Arc::new(spec);
     // glommio's MeshBuilder holds an `Rc` and is `Send` only by an unsafe
@@ -938,6 +723,46 @@ impl Shard {
             me.flushing.borrow_mut()[idx] = false;
         })
         .detach();
+    }
+}
+
+impl Host for Shard {
+    fn shard(&self) -> ShardId {
+        self.id
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.get()
+    }
+
+    fn open(
+        &self,
+        serializer: Serializer,
+        transport: TransportId,
+        details: Dict,
+        limits: QueueLimits,
+    ) -> (ConnId, Rc<Outbox>) {
+        Shard::open(self, serializer, transport, details, limits)
+    }
+
+    fn frame(&self, conn: ConnId, frame: &bytes::Bytes) {
+        Shard::frame(self, conn, frame)
+    }
+
+    fn closed(&self, conn: ConnId) {
+        Shard::closed(self, conn)
+    }
+
+    fn note_transport_protocol_error(&self) {
+        self.core.borrow_mut().note_transport_protocol_error();
+    }
+
+    fn note_oversize_message(&self) {
+        self.core.borrow_mut().note_oversize_message();
+    }
+
+    fn note_connection_refused(&self) {
+        self.core.borrow_mut().note_connection_refused();
     }
 }
 
@@ -1194,122 +1019,6 @@ async fn shard_main(
     drop(shard);
     log::debug!("shard {id} stopped");
     Ok(())
-}
-
-/// Starts accepting on a listener on this shard (`None` when the listener is
-/// not for this shard).
-fn spawn_listener(
-    shard: &Rc<Shard>,
-    l: &ListenerSpec,
-) -> Result<Option<glommio::Task<()>>, StartError> {
-    let id = shard.id as usize;
-    if let Some(only) = &l.shards {
-        if !only.contains(&id) {
-            return Ok(None);
-        }
-    }
-    let l = Rc::new(l.clone());
-    let gate = Gate::new(l.limits, l.gauge.clone());
-    match &l.endpoint {
-        EndpointSpec::Tcp(addr) => {
-            let listener = listen_tcp(*addr, l.backlog).map_err(|e| StartError::Bind {
-                name: l.name.clone(),
-                endpoint: addr.to_string(),
-                error: e.to_string(),
-            })?;
-            let shard = shard.clone();
-            Ok(Some(glommio::spawn_local(async move {
-                loop {
-                    match listener.accept().await {
-                        Ok(stream) => {
-                            let Some(admission) = admit(&shard, &l, &gate) else {
-                                drop(stream);
-                                continue;
-                            };
-                            let nodelay = match &l.kind {
-                                ListenerKind::WebSocket(o) => o.tcp_nodelay,
-                                ListenerKind::RawSocket(_) => true,
-                            };
-                            let _ = stream.set_nodelay(nodelay);
-                            let peer = stream
-                                .peer_addr()
-                                .map(|a| a.to_string())
-                                .unwrap_or_default();
-                            crate::transport::serve(
-                                shard.clone(),
-                                l.clone(),
-                                stream,
-                                peer,
-                                admission,
-                            );
-                        }
-                        Err(e) => {
-                            log::warn!("shard {}: accept on '{}': {e}", shard.id, l.name);
-                            glommio::timer::sleep(Duration::from_millis(50)).await;
-                        }
-                    }
-                }
-            })))
-        }
-        EndpointSpec::Unix(path) => {
-            if id != 0 {
-                return Ok(None);
-            }
-            let _ = std::fs::remove_file(path);
-            let listener =
-                glommio::net::UnixListener::bind(path).map_err(|e| StartError::Bind {
-                    name: l.name.clone(),
-                    endpoint: path.display().to_string(),
-                    error: e.to_string(),
-                })?;
-            let shard = shard.clone();
-            Ok(Some(glommio::spawn_local(async move {
-                loop {
-                    match listener.accept().await {
-                        Ok(stream) => {
-                            if let Some(admission) = admit(&shard, &l, &gate) {
-                                crate::transport::serve(
-                                    shard.clone(),
-                                    l.clone(),
-                                    stream,
-                                    "unix".into(),
-                                    admission,
-                                );
-                            }
-                        }
-                        Err(e) => {
-                            log::warn!("shard {}: accept on '{}': {e}", shard.id, l.name);
-                            glommio::timer::sleep(Duration::from_millis(50)).await;
-                        }
-                    }
-                }
-            })))
-        }
-    }
-}
-
-/// Admits an accepted connection under the transport's caps, or counts and
-/// logs (at most every few seconds per listener) that it was refused.
-fn admit(shard: &Shard, l: &ListenerSpec, gate: &Gate) -> Option<Admission> {
-    match gate.admit() {
-        Ok(a) => Some(a),
-        Err(refused) => {
-            shard.core.borrow_mut().note_connection_refused();
-            if let Some(suppressed) = gate.may_log(Instant::now()) {
-                log::warn!(
-                    "shard {}: transport '{}': connection refused: {refused}{}",
-                    shard.id,
-                    l.name,
-                    if suppressed > 0 {
-                        format!(" ({suppressed} more refused since the last report)")
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-            None
-        }
-    }
 }
 
 #[cfg(test)]
