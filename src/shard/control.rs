@@ -1,15 +1,21 @@
 //! The control plane's channel into a shard: a crossbeam channel paired with
 //! a waker, so a shard awaits control messages like any other event and never
 //! blocks its executor in `recv`. Senders live on any thread (the CLI's main
-//! thread, the controller); each shard owns one receiver.
+//! thread, the controller); each shard owns one receiver. Also what travels
+//! on it ([`ControlMsg`]) and the [`RouterHandle`] that sends it.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use futures_util::task::AtomicWaker;
+
+use crate::router::{RouterCore, TransportId};
+use crate::transport::{Bound, EndpointSpec, ListenerSpec};
 
 /// The sending side, cloneable and usable from any thread.
 pub struct ControlSender<T> {
@@ -87,6 +93,213 @@ impl<T> Future for Recv<'_, T> {
             Ok(m) => Poll::Ready(Some(m)),
             Err(TryRecvError::Disconnected) => Poll::Ready(None),
             Err(TryRecvError::Empty) => Poll::Pending,
+        }
+    }
+}
+
+/// Messages the control plane sends a shard.
+pub enum ControlMsg {
+    /// Stop listening, say GOODBYE to every session, flush, and stop.
+    Shutdown {
+        /// GOODBYE reason.
+        reason: String,
+    },
+    /// Run a function on the shard's core (the controller's `invoke_on_all`).
+    Invoke(Box<dyn FnOnce(&mut RouterCore) + Send>),
+    /// Start accepting on a new transport (its authentication is set on the core first).
+    StartListener {
+        /// The transport.
+        spec: Box<ListenerSpec>,
+        /// Where to answer.
+        reply: ControlSender<Result<(), String>>,
+    },
+    /// Stop accepting on a transport; with `close`, GOODBYE its sessions.
+    StopListener {
+        /// The transport.
+        id: TransportId,
+        /// Close the sessions that came through it.
+        close: Option<String>,
+        /// Where to answer.
+        reply: ControlSender<Result<(), String>>,
+    },
+    /// Run a task on this shard (the admin HTTP listener, say).
+    Spawn(Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> + Send>),
+    /// Start a component on this shard.
+    StartComponent {
+        /// The component's config.
+        config: Box<crate::config::ComponentConfig>,
+        /// Where its class is registered.
+        registry: Arc<crate::component::Registry>,
+        /// The internal transport it joins through.
+        transport: TransportId,
+        /// Where to answer (the component's session id once it runs).
+        reply: ControlSender<Result<(), String>>,
+    },
+    /// Stop a component on this shard.
+    StopComponent {
+        /// The component's id.
+        id: String,
+        /// Where to answer.
+        reply: ControlSender<Result<(), String>>,
+    },
+}
+
+/// A running router.
+pub struct RouterHandle {
+    controls: Vec<ControlSender<ControlMsg>>,
+    threads: Mutex<Option<glommio::PoolThreadHandles<()>>>,
+    done: crossbeam_channel::Receiver<()>,
+    bound: Vec<Bound>,
+    shards: usize,
+}
+
+impl RouterHandle {
+    pub(crate) fn new(
+        controls: Vec<ControlSender<ControlMsg>>,
+        threads: glommio::PoolThreadHandles<()>,
+        done: crossbeam_channel::Receiver<()>,
+        bound: Vec<Bound>,
+        shards: usize,
+    ) -> RouterHandle {
+        RouterHandle {
+            controls,
+            threads: Mutex::new(Some(threads)),
+            done,
+            bound,
+            shards,
+        }
+    }
+
+    /// Where each transport listens (port 0 resolved).
+    pub fn bound(&self) -> &[Bound] {
+        &self.bound
+    }
+
+    /// The TCP address of a transport, by config id.
+    pub fn tcp_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.bound.iter().find_map(|b| match &b.endpoint {
+            EndpointSpec::Tcp(a) if b.name == name => Some(*a),
+            _ => None,
+        })
+    }
+
+    /// How many shards run.
+    pub fn shards(&self) -> usize {
+        self.shards
+    }
+
+    /// Runs `f` on every shard's core and collects the answers in shard order
+    /// (Seastar's `map_reduce`, minus the reduce). Blocks the calling thread,
+    /// which must not be a shard.
+    pub fn invoke_on_all<R, F>(&self, f: F) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: Fn(&mut RouterCore) -> R + Send + Sync + 'static,
+    {
+        futures_lite::future::block_on(self.invoke_on_all_async(f))
+    }
+
+    /// [`RouterHandle::invoke_on_all`] for callers that must not block: a task
+    /// on a shard (the management component) awaits the answers.
+    pub async fn invoke_on_all_async<R, F>(&self, f: F) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: Fn(&mut RouterCore) -> R + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let (tx, rx) = channel();
+        for (i, c) in self.controls.iter().enumerate() {
+            let f = f.clone();
+            let tx = tx.clone();
+            c.send(ControlMsg::Invoke(Box::new(move |core| {
+                tx.send((i, f(core)));
+            })));
+        }
+        drop(tx);
+        let mut out = Vec::with_capacity(self.controls.len());
+        while out.len() < self.controls.len() {
+            match rx.recv().await {
+                Some(r) => out.push(r),
+                None => break,
+            }
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Sends a control message to one shard.
+    pub fn send_to(&self, shard: usize, msg: ControlMsg) -> bool {
+        self.controls.get(shard).is_some_and(|c| c.send(msg))
+    }
+
+    /// Sends a message built per shard to every shard and awaits each answer.
+    pub async fn ask_all<T: Send + 'static>(
+        &self,
+        mut make: impl FnMut(ControlSender<T>) -> ControlMsg,
+    ) -> Vec<T> {
+        let (tx, rx) = channel();
+        for c in &self.controls {
+            c.send(make(tx.clone()));
+        }
+        drop(tx);
+        let mut out = Vec::new();
+        while let Some(r) = rx.recv().await {
+            out.push(r);
+            if out.len() == self.controls.len() {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Asks every shard to shut down (GOODBYE `reason` to every session).
+    pub fn shutdown(&self, reason: &str) {
+        for c in &self.controls {
+            c.send(ControlMsg::Shutdown {
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// Waits for every shard to stop (their threads stay parked until the
+    /// process exits; see `start`).
+    pub fn join(self) -> Result<(), String> {
+        self.wait_stopped()
+    }
+
+    /// Waits for every shard to stop, after [`RouterHandle::shutdown`].
+    pub fn wait_stopped(&self) -> Result<(), String> {
+        let threads = match self.threads.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        let Some(threads) = threads else {
+            return Ok(());
+        };
+        let mut stopped = 0;
+        while stopped < self.shards {
+            match self.done.recv_timeout(Duration::from_secs(30)) {
+                Ok(()) => stopped += 1,
+                Err(_) => {
+                    return Err(format!(
+                        "{} shard(s) did not stop within 30 s",
+                        self.shards - stopped
+                    ))
+                }
+            }
+        }
+        // The threads are parked for good: never join them.
+        std::mem::forget(threads);
+        Ok(())
+    }
+}
+
+impl Drop for RouterHandle {
+    fn drop(&mut self) {
+        let running = self.threads.get_mut().map(|t| t.is_some()).unwrap_or(false);
+        if running {
+            self.shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
+            let _ = self.wait_stopped();
         }
     }
 }

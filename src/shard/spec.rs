@@ -1,9 +1,31 @@
 //! From the TOML [`Config`] to what the runtime runs ([`RouterSpec`]).
 
 use crate::config::Config;
+use crate::router::realm::RealmConfig;
+use crate::router::TransportId;
 use crate::transport::ListenerSpec;
 
-use super::{RouterSpec, StartError};
+use super::StartError;
+
+/// What the runtime runs.
+#[derive(Debug, Clone)]
+pub struct RouterSpec {
+    /// Number of shards (executors).
+    pub shards: usize,
+    /// CPUs to pin the shards to, when given.
+    pub cpus: Option<Vec<usize>>,
+    /// io_uring registered buffer memory per shard.
+    pub io_memory: usize,
+    /// Realms.
+    pub realms: Vec<RealmConfig>,
+    /// Listeners.
+    pub listeners: Vec<ListenerSpec>,
+    /// Seed for ids (None: from the OS).
+    pub seed: Option<u64>,
+    /// Realms (by name) that sessions may join only through the listed
+    /// transports; set before any listener accepts (the management realm).
+    pub realm_transports: Vec<(String, Vec<TransportId>)>,
+}
 
 impl RouterSpec {
     /// The runtime's view of a validated configuration.
