@@ -143,11 +143,9 @@ fn an_oversize_message_gets_close_code_1009() {
 /// The shard's (transport_protocol_errors, oversize_messages).
 fn router_stats(router: &RouterHandle) -> (u64, u64) {
     router
-        .invoke_on_all(|core| {
-            let s = core.stats();
-            (s.transport_protocol_errors, s.oversize_messages)
-        })
-        .into_iter()
+        .shard_stats()
+        .iter()
+        .map(|s| (s.transport_protocol_errors, s.oversize_messages))
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 

@@ -200,10 +200,7 @@ fn a_slow_subscriber_is_bounded_and_never_stalls_the_others() {
         n,
         "the fast subscriber got every event"
     );
-    let dropped: u64 = router
-        .invoke_on_all(|core| core.stats().events_dropped)
-        .into_iter()
-        .sum();
+    let dropped: u64 = router.shard_stats().iter().map(|s| s.events_dropped).sum();
     assert!(
         dropped > 0,
         "events for the subscriber that never reads were dropped and counted"
@@ -418,8 +415,9 @@ fn connection_and_handshake_caps_refuse_and_count() {
     .unwrap();
     let refused = || -> u64 {
         router
-            .invoke_on_all(|core| core.stats().connections_refused)
+            .shard_stats()
             .iter()
+            .map(|s| s.connections_refused)
             .sum()
     };
     let ws_addr = router.tcp_addr("ws").unwrap();

@@ -11,6 +11,7 @@ use crate::config::ComponentConfig;
 use crate::router::auth::{AnonymousStatic, AuthMethodConfig, Authenticator, TransportAuth};
 use crate::router::TransportId;
 
+use super::ops::OpError;
 use super::run::Shard;
 
 /// The components running on one shard, by id.
@@ -29,8 +30,8 @@ impl Components {
         config: &ComponentConfig,
         registry: &Registry,
         transport: TransportId,
-    ) -> Result<(), String> {
-        let component = registry.build(config)?;
+    ) -> Result<(), OpError> {
+        let component = registry.build(config).map_err(OpError::Component)?;
         let auth = TransportAuth {
             anonymous: Some(AuthMethodConfig::Static(AnonymousStatic {
                 role: config.role.clone(),
@@ -38,7 +39,7 @@ impl Components {
             })),
             ..Default::default()
         };
-        let auth = Authenticator::new(&auth).map_err(|e| e.to_string())?;
+        let auth = Authenticator::new(&auth)?;
         shard.core.borrow_mut().set_transport(transport, auth);
         let running = crate::component::start(shard, component, &config.realm, transport);
         if let Some(old) = self.running.insert(config.id.clone(), running) {
@@ -48,13 +49,13 @@ impl Components {
     }
 
     /// Stops component `id`.
-    pub fn stop(&mut self, id: &str) -> Result<(), String> {
+    pub fn stop(&mut self, id: &str) -> Result<(), OpError> {
         match self.running.remove(id) {
             Some(c) => {
                 c.stop();
                 Ok(())
             }
-            None => Err(format!("no component '{id}' on this shard")),
+            None => Err(OpError::NoSuchComponent(id.to_owned())),
         }
     }
 

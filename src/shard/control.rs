@@ -14,8 +14,11 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use futures_util::task::AtomicWaker;
 
-use crate::router::{RouterCore, TransportId};
-use crate::transport::{Bound, EndpointSpec, ListenerSpec};
+use crate::router::stats::ShardStats;
+use crate::router::TransportId;
+use crate::transport::{AdminSite, Bound, EndpointSpec, ListenerSpec};
+
+use super::ops::{CoreOp, OpError};
 
 /// The sending side, cloneable and usable from any thread.
 pub struct ControlSender<T> {
@@ -66,6 +69,12 @@ impl<T> ControlReceiver<T> {
         Recv { rx: self }
     }
 
+    /// The next message, waiting at most `timeout` (blocks the thread: not
+    /// for a shard); `None` when none came or every sender is gone.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<T> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+
     /// A message if one is waiting.
     pub fn try_recv(&self) -> Option<T> {
         self.rx.try_recv().ok()
@@ -97,21 +106,35 @@ impl<T> Future for Recv<'_, T> {
     }
 }
 
-/// Messages the control plane sends a shard.
+/// Where a shard answers a control message: the reply channel, tagged with
+/// the shard it was sent to so that fan-outs come back in shard order.
+pub struct Reply<T> {
+    shard: usize,
+    tx: ControlSender<(usize, T)>,
+}
+
+impl<T> Reply<T> {
+    /// Sends the answer (dropped when nobody waits for it any more).
+    pub fn send(self, answer: T) {
+        self.tx.send((self.shard, answer));
+    }
+}
+
+/// Messages the control plane sends a shard: typed operations only.
 pub enum ControlMsg {
     /// Stop listening, say GOODBYE to every session, flush, and stop.
     Shutdown {
         /// GOODBYE reason.
         reason: String,
     },
-    /// Run a function on the shard's core (the controller's `invoke_on_all`).
-    Invoke(Box<dyn FnOnce(&mut RouterCore) + Send>),
+    /// An operation on the shard's router core.
+    Core(CoreOp),
     /// Start accepting on a new transport (its authentication is set on the core first).
     StartListener {
         /// The transport.
         spec: Box<ListenerSpec>,
         /// Where to answer.
-        reply: ControlSender<Result<(), String>>,
+        reply: Reply<Result<(), OpError>>,
     },
     /// Stop accepting on a transport; with `close`, GOODBYE its sessions.
     StopListener {
@@ -120,10 +143,17 @@ pub enum ControlMsg {
         /// Close the sessions that came through it.
         close: Option<String>,
         /// Where to answer.
-        reply: ControlSender<Result<(), String>>,
+        reply: Reply<()>,
     },
-    /// Run a task on this shard (the admin HTTP listener, say).
-    Spawn(Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> + Send>),
+    /// Start the admin HTTP listener on this shard; answers where it listens.
+    StartAdmin {
+        /// Where to listen (port 0: any).
+        addr: SocketAddr,
+        /// What it serves.
+        site: Arc<dyn AdminSite>,
+        /// Where to answer.
+        reply: Reply<Result<SocketAddr, OpError>>,
+    },
     /// Start a component on this shard.
     StartComponent {
         /// The component's config.
@@ -132,15 +162,15 @@ pub enum ControlMsg {
         registry: Arc<crate::component::Registry>,
         /// The internal transport it joins through.
         transport: TransportId,
-        /// Where to answer (the component's session id once it runs).
-        reply: ControlSender<Result<(), String>>,
+        /// Where to answer.
+        reply: Reply<Result<(), OpError>>,
     },
     /// Stop a component on this shard.
     StopComponent {
         /// The component's id.
         id: String,
         /// Where to answer.
-        reply: ControlSender<Result<(), String>>,
+        reply: Reply<Result<(), OpError>>,
     },
 }
 
@@ -188,32 +218,47 @@ impl RouterHandle {
         self.shards
     }
 
-    /// Runs `f` on every shard's core and collects the answers in shard order
-    /// (Seastar's `map_reduce`, minus the reduce). Blocks the calling thread,
-    /// which must not be a shard.
-    pub fn invoke_on_all<R, F>(&self, f: F) -> Vec<R>
-    where
-        R: Send + 'static,
-        F: Fn(&mut RouterCore) -> R + Send + Sync + 'static,
-    {
-        futures_lite::future::block_on(self.invoke_on_all_async(f))
+    /// Sends the message `make` builds to shard `shard` and awaits its
+    /// answer; `None` when the shard is gone (or never was).
+    pub async fn ask<T: Send + 'static>(
+        &self,
+        shard: usize,
+        make: impl FnOnce(Reply<T>) -> ControlMsg,
+    ) -> Option<T> {
+        let c = self.controls.get(shard)?;
+        let (tx, rx) = channel();
+        c.send(make(Reply { shard, tx }));
+        rx.recv().await.map(|(_, answer)| answer)
     }
 
-    /// [`RouterHandle::invoke_on_all`] for callers that must not block: a task
-    /// on a shard (the management component) awaits the answers.
-    pub async fn invoke_on_all_async<R, F>(&self, f: F) -> Vec<R>
-    where
-        R: Send + 'static,
-        F: Fn(&mut RouterCore) -> R + Send + Sync + 'static,
-    {
-        let f = Arc::new(f);
+    /// [`RouterHandle::ask`] from a thread that is not a shard, waiting at
+    /// most `timeout`; `None` when the shard is gone or did not answer in time.
+    pub fn ask_blocking<T: Send + 'static>(
+        &self,
+        shard: usize,
+        make: impl FnOnce(Reply<T>) -> ControlMsg,
+        timeout: Duration,
+    ) -> Option<T> {
+        let c = self.controls.get(shard)?;
         let (tx, rx) = channel();
-        for (i, c) in self.controls.iter().enumerate() {
-            let f = f.clone();
-            let tx = tx.clone();
-            c.send(ControlMsg::Invoke(Box::new(move |core| {
-                tx.send((i, f(core)));
-            })));
+        c.send(make(Reply { shard, tx }));
+        rx.recv_timeout(timeout).map(|(_, answer)| answer)
+    }
+
+    /// Sends a message built per shard to every shard and awaits the answers,
+    /// in shard order (a shard that is gone gives none). Callers that must
+    /// not block (a task on a shard: the management component) await it;
+    /// other threads may `block_on` it.
+    pub async fn ask_all<T: Send + 'static>(
+        &self,
+        mut make: impl FnMut(Reply<T>) -> ControlMsg,
+    ) -> Vec<T> {
+        let (tx, rx) = channel();
+        for (shard, c) in self.controls.iter().enumerate() {
+            c.send(make(Reply {
+                shard,
+                tx: tx.clone(),
+            }));
         }
         drop(tx);
         let mut out = Vec::with_capacity(self.controls.len());
@@ -227,29 +272,19 @@ impl RouterHandle {
         out.into_iter().map(|(_, r)| r).collect()
     }
 
-    /// Sends a control message to one shard.
-    pub fn send_to(&self, shard: usize, msg: ControlMsg) -> bool {
-        self.controls.get(shard).is_some_and(|c| c.send(msg))
+    /// Runs a core operation on every shard and collects the answers in
+    /// shard order (Seastar's `invoke_on_all`; the caller reduces).
+    pub async fn on_all<T: Send + 'static>(
+        &self,
+        mut op: impl FnMut(Reply<T>) -> CoreOp,
+    ) -> Vec<T> {
+        self.ask_all(|reply| ControlMsg::Core(op(reply))).await
     }
 
-    /// Sends a message built per shard to every shard and awaits each answer.
-    pub async fn ask_all<T: Send + 'static>(
-        &self,
-        mut make: impl FnMut(ControlSender<T>) -> ControlMsg,
-    ) -> Vec<T> {
-        let (tx, rx) = channel();
-        for c in &self.controls {
-            c.send(make(tx.clone()));
-        }
-        drop(tx);
-        let mut out = Vec::new();
-        while let Some(r) = rx.recv().await {
-            out.push(r);
-            if out.len() == self.controls.len() {
-                break;
-            }
-        }
-        out
+    /// Every shard's counters, in shard order, from a thread that is not a
+    /// shard (tests, the CLI).
+    pub fn shard_stats(&self) -> Vec<ShardStats> {
+        futures_lite::future::block_on(self.on_all(|reply| CoreOp::ShardStats { reply }))
     }
 
     /// Asks every shard to shut down (GOODBYE `reason` to every session).

@@ -14,13 +14,15 @@
 //! | `spec.rs` | [`RouterSpec`]: what the runtime runs, from the config |
 //! | `os.rs` | io_uring probe, memlock and nofile limits, CPU placement, [`RING_DEPTH`] |
 //! | `mesh.rs` | the mesh between shards behind one typed API, with per-peer overflow queues |
-//! | `control.rs` | the control channel, [`ControlMsg`], [`RouterHandle`] |
+//! | `control.rs` | the control channel, [`ControlMsg`], [`RouterHandle`] (`ask`, `ask_all`, `on_all`) |
+//! | `ops.rs` | the typed operations on a shard's core ([`CoreOp`]) and their error ([`OpError`]) |
 //! | `run.rs` | the `Shard` value, its [`Host`](crate::transport::Host) side, and the shard loop |
 //! | `components.rs` | the components running on a shard |
 
 mod components;
 pub mod control;
 mod mesh;
+mod ops;
 mod os;
 mod run;
 mod spec;
@@ -31,7 +33,8 @@ mod start;
 pub use crate::transport::outbox;
 pub use crate::transport::{CloseReason, Outbox, QueueLimits};
 
-pub use control::{ControlMsg, RouterHandle};
+pub use control::{ControlMsg, Reply, RouterHandle};
+pub use ops::{CoreOp, OpError};
 pub(crate) use os::now_ms;
 pub use os::{probe_io_uring, raise_memlock, raise_nofile, RING_DEPTH};
 pub(crate) use run::Shard;

@@ -17,12 +17,15 @@ use crate::router::auth::Authenticator;
 use crate::router::peer::PeerMsg;
 use crate::router::{ConnId, Output, RouterCore, ShardId, TransportId};
 use crate::transport::outbox::Notify;
-use crate::transport::{spawn_listener, CloseReason, Host, Outbox, QueueLimits};
+use crate::transport::{
+    spawn_admin, spawn_listener, CloseReason, Host, ListenerSpec, Outbox, QueueLimits,
+};
 use crate::wamp::value::Dict;
 
 use super::components::Components;
 use super::control::{ControlMsg, ControlReceiver};
 use super::mesh::Mesh;
+use super::ops::OpError;
 use super::os::now_ms;
 use super::{RouterSpec, StartError};
 
@@ -296,32 +299,12 @@ pub(crate) async fn shard_main(
     // The control loop.
     while let Some(msg) = control.recv().await {
         match msg {
-            ControlMsg::Invoke(f) => {
-                f(&mut shard.core.borrow_mut());
+            ControlMsg::Core(op) => {
+                op.run(&mut shard.core.borrow_mut());
                 shard.pump();
             }
             ControlMsg::StartListener { spec, reply } => {
-                let r = match Authenticator::new(&spec.auth) {
-                    Err(e) => Err(e.to_string()),
-                    Ok(auth) => {
-                        let mut core = shard.core.borrow_mut();
-                        core.set_transport(spec.id, auth);
-                        core.set_transport_limits(spec.id, spec.limits.into());
-                        drop(core);
-                        match spawn_listener(&shard, &spec) {
-                            Ok(Some(task)) => {
-                                listeners.insert(spec.id, task);
-                                Ok(())
-                            }
-                            Ok(None) => Ok(()),
-                            Err(e) => Err(e.to_string()),
-                        }
-                    }
-                };
-                reply.send(r);
-            }
-            ControlMsg::Spawn(f) => {
-                tasks.push(glommio::spawn_local(f()));
+                reply.send(start_listener(&shard, &spec, &mut listeners));
             }
             ControlMsg::StopListener { id, close, reply } => {
                 drop(listeners.remove(&id));
@@ -331,7 +314,19 @@ pub(crate) async fn shard_main(
                     shard.pump();
                     shard.going_away.set(false);
                 }
-                reply.send(Ok(()));
+                reply.send(());
+            }
+            ControlMsg::StartAdmin { addr, site, reply } => {
+                reply.send(match spawn_admin(addr, site) {
+                    Ok((bound, task)) => {
+                        tasks.push(task);
+                        Ok(bound)
+                    }
+                    Err(e) => Err(OpError::Admin {
+                        addr,
+                        error: e.to_string(),
+                    }),
+                });
             }
             ControlMsg::StartComponent {
                 config,
@@ -365,5 +360,24 @@ pub(crate) async fn shard_main(
     shard.mesh.close();
     drop(shard);
     log::debug!("shard {id} stopped");
+    Ok(())
+}
+
+/// Sets a new transport's authentication on the core and starts accepting
+/// on it (when it is for this shard).
+fn start_listener(
+    shard: &Rc<Shard>,
+    spec: &ListenerSpec,
+    listeners: &mut HashMap<TransportId, glommio::Task<()>>,
+) -> Result<(), OpError> {
+    let auth = Authenticator::new(&spec.auth)?;
+    {
+        let mut core = shard.core.borrow_mut();
+        core.set_transport(spec.id, auth);
+        core.set_transport_limits(spec.id, spec.limits.into());
+    }
+    if let Some(task) = spawn_listener(shard, spec)? {
+        listeners.insert(spec.id, task);
+    }
     Ok(())
 }

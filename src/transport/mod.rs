@@ -10,6 +10,7 @@
 //! | `serve.rs` | serving a connected stream: WebSocket and RawSocket handshakes, the reader and writer loops, closing |
 //! | `rawsocket.rs` | RawSocket framing, sans-IO |
 //! | `outbox.rs` | a connection's bounded, batched write queue |
+//! | `admin.rs` | the admin HTTP listener: one request per connection, answered by an [`AdminSite`] |
 //! | `host.rs` | [`Host`]: what serving needs from whoever hosts the connections (a shard) |
 //!
 //! The transports import nothing of the shard, the control plane or the
@@ -17,6 +18,7 @@
 //! over it and over the stream (`AsyncRead + AsyncWrite + Unpin`), which is
 //! where TLS wraps a connection.
 
+mod admin;
 mod admission;
 mod host;
 mod listener;
@@ -26,6 +28,7 @@ pub mod rawsocket;
 mod serve;
 mod socket;
 
+pub use admin::{spawn_admin, AdminAnswer, AdminSite};
 pub use admission::ConnGauge;
 pub use host::Host;
 pub use listener::spawn_listener;
@@ -34,4 +37,4 @@ pub use options::{
     WebSocketOptions,
 };
 pub use outbox::{CloseReason, Outbox, QueueLimits, SlowConsumer};
-pub use socket::{check_free, listen_socket, listen_tcp_alone, reserve};
+pub use socket::{check_free, listen_socket, reserve};

@@ -43,7 +43,7 @@ pub(crate) fn listen_tcp(
 /// A listener that one shard alone serves (the admin HTTP endpoint): like
 /// [`listen_socket`] but without SO_REUSEPORT, so a second router cannot
 /// share its port; SO_REUSEADDR lets a restart bind it at once.
-pub fn listen_tcp_alone(
+pub(crate) fn listen_tcp_alone(
     addr: SocketAddr,
     backlog: u32,
 ) -> std::io::Result<glommio::net::TcpListener> {
