@@ -11,7 +11,8 @@ use shardwamp::client::{Client, Credentials};
 use shardwamp::component::Registry;
 use shardwamp::config::{Config, EXAMPLE_CONFIG};
 use shardwamp::control::{self, Controller};
-use shardwamp::shard::{self, EndpointSpec, RouterSpec};
+use shardwamp::shard::RouterSpec;
+use shardwamp::transport::{EndpointSpec, ListenerKind};
 use shardwamp::wamp::value::{Dict, Value};
 
 /// A thread-per-core WAMP v2 router.
@@ -152,8 +153,8 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
     for l in &spec.listeners {
         let serializers: Vec<&str> = l.serializers.iter().map(|s| s.name()).collect();
         let (kind, path) = match &l.kind {
-            shard::ListenerKind::WebSocket(o) => ("websocket", o.path.as_str()),
-            shard::ListenerKind::RawSocket(_) => ("rawsocket", ""),
+            ListenerKind::WebSocket(o) => ("websocket", o.path.as_str()),
+            ListenerKind::RawSocket(_) => ("rawsocket", ""),
         };
         let at = match &l.endpoint {
             EndpointSpec::Tcp(a) => format!("{a}{path}"),
@@ -213,8 +214,8 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
                     .iter()
                     .find(|l| l.name == b.name)
                     .and_then(|l| match &l.kind {
-                        shard::ListenerKind::WebSocket(o) => Some(o.path.clone()),
-                        shard::ListenerKind::RawSocket(_) => None,
+                        ListenerKind::WebSocket(o) => Some(o.path.clone()),
+                        ListenerKind::RawSocket(_) => None,
                     });
                 match path {
                     Some(p) => format!("ws://{a}{p}"),

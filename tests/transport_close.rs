@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use common::{listener, open_realm};
 use shardwamp::codec::Serializer;
-use shardwamp::shard::{self, ListenerKind, RouterHandle, RouterSpec, WebSocketOptions};
+use shardwamp::shard::{self, RouterHandle, RouterSpec};
 use shardwamp::transport::rawsocket;
+use shardwamp::transport::{ListenerKind, WebSocketOptions};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tungstenite::protocol::frame::FrameSocket;
@@ -142,11 +143,9 @@ fn an_oversize_message_gets_close_code_1009() {
 /// The shard's (transport_protocol_errors, oversize_messages).
 fn router_stats(router: &RouterHandle) -> (u64, u64) {
     router
-        .invoke_on_all(|core| {
-            let s = core.stats();
-            (s.transport_protocol_errors, s.oversize_messages)
-        })
-        .into_iter()
+        .shard_stats()
+        .iter()
+        .map(|s| (s.transport_protocol_errors, s.oversize_messages))
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 

@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 use common::{listener, open_realm, Client};
 use shardwamp::codec::Serializer;
 use shardwamp::dict;
-use shardwamp::shard::{self, EndpointSpec, ListenerKind, QueueLimits, RouterSpec, SlowConsumer};
+use shardwamp::shard::{self, RouterSpec};
+use shardwamp::transport::{self, EndpointSpec, ListenerKind, QueueLimits, SlowConsumer};
 use shardwamp::wamp::message::{Message, Payload};
 use shardwamp::wamp::value::{Dict, Value};
 
-fn spec(listeners: Vec<shard::ListenerSpec>) -> RouterSpec {
+fn spec(listeners: Vec<transport::ListenerSpec>) -> RouterSpec {
     RouterSpec {
         shards: 1,
         cpus: None,
@@ -199,10 +200,7 @@ fn a_slow_subscriber_is_bounded_and_never_stalls_the_others() {
         n,
         "the fast subscriber got every event"
     );
-    let dropped: u64 = router
-        .invoke_on_all(|core| core.stats().events_dropped)
-        .into_iter()
-        .sum();
+    let dropped: u64 = router.shard_stats().iter().map(|s| s.events_dropped).sum();
     assert!(
         dropped > 0,
         "events for the subscriber that never reads were dropped and counted"
@@ -377,7 +375,7 @@ fn messages_larger_than_the_read_buffer_arrive_whole() {
 #[test]
 fn the_listen_backlog_is_applied() {
     for (backlog, completes) in [(2u32, false), (64, true)] {
-        let l = shard::listen_socket("127.0.0.1:0".parse().unwrap(), backlog).unwrap();
+        let l = transport::listen_socket("127.0.0.1:0".parse().unwrap(), backlog).unwrap();
         let addr = l.local_addr().unwrap().as_socket().unwrap();
         // Nobody accepts: the accept queue holds backlog + 1 connections.
         let mut held = Vec::new();
@@ -417,8 +415,9 @@ fn connection_and_handshake_caps_refuse_and_count() {
     .unwrap();
     let refused = || -> u64 {
         router
-            .invoke_on_all(|core| core.stats().connections_refused)
+            .shard_stats()
             .iter()
+            .map(|s| s.connections_refused)
             .sum()
     };
     let ws_addr = router.tcp_addr("ws").unwrap();

@@ -1,17 +1,19 @@
 //! The admin HTTP listener (off by default): `/metrics` in Prometheus text
-//! format, `/health` and `/ready`. It runs on shard 0 and reads the shards'
-//! counters through the controller.
+//! format, `/health` and `/ready`. It runs on shard 0 (the listener and the
+//! HTTP exchange are `transport::admin`'s) and reads the shards' counters
+//! through the controller.
 
 use std::fmt::Write as _;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Weak};
-
-use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Controller;
 use crate::config::Endpoint;
 use crate::router::stats::ShardStats;
 use crate::shard::ControlMsg;
+use crate::transport::{AdminAnswer, AdminSite};
 use crate::wamp::message::MessageType;
 
 /// One per-shard metric: name, help, type, and how to read it.
@@ -198,79 +200,59 @@ pub fn start(controller: &Arc<Controller>) -> Result<(), String> {
         Endpoint::Tcp(t) => t.socket_addr(),
         Endpoint::Unix(_) => return Err("the admin listener needs a TCP endpoint".into()),
     };
-    let weak = Arc::downgrade(controller);
-    let (tx, rx) = crossbeam_channel::bounded::<Result<SocketAddr, String>>(1);
-    controller.handle.send_to(
+    let site = Arc::new(Site(Arc::downgrade(controller)));
+    let answer = controller.handle.ask_blocking(
         0,
-        ControlMsg::Spawn(Box::new(move || {
-            Box::pin(async move {
-                let listener = match crate::shard::listen_tcp_alone(addr, 128) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let _ = tx.send(Err(format!("admin listener on {addr}: {e}")));
-                        return;
-                    }
-                };
-                let _ = tx.send(listener.local_addr().map_err(|e| e.to_string()));
-                while let Ok(stream) = listener.accept().await {
-                    let weak = weak.clone();
-                    glommio::spawn_local(async move { serve(stream, weak).await }).detach();
-                }
-            })
-        })),
+        |reply| ControlMsg::StartAdmin { addr, site, reply },
+        std::time::Duration::from_secs(10),
     );
-    match rx.recv_timeout(std::time::Duration::from_secs(10)) {
-        Ok(Ok(bound)) => {
+    match answer {
+        Some(Ok(bound)) => {
             *controller.admin_addr.lock().map_err(|e| e.to_string())? = Some(bound);
             Ok(())
         }
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err("the admin listener did not start".into()),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("the admin listener did not start".into()),
     }
 }
 
-async fn serve(mut stream: glommio::net::TcpStream, controller: Weak<Controller>) {
-    let mut buf = vec![0u8; 4096];
-    let mut n = 0;
-    loop {
-        match stream.read(&mut buf[n..]).await {
-            Ok(0) | Err(_) => return,
-            Ok(k) => n += k,
-        }
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&buf[..n]) {
-            Ok(httparse::Status::Complete(_)) => {
-                let path = req.path.unwrap_or("/").to_owned();
-                let (status, body) = match (req.method, path.as_str()) {
-                    (Some("GET"), "/health") => ("200 OK", "ok\n".to_owned()),
-                    (Some("GET"), "/ready") => match controller.upgrade() {
-                        Some(_) => ("200 OK", "ready\n".to_owned()),
-                        None => ("503 Service Unavailable", "stopping\n".to_owned()),
-                    },
-                    (Some("GET"), "/metrics") => match controller.upgrade() {
-                        Some(c) => {
-                            let stats = c.shard_stats().await;
-                            let realms = c.realm_stats_by_name().await;
-                            ("200 OK", render(&stats, &realms))
-                        }
-                        None => ("503 Service Unavailable", String::new()),
-                    },
-                    _ => ("404 Not Found", "not found\n".to_owned()),
-                };
-                let resp = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(resp.as_bytes()).await;
-                let _ = stream.flush().await;
-                return;
+/// The admin pages, read from the controller while it runs.
+struct Site(Weak<Controller>);
+
+impl AdminSite for Site {
+    fn answer(&self, method: &str, path: &str) -> Pin<Box<dyn Future<Output = AdminAnswer>>> {
+        let controller = self.0.clone();
+        let page = match (method, path) {
+            ("GET", "/health") => Page::Health,
+            ("GET", "/ready") => Page::Ready,
+            ("GET", "/metrics") => Page::Metrics,
+            _ => Page::NotFound,
+        };
+        Box::pin(async move {
+            match page {
+                Page::Health => ("200 OK", "ok\n".to_owned()),
+                Page::Ready => match controller.upgrade() {
+                    Some(_) => ("200 OK", "ready\n".to_owned()),
+                    None => ("503 Service Unavailable", "stopping\n".to_owned()),
+                },
+                Page::Metrics => match controller.upgrade() {
+                    Some(c) => {
+                        let stats = c.shard_stats().await;
+                        let realms = c.realm_stats_by_name().await;
+                        ("200 OK", render(&stats, &realms))
+                    }
+                    None => ("503 Service Unavailable", String::new()),
+                },
+                Page::NotFound => ("404 Not Found", "not found\n".to_owned()),
             }
-            Ok(httparse::Status::Partial) if n < buf.len() => continue,
-            _ => {
-                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
-                return;
-            }
-        }
+        })
     }
+}
+
+/// The pages the admin listener serves.
+enum Page {
+    Health,
+    Ready,
+    Metrics,
+    NotFound,
 }

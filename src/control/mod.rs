@@ -24,9 +24,8 @@ use crate::config::role::RoleConfig;
 use crate::config::{ComponentConfig, Config, TransportConfig};
 use crate::router::stats::{RealmStats, ShardStats};
 use crate::router::{RealmId, TransportId};
-use crate::shard::{
-    self, Bound, ControlMsg, EndpointSpec, ListenerSpec, RouterHandle, RouterSpec, StartError,
-};
+use crate::shard::{self, ControlMsg, CoreOp, OpError, RouterHandle, RouterSpec, StartError};
+use crate::transport::{self, Bound, EndpointSpec, ListenerSpec};
 use crate::wamp::message::MessageType;
 use crate::wamp::value::{Dict, Value};
 
@@ -278,13 +277,14 @@ impl Controller {
             let last = management::procedure(OPERATIONS[OPERATIONS.len() - 1]);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             loop {
-                let (r, p) = (realm.clone(), last.clone());
-                if controller
-                    .handle
-                    .invoke_on_all(move |core| core.routes_procedure(&r, &p))
-                    .into_iter()
-                    .all(|b| b)
-                {
+                let routed = futures_lite::future::block_on(controller.handle.on_all(|reply| {
+                    CoreOp::RoutesProcedure {
+                        realm: realm.clone(),
+                        procedure: last.clone(),
+                        reply,
+                    }
+                }));
+                if routed.into_iter().all(|b| b) {
                     break;
                 }
                 if std::time::Instant::now() > deadline {
@@ -338,7 +338,7 @@ impl Controller {
         let rid = r.rid;
         let sessions: usize = self
             .handle
-            .invoke_on_all_async(move |core| core.local_session_count(rid))
+            .on_all(|reply| CoreOp::LocalSessionCount { realm: rid, reply })
             .await
             .into_iter()
             .sum();
@@ -384,7 +384,7 @@ impl Controller {
             let rid = r.rid;
             let per_shard = self
                 .handle
-                .invoke_on_all_async(move |core| core.realm_stats(rid).cloned().unwrap_or_default())
+                .on_all(|reply| CoreOp::RealmStats { realm: rid, reply })
                 .await;
             let mut total = RealmStats::default();
             for s in &per_shard {
@@ -425,16 +425,17 @@ impl Controller {
             );
             rid
         };
-        let c = config.clone();
         let results = self
             .handle
-            .invoke_on_all_async(move |core| {
-                core.start_realm(rid, c.clone()).map_err(|e| e.to_string())
+            .on_all(|reply| CoreOp::StartRealm {
+                realm: rid,
+                config: Box::new(config.clone()),
+                reply,
             })
             .await;
         if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
             self.lock().realms.remove(id);
-            return Err(err(ERROR_FAILED, e));
+            return Err(err(ERROR_FAILED, e.to_string()));
         }
         Ok(Value::Dict(
             crate::dict! { "id" => id, "name" => config.name.as_str() },
@@ -450,7 +451,11 @@ impl Controller {
         let r = self.realm(id)?;
         let rid = r.rid;
         self.handle
-            .invoke_on_all_async(move |core| core.stop_realm(rid, close_sessions))
+            .on_all(|reply| CoreOp::StopRealm {
+                realm: rid,
+                close_sessions,
+                reply,
+            })
             .await;
         self.lock().realms.remove(id);
         Ok(Value::Dict(
@@ -504,13 +509,16 @@ impl Controller {
         crate::router::authz::Role::new(config.clone())
             .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
         let rid = self.realm(realm)?.rid;
-        let c = config.clone();
         let results = self
             .handle
-            .invoke_on_all_async(move |core| core.set_role(rid, &c).map_err(|e| e.to_string()))
+            .on_all(|reply| CoreOp::SetRole {
+                realm: rid,
+                role: Box::new(config.clone()),
+                reply,
+            })
             .await;
         if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-            return Err(err(ERROR_FAILED, e));
+            return Err(err(ERROR_FAILED, e.to_string()));
         }
         let mut st = self.lock();
         if let Some(r) = st.realms.get_mut(realm) {
@@ -536,9 +544,12 @@ impl Controller {
             ));
         }
         let rid = r.rid;
-        let name = role_id.to_owned();
         self.handle
-            .invoke_on_all_async(move |core| core.remove_role(rid, &name))
+            .on_all(|reply| CoreOp::RemoveRole {
+                realm: rid,
+                name: role_id.to_owned(),
+                reply,
+            })
             .await;
         if let Some(r) = self.lock().realms.get_mut(realm) {
             r.config.roles.retain(|c| c.name != role_id);
@@ -636,7 +647,7 @@ impl Controller {
             .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
         crate::router::auth::Authenticator::new(&spec.auth)
             .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
-        shard::check_free(&spec.endpoint).map_err(|e| {
+        transport::check_free(&spec.endpoint).map_err(|e| {
             err(
                 ERROR_INVALID_CONFIGURATION,
                 format!("transport '{id}': cannot listen there: {e}"),
@@ -646,7 +657,7 @@ impl Controller {
         if let EndpointSpec::Tcp(addr) = &mut spec.endpoint {
             if addr.port() == 0 {
                 let (local, sock) =
-                    shard::reserve(*addr).map_err(|e| err(ERROR_FAILED, e.to_string()))?;
+                    transport::reserve(*addr).map_err(|e| err(ERROR_FAILED, e.to_string()))?;
                 *addr = local;
                 reservation = Some(sock);
             }
@@ -667,7 +678,7 @@ impl Controller {
                     reply,
                 })
                 .await;
-            return Err(err(ERROR_FAILED, e));
+            return Err(err(ERROR_FAILED, e.to_string()));
         }
         let bound = Bound {
             transport: tid,
@@ -696,7 +707,11 @@ impl Controller {
             // The management transport started again: the management realm
             // is reachable through it (and still only through it).
             self.handle
-                .invoke_on_all_async(move |core| core.limit_realm_to(rid, Some(vec![tid])))
+                .on_all(|reply| CoreOp::LimitRealmTo {
+                    realm: rid,
+                    transports: Some(vec![tid]),
+                    reply,
+                })
                 .await;
         }
         Ok(v)
@@ -796,20 +811,18 @@ impl Controller {
             t
         };
         let shard = 0;
-        let (tx, rx) = shard::control::channel();
-        self.handle.send_to(
-            shard,
-            ControlMsg::StartComponent {
+        let answer = self
+            .handle
+            .ask(shard, |reply| ControlMsg::StartComponent {
                 config: Box::new(config.clone()),
                 registry: self.registry.clone(),
                 transport,
-                reply: tx,
-            },
-        );
-        match rx.recv().await {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(err(ERROR_FAILED, e)),
-            None => return Err(err(ERROR_FAILED, "the shard is gone")),
+                reply,
+            })
+            .await
+            .unwrap_or(Err(OpError::ShardGone));
+        if let Err(e) = answer {
+            return Err(err(ERROR_FAILED, e.to_string()));
         }
         self.lock().components.insert(
             id.to_owned(),
@@ -839,18 +852,16 @@ impl Controller {
             .get(id)
             .cloned()
             .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no component '{id}'")))?;
-        let (tx, rx) = shard::control::channel();
-        self.handle.send_to(
-            c.shard,
-            ControlMsg::StopComponent {
+        let r = self
+            .handle
+            .ask(c.shard, |reply| ControlMsg::StopComponent {
                 id: id.to_owned(),
-                reply: tx,
-            },
-        );
-        let r = rx.recv().await;
+                reply,
+            })
+            .await;
         self.lock().components.remove(id);
         match r {
-            Some(Err(e)) => Err(err(ERROR_FAILED, e)),
+            Some(Err(e)) => Err(err(ERROR_FAILED, e.to_string())),
             _ => Ok(Value::Dict(crate::dict! { "id" => id })),
         }
     }
@@ -873,11 +884,15 @@ impl Controller {
         )
         .map_err(|e| err(ERROR_INVALID_ARGUMENT, format!("reason: {e}")))?;
         let rid = self.realm(realm)?.rid;
-        let (a, r) = (authid.to_owned(), reason.to_owned());
         let killed = self
             .handle
-            .invoke_on_all_async(move |core| {
-                core.kill_local_by(rid, Some(&a), None, &r, message.clone())
+            .on_all(|reply| CoreOp::Kill {
+                realm: rid,
+                authid: Some(authid.to_owned()),
+                authrole: None,
+                reason: reason.to_owned(),
+                message: message.clone(),
+                reply,
             })
             .await;
         let mut ids: Vec<u64> = killed.into_iter().flatten().collect();
@@ -888,7 +903,7 @@ impl Controller {
     /// Per-shard figures: sessions, messages, bytes, dropped events, errors.
     pub async fn shard_stats(&self) -> Vec<ShardStats> {
         self.handle
-            .invoke_on_all_async(|core| core.stats().clone())
+            .on_all(|reply| CoreOp::ShardStats { reply })
             .await
     }
 
@@ -904,7 +919,7 @@ impl Controller {
         for (name, rid) in realms {
             let per_shard = self
                 .handle
-                .invoke_on_all_async(move |core| core.realm_stats(rid).cloned().unwrap_or_default())
+                .on_all(|reply| CoreOp::RealmStats { realm: rid, reply })
                 .await;
             let mut total = RealmStats::default();
             for s in &per_shard {

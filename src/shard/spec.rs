@@ -1,73 +1,30 @@
 //! From the TOML [`Config`] to what the runtime runs ([`RouterSpec`]).
 
-use crate::config::{Config, Endpoint, SlowConsumer as ConfigSlowConsumer, TransportConfig};
+use crate::config::realm::RealmConfig;
+use crate::config::Config;
+use crate::router::TransportId;
+use crate::transport::ListenerSpec;
 
-use super::{
-    EndpointSpec, ListenerKind, ListenerSpec, QueueLimits, RawSocketOptions, RouterSpec,
-    SlowConsumer, StartError, WebSocketOptions,
-};
+use super::StartError;
 
-impl ListenerSpec {
-    /// The runtime's view of one transport, as transport number `id`.
-    pub fn from_transport(id: u32, t: &TransportConfig) -> Result<ListenerSpec, StartError> {
-        let mut backlog = 1024;
-        let endpoint = match t.endpoint() {
-            Endpoint::Tcp(tcp) => {
-                if tcp.tls.is_some() {
-                    return Err(StartError::Config(format!(
-                        "transport '{}': TLS endpoints are not supported yet; terminate TLS in front of shardwamp",
-                        t.id()
-                    )));
-                }
-                backlog = tcp.backlog;
-                EndpointSpec::Tcp(tcp.socket_addr())
-            }
-            Endpoint::Unix(u) => EndpointSpec::Unix(u.path.clone()),
-        };
-        let q = t.queue();
-        let queue = QueueLimits {
-            max_messages: q.max_messages,
-            max_bytes: q.max_bytes,
-            policy: match q.slow_consumer {
-                ConfigSlowConsumer::Drop => SlowConsumer::Drop,
-                ConfigSlowConsumer::Disconnect => SlowConsumer::Disconnect,
-            },
-        };
-        let kind = match t {
-            TransportConfig::Websocket(w) => ListenerKind::WebSocket(WebSocketOptions {
-                path: w.url.clone(),
-                allowed_origins: w.options.allowed_origins.clone(),
-                open_handshake_timeout: w.options.open_handshake_timeout,
-                close_handshake_timeout: w.options.close_handshake_timeout,
-                max_frame_size: w.options.max_frame_size,
-                max_message_size: w.options.max_message_size,
-                auto_fragment_size: w.options.auto_fragment_size,
-                auto_ping_interval: w.options.auto_ping_interval,
-                auto_ping_timeout: w.options.auto_ping_timeout,
-                auto_ping_size: w.options.auto_ping_size.clamp(4, 125),
-                tcp_nodelay: w.options.tcp_nodelay,
-                read_buffer_size: w.options.read_buffer_size.max(256),
-            }),
-            TransportConfig::Rawsocket(r) => ListenerKind::RawSocket(RawSocketOptions {
-                max_message_size: r.options.effective_max_message_size(),
-                open_handshake_timeout: r.options.open_handshake_timeout,
-                read_buffer_size: r.options.read_buffer_size.max(256),
-            }),
-        };
-        Ok(ListenerSpec {
-            id,
-            name: t.id().to_owned(),
-            kind,
-            endpoint,
-            serializers: t.serializers().to_vec(),
-            auth: t.auth().clone(),
-            queue,
-            shards: None,
-            backlog,
-            limits: t.limits(),
-            gauge: Default::default(),
-        })
-    }
+/// What the runtime runs.
+#[derive(Debug, Clone)]
+pub struct RouterSpec {
+    /// Number of shards (executors).
+    pub shards: usize,
+    /// CPUs to pin the shards to, when given.
+    pub cpus: Option<Vec<usize>>,
+    /// io_uring registered buffer memory per shard.
+    pub io_memory: usize,
+    /// Realms.
+    pub realms: Vec<RealmConfig>,
+    /// Listeners.
+    pub listeners: Vec<ListenerSpec>,
+    /// Seed for ids (None: from the OS).
+    pub seed: Option<u64>,
+    /// Realms (by name) that sessions may join only through the listed
+    /// transports; set before any listener accepts (the management realm).
+    pub realm_transports: Vec<(String, Vec<TransportId>)>,
 }
 
 impl RouterSpec {
@@ -94,6 +51,7 @@ impl RouterSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::{EndpointSpec, ListenerKind};
 
     #[test]
     fn the_default_config_maps_onto_two_listeners() {

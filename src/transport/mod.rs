@@ -1,6 +1,40 @@
-//! Transports: WebSocket and RawSocket framing.
+//! Transports: WebSocket and RawSocket over TCP and Unix sockets, from the
+//! listening socket to the frames a connection's host receives.
+//!
+//! | file | owns |
+//! | --- | --- |
+//! | `options.rs` | listener specs and options ([`ListenerSpec`], [`WebSocketOptions`], [`RawSocketOptions`], [`EndpointSpec`], [`Bound`]) |
+//! | `socket.rs` | socket setup: SO_REUSEPORT listeners on every shard, the admin listener, port reservation, the free-port check |
+//! | `listener.rs` | accept loops ([`spawn_listener`]): TCP and Unix share one; the accepted stream is handed on whatever its type |
+//! | `admission.rs` | connection and handshake caps per transport |
+//! | `serve.rs` | serving a connected stream: WebSocket and RawSocket handshakes, the reader and writer loops, closing |
+//! | `rawsocket.rs` | RawSocket framing, sans-IO |
+//! | `outbox.rs` | a connection's bounded, batched write queue |
+//! | `admin.rs` | the admin HTTP listener: one request per connection, answered by an [`AdminSite`] |
+//! | `host.rs` | [`Host`]: what serving needs from whoever hosts the connections (a shard) |
+//!
+//! The transports import nothing of the shard, the control plane or the
+//! components: a shard implements [`Host`], and the serving code is generic
+//! over it and over the stream (`AsyncRead + AsyncWrite + Unpin`), which is
+//! where TLS wraps a connection.
 
+mod admin;
+mod admission;
+mod host;
+mod listener;
+mod options;
+pub mod outbox;
 pub mod rawsocket;
 mod serve;
+mod socket;
 
-pub(crate) use serve::serve;
+pub use admin::{spawn_admin, AdminAnswer, AdminSite};
+pub use admission::ConnGauge;
+pub use host::Host;
+pub use listener::spawn_listener;
+pub use options::{
+    Bound, EndpointSpec, ListenError, ListenerKind, ListenerSpec, RawSocketOptions,
+    WebSocketOptions,
+};
+pub use outbox::{CloseReason, Outbox, QueueLimits, SlowConsumer};
+pub use socket::{check_free, listen_socket, reserve};

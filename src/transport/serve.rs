@@ -1,6 +1,6 @@
 //! Serving one accepted connection on its shard: the WebSocket or RawSocket
 //! opening handshake (with a timeout), then two loops run together — the
-//! reader feeds frames to the shard's router core, the writer drains the
+//! reader feeds frames to the [`Host`] (the shard and its router core), the writer drains the
 //! connection's outbox in batches (feed every queued frame, flush once) —
 //! and how the connection ends: the WebSocket closing handshake with its
 //! close codes (bounded by `close_handshake_timeout`), a RawSocket failure as
@@ -28,35 +28,37 @@ use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_util::{SinkExt, StreamExt};
 use rand::RngCore;
 
+use super::admission::Admission;
+use super::host::Host;
+use super::options::{ListenerKind, ListenerSpec, RawSocketOptions, WebSocketOptions};
+use super::outbox::{Batch, CloseReason, Out};
 use super::rawsocket::{self, Frame, FrameKind};
 use crate::codec::Serializer;
 use crate::dict;
-use crate::shard::outbox::{Batch, CloseReason, Out};
-use crate::shard::{
-    Admission, ListenerKind, ListenerSpec, RawSocketOptions, Shard, WebSocketOptions,
-};
 
-/// Starts serving an accepted connection on this shard; `admission` holds
-/// its places under the transport's caps until it closes.
-pub(crate) fn serve<S>(
-    shard: Rc<Shard>,
+/// Starts serving a connected stream of any kind (TCP, a Unix socket, and
+/// whatever wraps one) for `host`; `admission` holds its places under the
+/// transport's caps until it closes.
+pub(crate) fn serve<H, S>(
+    host: Rc<H>,
     l: Rc<ListenerSpec>,
     stream: S,
     peer: String,
     admission: Admission,
 ) where
+    H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    if shard.stopping.get() {
+    if host.stopping() {
         return;
     }
     let f = async move {
         match &l.kind {
             ListenerKind::WebSocket(o) => {
-                serve_websocket(&shard, &l, o, stream, peer, admission).await
+                serve_websocket(&host, &l, o, stream, peer, admission).await
             }
             ListenerKind::RawSocket(o) => {
-                serve_rawsocket(&shard, &l, o, stream, peer, admission).await
+                serve_rawsocket(&host, &l, o, stream, peer, admission).await
             }
         }
     };
@@ -167,14 +169,15 @@ impl Callback for Handshake {
     }
 }
 
-async fn serve_websocket<S>(
-    shard: &Rc<Shard>,
+async fn serve_websocket<H, S>(
+    host: &Rc<H>,
     l: &ListenerSpec,
     o: &WebSocketOptions,
     stream: S,
     peer: String,
     mut admission: Admission,
 ) where
+    H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let chosen = Rc::new(Cell::new(None));
@@ -223,7 +226,7 @@ async fn serve_websocket<S>(
     };
     let details = dict! { "type" => "websocket", "peer" => peer.as_str(), "protocol" => serializer.subprotocol() };
     admission.handshake_done();
-    let (conn, ob) = shard.open(serializer, l.id, details, l.queue);
+    let (conn, ob) = host.open(serializer, l.id, details, l.queue);
     let (mut tx, mut rx) = ws.split();
     // The payload of the ping waiting for its pong, and when it was sent.
     let ping: RefCell<Option<(Bytes, Instant)>> = RefCell::new(None);
@@ -231,8 +234,8 @@ async fn serve_websocket<S>(
         loop {
             match rx.next().await {
                 None => return WsEnd::Gone,
-                Some(Ok(WsMessage::Text(t))) => shard.frame(conn, &Bytes::from(t)),
-                Some(Ok(WsMessage::Binary(b))) => shard.frame(conn, &b),
+                Some(Ok(WsMessage::Text(t))) => host.frame(conn, &Bytes::from(t)),
+                Some(Ok(WsMessage::Binary(b))) => host.frame(conn, &b),
                 Some(Ok(WsMessage::Pong(p))) => {
                     // Only the echo of our own ping answers it (an unsolicited
                     // pong is allowed, and means nothing).
@@ -245,7 +248,7 @@ async fn serve_websocket<S>(
                 Some(Ok(WsMessage::Close(_))) => return WsEnd::PeerClosed,
                 // Pings are answered by tungstenite; frames are not read.
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return ws_failure(shard, l, &peer, &e),
+                Some(Err(e)) => return ws_failure(&**host, l, &peer, &e),
             }
         }
     };
@@ -319,7 +322,7 @@ async fn serve_websocket<S>(
     if let Ok(ws) = WebSocketStream::reunite(tx, rx) {
         close_websocket(ws, end, o.close_handshake_timeout).await;
     }
-    shard.closed(conn);
+    host.closed(conn);
 }
 
 /// How serving a WebSocket connection ended, and so how it closes.
@@ -346,7 +349,7 @@ enum WsEnd {
 
 /// The close code for a read error (logged at info and counted), or
 /// [`WsEnd::Gone`] when the transport itself ended.
-fn ws_failure(shard: &Shard, l: &ListenerSpec, peer: &str, e: &WsError) -> WsEnd {
+fn ws_failure<H: Host>(host: &H, l: &ListenerSpec, peer: &str, e: &WsError) -> WsEnd {
     let (code, reason, aligned) = match e {
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)
         | WsError::ConnectionClosed
@@ -364,11 +367,10 @@ fn ws_failure(shard: &Shard, l: &ListenerSpec, peer: &str, e: &WsError) -> WsEnd
         l.name,
         u16::from(code)
     );
-    let mut core = shard.core.borrow_mut();
     if code == CloseCode::Size {
-        core.note_oversize_message();
+        host.note_oversize_message();
     } else {
-        core.note_transport_protocol_error();
+        host.note_transport_protocol_error();
     }
     WsEnd::Fail {
         code,
@@ -532,14 +534,15 @@ async fn drain_until_close<S: AsyncRead + Unpin>(s: &mut S, mut aligned: bool) {
     }
 }
 
-async fn serve_rawsocket<S>(
-    shard: &Rc<Shard>,
+async fn serve_rawsocket<H, S>(
+    host: &Rc<H>,
     l: &ListenerSpec,
     o: &RawSocketOptions,
     stream: S,
     peer: String,
     mut admission: Admission,
 ) where
+    H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let (mut r, mut w) = futures_lite::io::split(stream);
@@ -576,7 +579,7 @@ async fn serve_rawsocket<S>(
     let details =
         dict! { "type" => "rawsocket", "peer" => peer.as_str(), "protocol" => n.serializer.name() };
     admission.handshake_done();
-    let (conn, ob) = shard.open(n.serializer, l.id, details, l.queue);
+    let (conn, ob) = host.open(n.serializer, l.id, details, l.queue);
     let pongs = Rc::new(std::cell::RefCell::new(Vec::<Bytes>::new()));
     // Set when the peer broke the framing: the connection is failed.
     let failed = Cell::new(false);
@@ -595,7 +598,7 @@ async fn serve_rawsocket<S>(
             loop {
                 loop {
                     match decoder.decode(&mut buf) {
-                        Ok(Some(Frame::Message(m))) => shard.frame(conn, &m),
+                        Ok(Some(Frame::Message(m))) => host.frame(conn, &m),
                         Ok(Some(Frame::Ping(p))) => {
                             pongs.borrow_mut().push(p);
                             ob.wake_writer();
@@ -611,9 +614,9 @@ async fn serve_rawsocket<S>(
                                 l.name
                             );
                             if matches!(e, rawsocket::FrameError::TooLong { .. }) {
-                                shard.core.borrow_mut().note_oversize_message();
+                                host.note_oversize_message();
                             } else {
-                                shard.core.borrow_mut().note_transport_protocol_error();
+                                host.note_transport_protocol_error();
                             }
                             failed.set(true);
                             // The writer finishes what it is writing and stops;
@@ -690,7 +693,7 @@ async fn serve_rawsocket<S>(
         };
         let _ = until(Instant::now() + RAWSOCKET_DRAIN, drain).await;
     }
-    shard.closed(conn);
+    host.closed(conn);
 }
 
 /// How long a failed RawSocket connection's peer has to close its side once

@@ -13,11 +13,11 @@ use shardwamp::config::realm::RealmConfig;
 use shardwamp::config::role::{Allow, Disclose, Permission, RoleConfig};
 use shardwamp::dict;
 use shardwamp::router::sim::all_roles;
-use shardwamp::shard::{
-    EndpointSpec, ListenerKind, ListenerSpec, QueueLimits, RawSocketOptions, RouterHandle,
-    RouterSpec, WebSocketOptions,
-};
+use shardwamp::shard::{RouterHandle, RouterSpec};
 use shardwamp::transport::rawsocket;
+use shardwamp::transport::{
+    EndpointSpec, ListenerKind, ListenerSpec, QueueLimits, RawSocketOptions, WebSocketOptions,
+};
 use shardwamp::wamp::message::Message;
 use shardwamp::wamp::uri::MatchPolicy;
 use shardwamp::wamp::value::{Dict, Value};

@@ -1,0 +1,51 @@
+//! [`Host`]: what serving a connection needs from whoever hosts the
+//! connections (a shard, in the router): open a connection, hand it frames,
+//! learn that it closed, whether the host is stopping, and counters for what
+//! the transport refused. The transport knows nothing more of its host; the
+//! serving code is generic over it, so a frame costs a direct call.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use crate::codec::Serializer;
+use crate::router::{ConnId, ShardId, TransportId};
+use crate::wamp::value::Dict;
+
+use super::outbox::{Outbox, QueueLimits};
+
+/// The host of a shard's connections, as the transports see it.
+pub trait Host: 'static {
+    /// The host's shard (for log lines, and to pick the listeners it serves).
+    fn shard(&self) -> ShardId;
+
+    /// True once the host is shutting down: no new connections are served.
+    fn stopping(&self) -> bool;
+
+    /// Opens a connection that speaks `serializer`, came through `transport`
+    /// (`details`: `type`, `peer`, `protocol`) and queues its outgoing frames
+    /// under `limits`; returns its id and its outbox, which the transport's
+    /// writer drains.
+    fn open(
+        &self,
+        serializer: Serializer,
+        transport: TransportId,
+        details: Dict,
+        limits: QueueLimits,
+    ) -> (ConnId, Rc<Outbox>);
+
+    /// A frame (one WAMP message) arrived on a connection.
+    fn frame(&self, conn: ConnId, frame: &Bytes);
+
+    /// A connection is gone.
+    fn closed(&self, conn: ConnId);
+
+    /// Counts a connection failed for breaking the WebSocket or RawSocket protocol.
+    fn note_transport_protocol_error(&self);
+
+    /// Counts a connection failed for a message over the transport's size limit.
+    fn note_oversize_message(&self);
+
+    /// Counts a connection refused at accept by a connection or handshake cap.
+    fn note_connection_refused(&self);
+}

@@ -1,0 +1,263 @@
+//! What a listening transport is: WebSocket and RawSocket options
+//! (Crossbar.io's names), where it listens ([`EndpointSpec`]), the whole
+//! [`ListenerSpec`] a shard serves, where it ended up bound ([`Bound`]), and
+//! the mapping from a configured transport to a [`ListenerSpec`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::codec::Serializer;
+use crate::config::auth::TransportAuth;
+use crate::config::{
+    ConnectionLimits, Endpoint, SlowConsumer as ConfigSlowConsumer, TransportConfig,
+};
+use crate::router::TransportId;
+
+use super::admission::ConnGauge;
+use super::outbox::{QueueLimits, SlowConsumer};
+
+/// Why a transport could not be set up or could not listen.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ListenError {
+    /// The transport's configuration cannot be served.
+    #[error("{0}")]
+    Config(String),
+    /// The listener could not bind.
+    #[error("transport '{name}': cannot listen on {endpoint}: {error}")]
+    Bind {
+        /// The transport.
+        name: String,
+        /// The endpoint.
+        endpoint: String,
+        /// The OS error.
+        error: String,
+    },
+}
+
+/// What a listener speaks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListenerKind {
+    /// WAMP over WebSocket.
+    WebSocket(WebSocketOptions),
+    /// WAMP over RawSocket.
+    RawSocket(RawSocketOptions),
+}
+
+/// WebSocket options (Crossbar.io's names; times in ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSocketOptions {
+    /// The URL path served (`/ws`).
+    pub path: String,
+    /// Allowed `Origin` patterns (`*` matches any run of characters); a request without
+    /// an `Origin` header (a non-browser client) is not checked.
+    pub allowed_origins: Vec<String>,
+    /// Time allowed for the opening handshake (0: no limit).
+    pub open_handshake_timeout: u64,
+    /// Time the router waits for the peer's Close after sending its own,
+    /// before it drops the TCP connection (0: it does not wait).
+    pub close_handshake_timeout: u64,
+    /// Largest frame payload accepted (0: unlimited); a larger one fails the
+    /// connection with close code 1009.
+    pub max_frame_size: usize,
+    /// Largest message accepted, all frames together (0: unlimited); a larger
+    /// one fails the connection with close code 1009.
+    pub max_message_size: usize,
+    /// Outgoing messages larger than this are sent as fragments (a first frame
+    /// and continuation frames) of at most this many payload bytes (0: never).
+    pub auto_fragment_size: usize,
+    /// Send a ping every this long (0: never).
+    pub auto_ping_interval: u64,
+    /// Drop the connection when a ping is not answered within this long
+    /// (0: the interval).
+    pub auto_ping_timeout: u64,
+    /// Payload bytes of each ping (random, 4 to 125); only a pong that echoes
+    /// them counts as an answer.
+    pub auto_ping_size: u8,
+    /// Set TCP_NODELAY on accepted connections.
+    pub tcp_nodelay: bool,
+    /// Each connection's receive buffer, bytes (at least 256).
+    pub read_buffer_size: usize,
+}
+
+impl Default for WebSocketOptions {
+    fn default() -> Self {
+        WebSocketOptions {
+            path: "/ws".into(),
+            allowed_origins: vec!["*".into()],
+            open_handshake_timeout: 10_000,
+            close_handshake_timeout: 1_000,
+            max_frame_size: 16 * 1024 * 1024,
+            max_message_size: 16 * 1024 * 1024,
+            auto_fragment_size: 0,
+            auto_ping_interval: 0,
+            auto_ping_timeout: 0,
+            auto_ping_size: 4,
+            tcp_nodelay: true,
+            read_buffer_size: 2048,
+        }
+    }
+}
+
+/// RawSocket options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSocketOptions {
+    /// Largest message accepted (rounded down to a power of two, 512 B..16 MiB).
+    pub max_message_size: usize,
+    /// Time allowed for the opening handshake.
+    pub open_handshake_timeout: u64,
+    /// Bytes read at a time (at least 256).
+    pub read_buffer_size: usize,
+}
+
+impl Default for RawSocketOptions {
+    fn default() -> Self {
+        RawSocketOptions {
+            max_message_size: 16 * 1024 * 1024,
+            open_handshake_timeout: 10_000,
+            read_buffer_size: 2048,
+        }
+    }
+}
+
+/// Where a listener listens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointSpec {
+    /// TCP; port 0 picks a free port (the same on every shard).
+    Tcp(SocketAddr),
+    /// A Unix domain socket (served by shard 0).
+    Unix(PathBuf),
+}
+
+/// One listening transport, as the runtime needs it.
+#[derive(Debug, Clone)]
+pub struct ListenerSpec {
+    /// The transport's index (the same on every shard).
+    pub id: TransportId,
+    /// The transport's config id (`ws1`).
+    pub name: String,
+    /// WebSocket or RawSocket, with options.
+    pub kind: ListenerKind,
+    /// Where it listens.
+    pub endpoint: EndpointSpec,
+    /// The serializers it offers, in preference order.
+    pub serializers: Vec<Serializer>,
+    /// Its authentication.
+    pub auth: TransportAuth,
+    /// Outgoing queue limits and slow-consumer policy.
+    pub queue: QueueLimits,
+    /// Listen only on these shards (all when `None`); tests use it to place sessions.
+    pub shards: Option<Vec<usize>>,
+    /// The TCP listen backlog (the kernel caps it at `net.core.somaxconn`).
+    pub backlog: u32,
+    /// Connection caps and session-opening deadlines.
+    pub limits: ConnectionLimits,
+    /// Its connections, all shards together (shared by every shard's copy).
+    pub gauge: Arc<ConnGauge>,
+}
+
+/// An address a transport is bound to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    /// The transport's index.
+    pub transport: TransportId,
+    /// Its config id.
+    pub name: String,
+    /// `websocket` or `rawsocket`.
+    pub kind: &'static str,
+    /// Where it listens.
+    pub endpoint: EndpointSpec,
+}
+
+impl EndpointSpec {
+    /// The endpoint as the error messages show it (`127.0.0.1:8080`, a path).
+    pub fn display(&self) -> String {
+        match self {
+            EndpointSpec::Tcp(a) => a.to_string(),
+            EndpointSpec::Unix(p) => p.display().to_string(),
+        }
+    }
+}
+
+impl ListenerKind {
+    /// `websocket` or `rawsocket`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ListenerKind::WebSocket(_) => "websocket",
+            ListenerKind::RawSocket(_) => "rawsocket",
+        }
+    }
+}
+
+impl ListenerSpec {
+    /// The runtime's view of one transport, as transport number `id`.
+    pub fn from_transport(id: u32, t: &TransportConfig) -> Result<ListenerSpec, ListenError> {
+        let mut backlog = 1024;
+        let endpoint = match t.endpoint() {
+            Endpoint::Tcp(tcp) => {
+                if tcp.tls.is_some() {
+                    return Err(ListenError::Config(format!(
+                        "transport '{}': TLS endpoints are not supported yet; terminate TLS in front of shardwamp",
+                        t.id()
+                    )));
+                }
+                backlog = tcp.backlog;
+                EndpointSpec::Tcp(tcp.socket_addr())
+            }
+            Endpoint::Unix(u) => EndpointSpec::Unix(u.path.clone()),
+        };
+        let q = t.queue();
+        let queue = QueueLimits {
+            max_messages: q.max_messages,
+            max_bytes: q.max_bytes,
+            policy: match q.slow_consumer {
+                ConfigSlowConsumer::Drop => SlowConsumer::Drop,
+                ConfigSlowConsumer::Disconnect => SlowConsumer::Disconnect,
+            },
+        };
+        let kind = match t {
+            TransportConfig::Websocket(w) => ListenerKind::WebSocket(WebSocketOptions {
+                path: w.url.clone(),
+                allowed_origins: w.options.allowed_origins.clone(),
+                open_handshake_timeout: w.options.open_handshake_timeout,
+                close_handshake_timeout: w.options.close_handshake_timeout,
+                max_frame_size: w.options.max_frame_size,
+                max_message_size: w.options.max_message_size,
+                auto_fragment_size: w.options.auto_fragment_size,
+                auto_ping_interval: w.options.auto_ping_interval,
+                auto_ping_timeout: w.options.auto_ping_timeout,
+                auto_ping_size: w.options.auto_ping_size.clamp(4, 125),
+                tcp_nodelay: w.options.tcp_nodelay,
+                read_buffer_size: w.options.read_buffer_size.max(256),
+            }),
+            TransportConfig::Rawsocket(r) => ListenerKind::RawSocket(RawSocketOptions {
+                max_message_size: r.options.effective_max_message_size(),
+                open_handshake_timeout: r.options.open_handshake_timeout,
+                read_buffer_size: r.options.read_buffer_size.max(256),
+            }),
+        };
+        Ok(ListenerSpec {
+            id,
+            name: t.id().to_owned(),
+            kind,
+            endpoint,
+            serializers: t.serializers().to_vec(),
+            auth: t.auth().clone(),
+            queue,
+            shards: None,
+            backlog,
+            limits: t.limits(),
+            gauge: Default::default(),
+        })
+    }
+
+    /// Where this listener is bound, once its port is resolved.
+    pub fn bound(&self) -> Bound {
+        Bound {
+            transport: self.id,
+            name: self.name.clone(),
+            kind: self.kind.name(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+}
