@@ -1,5 +1,6 @@
 //! Transports: WebSocket and RawSocket framing.
 
+pub mod dial;
 pub mod rawsocket;
 mod serve;
 
