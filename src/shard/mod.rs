@@ -9,6 +9,7 @@
 //! messages for peer shards).
 
 mod admission;
+mod component_host;
 pub mod control;
 pub mod outbox;
 mod spec;
