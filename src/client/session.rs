@@ -366,6 +366,18 @@ pub struct ClientSession {
     events: VecDeque<Event>,
 }
 
+impl std::fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSession")
+            .field("state", &self.state)
+            .field("id", &self.id)
+            .field("pending", &self.pending.len())
+            .field("subscriptions", &self.subscriptions.len())
+            .field("registrations", &self.registrations.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ClientSession {
     /// A session that joins `realm` with every role, authenticating with `auth`;
     /// its HELLO is queued at once.

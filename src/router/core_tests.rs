@@ -3,9 +3,9 @@
 
 use super::authz::{Allow, Disclose, Permission, RoleConfig};
 use super::realm::{EventHistoryConfig, RealmConfig, StoreConfig};
-use super::sim::{Sim, TRANSPORT};
 use crate::codec::Serializer;
 use crate::dict;
+use crate::sim::{Sim, TRANSPORT};
 use crate::wamp::message::{Message, MessageType, Payload};
 use crate::wamp::uri::MatchPolicy;
 use crate::wamp::uris;

@@ -31,7 +31,6 @@ pub mod matcher;
 mod meta;
 pub mod peer;
 pub mod realm;
-pub mod sim;
 pub mod stats;
 
 use std::collections::{BTreeMap, VecDeque};

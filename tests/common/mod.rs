@@ -12,11 +12,11 @@ use shardwamp::dict;
 use shardwamp::router::auth::TransportAuth;
 use shardwamp::router::authz::{Allow, Disclose, Permission, RoleConfig};
 use shardwamp::router::realm::RealmConfig;
-use shardwamp::router::sim::all_roles;
 use shardwamp::shard::{
     EndpointSpec, ListenerKind, ListenerSpec, QueueLimits, RawSocketOptions, RouterHandle,
     RouterSpec, WebSocketOptions,
 };
+use shardwamp::sim::all_roles;
 use shardwamp::transport::rawsocket;
 use shardwamp::wamp::message::Message;
 use shardwamp::wamp::uri::MatchPolicy;
