@@ -326,24 +326,26 @@ impl Sim {
 
     /// Connects and joins `realm` anonymously on `shard`; returns the client and its session id.
     pub fn join(&mut self, shard: ShardId, serializer: Serializer, realm: &str) -> (ClientId, u64) {
-        match self.join_with(shard, serializer, realm, Box::new(Anonymous::default())) {
+        let auth = Box::new(Anonymous::default());
+        match self.join_with(shard, serializer, TRANSPORT, realm, auth) {
             Ok(joined) => joined,
             Err(other) => panic!("expected WELCOME, got {other:?}"),
         }
     }
 
-    /// Connects on `shard` and joins `realm` through a [`ClientSession`]
-    /// authenticating with `auth` (CHALLENGE/AUTHENTICATE included); returns
-    /// the client and its session id, or the events that came instead of
-    /// WELCOME (an ABORT's [`Event::Closed`]).
+    /// Connects on `shard` through `transport` and joins `realm` through a
+    /// [`ClientSession`] authenticating with `auth` (CHALLENGE/AUTHENTICATE
+    /// included); returns the client and its session id, or the events that
+    /// came instead of WELCOME (an ABORT's [`Event::Closed`]).
     pub fn join_with(
         &mut self,
         shard: ShardId,
         serializer: Serializer,
+        transport: TransportId,
         realm: &str,
         auth: Box<dyn ClientAuthenticator>,
     ) -> Result<(ClientId, u64), Vec<Event>> {
-        let c = self.connect(shard, serializer);
+        let c = self.connect_via(shard, serializer, transport);
         self.clients[c].wamp = Some(ClientSession::with_details(
             realm,
             auth,
@@ -391,3 +393,6 @@ impl Sim {
 pub fn all_roles() -> Dict {
     Roles::all().to_dict()
 }
+
+#[cfg(test)]
+mod tests;
