@@ -1,6 +1,6 @@
 //! Router-core benchmarks: the sans-IO `RouterCore` alone, no I/O, no runtime.
 //!
-//! Sessions are set up through the deterministic simulator (`router::sim::Sim`,
+//! Sessions are set up through the deterministic simulator (`sim::Sim`,
 //! JSON, realm `bench` with anonymous allowed everything, home shard 0); the
 //! timed loops then bypass it and drive the cores directly:
 //!
@@ -46,8 +46,8 @@ use shardwamp::codec::Serializer;
 use shardwamp::config::realm::RealmConfig;
 use shardwamp::config::role::{Allow, Disclose, Permission, RoleConfig};
 use shardwamp::router::peer::PeerMsg;
-use shardwamp::router::sim::{ClientId, Sim};
 use shardwamp::router::{ConnId, Output, RouterCore, ShardId};
+use shardwamp::sim::{ClientId, Sim};
 use shardwamp::wamp::message::{Message, Payload};
 use shardwamp::wamp::uri::MatchPolicy;
 use shardwamp::wamp::value::{Dict, Value};

@@ -12,13 +12,14 @@
 //! | --- | --- |
 //! | [`wamp`] | the protocol as code, no I/O: [`wamp::message`] (every message, its code, who may send it), [`wamp::value`] (the value model), [`wamp::uri`] (validation and matching), [`wamp::id`] (ID scopes), [`wamp::uris`] (the spec's error and close URIs) |
 //! | [`codec`] | JSON, MessagePack and CBOR: frames to messages and back, payload pass-through and transcoding |
-//! | [`router`] | the sans-IO router core: realms, sessions, authentication, authorization, broker, dealer, meta API, over shards; [`router::sim`] the deterministic harness |
+//! | [`router`] | the sans-IO router core: realms, sessions, authentication, authorization, broker, dealer, meta API, over shards |
+//! | [`sim`] | the deterministic harness: router cores, the mesh as seeded queues, a clock, and in-process clients on the client session |
 //! | [`shard`] | the glommio runtime: one executor per core, the channel mesh, control channels, listeners, outboxes |
-//! | [`transport`] | RawSocket framing and serving WebSocket/RawSocket connections |
+//! | [`transport`] | RawSocket framing, serving WebSocket/RawSocket connections, and dialing them ([`transport::dial`]) |
 //! | [`config`] | the TOML configuration (Crossbar.io's router config, one to one) |
 //! | [`control`] | the controller (RouterController operations), management realm, admin HTTP |
-//! | [`component`] | router components: in-process sessions running Rust code |
-//! | [`client`] | a blocking WAMP client (`shardwamp ctl`) |
+//! | [`component`] | router components: in-process sessions running Rust code, on the client session |
+//! | [`client`] | the WAMP client stack: the sans-IO [`client::session`], authenticators ([`client::auth`]), a blocking client (`shardwamp ctl`) |
 //! | [`loadgen`] | the glommio load generator behind `shardwamp-bench` |
 //!
 //! ## Example
@@ -47,5 +48,6 @@ pub mod control;
 pub mod loadgen;
 pub mod router;
 pub mod shard;
+pub mod sim;
 pub mod transport;
 pub mod wamp;

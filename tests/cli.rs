@@ -340,7 +340,7 @@ realm = "shardwamp.management"
         })
         .expect("the router prints where it listens");
     let addr: std::net::SocketAddr = url.split_once('/').unwrap().0.parse().unwrap();
-    let roles = || Value::Dict(shardwamp::router::sim::all_roles());
+    let roles = || Value::Dict(shardwamp::sim::all_roles());
     // ticket
     let mut c = Client::websocket(addr, "/ws", Serializer::Json);
     c.send(&Message::Hello {

@@ -204,7 +204,7 @@ fn every_operation_through_ctl() {
     let mut late = Client::websocket(c.transport_addr("ws").unwrap(), "/ws", Serializer::Json);
     late.send(&Message::Hello {
         realm: "realm2".into(),
-        details: dict! { "roles" => Value::Dict(shardwamp::router::sim::all_roles()) },
+        details: dict! { "roles" => Value::Dict(shardwamp::sim::all_roles()) },
     });
     assert!(
         matches!(late.recv(), Some(Message::Abort { reason, .. }) if reason == uris::ERROR_NO_SUCH_REALM)
@@ -308,7 +308,7 @@ fn every_operation_through_ctl() {
         let mut v = Client::websocket(ws, "/ws", Serializer::Json);
         v.send(&Message::Hello {
             realm: "realm1".into(),
-            details: dict! { "roles" => Value::Dict(shardwamp::router::sim::all_roles()), "authmethods" => Value::List(vec!["ticket".into()]), "authid" => "worker" },
+            details: dict! { "roles" => Value::Dict(shardwamp::sim::all_roles()), "authmethods" => Value::List(vec!["ticket".into()]), "authid" => "worker" },
         });
         assert!(matches!(v.recv(), Some(Message::Challenge { .. })));
         v.send(&Message::Authenticate {
@@ -365,7 +365,7 @@ fn the_management_realm_refuses_anonymous_sessions() {
     let mut a = Client::websocket(c.transport_addr("ws").unwrap(), "/ws", Serializer::Json);
     a.send(&Message::Hello {
         realm: "shardwamp.management".into(),
-        details: dict! { "roles" => Value::Dict(shardwamp::router::sim::all_roles()) },
+        details: dict! { "roles" => Value::Dict(shardwamp::sim::all_roles()) },
     });
     match a.recv() {
         Some(Message::Abort { reason, .. }) => assert_eq!(reason, uris::ERROR_NOT_AUTHORIZED),
@@ -557,7 +557,7 @@ principals = { operator = { ticket = "${OP_TICKET}", role = "admin" } }
     let mut anon = Client::websocket(c.transport_addr("ws").unwrap(), "/ws", Serializer::Json);
     anon.send(&Message::Hello {
         realm: "shardwamp.management".into(),
-        details: dict! { "roles" => Value::Dict(shardwamp::router::sim::all_roles()) },
+        details: dict! { "roles" => Value::Dict(shardwamp::sim::all_roles()) },
     });
     match anon.recv() {
         Some(Message::Abort { reason, .. }) => assert_eq!(reason, uris::ERROR_NO_SUCH_REALM),

@@ -23,7 +23,7 @@ use shardwamp::codec::Serializer;
 use shardwamp::config::realm::RealmConfig;
 use shardwamp::config::role::{Allow, Disclose, Permission, RoleConfig};
 use shardwamp::dict;
-use shardwamp::router::sim::{all_roles, Sim};
+use shardwamp::sim::{all_roles, Sim};
 use shardwamp::wamp::message::{Message, MessageType, Payload};
 use shardwamp::wamp::uri::{self, MatchPolicy};
 use shardwamp::wamp::uris;

@@ -260,7 +260,7 @@ fn unix_and_ipv6_endpoints() {
     let hello = Serializer::Json
         .encode(&Message::Hello {
             realm: "realm1".into(),
-            details: dict! { "roles" => Value::Dict(shardwamp::router::sim::all_roles()) },
+            details: dict! { "roles" => Value::Dict(shardwamp::sim::all_roles()) },
         })
         .unwrap();
     let mut frame = bytes::BytesMut::new();

@@ -5,8 +5,11 @@
 //! and stops it on a shard.
 //!
 //! A component's session is an ordinary connection of its shard's router core
-//! (same authorization, meta events and statistics as any client); its frames
-//! travel in memory instead of over a socket.
+//! (same authorization, meta events and statistics as any client), driven by
+//! the sans-IO client session ([`crate::client::session`]) in memory: what the
+//! component sends is handed to the core as messages (no encoding), what the
+//! core sends arrives as frames through the connection's outbox and is decoded.
+//! The host (the shard) is reached only through [`ComponentHost`].
 //!
 //! Writing one:
 //!
@@ -49,13 +52,13 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
+use crate::client::auth::Anonymous;
+use crate::client::session::{self as wamp, values_of, ClientSession, Event, SessionError};
 use crate::codec::Serializer;
 use crate::config::ComponentConfig;
 use crate::router::peer::CallFailure;
 use crate::router::{ConnId, RegId, SubId, TransportId};
-use crate::shard::outbox::{Batch, Out};
-use crate::shard::{QueueLimits, Shard};
-use crate::wamp::message::{Id, Message, MessageType, Payload};
+use crate::wamp::message::{Id, Message, Payload};
 use crate::wamp::value::{Dict, Value};
 
 /// What a procedure handler returns.
@@ -125,6 +128,32 @@ impl Registry {
     }
 }
 
+/// What a component needs from the shard it runs on: a connection of the
+/// router core, a way to hand the core a message on it, and a way to say it
+/// is gone. The shard implements it (`shard/component_host.rs`).
+pub trait ComponentHost {
+    /// The frames the core sends to the connection.
+    type Inbox: ComponentInbox + 'static;
+    /// Opens a connection through `transport`; `details` describe it (the
+    /// transport details the core reports).
+    fn open(
+        &self,
+        serializer: Serializer,
+        transport: TransportId,
+        details: Dict,
+    ) -> (ConnId, Self::Inbox);
+    /// Hands the core a message the component sent on `conn`.
+    fn deliver(&self, conn: ConnId, msg: Message);
+    /// The connection is gone.
+    fn closed(&self, conn: ConnId);
+}
+
+/// The frames the core sends to a component's connection.
+pub trait ComponentInbox {
+    /// The next frames, in order; `None` when the core closed the connection.
+    fn next_frames(&mut self) -> impl Future<Output = Option<Vec<Bytes>>>;
+}
+
 /// A one-shot slot a task awaits.
 struct Slot<T> {
     value: RefCell<Option<T>>,
@@ -165,11 +194,8 @@ impl<T> Future for SlotWait<T> {
 type Reply = Result<(Id, Payload, Dict), CallFailure>;
 
 struct Inner {
-    shard: Rc<Shard>,
-    conn: ConnId,
-    serializer: Serializer,
-    session: Cell<u64>,
-    next_request: Cell<Id>,
+    wamp: RefCell<ClientSession>,
+    deliver: Box<dyn Fn(Message)>,
     pending: RefCell<HashMap<Id, Rc<Slot<Reply>>>>,
     subscriptions: RefCell<HashMap<SubId, EventHandler>>,
     registrations: RefCell<HashMap<RegId, Handler>>,
@@ -177,6 +203,7 @@ struct Inner {
     /// files them under the registration as it arrives, before an
     /// INVOCATION right behind it can find none.
     registering: RefCell<HashMap<Id, Handler>>,
+    welcomed: Rc<Slot<bool>>,
     closed: Rc<Slot<()>>,
     is_closed: Cell<bool>,
 }
@@ -188,42 +215,66 @@ pub struct Session {
 }
 
 fn args_of(p: &Payload) -> (Vec<Value>, Dict) {
-    match p.to_values() {
-        Ok(Payload::Values { args, kwargs }) => (args, kwargs.unwrap_or_default()),
-        _ => (Vec::new(), Dict::new()),
+    values_of(p)
+}
+
+fn canceled() -> CallFailure {
+    CallFailure::uri(crate::wamp::uris::ERROR_CANCELED)
+}
+
+/// A client-side error as the component API reports it.
+fn failure(e: wamp::CallError) -> CallFailure {
+    let payload = if e.args.is_empty() && e.kwargs.is_empty() {
+        Payload::Empty
+    } else {
+        Payload::Values {
+            kwargs: (!e.kwargs.is_empty()).then_some(e.kwargs),
+            args: e.args,
+        }
+    };
+    CallFailure {
+        error: e.uri,
+        details: e.details,
+        payload,
     }
 }
 
 impl Session {
     /// The WAMP session id.
     pub fn id(&self) -> u64 {
-        self.inner.session.get()
+        self.inner.wamp.borrow().id()
     }
 
-    fn send(&self, msg: &Message) {
+    /// Hands the core what the session queued.
+    fn flush(&self) {
+        loop {
+            let Some(m) = self.inner.wamp.borrow_mut().poll_transmit() else {
+                return;
+            };
+            if self.inner.is_closed.get() {
+                continue;
+            }
+            (self.inner.deliver)(m);
+        }
+    }
+
+    /// Starts a request on the session and waits for its answer.
+    async fn roundtrip(
+        &self,
+        start: impl FnOnce(&mut ClientSession) -> Result<Id, SessionError>,
+    ) -> Reply {
         if self.inner.is_closed.get() {
-            return;
+            return Err(canceled());
         }
-        if let Ok(frame) = self.inner.serializer.encode(msg) {
-            self.inner.shard.frame(self.inner.conn, &Bytes::from(frame));
-        }
-    }
-
-    fn request(&self) -> (Id, Rc<Slot<Reply>>) {
-        let id = self.inner.next_request.get();
-        self.inner.next_request.set(id + 1);
+        let request = start(&mut self.inner.wamp.borrow_mut()).map_err(|_| canceled())?;
         let slot = Slot::new();
-        self.inner.pending.borrow_mut().insert(id, slot.clone());
-        (id, slot)
-    }
-
-    async fn roundtrip(&self, id: Id, slot: Rc<Slot<Reply>>, msg: Message) -> Reply {
-        if self.inner.is_closed.get() {
-            return Err(CallFailure::uri(crate::wamp::uris::ERROR_CANCELED));
-        }
-        self.send(&msg);
+        self.inner
+            .pending
+            .borrow_mut()
+            .insert(request, slot.clone());
+        self.flush();
         let r = SlotWait(slot).await;
-        self.inner.pending.borrow_mut().remove(&id);
+        self.inner.pending.borrow_mut().remove(&request);
         r
     }
 
@@ -234,31 +285,30 @@ impl Session {
         args: Vec<Value>,
         kwargs: Dict,
     ) -> Result<(Vec<Value>, Dict), CallFailure> {
-        let (request, slot) = self.request();
-        let msg = Message::Call {
-            request,
-            options: Dict::new(),
-            procedure: procedure.into(),
-            payload: Payload::Values {
-                args,
-                kwargs: Some(kwargs),
-            },
+        let payload = Payload::Values {
+            args,
+            kwargs: Some(kwargs),
         };
-        let (_, payload, _) = self.roundtrip(request, slot, msg).await?;
+        let (_, payload, _) = self
+            .roundtrip(|w| w.call(procedure, Dict::new(), payload))
+            .await?;
         Ok(args_of(&payload))
     }
 
     /// Registers a procedure.
     pub async fn register(&self, procedure: &str, handler: Handler) -> Result<RegId, CallFailure> {
-        let (request, slot) = self.request();
-        let msg = Message::Register {
-            request,
-            options: Dict::new(),
-            procedure: procedure.into(),
-        };
-        self.inner.registering.borrow_mut().insert(request, handler);
-        let r = self.roundtrip(request, slot, msg).await;
-        self.inner.registering.borrow_mut().remove(&request);
+        let mut request = None;
+        let r = self
+            .roundtrip(|w| {
+                let id = w.register(procedure, Dict::new())?;
+                self.inner.registering.borrow_mut().insert(id, handler);
+                request = Some(id);
+                Ok(id)
+            })
+            .await;
+        if let Some(id) = request {
+            self.inner.registering.borrow_mut().remove(&id);
+        }
         let (id, _, _) = r?;
         Ok(id)
     }
@@ -270,30 +320,28 @@ impl Session {
         options: Dict,
         handler: EventHandler,
     ) -> Result<SubId, CallFailure> {
-        let (request, slot) = self.request();
-        let msg = Message::Subscribe {
-            request,
-            options,
-            topic: topic.into(),
-        };
-        let (id, _, _) = self.roundtrip(request, slot, msg).await?;
+        let (id, _, _) = self.roundtrip(|w| w.subscribe(topic, options)).await?;
         self.inner.subscriptions.borrow_mut().insert(id, handler);
         Ok(id)
     }
 
     /// Publishes an event (not acknowledged).
     pub fn publish(&self, topic: &str, args: Vec<Value>, kwargs: Dict) {
-        let request = self.inner.next_request.get();
-        self.inner.next_request.set(request + 1);
-        self.send(&Message::Publish {
-            request,
-            options: Dict::new(),
-            topic: topic.into(),
-            payload: Payload::Values {
-                args,
-                kwargs: Some(kwargs),
-            },
-        });
+        if self.inner.is_closed.get() {
+            return;
+        }
+        let payload = Payload::Values {
+            args,
+            kwargs: Some(kwargs),
+        };
+        let r = self
+            .inner
+            .wamp
+            .borrow_mut()
+            .publish(topic, Dict::new(), payload, false);
+        if r.is_ok() {
+            self.flush();
+        }
     }
 
     /// Waits until the session is closed.
@@ -311,10 +359,14 @@ impl Session {
 
     /// Leaves the realm (GOODBYE).
     pub fn leave(&self) {
-        self.send(&Message::Goodbye {
-            details: Dict::new(),
-            reason: crate::wamp::uris::CLOSE_NORMAL.into(),
-        });
+        let r = self
+            .inner
+            .wamp
+            .borrow_mut()
+            .leave(crate::wamp::uris::CLOSE_NORMAL);
+        if r.is_ok() {
+            self.flush();
+        }
     }
 
     fn on_close(&self) {
@@ -332,55 +384,58 @@ impl Session {
                     "the component's session closed",
                 )));
             }
+            self.inner.welcomed.fill(false);
             self.inner.closed.fill(());
         }
     }
 
-    fn dispatch(&self, msg: Message) {
+    /// A message from the core: the session state machine first, then what
+    /// it reported.
+    fn receive(&self, msg: Message) {
+        let _ = self.inner.wamp.borrow_mut().receive(msg);
+        self.flush();
+        loop {
+            let Some(ev) = self.inner.wamp.borrow_mut().poll_event() else {
+                return;
+            };
+            self.dispatch(ev);
+        }
+    }
+
+    fn dispatch(&self, ev: Event) {
         let reply = |request: Id, r: Reply| {
             if let Some(slot) = self.inner.pending.borrow().get(&request) {
                 slot.fill(r);
             }
         };
-        match msg {
-            Message::Welcome { session, .. } => self.inner.session.set(session),
-            Message::Subscribed {
-                request,
-                subscription,
-            } => reply(request, Ok((subscription, Payload::Empty, Dict::new()))),
-            Message::Registered {
-                request,
-                registration,
-            } => {
-                let handler = self.inner.registering.borrow_mut().remove(&request);
-                if let Some(h) = handler {
-                    self.inner
-                        .registrations
-                        .borrow_mut()
-                        .insert(registration, h);
+        match ev {
+            Event::Joined { .. } => self.inner.welcomed.fill(true),
+            Event::Reply { request, reply: r } => match r {
+                Ok(wamp::Reply::Subscribed(subscription)) => {
+                    reply(request, Ok((subscription, Payload::Empty, Dict::new())))
                 }
-                reply(request, Ok((registration, Payload::Empty, Dict::new())))
-            }
-            Message::Result {
-                request,
-                payload,
-                details,
-            } => reply(request, Ok((0, payload, details))),
-            Message::Error {
-                request,
-                error,
-                details,
-                payload,
-                ..
-            } => reply(
-                request,
-                Err(CallFailure {
-                    error,
-                    details,
-                    payload,
-                }),
-            ),
-            Message::Event {
+                Ok(wamp::Reply::Registered(registration)) => {
+                    let handler = self.inner.registering.borrow_mut().remove(&request);
+                    if let Some(h) = handler {
+                        self.inner
+                            .registrations
+                            .borrow_mut()
+                            .insert(registration, h);
+                    }
+                    reply(request, Ok((registration, Payload::Empty, Dict::new())))
+                }
+                Ok(wamp::Reply::Result { details, payload }) => {
+                    reply(request, Ok((0, payload, details)))
+                }
+                Ok(wamp::Reply::Published(id)) => {
+                    reply(request, Ok((id, Payload::Empty, Dict::new())))
+                }
+                Ok(wamp::Reply::Unsubscribed | wamp::Reply::Unregistered) => {
+                    reply(request, Ok((0, Payload::Empty, Dict::new())))
+                }
+                Err(e) => reply(request, Err(failure(e))),
+            },
+            Event::Event {
                 subscription,
                 details,
                 payload,
@@ -397,7 +452,7 @@ impl Session {
                     h(a, k, details);
                 }
             }
-            Message::Invocation {
+            Event::Invocation {
                 request,
                 registration,
                 details,
@@ -420,25 +475,24 @@ impl Session {
                             crate::wamp::uris::ERROR_NO_SUCH_REGISTRATION,
                         )),
                     };
-                    match result {
-                        Ok(payload) => me.send(&Message::Yield {
-                            request,
-                            options: Dict::new(),
-                            payload,
-                        }),
-                        Err(f) => me.send(&Message::Error {
-                            request_type: MessageType::Invocation,
-                            request,
-                            details: f.details,
-                            error: f.error,
-                            payload: f.payload,
-                        }),
+                    let r = {
+                        let mut w = me.inner.wamp.borrow_mut();
+                        match result {
+                            Ok(payload) => w.yield_result(request, payload, false),
+                            Err(f) => w.invocation_error(request, &f.error, f.details, f.payload),
+                        }
+                    };
+                    if r.is_ok() {
+                        me.flush();
                     }
                 })
                 .detach();
             }
-            Message::Abort { .. } | Message::Goodbye { .. } => self.on_close(),
-            _ => {}
+            Event::Closed(_) => self.on_close(),
+            Event::Progress { .. }
+            | Event::Interrupt { .. }
+            | Event::SubscriptionRevoked { .. }
+            | Event::RegistrationRevoked { .. } => {}
         }
     }
 }
@@ -463,62 +517,59 @@ impl Running {
     }
 }
 
-/// Starts a component on this shard: joins `realm` through `transport` (an
-/// internal transport whose anonymous authentication gives the component's
-/// authid and role), then runs it.
-pub(crate) fn start(
-    shard: &Rc<Shard>,
+/// Starts a component on `host` (its shard): joins `realm` through
+/// `transport` (an internal transport whose anonymous authentication gives
+/// the component's authid and role), then runs it.
+pub fn start<H: ComponentHost + 'static>(
+    host: &Rc<H>,
     component: Box<dyn Component>,
     realm: &str,
     transport: TransportId,
 ) -> Running {
+    // The core encodes what it sends the component with this serializer
+    // (MessagePack: the cheapest to decode); what the component sends is
+    // handed over as messages.
     let serializer = Serializer::MsgPack;
     let details = crate::dict! { "type" => "component" };
-    let (conn, outbox) = shard.open(serializer, transport, details, QueueLimits::default());
+    let (conn, mut inbox) = host.open(serializer, transport, details);
+    let deliver = {
+        let host = host.clone();
+        Box::new(move |m: Message| host.deliver(conn, m)) as Box<dyn Fn(Message)>
+    };
+    let welcomed = Slot::<bool>::new();
     let session = Session {
         inner: Rc::new(Inner {
-            shard: shard.clone(),
-            conn,
-            serializer,
-            session: Cell::new(0),
-            next_request: Cell::new(1),
+            wamp: RefCell::new(ClientSession::new(realm, Box::new(Anonymous::default()))),
+            deliver,
             pending: RefCell::new(HashMap::new()),
             subscriptions: RefCell::new(HashMap::new()),
             registrations: RefCell::new(HashMap::new()),
             registering: RefCell::new(HashMap::new()),
+            welcomed: welcomed.clone(),
             closed: Slot::new(),
             is_closed: Cell::new(false),
         }),
     };
-    let welcomed = Slot::<bool>::new();
     // The reader: frames the core sends the component.
     {
         let session = session.clone();
-        let welcomed = welcomed.clone();
+        let host = host.clone();
         glommio::spawn_local(async move {
-            while let Batch::Write(frames) = outbox.next_batch().await {
-                for Out::Frame(f) in frames {
+            while let Some(frames) = inbox.next_frames().await {
+                for f in frames {
                     if let Ok(m) = serializer.decode(&f) {
-                        let first = matches!(m, Message::Welcome { .. } | Message::Abort { .. });
-                        let ok = matches!(m, Message::Welcome { .. });
-                        session.dispatch(m);
-                        if first {
-                            welcomed.fill(ok);
-                        }
+                        session.receive(m);
                     }
                 }
             }
+            session.inner.wamp.borrow_mut().transport_closed();
             session.on_close();
-            welcomed.fill(false);
-            session.inner.shard.closed(conn);
+            host.closed(conn);
         })
         .detach();
     }
-    let roles = Value::Dict(crate::router::sim::all_roles());
-    session.send(&Message::Hello {
-        realm: realm.into(),
-        details: crate::dict! { "roles" => roles },
-    });
+    // HELLO.
+    session.flush();
     let task = {
         let session = session.clone();
         glommio::spawn_local(async move {

@@ -115,22 +115,6 @@ async fn open(l: &Local, read_buf: usize, source: Option<IpAddr>) -> Result<Sess
         .map_err(|e| e.to_string())
 }
 
-/// Sends a request and waits for its answer, failing on ERROR.
-async fn request(s: &mut Session, msg: Message) -> Result<Message, String> {
-    let what = msg.message_type().name();
-    let req = msg.request_id();
-    s.tx.push(&msg);
-    loop {
-        match s.rx.next().await {
-            Ok(Some(Message::Error { error, .. })) => return Err(format!("{what}: {error}")),
-            Ok(Some(m)) if m.request_id() == req => return Ok(m),
-            Ok(Some(_)) => continue,
-            Ok(None) => return Err(format!("{what}: connection closed")),
-            Err(e) => return Err(format!("{what}: {e}")),
-        }
-    }
-}
-
 /// Connects this shard's clients and starts their tasks (which wait for the
 /// warm-up before sending anything).
 pub(crate) async fn setup(l: &Rc<Local>, tasks: &mut Vec<Task<()>>) -> Result<(), String> {
@@ -141,14 +125,9 @@ pub(crate) async fn setup(l: &Rc<Local>, tasks: &mut Vec<Task<()>>) -> Result<()
             let l = l.clone();
             async move {
                 let mut s = open(&l, SUB_BUF, None).await?;
-                request(
-                    &mut s,
-                    Message::Subscribe {
-                        request: 1,
-                        options: Dict::new(),
-                        topic: topic(i % f.topics),
-                    },
-                )
+                s.request("SUBSCRIBE", |w| {
+                    w.subscribe(&topic(i % f.topics), Dict::new())
+                })
                 .await?;
                 Ok(s)
             }
@@ -176,15 +155,8 @@ pub(crate) async fn setup(l: &Rc<Local>, tasks: &mut Vec<Task<()>>) -> Result<()
                     InvokePolicy::Single => Dict::new(),
                     p => dict! { "invoke" => p.name() },
                 };
-                request(
-                    &mut s,
-                    Message::Register {
-                        request: 1,
-                        options,
-                        procedure: PROCEDURE.into(),
-                    },
-                )
-                .await?;
+                s.request("REGISTER", |w| w.register(PROCEDURE, options))
+                    .await?;
                 Ok(s)
             }
         })
@@ -340,7 +312,9 @@ async fn publisher(l: Rc<Local>, p: usize, s: Session) {
     };
     // request -> (topic, measured), to account for publications answered with ERROR
     let inflight = Rc::new(std::cell::RefCell::new(HashMap::<u64, (usize, bool)>::new()));
-    let Session { tx, mut rx, writer } = s;
+    let Session {
+        tx, mut rx, writer, ..
+    } = s;
     let c = l.counters();
     let acks = {
         let (l, window, inflight) = (l.clone(), window.clone(), inflight.clone());
@@ -507,7 +481,9 @@ async fn caller(l: Rc<Local>, s: Session) {
     let pending: RefCell<HashMap<u64, Pending>> =
         RefCell::new(HashMap::with_capacity(r.outstanding * 2));
     let next = Cell::new(0u64);
-    let Session { tx, mut rx, writer } = s;
+    let Session {
+        tx, mut rx, writer, ..
+    } = s;
     l.until(Phase::Warmup).await;
     // Makes one call, timed from `sent_ns`.
     let call = |sent_ns: u64| {

@@ -1,12 +1,12 @@
 //! Tests of the router core's features, driven through the deterministic
 //! simulator with sessions placed on different shards.
 
-use super::sim::{Sim, TRANSPORT};
 use super::ERROR_LIMIT_EXCEEDED;
 use crate::codec::Serializer;
 use crate::config::realm::{EventHistoryConfig, RealmConfig, StoreConfig};
 use crate::config::role::{Allow, Disclose, Permission, RoleConfig};
 use crate::dict;
+use crate::sim::{Sim, TRANSPORT};
 use crate::wamp::message::{Message, MessageType, Payload};
 use crate::wamp::uri::MatchPolicy;
 use crate::wamp::uris;

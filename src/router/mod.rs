@@ -34,7 +34,6 @@ mod meta;
 pub mod options;
 pub mod peer;
 pub mod realm;
-pub mod sim;
 pub mod stats;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -19,6 +19,7 @@
 //! | `run.rs` | the `Shard` value, its [`Host`](crate::transport::Host) side, and the shard loop |
 //! | `components.rs` | the components running on a shard |
 
+mod component_host;
 mod components;
 pub mod control;
 mod mesh;

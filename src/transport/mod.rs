@@ -20,6 +20,7 @@
 
 mod admin;
 mod admission;
+pub mod dial;
 mod host;
 mod listener;
 mod options;

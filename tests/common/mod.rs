@@ -12,8 +12,8 @@ use shardwamp::config::auth::TransportAuth;
 use shardwamp::config::realm::RealmConfig;
 use shardwamp::config::role::{Allow, Disclose, Permission, RoleConfig};
 use shardwamp::dict;
-use shardwamp::router::sim::all_roles;
 use shardwamp::shard::{RouterHandle, RouterSpec};
+use shardwamp::sim::all_roles;
 use shardwamp::transport::rawsocket;
 use shardwamp::transport::{
     EndpointSpec, ListenerKind, ListenerSpec, QueueLimits, RawSocketOptions, WebSocketOptions,

@@ -5,6 +5,11 @@
 //! in-process clients whose frames go through the real codecs.
 //!
 //! Tests, the simulation test and `benches/router.rs` drive the core through it.
+//! It is a harness over the router and the client stack, so it lives beside
+//! them, not inside the router: a client joins through the sans-IO
+//! [`ClientSession`] ([`Sim::join`], [`Sim::join_with`]) and may keep driving
+//! it ([`Sim::drive`]), or sends raw messages ([`Sim::send`]) to probe the
+//! router with what a well-behaved client would never send.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -12,13 +17,15 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::auth::Authenticator;
-use super::peer::PeerMsg;
-use super::{ConnId, Output, RealmId, RouterCore, ShardId, TransportId};
+use crate::client::auth::{Anonymous, ClientAuthenticator};
+use crate::client::session::{ClientSession, Event, Roles};
 use crate::codec::Serializer;
 use crate::config::auth::TransportAuth;
 use crate::config::realm::RealmConfig;
 use crate::dict;
+use crate::router::auth::Authenticator;
+use crate::router::peer::PeerMsg;
+use crate::router::{ConnId, Output, RealmId, RouterCore, ShardId, TransportId};
 use crate::wamp::message::Message;
 use crate::wamp::value::{Dict, Value};
 
@@ -38,6 +45,8 @@ pub struct Client {
     pub inbox: VecDeque<Message>,
     /// The router closed the connection.
     pub closed: bool,
+    /// The client session, once [`Sim::join`] or [`Sim::join_with`] opened one.
+    pub wamp: Option<ClientSession>,
 }
 
 /// The simulated router: shards, mesh, clock and clients.
@@ -132,6 +141,7 @@ impl Sim {
             serializer,
             inbox: VecDeque::new(),
             closed: false,
+            wamp: None,
         });
         self.by_conn.insert((shard, conn), id);
         self.cores[shard as usize].open(
@@ -317,22 +327,73 @@ impl Sim {
 
     /// Connects and joins `realm` anonymously on `shard`; returns the client and its session id.
     pub fn join(&mut self, shard: ShardId, serializer: Serializer, realm: &str) -> (ClientId, u64) {
-        let c = self.connect(shard, serializer);
-        let got = self.hello(c, realm, Dict::new());
-        match got.as_slice() {
-            [Message::Welcome { session, .. }] => (c, *session),
-            other => panic!("expected WELCOME, got {other:?}"),
+        let auth = Box::new(Anonymous::default());
+        match self.join_with(shard, serializer, TRANSPORT, realm, auth) {
+            Ok(joined) => joined,
+            Err(other) => panic!("expected WELCOME, got {other:?}"),
+        }
+    }
+
+    /// Connects on `shard` through `transport` and joins `realm` through a
+    /// [`ClientSession`] authenticating with `auth` (CHALLENGE/AUTHENTICATE
+    /// included); returns the client and its session id, or the events that
+    /// came instead of WELCOME (an ABORT's [`Event::Closed`]).
+    pub fn join_with(
+        &mut self,
+        shard: ShardId,
+        serializer: Serializer,
+        transport: TransportId,
+        realm: &str,
+        auth: Box<dyn ClientAuthenticator>,
+    ) -> Result<(ClientId, u64), Vec<Event>> {
+        let c = self.connect_via(shard, serializer, transport);
+        self.clients[c].wamp = Some(ClientSession::with_details(
+            realm,
+            auth,
+            Roles::all(),
+            Dict::new(),
+        ));
+        let events = self.drive(c);
+        match events.as_slice() {
+            [Event::Joined { session, .. }] => Ok((c, *session)),
+            _ => Err(events),
+        }
+    }
+
+    /// Drives a client's [`ClientSession`]: sends what it queued, runs the
+    /// mesh, feeds it what the client received, until it has nothing more to
+    /// send; returns what it reported. A client without a session gets nothing.
+    pub fn drive(&mut self, client: ClientId) -> Vec<Event> {
+        let mut events = Vec::new();
+        loop {
+            let Some(wamp) = self.clients[client].wamp.as_mut() else {
+                return events;
+            };
+            let out: Vec<Message> = std::iter::from_fn(|| wamp.poll_transmit()).collect();
+            for m in &out {
+                self.send(client, m);
+            }
+            self.run();
+            let received: Vec<Message> = self.take(client);
+            let Some(wamp) = self.clients[client].wamp.as_mut() else {
+                return events;
+            };
+            for m in received {
+                let _ = wamp.receive(m);
+            }
+            events.extend(std::iter::from_fn(|| wamp.poll_event()));
+            if !wamp.has_transmit() {
+                return events;
+            }
         }
     }
 }
 
-/// HELLO.Details.roles announcing every client role with the features the tests use.
+/// HELLO.Details.roles announcing every client role with the features the
+/// client stack implements ([`Roles::all`]).
 pub fn all_roles() -> Dict {
-    let f = |features: Dict| Value::Dict(dict! { "features" => Value::Dict(features) });
-    dict! {
-        "publisher" => f(dict! { "publisher_exclusion" => true }),
-        "subscriber" => f(dict! { "pattern_based_subscription" => true }),
-        "caller" => f(dict! { "progressive_call_results" => true, "call_canceling" => true }),
-        "callee" => f(dict! { "progressive_call_results" => true, "call_canceling" => true }),
-    }
+    Roles::all().to_dict()
 }
+
+#[cfg(test)]
+mod tests;
