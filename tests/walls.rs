@@ -64,8 +64,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 
 /// Imports allowed only for some names: transports may know the router's
 /// plain id types (shard, connection, transport), nothing of its machinery
-/// (no broker, dealer or core).
-/// The load generator shares the runtime's host set-up (locked memory, ring
+/// (no broker, dealer or core). The load generator shares the runtime's host set-up (locked memory, ring
 /// depth), nothing else of the shards.
 const ONLY: &[(&str, &str, &[&str])] = &[
     ("transport", "router", &["ConnId", "ShardId", "TransportId"]),
@@ -198,7 +197,7 @@ fn code_of(line: &str) -> String {
 
 /// Every `prefix::name` in `code`, with the names right after it (one level
 /// of `{a, b}` or a single identifier).
-fn paths_after<'a>(code: &'a str, prefix: &str) -> Vec<(String, Vec<String>)> {
+fn paths_after(code: &str, prefix: &str) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     let mut rest = code;
     while let Some(at) = rest.find(prefix) {
@@ -276,7 +275,7 @@ fn imports() -> Vec<Import> {
         if here.first().is_some_and(|m| m == "bin") {
             continue;
         }
-        if (1..=here.len()).any(|n| test_only.contains(&here[..n].to_vec())) {
+        if (1..=here.len()).any(|n| test_only.contains(&here[..n])) {
             continue;
         }
         let text = fs::read_to_string(f).unwrap_or_default();
