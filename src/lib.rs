@@ -13,8 +13,8 @@
 //! | [`wamp`] | the protocol as code, no I/O: [`wamp::message`] (every message, its code, who may send it), [`wamp::value`] (the value model), [`wamp::uri`] (validation and matching), [`wamp::id`] (ID scopes), [`wamp::uris`] (the spec's error and close URIs) |
 //! | [`codec`] | JSON, MessagePack and CBOR: frames to messages and back, payload pass-through and transcoding |
 //! | [`router`] | the sans-IO router core: realms, sessions, authentication, authorization, broker, dealer, meta API, over shards; [`router::sim`] the deterministic harness |
-//! | [`shard`] | the glommio runtime: one executor per core, the channel mesh, control channels, listeners, outboxes |
-//! | [`transport`] | RawSocket framing and serving WebSocket/RawSocket connections |
+//! | [`shard`] | the glommio runtime: one executor per core, the channel mesh, the control channel and its typed operations, the shard loop |
+//! | [`transport`] | listeners and their options, admission, outboxes, serving WebSocket/RawSocket connections over any stream, RawSocket framing |
 //! | [`config`] | the TOML configuration (Crossbar.io's router config, one to one) |
 //! | [`control`] | the controller (RouterController operations), management realm, admin HTTP |
 //! | [`component`] | router components: in-process sessions running Rust code |

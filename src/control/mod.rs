@@ -1157,3 +1157,44 @@ impl Controller {
             .shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_kind_answers_with_its_uri_and_message() {
+        let e = CtlError::NoSuchObject("no realm 'r'".into());
+        assert_eq!(e.uri(), "shardwamp.error.no_such_object");
+        assert_eq!(e.message(), "no realm 'r'");
+        assert_eq!(
+            e.to_string(),
+            "shardwamp.error.no_such_object: no realm 'r'"
+        );
+        let e = CtlError::from(OpError::ShardGone);
+        assert_eq!(e.uri(), ERROR_FAILED);
+        assert_eq!(e.message(), "the shard is gone");
+        assert_eq!(
+            e.to_string(),
+            "shardwamp.error.operation_failed: the shard is gone"
+        );
+        let e = CtlError::NoSuchOperation("no operation 'x'".into());
+        assert_eq!(e.uri(), crate::wamp::uris::ERROR_NO_SUCH_PROCEDURE);
+        assert_eq!(
+            e.to_string(),
+            "wamp.error.no_such_procedure: no operation 'x'"
+        );
+        assert_eq!(
+            CtlError::InvalidArgument("m".into()).uri(),
+            "wamp.error.invalid_argument"
+        );
+        assert_eq!(
+            CtlError::AlreadyRunning("m".into()).uri(),
+            "shardwamp.error.already_running"
+        );
+        assert_eq!(
+            CtlError::InvalidConfiguration("m".into()).uri(),
+            "shardwamp.error.invalid_configuration"
+        );
+    }
+}
