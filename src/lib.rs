@@ -14,8 +14,8 @@
 //! | [`codec`] | JSON, MessagePack and CBOR: frames to messages and back, payload pass-through and transcoding |
 //! | [`router`] | the sans-IO router core: realms, sessions, authentication, authorization, broker, dealer, meta API, over shards |
 //! | [`sim`] | the deterministic harness: router cores, the mesh as seeded queues, a clock, and in-process clients on the client session |
-//! | [`shard`] | the glommio runtime: one executor per core, the channel mesh, control channels, listeners, outboxes |
-//! | [`transport`] | RawSocket framing, serving WebSocket/RawSocket connections, and dialing them ([`transport::dial`]) |
+//! | [`shard`] | the glommio runtime: one executor per core, the channel mesh, the control channel and its typed operations, the shard loop |
+//! | [`transport`] | listeners and their options, admission, outboxes, serving WebSocket/RawSocket connections over any stream, RawSocket framing, and dialing ([`transport::dial`]) |
 //! | [`config`] | the TOML configuration (Crossbar.io's router config, one to one) |
 //! | [`control`] | the controller (RouterController operations), management realm, admin HTTP |
 //! | [`component`] | router components: in-process sessions running Rust code, on the client session |

@@ -77,7 +77,7 @@ impl Component for Management {
                         };
                         match c.call(op, &args, &kwargs).await {
                             Ok(v) => Ok(Payload::args(vec![v])),
-                            Err(e) => Err(CallFailure::message(e.uri, e.message)),
+                            Err(e) => Err(CallFailure::message(e.uri(), e.message())),
                         }
                     })
                 });

@@ -32,14 +32,59 @@ use crate::wamp::value::{Dict, Value};
 /// Transport ids from here up are the components' internal transports.
 pub const COMPONENT_TRANSPORT_BASE: TransportId = 1 << 30;
 
-/// A failed control operation: an error URI and a message.
+/// A failed control operation. Each kind answers with its error URI
+/// ([`CtlError::uri`]) and a message ([`CtlError::message`]); shown as
+/// `uri: message`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{uri}: {message}")]
-pub struct CtlError {
-    /// The error URI (`shardwamp.error.*`).
-    pub uri: &'static str,
+pub enum CtlError {
+    /// No such realm, role, transport or component.
+    #[error("{ERROR_NO_SUCH_OBJECT}: {0}")]
+    NoSuchObject(String),
+    /// The id is already running.
+    #[error("{ERROR_ALREADY_RUNNING}: {0}")]
+    AlreadyRunning(String),
+    /// The configuration given is not valid.
+    #[error("{ERROR_INVALID_CONFIGURATION}: {0}")]
+    InvalidConfiguration(String),
+    /// The arguments are not what the operation takes.
+    #[error("{ERROR_INVALID_ARGUMENT}: {0}")]
+    InvalidArgument(String),
+    /// No operation of this name.
+    #[error("{uri}: {0}", uri = crate::wamp::uris::ERROR_NO_SUCH_PROCEDURE)]
+    NoSuchOperation(String),
+    /// A shard refused or failed the operation.
+    #[error("{ERROR_FAILED}: {0}")]
+    Shard(#[from] OpError),
+    /// The operation failed here (not on a shard).
+    #[error("{ERROR_FAILED}: {0}")]
+    Failed(String),
+}
+
+impl CtlError {
+    /// The error URI the management realm answers with.
+    pub fn uri(&self) -> &'static str {
+        match self {
+            CtlError::NoSuchObject(_) => ERROR_NO_SUCH_OBJECT,
+            CtlError::AlreadyRunning(_) => ERROR_ALREADY_RUNNING,
+            CtlError::InvalidConfiguration(_) => ERROR_INVALID_CONFIGURATION,
+            CtlError::InvalidArgument(_) => ERROR_INVALID_ARGUMENT,
+            CtlError::NoSuchOperation(_) => crate::wamp::uris::ERROR_NO_SUCH_PROCEDURE,
+            CtlError::Shard(_) | CtlError::Failed(_) => ERROR_FAILED,
+        }
+    }
+
     /// What went wrong.
-    pub message: String,
+    pub fn message(&self) -> String {
+        match self {
+            CtlError::NoSuchObject(m)
+            | CtlError::AlreadyRunning(m)
+            | CtlError::InvalidConfiguration(m)
+            | CtlError::InvalidArgument(m)
+            | CtlError::NoSuchOperation(m)
+            | CtlError::Failed(m) => m.clone(),
+            CtlError::Shard(e) => e.to_string(),
+        }
+    }
 }
 
 /// No such realm, role, transport or component.
@@ -52,13 +97,6 @@ pub const ERROR_INVALID_CONFIGURATION: &str = "shardwamp.error.invalid_configura
 pub const ERROR_INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
 /// The operation failed on a shard.
 pub const ERROR_FAILED: &str = "shardwamp.error.operation_failed";
-
-fn err(uri: &'static str, message: impl Into<String>) -> CtlError {
-    CtlError {
-        uri,
-        message: message.into(),
-    }
-}
 
 /// Converts a serde_json value into a WAMP value.
 pub fn from_json(v: &serde_json::Value) -> Value {
@@ -108,7 +146,7 @@ fn serialize<T: Serialize>(t: &T) -> Value {
 
 fn deserialize<T: DeserializeOwned>(v: &Value, what: &str) -> Result<T, CtlError> {
     serde_json::from_value(to_json(v))
-        .map_err(|e| err(ERROR_INVALID_CONFIGURATION, format!("{what}: {e}")))
+        .map_err(|e| CtlError::InvalidConfiguration(format!("{what}: {e}")))
 }
 
 /// A running realm.
@@ -322,7 +360,7 @@ impl Controller {
             .realms
             .get(id)
             .cloned()
-            .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no realm '{id}'")))
+            .ok_or_else(|| CtlError::NoSuchObject(format!("no realm '{id}'")))
     }
 
     // ---- realms ------------------------------------------------------------
@@ -361,10 +399,7 @@ impl Controller {
             .map(|(id, _)| id.clone());
         match id {
             Some(id) => self.get_router_realm(&id).await,
-            None => Err(err(
-                ERROR_NO_SUCH_OBJECT,
-                format!("no realm named '{name}'"),
-            )),
+            None => Err(CtlError::NoSuchObject(format!("no realm named '{name}'"))),
         }
     }
 
@@ -402,16 +437,16 @@ impl Controller {
         config: RealmConfig,
     ) -> Result<Value, CtlError> {
         crate::router::authz::Roles::from_configs(config.roles.clone())
-            .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
+            .map_err(|e| CtlError::InvalidConfiguration(e.to_string()))?;
         let rid = {
             let mut st = self.lock();
             if st.realms.contains_key(id)
                 || st.realms.values().any(|r| r.config.name == config.name)
             {
-                return Err(err(
-                    ERROR_ALREADY_RUNNING,
-                    format!("realm '{id}' ({}) is running", config.name),
-                ));
+                return Err(CtlError::AlreadyRunning(format!(
+                    "realm '{id}' ({}) is running",
+                    config.name
+                )));
             }
             let rid = st.next_realm;
             st.next_realm += 1;
@@ -435,7 +470,7 @@ impl Controller {
             .await;
         if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
             self.lock().realms.remove(id);
-            return Err(err(ERROR_FAILED, e.to_string()));
+            return Err(CtlError::Shard(e));
         }
         Ok(Value::Dict(
             crate::dict! { "id" => id, "name" => config.name.as_str() },
@@ -490,10 +525,7 @@ impl Controller {
             .iter()
             .find(|c| c.name == role)
             .ok_or_else(|| {
-                err(
-                    ERROR_NO_SUCH_OBJECT,
-                    format!("no role '{role}' on realm '{realm}'"),
-                )
+                CtlError::NoSuchObject(format!("no role '{role}' on realm '{realm}'"))
             })?;
         Ok(serialize(role))
     }
@@ -507,7 +539,7 @@ impl Controller {
     ) -> Result<Value, CtlError> {
         config.name = role_id.to_owned();
         crate::router::authz::Role::new(config.clone())
-            .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
+            .map_err(|e| CtlError::InvalidConfiguration(e.to_string()))?;
         let rid = self.realm(realm)?.rid;
         let results = self
             .handle
@@ -518,7 +550,7 @@ impl Controller {
             })
             .await;
         if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-            return Err(err(ERROR_FAILED, e.to_string()));
+            return Err(CtlError::Shard(e));
         }
         let mut st = self.lock();
         if let Some(r) = st.realms.get_mut(realm) {
@@ -538,10 +570,9 @@ impl Controller {
     ) -> Result<Value, CtlError> {
         let r = self.realm(realm)?;
         if !r.config.roles.iter().any(|c| c.name == role_id) {
-            return Err(err(
-                ERROR_NO_SUCH_OBJECT,
-                format!("no role '{role_id}' on realm '{realm}'"),
-            ));
+            return Err(CtlError::NoSuchObject(format!(
+                "no role '{role_id}' on realm '{realm}'"
+            )));
         }
         let rid = r.rid;
         self.handle
@@ -597,7 +628,7 @@ impl Controller {
         let t = st
             .transports
             .get(id)
-            .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no transport '{id}'")))?;
+            .ok_or_else(|| CtlError::NoSuchObject(format!("no transport '{id}'")))?;
         Ok(Self::describe_transport(id, t))
     }
 
@@ -614,10 +645,9 @@ impl Controller {
         let tid = {
             let mut st = self.lock();
             if st.transports.contains_key(id) {
-                return Err(err(
-                    ERROR_ALREADY_RUNNING,
-                    format!("transport '{id}' is running"),
-                ));
+                return Err(CtlError::AlreadyRunning(format!(
+                    "transport '{id}' is running"
+                )));
             }
             // The same rule as the config check: no two transports (nor the
             // admin endpoint) on one port or path.
@@ -634,30 +664,26 @@ impl Controller {
                 .chain(admin)
                 .find(|(_, e)| crate::config::endpoints_clash(e, config.endpoint()))
             {
-                return Err(err(
-                    ERROR_INVALID_CONFIGURATION,
-                    format!("transport '{id}': its endpoint is already used by '{other}'"),
-                ));
+                return Err(CtlError::InvalidConfiguration(format!(
+                    "transport '{id}': its endpoint is already used by '{other}'"
+                )));
             }
             let t = st.next_transport;
             st.next_transport += 1;
             t
         };
         let mut spec = ListenerSpec::from_transport(tid, &config)
-            .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
+            .map_err(|e| CtlError::InvalidConfiguration(e.to_string()))?;
         crate::router::auth::Authenticator::new(&spec.auth)
-            .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e.to_string()))?;
+            .map_err(|e| CtlError::InvalidConfiguration(e.to_string()))?;
         transport::check_free(&spec.endpoint).map_err(|e| {
-            err(
-                ERROR_INVALID_CONFIGURATION,
-                format!("transport '{id}': cannot listen there: {e}"),
-            )
+            CtlError::InvalidConfiguration(format!("transport '{id}': cannot listen there: {e}"))
         })?;
         let mut reservation = None;
         if let EndpointSpec::Tcp(addr) = &mut spec.endpoint {
             if addr.port() == 0 {
                 let (local, sock) =
-                    transport::reserve(*addr).map_err(|e| err(ERROR_FAILED, e.to_string()))?;
+                    transport::reserve(*addr).map_err(|e| CtlError::Failed(e.to_string()))?;
                 *addr = local;
                 reservation = Some(sock);
             }
@@ -678,7 +704,7 @@ impl Controller {
                     reply,
                 })
                 .await;
-            return Err(err(ERROR_FAILED, e.to_string()));
+            return Err(CtlError::Shard(e));
         }
         let bound = Bound {
             transport: tid,
@@ -728,7 +754,7 @@ impl Controller {
             .transports
             .get(id)
             .cloned()
-            .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no transport '{id}'")))?;
+            .ok_or_else(|| CtlError::NoSuchObject(format!("no transport '{id}'")))?;
         let close = close_sessions.then(|| crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN.to_owned());
         self.handle
             .ask_all(|reply| ControlMsg::StopListener {
@@ -762,7 +788,7 @@ impl Controller {
         let c = st
             .components
             .get(id)
-            .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no component '{id}'")))?;
+            .ok_or_else(|| CtlError::NoSuchObject(format!("no component '{id}'")))?;
         Ok(Value::Dict(crate::dict! {
             "id" => id,
             "classname" => c.config.classname.as_str(),
@@ -787,24 +813,20 @@ impl Controller {
                     && r.config.roles.iter().any(|x| x.name == config.role)
             })
         {
-            return Err(err(
-                ERROR_INVALID_CONFIGURATION,
-                format!(
-                    "component '{id}': no role '{}' on a realm '{}'",
-                    config.role, config.realm
-                ),
-            ));
+            return Err(CtlError::InvalidConfiguration(format!(
+                "component '{id}': no role '{}' on a realm '{}'",
+                config.role, config.realm
+            )));
         }
         self.registry
             .build(&config)
-            .map_err(|e| err(ERROR_INVALID_CONFIGURATION, e))?;
+            .map_err(CtlError::InvalidConfiguration)?;
         let transport = {
             let mut st = self.lock();
             if st.components.contains_key(id) {
-                return Err(err(
-                    ERROR_ALREADY_RUNNING,
-                    format!("component '{id}' is running"),
-                ));
+                return Err(CtlError::AlreadyRunning(format!(
+                    "component '{id}' is running"
+                )));
             }
             let t = st.next_component;
             st.next_component += 1;
@@ -822,7 +844,7 @@ impl Controller {
             .await
             .unwrap_or(Err(OpError::ShardGone));
         if let Err(e) = answer {
-            return Err(err(ERROR_FAILED, e.to_string()));
+            return Err(CtlError::Shard(e));
         }
         self.lock().components.insert(
             id.to_owned(),
@@ -839,19 +861,16 @@ impl Controller {
     /// Stops a component: its session leaves.
     pub async fn stop_router_component(&self, id: &str) -> Result<Value, CtlError> {
         if id == management::COMPONENT_ID && self.base.management.is_some() {
-            return Err(err(
-                ERROR_INVALID_ARGUMENT,
-                format!(
+            return Err(CtlError::InvalidArgument(format!(
                     "component '{id}' serves the controller API: stopping it would leave the router unmanageable until restarted"
-                ),
-            ));
+                )));
         }
         let c = self
             .lock()
             .components
             .get(id)
             .cloned()
-            .ok_or_else(|| err(ERROR_NO_SUCH_OBJECT, format!("no component '{id}'")))?;
+            .ok_or_else(|| CtlError::NoSuchObject(format!("no component '{id}'")))?;
         let r = self
             .handle
             .ask(c.shard, |reply| ControlMsg::StopComponent {
@@ -861,7 +880,7 @@ impl Controller {
             .await;
         self.lock().components.remove(id);
         match r {
-            Some(Err(e)) => Err(err(ERROR_FAILED, e.to_string())),
+            Some(Err(e)) => Err(CtlError::Shard(e)),
             _ => Ok(Value::Dict(crate::dict! { "id" => id })),
         }
     }
@@ -882,7 +901,7 @@ impl Controller {
             crate::wamp::uri::UriCheck::Loose,
             crate::wamp::uri::MatchPolicy::Exact,
         )
-        .map_err(|e| err(ERROR_INVALID_ARGUMENT, format!("reason: {e}")))?;
+        .map_err(|e| CtlError::InvalidArgument(format!("reason: {e}")))?;
         let rid = self.realm(realm)?.rid;
         let killed = self
             .handle
@@ -1001,7 +1020,7 @@ impl Controller {
     pub fn get_running_config(&self) -> Result<String, CtlError> {
         self.running_config()
             .to_toml_string()
-            .map_err(|e| err(ERROR_FAILED, e.to_string()))
+            .map_err(|e| CtlError::Failed(e.to_string()))
     }
 
     // ---- by name -------------------------------------------------------------
@@ -1011,18 +1030,12 @@ impl Controller {
     pub async fn call(&self, op: &str, args: &[Value], kwargs: &Dict) -> Result<Value, CtlError> {
         let arg = |i: usize, name: &str| -> Result<&Value, CtlError> {
             args.get(i).or_else(|| kwargs.get(name)).ok_or_else(|| {
-                err(
-                    ERROR_INVALID_ARGUMENT,
-                    format!("{op}: missing argument '{name}'"),
-                )
+                CtlError::InvalidArgument(format!("{op}: missing argument '{name}'"))
             })
         };
         let text = |i: usize, name: &str| -> Result<String, CtlError> {
             arg(i, name)?.as_str().map(str::to_owned).ok_or_else(|| {
-                err(
-                    ERROR_INVALID_ARGUMENT,
-                    format!("{op}: '{name}' must be a string"),
-                )
+                CtlError::InvalidArgument(format!("{op}: '{name}' must be a string"))
             })
         };
         let opt_text = |i: usize, name: &str| -> Option<String> {
@@ -1124,10 +1137,7 @@ impl Controller {
             }
             "get_router_shard_stats" => Ok(self.get_router_shard_stats().await),
             "get_running_config" => Ok(Value::Str(self.get_running_config()?)),
-            other => Err(err(
-                crate::wamp::uris::ERROR_NO_SUCH_PROCEDURE,
-                format!("no operation '{other}'"),
-            )),
+            other => Err(CtlError::NoSuchOperation(format!("no operation '{other}'"))),
         }
     }
 
@@ -1145,5 +1155,46 @@ impl Controller {
     pub fn shutdown(&self) {
         self.handle
             .shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_kind_answers_with_its_uri_and_message() {
+        let e = CtlError::NoSuchObject("no realm 'r'".into());
+        assert_eq!(e.uri(), "shardwamp.error.no_such_object");
+        assert_eq!(e.message(), "no realm 'r'");
+        assert_eq!(
+            e.to_string(),
+            "shardwamp.error.no_such_object: no realm 'r'"
+        );
+        let e = CtlError::from(OpError::ShardGone);
+        assert_eq!(e.uri(), ERROR_FAILED);
+        assert_eq!(e.message(), "the shard is gone");
+        assert_eq!(
+            e.to_string(),
+            "shardwamp.error.operation_failed: the shard is gone"
+        );
+        let e = CtlError::NoSuchOperation("no operation 'x'".into());
+        assert_eq!(e.uri(), crate::wamp::uris::ERROR_NO_SUCH_PROCEDURE);
+        assert_eq!(
+            e.to_string(),
+            "wamp.error.no_such_procedure: no operation 'x'"
+        );
+        assert_eq!(
+            CtlError::InvalidArgument("m".into()).uri(),
+            "wamp.error.invalid_argument"
+        );
+        assert_eq!(
+            CtlError::AlreadyRunning("m".into()).uri(),
+            "shardwamp.error.already_running"
+        );
+        assert_eq!(
+            CtlError::InvalidConfiguration("m".into()).uri(),
+            "shardwamp.error.invalid_configuration"
+        );
     }
 }

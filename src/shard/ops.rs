@@ -198,3 +198,34 @@ impl CoreOp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_as_the_controller_reported_them_before() {
+        assert_eq!(
+            OpError::NoSuchComponent("c1".into()).to_string(),
+            "no component 'c1' on this shard"
+        );
+        assert_eq!(OpError::ShardGone.to_string(), "the shard is gone");
+        let bind = ListenError::Bind {
+            name: "ws".into(),
+            endpoint: "127.0.0.1:1".into(),
+            error: "in use".into(),
+        };
+        assert_eq!(
+            OpError::from(bind).to_string(),
+            "transport 'ws': cannot listen on 127.0.0.1:1: in use"
+        );
+        assert_eq!(
+            OpError::Admin {
+                addr: "127.0.0.1:9".parse().unwrap(),
+                error: "denied".into()
+            }
+            .to_string(),
+            "admin listener on 127.0.0.1:9: denied"
+        );
+    }
+}

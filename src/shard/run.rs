@@ -16,7 +16,6 @@ use crate::codec::Serializer;
 use crate::router::auth::Authenticator;
 use crate::router::peer::PeerMsg;
 use crate::router::{ConnId, Output, RouterCore, ShardId, TransportId};
-use crate::transport::outbox::Notify;
 use crate::transport::{
     spawn_admin, spawn_listener, CloseReason, Host, ListenerSpec, Outbox, QueueLimits,
 };
@@ -27,6 +26,7 @@ use super::control::{ControlMsg, ControlReceiver};
 use super::mesh::Mesh;
 use super::ops::OpError;
 use super::os::now_ms;
+use super::timer::Notify;
 use super::{RouterSpec, StartError};
 
 /// A shard's runtime state, shared by its tasks.

@@ -28,6 +28,8 @@ pub mod outbox;
 pub mod rawsocket;
 mod serve;
 mod socket;
+#[cfg(test)]
+mod tests;
 
 pub use admin::{spawn_admin, AdminAnswer, AdminSite};
 pub use admission::ConnGauge;
