@@ -88,6 +88,7 @@ async fn exercise(at: Where, transport: Transport, serializer: Serializer, tag: 
         .detach()
     };
     // the slow procedure never answers: its calls are canceled
+    let slow_id = slow_reg.id;
     let _hold = slow_reg;
 
     let (args, kwargs) = caller
@@ -156,8 +157,17 @@ async fn exercise(at: Where, transport: Transport, serializer: Serializer, tag: 
         assert_eq!(values_of(&ev.payload).0, vec![Value::from(n)], "{tag}");
     }
     callee.unsubscribe(sub.id).await.expect("unsubscribe");
+    callee.unregister(slow_id).await.expect("unregister");
+    let e = caller.call(&slow, vec![], Dict::new()).await.unwrap_err();
+    assert_eq!(e.uri, uris::ERROR_NO_SUCH_PROCEDURE);
 
+    // two tasks may wait for the end of a session
+    let watcher = {
+        let caller = caller.clone();
+        glommio::spawn_local(async move { caller.closed().await })
+    };
     let close = caller.leave().await;
+    assert_eq!(watcher.await, close);
     assert_eq!(close.reason, uris::CLOSE_GOODBYE_AND_OUT);
     assert!(!close.by_router);
     assert!(caller.call(&echo, vec![], Dict::new()).await.is_err());

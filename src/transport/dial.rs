@@ -516,10 +516,11 @@ pub async fn join<S: Stream>(
 // Sessions
 // ---------------------------------------------------------------------------
 
-/// A value a task waits for, possibly several in a row.
+/// Values tasks wait for, possibly several in a row (every waiting task is
+/// woken; one of them takes each value).
 struct Mailbox<T> {
     items: RefCell<VecDeque<T>>,
-    waker: RefCell<Option<Waker>>,
+    wakers: RefCell<Vec<Waker>>,
     closed: Cell<bool>,
 }
 
@@ -527,7 +528,7 @@ impl<T> Mailbox<T> {
     fn new() -> Rc<Mailbox<T>> {
         Rc::new(Mailbox {
             items: RefCell::new(VecDeque::new()),
-            waker: RefCell::new(None),
+            wakers: RefCell::new(Vec::new()),
             closed: Cell::new(false),
         })
     }
@@ -543,7 +544,7 @@ impl<T> Mailbox<T> {
     }
 
     fn wake(&self) {
-        if let Some(w) = self.waker.borrow_mut().take() {
+        for w in self.wakers.take() {
             w.wake();
         }
     }
@@ -556,7 +557,10 @@ impl<T> Mailbox<T> {
             if self.closed.get() {
                 return Poll::Ready(None);
             }
-            *self.waker.borrow_mut() = Some(cx.waker().clone());
+            let mut wakers = self.wakers.borrow_mut();
+            if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                wakers.push(cx.waker().clone());
+            }
             Poll::Pending
         })
         .await
@@ -1011,6 +1015,22 @@ impl Session {
             }
             _ => Err(CallError::uri(uris::ERROR_PROTOCOL_VIOLATION)),
         }
+    }
+
+    /// Unregisters a procedure.
+    pub async fn unregister(&self, registration: Id) -> Result<(), CallError> {
+        let request = self
+            .inner
+            .wamp
+            .borrow_mut()
+            .unregister(registration)
+            .map_err(refused)?;
+        let w = self.waiter(request);
+        self.reply(w).await?;
+        if let Some(m) = self.inner.registrations.borrow_mut().remove(&registration) {
+            m.close();
+        }
+        Ok(())
     }
 
     /// Answers an invocation: `progress` sends a progressive result.
