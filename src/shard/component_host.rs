@@ -7,11 +7,12 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::outbox::{Batch, Out, Outbox};
-use super::{now_ms, QueueLimits, Shard};
+use super::{now_ms, Shard};
 use crate::codec::Serializer;
 use crate::component::{ComponentHost, ComponentInbox};
 use crate::router::{ConnId, TransportId};
+use crate::transport::outbox::{Batch, Out, Outbox};
+use crate::transport::QueueLimits;
 use crate::wamp::message::Message;
 use crate::wamp::value::Dict;
 

@@ -18,6 +18,7 @@
 //! | `ops.rs` | the typed operations on a shard's core ([`CoreOp`]) and their error ([`OpError`]) |
 //! | `run.rs` | the `Shard` value, its [`Host`](crate::transport::Host) side, and the shard loop |
 //! | `components.rs` | the components running on a shard |
+//! | `component_host.rs` | the shard as a [`ComponentHost`](crate::component::ComponentHost): a component's messages go to the core directly |
 //! | `timer.rs` | the wake-up of the task that waits for the core's next deadline |
 
 mod component_host;
@@ -30,11 +31,6 @@ mod run;
 mod spec;
 mod start;
 mod timer;
-
-/// The outbox moved to [`crate::transport::outbox`]; this path stays for the
-/// code that still names it here (the components) until it moves too.
-pub use crate::transport::outbox;
-pub use crate::transport::{CloseReason, Outbox, QueueLimits};
 
 pub use control::{ControlMsg, Reply, RouterHandle};
 pub use ops::{CoreOp, OpError};
