@@ -178,12 +178,18 @@ fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
 /// while a second router beside a running one is still refused.
 #[test]
 fn restarts_at_once_on_its_fixed_port() {
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
+    // Fixed ports below the kernel's ephemeral range (32768-60999 by default):
+    // a port picked by binding port 0 could meanwhile become the local port
+    // of another test's outgoing connection, and then no listener may bind it.
+    let mut next = 20_000 + (std::process::id() as u16 % 1000) * 12;
+    let mut free = || loop {
+        next += 1;
+        if next >= 32_000 {
+            next = 20_000;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", next)).is_ok() {
+            return next;
+        }
     };
     let (port, admin) = (free(), free());
     let dir = std::env::temp_dir().join(format!("shardwamp-cli-restart-{}", std::process::id()));
