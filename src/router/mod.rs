@@ -780,16 +780,4 @@ pub fn iso8601(ms: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn iso8601_formats() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(1_795_995_249_123), "2026-11-29T23:34:09.123Z");
-        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
-    }
-}
-
-#[cfg(test)]
-mod core_tests;
+mod tests;
