@@ -221,34 +221,34 @@ pub(crate) enum TimerKind {
 
 /// One shard's router core. See the module docs.
 pub struct RouterCore {
-    pub(crate) shard: ShardId,
-    pub(crate) shards: u16,
-    pub(crate) now_ms: u64,
-    pub(crate) rng: StdRng,
-    pub(crate) realms: Vec<Option<Realm>>,
-    pub(crate) realm_by_name: HashMap<String, RealmId>,
-    pub(crate) transports: HashMap<TransportId, Arc<Authenticator>>,
-    pub(crate) limits: HashMap<TransportId, SessionLimits>,
+    shard: ShardId,
+    shards: u16,
+    now_ms: u64,
+    rng: StdRng,
+    realms: Vec<Option<Realm>>,
+    realm_by_name: HashMap<String, RealmId>,
+    transports: HashMap<TransportId, Arc<Authenticator>>,
+    limits: HashMap<TransportId, SessionLimits>,
     /// Key of the decoy principals, the same on every shard (from the seed).
-    pub(crate) decoy_key: [u8; 32],
+    decoy_key: [u8; 32],
     /// Failed authentications by (transport, peer IP).
-    pub(crate) auth_failures: HashMap<(TransportId, String), FailureWindow>,
+    auth_failures: HashMap<(TransportId, String), FailureWindow>,
     /// When expired entries of `auth_failures` are next swept.
-    pub(crate) next_failure_sweep: u64,
+    next_failure_sweep: u64,
     /// When a refused HELLO from a locked-out address was last logged.
-    pub(crate) last_lockout_log: Option<u64>,
-    pub(crate) conns: HashMap<ConnId, Conn>,
+    last_lockout_log: Option<u64>,
+    conns: HashMap<ConnId, Conn>,
     /// Calls and invocations open on this shard.
-    pub(crate) dealer: dealer::Dealer,
-    pub(crate) timers: BTreeMap<(u64, u64), TimerKind>,
-    pub(crate) next_timer: u64,
-    pub(crate) out: Vec<Output>,
-    pub(crate) self_queue: VecDeque<PeerMsg>,
-    pub(crate) stats: ShardStats,
-    pub(crate) realm_stats: Vec<RealmStats>,
-    pub(crate) broker: broker::Broker,
+    dealer: dealer::Dealer,
+    timers: BTreeMap<(u64, u64), TimerKind>,
+    next_timer: u64,
+    out: Vec<Output>,
+    self_queue: VecDeque<PeerMsg>,
+    stats: ShardStats,
+    realm_stats: Vec<RealmStats>,
+    broker: broker::Broker,
     /// Rate limit of the log line for payloads that could not be transcoded.
-    pub(crate) transcode_log: stats::LogLimiter,
+    transcode_log: stats::LogLimiter,
 }
 
 impl RouterCore {
