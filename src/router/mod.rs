@@ -482,10 +482,10 @@ impl RouterCore {
             if !r.local_sessions.is_empty() {
                 l.push(format!("{name}: {} local sessions", r.local_sessions.len()));
             }
-            if !r.subs.is_empty() || !r.sub_keys.is_empty() {
+            if !r.subs.is_empty() {
                 l.push(format!("{name}: {} replica subscriptions", r.subs.len()));
             }
-            if !r.regs.is_empty() || !r.reg_keys.is_empty() {
+            if !r.regs.is_empty() {
                 l.push(format!("{name}: {} replica registrations", r.regs.len()));
             }
             if let Some(h) = &r.home_state {
