@@ -30,7 +30,7 @@ impl RouterCore {
     }
 
     /// Counts `n` messages not sent because their payload could not be
-    /// transcoded, and logs at most one line per [`stats::LogLimiter::INTERVAL_MS`].
+    /// transcoded, and logs at most one line per [`super::stats::LogLimiter::INTERVAL_MS`].
     pub(crate) fn transcode_failed(&mut self, n: u64, what: std::fmt::Arguments<'_>) {
         self.stats.transcode_failures += n;
         if let Some(suppressed) = self.transcode_log.allow(self.now_ms) {

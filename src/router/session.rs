@@ -566,7 +566,7 @@ impl RouterCore {
     }
 }
 
-/// The IP part of a transport's `peer` ("ip:port", "[v6]:port"); anything
+/// The IP part of a transport's `peer` (`"ip:port"`, `"[v6]:port"`); anything
 /// else (a Unix socket's peer, say) is taken whole.
 pub(crate) fn peer_ip(peer: &str) -> String {
     match peer.parse::<std::net::SocketAddr>() {
