@@ -3,8 +3,10 @@
 //! consistent; members (sessions, with their shards) added and removed; an
 //! entry deleted with its last member. [`Entry`] says what differs: the
 //! members' name and the meta events (`wamp.subscription.on_*`,
-//! `wamp.registration.on_*`) that the changes publish.
+//! `wamp.registration.on_*`) that the changes publish. The replica every
+//! shard keeps of them is written once too: [`Replica`], over [`ReplicaEntry`].
 
+use super::matcher::PatternTable;
 use super::{HashMap, SessionId, ShardId};
 use crate::wamp::uri::MatchPolicy;
 use crate::wamp::value::Dict;
@@ -117,5 +119,106 @@ impl<E: Entry> Book<E> {
             }
         }
         Some((r, deleted))
+    }
+}
+
+/// A subscription or a registration as every shard's [`Replica`] keeps it.
+pub(crate) trait ReplicaEntry {
+    /// Who the entry routes to: shards (subscriptions), callees (registrations).
+    type Member: Copy + PartialEq;
+
+    /// The entry's id (the home shard's).
+    fn id(&self) -> u64;
+    /// The members.
+    fn members_mut(&mut self) -> &mut Vec<Self::Member>;
+    /// Takes over `fresh`'s id (and settings) with no members: the entry was
+    /// stale, left by a deleted subscription or registration of the same pattern.
+    fn renew(&mut self, fresh: Self);
+}
+
+/// What routing needs on every shard: entries by pattern (for matching) and
+/// each id's pattern, updated by the realm's home shard.
+pub(crate) struct Replica<E> {
+    table: PatternTable<E>,
+    keys: HashMap<u64, Pattern>,
+}
+
+impl<E> Default for Replica<E> {
+    fn default() -> Self {
+        Replica {
+            table: PatternTable::new(),
+            keys: HashMap::default(),
+        }
+    }
+}
+
+impl<E: ReplicaEntry> Replica<E> {
+    /// Adds `member` to entry `id` of pattern (`uri`, `policy`); `fresh` builds
+    /// the entry (with no members) where there is none, or where a stale one
+    /// holds another id.
+    pub fn add(
+        &mut self,
+        id: u64,
+        uri: &str,
+        policy: MatchPolicy,
+        member: E::Member,
+        fresh: impl FnOnce() -> E,
+    ) {
+        if let Some(e) = self.table.get_mut(uri, policy) {
+            if e.id() != id {
+                self.keys.remove(&e.id());
+                e.renew(fresh());
+            }
+            let members = e.members_mut();
+            if !members.contains(&member) {
+                members.push(member);
+            }
+        } else {
+            let mut e = fresh();
+            e.members_mut().push(member);
+            let _ = self.table.insert(uri, policy, e);
+        }
+        self.keys.insert(id, (uri.to_owned(), policy));
+    }
+
+    /// Removes `member` from entry `id`; the entry goes with its last member.
+    pub fn remove(&mut self, id: u64, member: &E::Member) {
+        let Some((uri, policy)) = self.keys.get(&id).cloned() else {
+            return;
+        };
+        let empty = match self.table.get_mut(&uri, policy) {
+            Some(e) => {
+                let members = e.members_mut();
+                members.retain(|m| m != member);
+                members.is_empty()
+            }
+            None => true,
+        };
+        if empty {
+            self.table.remove(&uri, policy);
+            self.keys.remove(&id);
+        }
+    }
+
+    /// Calls `f` for every entry whose pattern matches `uri` (publish).
+    #[inline]
+    pub fn for_each_match<'a>(&'a self, uri: &str, f: impl FnMut(&'a str, MatchPolicy, &'a E)) {
+        self.table.for_each_match(uri, f)
+    }
+
+    /// The entry that routes `uri`: the most specific match (call).
+    #[inline]
+    pub fn best_match<'a>(&'a self, uri: &str) -> Option<(&'a str, MatchPolicy, &'a E)> {
+        self.table.best_match(uri)
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether there are no entries and no ids (the leak check).
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty() && self.keys.is_empty()
     }
 }

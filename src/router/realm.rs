@@ -10,8 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::authz::Roles;
-use super::book::{Book, Entry};
-use super::matcher::PatternTable;
+use super::book::{Book, Entry, Replica, ReplicaEntry};
 use super::options::InvokePolicy;
 use super::peer::{CalleeRef, Publication, ReplicaOp};
 use super::{ConnId, RegId, SessionId, ShardId, SubId, TransportId};
@@ -28,6 +27,21 @@ pub(crate) struct SubReplica {
     pub shards: Vec<ShardId>,
 }
 
+impl ReplicaEntry for SubReplica {
+    type Member = ShardId;
+
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn members_mut(&mut self) -> &mut Vec<ShardId> {
+        &mut self.shards
+    }
+    fn renew(&mut self, fresh: SubReplica) {
+        self.id = fresh.id;
+        self.shards.clear();
+    }
+}
+
 /// A registration as a shard's replica knows it.
 #[derive(Debug, Clone)]
 pub(crate) struct RegReplica {
@@ -36,6 +50,23 @@ pub(crate) struct RegReplica {
     pub callees: Vec<CalleeRef>,
     /// This shard's round-robin position (each shard rotates independently).
     pub next: std::cell::Cell<usize>,
+}
+
+impl ReplicaEntry for RegReplica {
+    type Member = CalleeRef;
+
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn members_mut(&mut self) -> &mut Vec<CalleeRef> {
+        &mut self.callees
+    }
+    /// Keeps this shard's round-robin position, as a stale entry did.
+    fn renew(&mut self, fresh: RegReplica) {
+        self.id = fresh.id;
+        self.invoke = fresh.invoke;
+        self.callees.clear();
+    }
 }
 
 /// A local subscription: the sessions on this shard that hold it.
@@ -167,13 +198,9 @@ pub(crate) struct Realm {
     pub roles: Roles,
     pub home: ShardId,
     /// Replica: subscriptions by pattern, with the shards that have subscribers.
-    pub subs: PatternTable<SubReplica>,
+    pub subs: Replica<SubReplica>,
     /// Replica: registrations by pattern, with their callees.
-    pub regs: PatternTable<RegReplica>,
-    /// Replica index: subscription id → its pattern.
-    pub sub_keys: HashMap<SubId, (String, MatchPolicy)>,
-    /// Replica index: registration id → its pattern.
-    pub reg_keys: HashMap<RegId, (String, MatchPolicy)>,
+    pub regs: Replica<RegReplica>,
     /// Local subscribers by subscription.
     pub local_subs: HashMap<SubId, LocalSub>,
     /// Local sessions of this realm.
@@ -194,10 +221,8 @@ impl Realm {
             config,
             roles,
             home,
-            subs: PatternTable::new(),
-            regs: PatternTable::new(),
-            sub_keys: HashMap::default(),
-            reg_keys: HashMap::default(),
+            subs: Replica::default(),
+            regs: Replica::default(),
             local_subs: HashMap::default(),
             local_sessions: HashMap::default(),
             home_state: (home == shard).then(|| {
@@ -219,90 +244,24 @@ impl Realm {
                 uri,
                 policy,
                 shard,
-            } => {
-                if let Some(e) = self.subs.get_mut(uri, *policy) {
-                    if e.id != *sub {
-                        // A stale entry for a deleted subscription: replace it.
-                        self.sub_keys.remove(&e.id);
-                        e.id = *sub;
-                        e.shards.clear();
-                    }
-                    if !e.shards.contains(shard) {
-                        e.shards.push(*shard);
-                    }
-                } else {
-                    let _ = self.subs.insert(
-                        uri,
-                        *policy,
-                        SubReplica {
-                            id: *sub,
-                            shards: vec![*shard],
-                        },
-                    );
-                }
-                self.sub_keys.insert(*sub, (uri.clone(), *policy));
-            }
-            ReplicaOp::SubRemoveShard { sub, shard } => {
-                if let Some((uri, policy)) = self.sub_keys.get(sub).cloned() {
-                    let empty = match self.subs.get_mut(&uri, policy) {
-                        Some(e) => {
-                            e.shards.retain(|s| s != shard);
-                            e.shards.is_empty()
-                        }
-                        None => true,
-                    };
-                    if empty {
-                        self.subs.remove(&uri, policy);
-                        self.sub_keys.remove(sub);
-                    }
-                }
-            }
+            } => self.subs.add(*sub, uri, *policy, *shard, || SubReplica {
+                id: *sub,
+                shards: Vec::new(),
+            }),
+            ReplicaOp::SubRemoveShard { sub, shard } => self.subs.remove(*sub, shard),
             ReplicaOp::RegAddCallee {
                 reg,
                 uri,
                 policy,
                 invoke,
                 callee,
-            } => {
-                if let Some(e) = self.regs.get_mut(uri, *policy) {
-                    if e.id != *reg {
-                        self.reg_keys.remove(&e.id);
-                        e.id = *reg;
-                        e.callees.clear();
-                        e.invoke = *invoke;
-                    }
-                    if !e.callees.contains(callee) {
-                        e.callees.push(*callee);
-                    }
-                } else {
-                    let _ = self.regs.insert(
-                        uri,
-                        *policy,
-                        RegReplica {
-                            id: *reg,
-                            invoke: *invoke,
-                            callees: vec![*callee],
-                            next: Default::default(),
-                        },
-                    );
-                }
-                self.reg_keys.insert(*reg, (uri.clone(), *policy));
-            }
-            ReplicaOp::RegRemoveCallee { reg, callee } => {
-                if let Some((uri, policy)) = self.reg_keys.get(reg).cloned() {
-                    let empty = match self.regs.get_mut(&uri, policy) {
-                        Some(e) => {
-                            e.callees.retain(|c| c != callee);
-                            e.callees.is_empty()
-                        }
-                        None => true,
-                    };
-                    if empty {
-                        self.regs.remove(&uri, policy);
-                        self.reg_keys.remove(reg);
-                    }
-                }
-            }
+            } => self.regs.add(*reg, uri, *policy, *callee, || RegReplica {
+                id: *reg,
+                invoke: *invoke,
+                callees: Vec::new(),
+                next: Default::default(),
+            }),
+            ReplicaOp::RegRemoveCallee { reg, callee } => self.regs.remove(*reg, callee),
         }
     }
 }

@@ -61,108 +61,42 @@
 //! pending authentication ("the `AUTHENTICATE` message was sent in due time").
 //! No secret appears in any `Debug` output or message text: secrets are held
 //! in [`Secret`], whose `Debug` is redacted.
+//!
+//! This file holds the [`Authenticator`], method selection and the
+//! challenge/answer types; each method is a file of its own: `anonymous.rs`,
+//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives). A new method
+//! (cryptosign) is a new file beside them, a [`PendingAuth`] kind and an arm
+//! in [`Authenticator::hello`] and [`Authenticator::authenticate`].
 
 use std::collections::HashMap;
 use std::fmt;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use serde::Serialize;
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 use crate::config::auth::{
-    AnonymousStatic, AuthConfigError, AuthMethodConfig, Secret, TransportAuth,
-    DEFAULT_ANONYMOUS_ROLE, DEFAULT_ITERATIONS, DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET,
-    METHOD_WAMPCRA,
+    AnonymousStatic, AuthConfigError, AuthMethodConfig, Secret, TransportAuth, DEFAULT_ITERATIONS,
+    DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA,
 };
 use crate::wamp::uris::{
-    ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_AUTHENTICATION_REQUIRED,
-    ERROR_NO_MATCHING_AUTH_METHOD, ERROR_PROTOCOL_VIOLATION,
+    ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_NO_MATCHING_AUTH_METHOD,
+    ERROR_PROTOCOL_VIOLATION,
 };
 use crate::wamp::value::{Dict, Value};
 
+mod anonymous;
+mod ticket;
+mod wampcra;
+
+use ticket::TicketEntry;
+pub use wampcra::{wampcra_derive_key, wampcra_sign};
+use wampcra::{CraEntry, CraShape};
+
 /// `authprovider` of every static (configured) principal.
 pub const PROVIDER_STATIC: &str = "static";
-
-// ---------------------------------------------------------------------------
-// WAMP-CRA primitives
-// ---------------------------------------------------------------------------
-
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Option<[u8; 32]> {
-    // HMAC takes keys of any length, so this never fails.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
-    mac.update(message);
-    Some(mac.finalize().into_bytes().into())
-}
-
-/// A WAMP-CRA signature: `base64(HMAC-SHA256(key, challenge))`, standard
-/// alphabet with padding, as Autobahn's `compute_wcs` returns it.
-///
-/// `key` is the secret's UTF-8 bytes, or for a salted user the ASCII bytes of
-/// the base64 text [`wampcra_derive_key`] returns.
-pub fn wampcra_sign(key: &[u8], challenge: &str) -> String {
-    match hmac_sha256(key, challenge.as_bytes()) {
-        Some(sig) => STANDARD.encode(sig),
-        None => String::new(),
-    }
-}
-
-/// A salted WAMP-CRA key, as Autobahn's `derive_key` computes it:
-/// `base64(PBKDF2-HMAC-SHA256(secret, salt, iterations, keylen))` over the UTF-8
-/// bytes of `secret` and `salt`. The returned base64 text (not its decoded bytes)
-/// is the HMAC key: pass `derived.as_bytes()` to [`wampcra_sign`].
-///
-/// `iterations` of 0 is treated as 1.
-pub fn wampcra_derive_key(secret: &str, salt: &str, iterations: u32, keylen: usize) -> String {
-    let mut key = vec![0u8; keylen];
-    pbkdf2::pbkdf2_hmac::<Sha256>(
-        secret.as_bytes(),
-        salt.as_bytes(),
-        iterations.max(1),
-        &mut key,
-    );
-    STANDARD.encode(&key)
-}
-
-/// Base64 decoding that accepts the signature with or without padding.
-const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
-/// The characters of Autobahn's `generate_serial_number` (`DEFAULT_TOKEN_CHARS`).
-const SERIAL_CHARS: &[u8] = b"345679ACEFGHJKLMNPQRSTUVWXY";
-
-/// A random `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX` serial (114 bits), the authid
-/// Crossbar.io gives anonymous sessions.
-fn random_serial<R: RngCore + ?Sized>(rng: &mut R) -> String {
-    let mut out = String::with_capacity(29);
-    for i in 0..24 {
-        if i > 0 && i % 4 == 0 {
-            out.push('-');
-        }
-        // Rejection sampling for a uniform pick among 27 characters.
-        let c = loop {
-            let b = (rng.next_u32() & 0xff) as u8;
-            if b < 243 {
-                break SERIAL_CHARS[usize::from(b % 27)];
-            }
-        };
-        out.push(char::from(c));
-    }
-    out
-}
-
-/// A 64-character random nonce (48 random bytes, base64), as Autobahn's `newid(64)`.
-fn random_nonce<R: RngCore + ?Sized>(rng: &mut R) -> String {
-    let mut bytes = [0u8; 48];
-    rng.fill_bytes(&mut bytes);
-    STANDARD.encode(bytes)
-}
 
 /// HMAC-SHA256 of `parts` (joined with NUL) under the decoy key: the
 /// deterministic material of a decoy principal.
@@ -175,31 +109,6 @@ fn decoy_mac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
         mac.update(&[0]);
     }
     mac.finalize().into_bytes().into()
-}
-
-/// A decoy salt of `len` characters (base64 of HMAC blocks), fixed for `authid`.
-fn decoy_salt(key: &[u8; 32], authid: &str, len: usize) -> String {
-    let mut out = String::with_capacity(len + 44);
-    let mut block: u32 = 0;
-    while out.len() < len {
-        let m = decoy_mac(key, &[b"salt", authid.as_bytes(), &block.to_le_bytes()]);
-        out.push_str(&STANDARD.encode(m).replace(['+', '/', '='], ""));
-        block += 1;
-    }
-    out.truncate(len);
-    out
-}
-
-/// The WAMP-CRA challenge object, fields in the spec's order.
-#[derive(Serialize)]
-struct CraChallenge<'a> {
-    authid: &'a str,
-    authrole: &'a str,
-    authmethod: &'a str,
-    authprovider: &'a str,
-    nonce: &'a str,
-    timestamp: &'a str,
-    session: u64,
 }
 
 // ---------------------------------------------------------------------------
@@ -315,48 +224,6 @@ pub enum AuthStep {
 
 fn abort(reason: &'static str, message: String) -> AuthStep {
     AuthStep::Abort { reason, message }
-}
-
-#[derive(Clone)]
-struct TicketEntry {
-    ticket: Secret,
-    role: String,
-}
-
-impl fmt::Debug for TicketEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TicketEntry")
-            .field("ticket", &"<redacted>")
-            .field("role", &self.role)
-            .finish()
-    }
-}
-
-#[derive(Clone)]
-struct CraEntry {
-    /// The HMAC key: the configured secret (for salted users, the derived key text).
-    key: Secret,
-    role: String,
-    /// `(salt, iterations, keylen)` for salted users.
-    salt: Option<(String, u32, u32)>,
-}
-
-impl fmt::Debug for CraEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CraEntry")
-            .field("key", &"<redacted>")
-            .field("role", &self.role)
-            .field("salt", &self.salt)
-            .finish()
-    }
-}
-
-/// The shape a decoy WAMP-CRA principal copies from a configured user.
-#[derive(Debug, Clone)]
-struct CraShape {
-    role: String,
-    /// `(salt length, iterations, keylen)` for salted users.
-    salt: Option<(usize, u32, u32)>,
 }
 
 /// The compiled `auth` table of one transport; answers `HELLO` and
@@ -573,144 +440,6 @@ impl Authenticator {
         }
     }
 
-    fn hello_anonymous<R: RngCore + ?Sized>(&self, details: &Dict, rng: &mut R) -> AuthStep {
-        let Some(cfg) = &self.anonymous else {
-            return abort(
-                ERROR_AUTHENTICATION_FAILED,
-                "anonymous authentication is not configured".to_owned(),
-            );
-        };
-        let authid = match &cfg.authid {
-            Some(a) => a.clone(),
-            None => random_serial(rng),
-        };
-        // Crossbar.io hands the client's HELLO.Details.authextra back in WELCOME.
-        let authextra = details.get("authextra").and_then(Value::as_dict).cloned();
-        AuthStep::Welcome(AuthInfo {
-            authid,
-            authrole: cfg.role.clone(),
-            authmethod: METHOD_ANONYMOUS.to_owned(),
-            authprovider: PROVIDER_STATIC.to_owned(),
-            authextra,
-        })
-    }
-
-    fn hello_ticket(&self, realm: &str, authid: Option<&str>, session_id: u64) -> AuthStep {
-        let Some(principals) = &self.ticket else {
-            return abort(
-                ERROR_AUTHENTICATION_FAILED,
-                "ticket authentication is not configured".to_owned(),
-            );
-        };
-        let Some(authid) = authid else {
-            return abort(
-                ERROR_AUTHENTICATION_REQUIRED,
-                "ticket authentication requires HELLO.Details.authid".to_owned(),
-            );
-        };
-        // An unknown authid gets the same challenge, and a denial at AUTHENTICATE.
-        let p = principals.get(authid);
-        AuthStep::Challenge {
-            method: METHOD_TICKET.to_owned(),
-            extra: Dict::new(),
-            pending: PendingAuth {
-                kind: PendingKind::Ticket,
-                authid: authid.to_owned(),
-                authrole: p.map(|p| p.role.clone()).unwrap_or_default(),
-                realm: realm.to_owned(),
-                session_id,
-                decoy: p.is_none(),
-            },
-        }
-    }
-
-    fn hello_wampcra<R: RngCore + ?Sized>(
-        &self,
-        realm: &str,
-        authid: Option<&str>,
-        session_id: u64,
-        now_iso8601: &str,
-        rng: &mut R,
-    ) -> AuthStep {
-        let Some(users) = &self.wampcra else {
-            return abort(
-                ERROR_AUTHENTICATION_FAILED,
-                "wampcra authentication is not configured".to_owned(),
-            );
-        };
-        let Some(authid) = authid else {
-            return abort(
-                ERROR_AUTHENTICATION_REQUIRED,
-                "wampcra authentication requires HELLO.Details.authid".to_owned(),
-            );
-        };
-        // An unknown authid gets a decoy shaped like a configured user's challenge.
-        // (The decoy is computed for known users too, so both cost the same.)
-        let (decoy_role, decoy_salt) = self.decoy_cra_shape(authid);
-        let (role, salt, decoy) = match users.get(authid) {
-            Some(user) => (user.role.clone(), user.salt.clone(), false),
-            None => (decoy_role, decoy_salt, true),
-        };
-        let nonce = random_nonce(rng);
-        let challenge = CraChallenge {
-            authid,
-            authrole: &role,
-            authmethod: METHOD_WAMPCRA,
-            authprovider: PROVIDER_STATIC,
-            nonce: &nonce,
-            timestamp: now_iso8601,
-            session: session_id,
-        };
-        let challenge = match serde_json::to_string(&challenge) {
-            Ok(c) => c,
-            Err(e) => {
-                return abort(
-                    ERROR_AUTHENTICATION_FAILED,
-                    format!("could not build the wampcra challenge: {e}"),
-                )
-            }
-        };
-        let mut extra = Dict::new();
-        extra.insert("challenge".into(), Value::from(challenge.as_str()));
-        if let Some((salt, iterations, keylen)) = &salt {
-            extra.insert("salt".into(), Value::from(salt.as_str()));
-            extra.insert("iterations".into(), Value::from(*iterations));
-            extra.insert("keylen".into(), Value::from(*keylen));
-        }
-        AuthStep::Challenge {
-            method: METHOD_WAMPCRA.to_owned(),
-            extra,
-            pending: PendingAuth {
-                kind: PendingKind::WampCra { challenge },
-                authid: authid.to_owned(),
-                authrole: role,
-                realm: realm.to_owned(),
-                session_id,
-                decoy,
-            },
-        }
-    }
-
-    /// The role and `(salt, iterations, keylen)` of the decoy user `authid`: the
-    /// shape of a configured user picked by a keyed hash of the authid, with
-    /// a salt derived from it (see the module docs).
-    fn decoy_cra_shape(&self, authid: &str) -> (String, Option<(String, u32, u32)>) {
-        let pick = decoy_mac(&self.decoy_key, &[b"wampcra-shape", authid.as_bytes()]);
-        let mut idx = [0u8; 8];
-        idx.copy_from_slice(&pick[..8]);
-        let n = self.cra_shapes.len() as u64;
-        let Some(shape) = (n > 0)
-            .then(|| self.cra_shapes.get((u64::from_le_bytes(idx) % n) as usize))
-            .flatten()
-        else {
-            return (DEFAULT_ANONYMOUS_ROLE.to_owned(), None);
-        };
-        let salt = shape.salt.map(|(len, iterations, keylen)| {
-            (decoy_salt(&self.decoy_key, authid, len), iterations, keylen)
-        });
-        (shape.role.clone(), salt)
-    }
-
     /// The secret a decoy principal is checked against (never matched: the
     /// comparison runs only so that a decoy costs what a real principal does).
     fn decoy_secret(&self, authid: &str) -> Secret {
@@ -732,41 +461,17 @@ impl Authenticator {
         // The decoy secret is derived for real principals too, so both cost the same.
         let decoy_secret = self.decoy_secret(&pending.authid);
         let ok = match &pending.kind {
-            PendingKind::Ticket => {
-                let real = self
-                    .ticket
-                    .as_ref()
-                    .and_then(|t| t.get(&pending.authid))
-                    .filter(|_| !pending.decoy);
-                match real {
-                    Some(p) => p.ticket.ct_eq(signature),
+            PendingKind::Ticket => self.check_ticket(&pending, signature, &decoy_secret),
+            PendingKind::WampCra { challenge } => {
+                match self.check_wampcra(&pending, challenge, signature, &decoy_secret) {
+                    Some(ok) => ok,
                     None => {
-                        let _ = decoy_secret.ct_eq(signature);
-                        false
+                        return abort(
+                            ERROR_AUTHENTICATION_FAILED,
+                            "could not compute the wampcra signature".to_owned(),
+                        )
                     }
                 }
-            }
-            PendingKind::WampCra { challenge } => {
-                let real = self
-                    .wampcra
-                    .as_ref()
-                    .and_then(|w| w.get(&pending.authid))
-                    .filter(|_| !pending.decoy);
-                let key = match real {
-                    Some(u) => u.key.expose(),
-                    None => decoy_secret.expose(),
-                };
-                let Some(expected) = hmac_sha256(key.as_bytes(), challenge.as_bytes()) else {
-                    return abort(
-                        ERROR_AUTHENTICATION_FAILED,
-                        "could not compute the wampcra signature".to_owned(),
-                    );
-                };
-                let matches = match LENIENT_BASE64.decode(signature.trim()) {
-                    Ok(given) => bool::from(given.as_slice().ct_eq(expected.as_slice())),
-                    Err(_) => false,
-                };
-                matches && real.is_some()
             }
         };
         if !ok {
@@ -796,8 +501,10 @@ impl Authenticator {
 
 #[cfg(test)]
 mod tests {
+    use super::anonymous::SERIAL_CHARS;
     use super::*;
     use crate::dict;
+    use crate::wamp::uris::ERROR_AUTHENTICATION_REQUIRED;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 

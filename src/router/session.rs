@@ -1,0 +1,576 @@
+//! Session lifecycle and authentication on a connection's shard: the
+//! connection and session state, the HELLO and AUTHENTICATE deadlines and
+//! the failed-authentication limit, HELLO → CHALLENGE → WELCOME (or ABORT),
+//! joining through the realm's home shard, and leaving.
+
+use std::sync::Arc;
+
+use super::auth::{AuthInfo, AuthStep, PendingAuth};
+use super::peer::{self, PeerMsg};
+use super::realm::Realm;
+use super::{dealer, meta};
+use super::{
+    CallId, ClientFeatures, ConnId, HashMap, RealmId, RegId, RouterCore, SessionId, SessionInfo,
+    SubId, TimerKind, TransportId,
+};
+use crate::codec::Serializer;
+use crate::config::auth::METHOD_ANONYMOUS;
+use crate::dict;
+use crate::wamp::id::ScopeIdGen;
+use crate::wamp::message::{Id, Message};
+use crate::wamp::uris;
+use crate::wamp::value::{Dict, Value};
+
+/// A local session's state.
+pub(crate) struct Session {
+    pub info: Arc<SessionInfo>,
+    pub realm: RealmId,
+    /// Request ids for messages the router sends this session (INVOCATION).
+    pub requests: ScopeIdGen,
+    /// Subscriptions held: id → pattern.
+    pub subs: HashMap<SubId, (String, crate::wamp::uri::MatchPolicy)>,
+    /// Registrations held: id → pattern.
+    pub regs: HashMap<RegId, (String, crate::wamp::uri::MatchPolicy)>,
+    /// Calls this session made that are still open: CALL request id → call.
+    pub calls: HashMap<Id, CallId>,
+    /// Invocations this session (as callee) has open: INVOCATION request id → state.
+    pub invocations: HashMap<Id, dealer::Invocation>,
+    /// Testaments, by scope.
+    pub testaments: meta::Testaments,
+    /// REGISTERs sent to the home shard and not yet answered.
+    pub registering: usize,
+    /// Invocations that arrived for a registration this session has not yet
+    /// been told of (REGISTERED is on its way): delivered after it.
+    pub deferred: Vec<peer::Invoke>,
+}
+
+/// Where a local connection is in its life.
+pub(crate) enum ConnState {
+    /// Waiting for HELLO.
+    Fresh,
+    /// CHALLENGE sent, waiting for AUTHENTICATE.
+    Challenged {
+        realm: RealmId,
+        session: SessionId,
+        pending: Box<PendingAuth>,
+        details: Dict,
+    },
+    /// Authenticated; waiting for the home shard to admit the session.
+    Joining { info: Arc<SessionInfo> },
+    /// A joined session.
+    Joined(Box<Session>),
+    /// Closed by the router; waiting for the runtime to drop it.
+    Closing,
+}
+
+/// A local connection.
+pub(crate) struct Conn {
+    pub serializer: Serializer,
+    pub transport: TransportId,
+    pub transport_details: Arc<Dict>,
+    pub state: ConnState,
+    /// The peer's IP (from the transport details' `peer`), for the
+    /// failed-authentication limit.
+    pub peer_ip: Option<String>,
+    /// The HELLO or AUTHENTICATE deadline armed, if any.
+    pub deadline: Option<(u64, u64)>,
+}
+
+/// Failed authentications from one address on one transport.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FailureWindow {
+    /// When the window began.
+    pub since_ms: u64,
+    /// Failures in it.
+    pub count: u32,
+}
+
+impl RouterCore {
+    /// Arms a connection's HELLO (or, `auth`, AUTHENTICATE) deadline, if its transport has one.
+    pub(crate) fn arm_deadline(&mut self, conn: ConnId, auth: bool) {
+        self.disarm_deadline(conn);
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let limits = self.limits.get(&c.transport).copied().unwrap_or_default();
+        let (ms, kind) = if auth {
+            (limits.auth_timeout_ms, TimerKind::Auth(conn))
+        } else {
+            (limits.hello_timeout_ms, TimerKind::Hello(conn))
+        };
+        if ms == 0 {
+            return;
+        }
+        let key = self.set_timer(self.now_ms.saturating_add(ms), kind);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.deadline = Some(key);
+        }
+    }
+
+    pub(crate) fn disarm_deadline(&mut self, conn: ConnId) {
+        if let Some(key) = self.conns.get_mut(&conn).and_then(|c| c.deadline.take()) {
+            self.cancel_timer(key);
+        }
+    }
+
+    /// A HELLO or AUTHENTICATE deadline passed: ABORT `wamp.error.timeout` and close.
+    pub(crate) fn on_deadline(&mut self, key: (u64, u64), conn: ConnId, auth: bool) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let due = match c.state {
+            ConnState::Fresh => !auth,
+            ConnState::Challenged { .. } => auth,
+            _ => false,
+        };
+        if c.deadline != Some(key) || !due {
+            return;
+        }
+        c.deadline = None;
+        let limits = self.limits.get(&c.transport).copied().unwrap_or_default();
+        let (what, ms) = if auth {
+            self.stats.auth_timeouts += 1;
+            ("AUTHENTICATE", limits.auth_timeout_ms)
+        } else {
+            self.stats.hello_timeouts += 1;
+            ("HELLO", limits.hello_timeout_ms)
+        };
+        log::info!(
+            "shard {}: conn {conn}: no {what} within {ms} ms, closing",
+            self.shard
+        );
+        self.abort(
+            conn,
+            uris::ERROR_TIMEOUT,
+            &format!("no {what} within {ms} ms"),
+        );
+    }
+
+    /// Whether `conn`'s address is locked out of `transport` for failed authentications.
+    pub(crate) fn locked_out(&mut self, conn: ConnId) -> bool {
+        let Some(c) = self.conns.get(&conn) else {
+            return false;
+        };
+        let limits = self.limits.get(&c.transport).copied().unwrap_or_default();
+        let Some(ip) = &c.peer_ip else {
+            return false;
+        };
+        if limits.max_auth_failures == 0 {
+            return false;
+        }
+        let key = (c.transport, ip.clone());
+        match self.auth_failures.get(&key) {
+            Some(w) if self.now_ms < w.since_ms.saturating_add(limits.auth_failure_window_ms) => {
+                w.count >= limits.max_auth_failures
+            }
+            Some(_) => {
+                self.auth_failures.remove(&key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Counts a failed authentication against `conn`'s address.
+    pub(crate) fn note_auth_failure(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let limits = self.limits.get(&c.transport).copied().unwrap_or_default();
+        let Some(ip) = &c.peer_ip else {
+            return;
+        };
+        if limits.max_auth_failures == 0 {
+            return;
+        }
+        let now = self.now_ms;
+        let window = limits.auth_failure_window_ms;
+        let transport = c.transport;
+        let w = self
+            .auth_failures
+            .entry((transport, ip.clone()))
+            .or_insert(FailureWindow {
+                since_ms: now,
+                count: 0,
+            });
+        if now >= w.since_ms.saturating_add(window) {
+            *w = FailureWindow {
+                since_ms: now,
+                count: 0,
+            };
+        }
+        w.count = w.count.saturating_add(1);
+        if w.count == limits.max_auth_failures {
+            log::info!(
+                "shard {}: {ip} failed to authenticate {} times on transport {transport}: its HELLOs are refused for {window} ms",
+                self.shard,
+                w.count
+            );
+        }
+        // Sweep expired windows now and then (the longest window of any transport).
+        if now >= self.next_failure_sweep {
+            let longest = self
+                .limits
+                .values()
+                .map(|l| l.auth_failure_window_ms)
+                .max()
+                .unwrap_or(0);
+            self.auth_failures
+                .retain(|_, w| now < w.since_ms.saturating_add(longest));
+            self.next_failure_sweep = now.saturating_add(longest.max(1000));
+        }
+    }
+
+    // ---- session establishment ---------------------------------------------
+
+    pub(crate) fn on_hello(&mut self, conn: ConnId, realm_name: String, details: Dict) {
+        if self.locked_out(conn) {
+            self.stats.auth_lockouts += 1;
+            let quiet = self
+                .last_lockout_log
+                .is_some_and(|t| self.now_ms < t.saturating_add(10_000));
+            if !quiet {
+                self.last_lockout_log = Some(self.now_ms);
+                let peer = self
+                    .conns
+                    .get(&conn)
+                    .and_then(|c| c.peer_ip.clone())
+                    .unwrap_or_default();
+                log::info!(
+                    "shard {}: HELLO from {peer} refused: too many failed authentications ({} refused so far; logged at most every 10 s)",
+                    self.shard,
+                    self.stats.auth_lockouts
+                );
+            }
+            self.abort(
+                conn,
+                uris::ERROR_AUTHENTICATION_FAILED,
+                "too many failed authentications from this address, try again later",
+            );
+            return;
+        }
+        let roles_ok = details
+            .get("roles")
+            .and_then(Value::as_dict)
+            .is_some_and(|r| !r.is_empty());
+        if !roles_ok {
+            self.protocol_violation(conn, "HELLO.Details.roles must announce at least one role");
+            return;
+        }
+        let transport = self.conns.get(&conn).map(|c| c.transport);
+        let gated = |r: &Realm| {
+            r.only_through.as_ref().is_some_and(|only| {
+                transport.is_none_or(|t| !self.internal_transport(t) && !only.contains(&t))
+            })
+        };
+        let found = self
+            .realm_by_name
+            .get(&realm_name)
+            .copied()
+            .filter(|id| self.realm(*id).is_some_and(|r| !gated(r)));
+        let Some(realm_id) = found else {
+            self.stats.auth_failures += 1;
+            self.abort(
+                conn,
+                uris::ERROR_NO_SUCH_REALM,
+                &format!("no realm named '{realm_name}'"),
+            );
+            return;
+        };
+        let Some(transport) = self.conns.get(&conn).map(|c| c.transport) else {
+            return;
+        };
+        let Some(auth) = self.transports.get(&transport).cloned() else {
+            self.abort(
+                conn,
+                uris::ERROR_NO_AUTH_METHOD,
+                "this transport accepts no authentication method",
+            );
+            return;
+        };
+        let session = crate::wamp::id::global_id(&mut self.rng);
+        let now = self.now_iso();
+        let step = auth.hello(&realm_name, &details, session, &now, &mut self.rng);
+        self.on_auth_step(conn, realm_id, session, details, step);
+    }
+
+    pub(crate) fn on_authenticate(&mut self, conn: ConnId, signature: &str, extra: &Dict) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let state = std::mem::replace(&mut c.state, ConnState::Closing);
+        let transport = c.transport;
+        let ConnState::Challenged {
+            realm,
+            session,
+            pending,
+            details,
+        } = state
+        else {
+            return;
+        };
+        let Some(auth) = self.transports.get(&transport).cloned() else {
+            return;
+        };
+        let step = auth.authenticate(*pending, signature, extra);
+        if matches!(step, AuthStep::Abort { .. }) {
+            self.note_auth_failure(conn);
+        }
+        self.on_auth_step(conn, realm, session, details, step);
+    }
+
+    pub(crate) fn on_auth_step(
+        &mut self,
+        conn: ConnId,
+        realm_id: RealmId,
+        session: SessionId,
+        details: Dict,
+        step: AuthStep,
+    ) {
+        match step {
+            AuthStep::Abort { reason, message } => {
+                self.stats.auth_failures += 1;
+                self.abort(conn, reason, &message);
+            }
+            AuthStep::Challenge {
+                method,
+                extra,
+                pending,
+            } => {
+                self.send(
+                    conn,
+                    &Message::Challenge {
+                        auth_method: method,
+                        extra,
+                    },
+                );
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.state = ConnState::Challenged {
+                        realm: realm_id,
+                        session,
+                        pending: Box::new(pending),
+                        details,
+                    };
+                }
+                self.arm_deadline(conn, true);
+            }
+            AuthStep::Welcome(info) => self.admit(conn, realm_id, session, &details, info),
+        }
+    }
+
+    /// Authentication succeeded: check the role, then ask the home shard to admit the session.
+    pub(crate) fn admit(
+        &mut self,
+        conn: ConnId,
+        realm_id: RealmId,
+        session: SessionId,
+        details: &Dict,
+        info: AuthInfo,
+    ) {
+        let Some(realm) = self.realm(realm_id) else {
+            self.abort(conn, uris::ERROR_NO_SUCH_REALM, "realm stopped");
+            return;
+        };
+        if realm.stopping {
+            self.abort(conn, uris::ERROR_NO_SUCH_REALM, "realm is stopping");
+            return;
+        }
+        let trusted = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| self.internal_transport(c.transport));
+        if !realm.config.options.allow_anonymous && info.authmethod == METHOD_ANONYMOUS && !trusted
+        {
+            let m = format!(
+                "realm '{}' does not admit anonymous sessions",
+                realm.config.name
+            );
+            self.stats.auth_failures += 1;
+            self.abort(conn, uris::ERROR_NOT_AUTHORIZED, &m);
+            return;
+        }
+        if realm.roles.get(&info.authrole).is_none() {
+            let m = format!(
+                "no role '{}' on realm '{}'",
+                info.authrole, realm.config.name
+            );
+            self.stats.auth_failures += 1;
+            self.abort(conn, uris::ERROR_NO_SUCH_ROLE, &m);
+            return;
+        }
+        let home = realm.home;
+        let realm_name = realm.config.name.clone();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let transport = c.transport_details.clone();
+        let info = Arc::new(SessionInfo {
+            session,
+            realm: realm_name,
+            authid: info.authid,
+            authrole: info.authrole,
+            authmethod: info.authmethod,
+            authprovider: info.authprovider,
+            transport,
+            features: ClientFeatures::from_hello(details),
+        });
+        c.state = ConnState::Joining { info: info.clone() };
+        self.send_peer(
+            home,
+            PeerMsg::Join {
+                realm: realm_id,
+                conn,
+                info,
+            },
+        );
+    }
+
+    /// WELCOME.Details.roles: the router's roles and exactly the features implemented.
+    pub(crate) fn welcome_details(info: &SessionInfo) -> Dict {
+        let broker = dict! {
+            "features" => Value::Dict(dict! {
+                "publisher_identification" => true,
+                "publisher_exclusion" => true,
+                "subscriber_blackwhite_listing" => true,
+                "pattern_based_subscription" => true,
+                "event_retention" => true,
+                "event_history" => true,
+                "session_meta_api" => true,
+                "subscription_meta_api" => true,
+                "testament_meta_api" => true,
+            })
+        };
+        let dealer = dict! {
+            "features" => Value::Dict(dict! {
+                "caller_identification" => true,
+                "pattern_based_registration" => true,
+                "shared_registration" => true,
+                "progressive_call_results" => true,
+                "progressive_call_invocations" => true,
+                "call_canceling" => true,
+                "call_timeout" => true,
+                "session_meta_api" => true,
+                "registration_meta_api" => true,
+                "testament_meta_api" => true,
+            })
+        };
+        dict! {
+            "realm" => info.realm.as_str(),
+            "authid" => info.authid.as_str(),
+            "authrole" => info.authrole.as_str(),
+            "authmethod" => info.authmethod.as_str(),
+            "authprovider" => info.authprovider.as_str(),
+            "roles" => Value::Dict(dict! { "broker" => Value::Dict(broker), "dealer" => Value::Dict(dealer) }),
+        }
+    }
+
+    /// The home shard answered a join.
+    pub(crate) fn on_join_done(
+        &mut self,
+        realm_id: RealmId,
+        conn: ConnId,
+        session: SessionId,
+        result: Result<(), (&'static str, String)>,
+    ) {
+        let info = match self.conns.get(&conn).map(|c| &c.state) {
+            Some(ConnState::Joining { info, .. }) if info.session == session => info.clone(),
+            _ => {
+                // The connection went away while joining: tell the home shard.
+                if result.is_ok() {
+                    if let Some(home) = self.realm(realm_id).map(|r| r.home) {
+                        self.send_peer(
+                            home,
+                            PeerMsg::Leave {
+                                realm: realm_id,
+                                session,
+                            },
+                        );
+                    }
+                }
+                return;
+            }
+        };
+        if let Err((reason, message)) = result {
+            self.abort(conn, reason, &message);
+            return;
+        }
+        let welcome = Message::Welcome {
+            session,
+            details: Self::welcome_details(&info),
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.state = ConnState::Joined(Box::new(Session {
+                info,
+                realm: realm_id,
+                requests: ScopeIdGen::new(),
+                subs: HashMap::default(),
+                regs: HashMap::default(),
+                calls: HashMap::default(),
+                invocations: HashMap::default(),
+                testaments: meta::Testaments::default(),
+                registering: 0,
+                deferred: Vec::new(),
+            }));
+        }
+        if let Some(r) = self.realm_mut(realm_id) {
+            r.local_sessions.insert(session, conn);
+        }
+        self.stats.sessions += 1;
+        if let Some(rs) = self.realm_stats.get_mut(realm_id as usize) {
+            rs.sessions += 1;
+        }
+        self.send(conn, &welcome);
+    }
+
+    /// The session on `conn` ends (GOODBYE, ABORT, kill, or the connection dropped):
+    /// publish its testaments, clean its local state and tell the home shard.
+    pub(crate) fn leave(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let state = std::mem::replace(&mut c.state, ConnState::Closing);
+        let ConnState::Joined(session) = state else {
+            return;
+        };
+        let session = *session;
+        let realm_id = session.realm;
+        let sid = session.info.session;
+        self.stats.sessions = self.stats.sessions.saturating_sub(1);
+        if let Some(rs) = self.realm_stats.get_mut(realm_id as usize) {
+            rs.sessions = rs.sessions.saturating_sub(1);
+        }
+        self.publish_testaments(&session);
+        // local subscriptions
+        if let Some(realm) = self.realm_mut(realm_id) {
+            realm.local_sessions.remove(&sid);
+            for sub in session.subs.keys() {
+                if let Some(l) = realm.local_subs.get_mut(sub) {
+                    l.conns.retain(|(c, _, _)| *c != conn);
+                    if l.conns.is_empty() {
+                        realm.local_subs.remove(sub);
+                    }
+                }
+            }
+        }
+        self.caller_left(&session);
+        self.callee_left(conn, &session);
+        if let Some(home) = self.realm(realm_id).map(|r| r.home) {
+            self.send_peer(
+                home,
+                PeerMsg::Leave {
+                    realm: realm_id,
+                    session: sid,
+                },
+            );
+        }
+    }
+}
+
+/// The IP part of a transport's `peer` (`"ip:port"`, `"[v6]:port"`); anything
+/// else (a Unix socket's peer, say) is taken whole.
+pub(crate) fn peer_ip(peer: &str) -> String {
+    match peer.parse::<std::net::SocketAddr>() {
+        Ok(a) => a.ip().to_string(),
+        Err(_) => peer.to_owned(),
+    }
+}
