@@ -373,7 +373,7 @@ realm = "shardwamp.management"
             .to_owned(),
         other => panic!("{other:?}"),
     };
-    let signature = shardwamp::router::auth::wampcra_sign(CRA.as_bytes(), &challenge);
+    let signature = shardwamp::wamp::cra::sign(CRA.as_bytes(), &challenge);
     c.send(&Message::Authenticate {
         signature: signature.clone(),
         extra: Dict::new(),

@@ -3,17 +3,10 @@
 //! behind one trait, [`ClientAuthenticator`], so that a new method (cryptosign
 //! next) is one more implementation.
 //!
-//! The WAMP-CRA signing primitives ([`wampcra_sign`], [`wampcra_derive_key`])
-//! live here, beside the client that signs. The router's authentication keeps
-//! its own copy for verification today (`router::auth`), computed the same way
-//! (the Autobahn test vectors below hold for both) until it points here; the
-//! client does not import the router.
+//! WAMP-CRA's signature and key derivation are the protocol's
+//! ([`crate::wamp::cra`]), shared with the router, which verifies with them.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
+use crate::wamp::cra;
 use crate::wamp::value::{Dict, Value};
 
 /// What a client sends in AUTHENTICATE.
@@ -159,76 +152,21 @@ impl ClientAuthenticator for WampCra {
                 if keylen == 0 || keylen > 1024 {
                     return Err(malformed("keylen out of range"));
                 }
-                wampcra_derive_key(&self.secret, salt, iterations, keylen as usize)
+                cra::derive_key(&self.secret, salt, iterations, keylen as usize)
             }
             Some(_) => return Err(malformed("salt is not a string")),
         };
         Ok(Signature {
-            signature: wampcra_sign(key.as_bytes(), challenge),
+            signature: cra::sign(key.as_bytes(), challenge),
             extra: Dict::new(),
         })
     }
-}
-
-/// A WAMP-CRA signature: `base64(HMAC-SHA256(key, challenge))`, standard
-/// alphabet with padding, as Autobahn's `compute_wcs` returns it.
-///
-/// `key` is the secret's UTF-8 bytes, or for a salted user the ASCII bytes of
-/// the base64 text [`wampcra_derive_key`] returns.
-pub fn wampcra_sign(key: &[u8], challenge: &str) -> String {
-    // HMAC takes keys of any length, so this never fails.
-    match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(mut mac) => {
-            mac.update(challenge.as_bytes());
-            STANDARD.encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
-    }
-}
-
-/// A salted WAMP-CRA key, as Autobahn's `derive_key` computes it:
-/// `base64(PBKDF2-HMAC-SHA256(secret, salt, iterations, keylen))` over the UTF-8
-/// bytes of `secret` and `salt`. The returned base64 text (not its decoded bytes)
-/// is the HMAC key: pass `derived.as_bytes()` to [`wampcra_sign`].
-///
-/// `iterations` of 0 is treated as 1.
-pub fn wampcra_derive_key(secret: &str, salt: &str, iterations: u32, keylen: usize) -> String {
-    let mut key = vec![0u8; keylen];
-    pbkdf2::pbkdf2_hmac::<Sha256>(
-        secret.as_bytes(),
-        salt.as_bytes(),
-        iterations.max(1),
-        &mut key,
-    );
-    STANDARD.encode(&key)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dict;
-
-    /// Test vectors computed with Autobahn|Python 26.10.2
-    /// (`autobahn.wamp.auth.derive_key` and `compute_wcs`).
-    const CHALLENGE: &str = r#"{"authid": "peter", "authrole": "user", "authmethod": "wampcra", "authprovider": "static", "nonce": "LHRTC9zeOIrt_9U3", "timestamp": "2014-06-22T16:36:25.448Z", "session": 3251278072152162}"#;
-
-    #[test]
-    fn wampcra_known_vectors() {
-        let key = wampcra_derive_key("secret123", "salt123", 1000, 32);
-        assert_eq!(key, "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=");
-        assert_eq!(
-            wampcra_sign(key.as_bytes(), CHALLENGE),
-            "q3lfFraPoc8Q5G9Ta0RWPDY/NGa9ZuMxoHrlq7lAsPE="
-        );
-        assert_eq!(
-            wampcra_sign(b"secret123", CHALLENGE),
-            "UnTPoEDY8DVGrtap82ZvtLGEw4yOG7NLvQZaC/+66Gw="
-        );
-        assert_eq!(
-            wampcra_derive_key("p\u{e4}ss", "s", 10, 16),
-            "qzDl1UTrvFGLyAKMOrT3xw=="
-        );
-    }
 
     #[test]
     fn wampcra_authenticator_signs_plain_and_salted() {
@@ -238,10 +176,13 @@ mod tests {
         };
         assert_eq!(a.authmethods(), vec!["wampcra".to_owned()]);
         let s = a
-            .challenge("wampcra", &dict! { "challenge" => CHALLENGE })
+            .challenge(
+                "wampcra",
+                &dict! { "challenge" => crate::wamp::cra::AUTOBAHN_CHALLENGE },
+            )
             .unwrap();
         assert_eq!(s.signature, "UnTPoEDY8DVGrtap82ZvtLGEw4yOG7NLvQZaC/+66Gw=");
-        let salted = dict! { "challenge" => CHALLENGE, "salt" => "salt123", "iterations" => 1000u64, "keylen" => 32u64 };
+        let salted = dict! { "challenge" => crate::wamp::cra::AUTOBAHN_CHALLENGE, "salt" => "salt123", "iterations" => 1000u64, "keylen" => 32u64 };
         let s = a.challenge("wampcra", &salted).unwrap();
         assert_eq!(s.signature, "q3lfFraPoc8Q5G9Ta0RWPDY/NGa9ZuMxoHrlq7lAsPE=");
         assert!(matches!(

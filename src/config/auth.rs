@@ -156,7 +156,7 @@ pub struct WampCraStatic {
 #[serde(deny_unknown_fields)]
 pub struct WampCraUser {
     /// The shared secret (redacted in `Debug`). With a `salt`, this is the
-    /// derived key (`router::auth::wampcra_derive_key` of the password), not the password.
+    /// derived key (`wamp::cra::derive_key` of the password), not the password.
     pub secret: Secret,
     /// The role the user is authenticated under.
     pub role: String,

@@ -40,7 +40,7 @@ fn sim() -> Sim {
     );
     realm.home_shard = Some(0);
     s.start_realm(0, realm);
-    let derived = crate::client::auth::wampcra_derive_key("pw", "salty", 100, 16);
+    let derived = crate::wamp::cra::derive_key("pw", "salty", 100, 16);
     let auth: TransportAuth = serde_json::from_value(serde_json::json!({
         "ticket": { "type": "static", "principals": { "joe": { "ticket": "secret!", "role": "anonymous" } } },
         "wampcra": { "type": "static", "users": {

@@ -1,4 +1,7 @@
-//! The WAMP v2 protocol as code, with no I/O: messages, values, URIs, IDs and the spec's URIs.
+//! The WAMP v2 protocol as code, with no I/O: messages, values, URIs, IDs,
+//! the spec's URIs, the serializers' identities and WAMP-CRA's computations.
+//! It imports nothing else of the crate.
+pub mod cra;
 pub mod id;
 pub mod message;
 pub mod serializer;

@@ -134,11 +134,11 @@ fn wampcra_challenge_is_signed() {
         extra: dict! { "challenge" => "c", "salt" => "salt123", "iterations" => 1000u64, "keylen" => 32u64 },
     })
     .unwrap();
-    let key = crate::client::auth::wampcra_derive_key("secret123", "salt123", 1000, 32);
+    let key = crate::wamp::cra::derive_key("secret123", "salt123", 1000, 32);
     assert_eq!(
         sent(&mut s),
         vec![Message::Authenticate {
-            signature: crate::client::auth::wampcra_sign(key.as_bytes(), "c"),
+            signature: crate::wamp::cra::sign(key.as_bytes(), "c"),
             extra: Dict::new()
         }]
     );

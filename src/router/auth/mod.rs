@@ -14,14 +14,14 @@
 //! * **wampcra** — `CHALLENGE("wampcra", {"challenge": ...})`, the challenge a JSON
 //!   object with `authid`, `authrole`, `authmethod`, `authprovider`, `nonce`,
 //!   `timestamp` and `session`; the signature is
-//!   `base64(HMAC-SHA256(secret, challenge))`, see [`wampcra_sign`].
+//!   `base64(HMAC-SHA256(secret, challenge))`, see [`crate::wamp::cra::sign`].
 //!
 //! **Salted WAMP-CRA users.** As in the spec ("the password itself is never
 //! stored, but only a key derived from the password and a password salt. This
 //! derived key is then practically working as the new shared secret") and in
 //! Crossbar.io (`crossbar/router/auth/wampcra.py` signs with `user['secret']`
 //! whether or not a salt is set), the configured `secret` of a user with a
-//! `salt` **is the derived key**: the base64 text [`wampcra_derive_key`]
+//! `salt` **is the derived key**: the base64 text [`crate::wamp::cra::derive_key`]
 //! returns for the password. The router signs with it directly and sends
 //! `salt`, `iterations` and `keylen` in the challenge so that the client can
 //! derive the same key from its password. A Crossbar.io `config.json` thus
@@ -92,7 +92,6 @@ mod ticket;
 mod wampcra;
 
 use ticket::TicketEntry;
-pub use wampcra::{wampcra_derive_key, wampcra_sign};
 use wampcra::{CraEntry, CraShape};
 
 /// `authprovider` of every static (configured) principal.
@@ -504,6 +503,7 @@ mod tests {
     use super::anonymous::SERIAL_CHARS;
     use super::*;
     use crate::dict;
+    use crate::wamp::cra::{derive_key as wampcra_derive_key, sign as wampcra_sign};
     use crate::wamp::uris::ERROR_AUTHENTICATION_REQUIRED;
     use rand::rngs::StdRng;
     use rand::SeedableRng;

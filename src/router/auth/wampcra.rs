@@ -1,59 +1,22 @@
 //! The `wampcra` method (WAMP-CRA, salted or not): the challenge, the
 //! decoy users that keep unknown authids from being revealed (see the
-//! parent module's docs), the signature check, and the primitives
-//! ([`wampcra_sign`], [`wampcra_derive_key`]) both sides compute.
+//! parent module's docs) and the signature check, with the computations
+//! both sides share ([`crate::wamp::cra`]).
 
 use std::fmt;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::Serialize;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::{abort, decoy_mac, AuthStep, Authenticator, PendingAuth, PendingKind, PROVIDER_STATIC};
 use crate::config::auth::{Secret, DEFAULT_ANONYMOUS_ROLE, METHOD_WAMPCRA};
+use crate::wamp::cra::hmac_sha256;
 use crate::wamp::uris::{ERROR_AUTHENTICATION_FAILED, ERROR_AUTHENTICATION_REQUIRED};
 use crate::wamp::value::{Dict, Value};
-
-pub(super) fn hmac_sha256(key: &[u8], message: &[u8]) -> Option<[u8; 32]> {
-    // HMAC takes keys of any length, so this never fails.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
-    mac.update(message);
-    Some(mac.finalize().into_bytes().into())
-}
-
-/// A WAMP-CRA signature: `base64(HMAC-SHA256(key, challenge))`, standard
-/// alphabet with padding, as Autobahn's `compute_wcs` returns it.
-///
-/// `key` is the secret's UTF-8 bytes, or for a salted user the ASCII bytes of
-/// the base64 text [`wampcra_derive_key`] returns.
-pub fn wampcra_sign(key: &[u8], challenge: &str) -> String {
-    match hmac_sha256(key, challenge.as_bytes()) {
-        Some(sig) => STANDARD.encode(sig),
-        None => String::new(),
-    }
-}
-
-/// A salted WAMP-CRA key, as Autobahn's `derive_key` computes it:
-/// `base64(PBKDF2-HMAC-SHA256(secret, salt, iterations, keylen))` over the UTF-8
-/// bytes of `secret` and `salt`. The returned base64 text (not its decoded bytes)
-/// is the HMAC key: pass `derived.as_bytes()` to [`wampcra_sign`].
-///
-/// `iterations` of 0 is treated as 1.
-pub fn wampcra_derive_key(secret: &str, salt: &str, iterations: u32, keylen: usize) -> String {
-    let mut key = vec![0u8; keylen];
-    pbkdf2::pbkdf2_hmac::<Sha256>(
-        secret.as_bytes(),
-        salt.as_bytes(),
-        iterations.max(1),
-        &mut key,
-    );
-    STANDARD.encode(&key)
-}
 
 /// Base64 decoding that accepts the signature with or without padding.
 pub(super) const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(

@@ -116,7 +116,7 @@ fn wampcra_authentication_end_to_end() {
         }
         other => panic!("{other:?}"),
     };
-    let signature = crate::router::auth::wampcra_sign(b"s3cr3t", &challenge);
+    let signature = crate::wamp::cra::sign(b"s3cr3t", &challenge);
     s.send(
         c,
         &Message::Authenticate {
