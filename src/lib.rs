@@ -10,17 +10,20 @@
 //!
 //! | module | owns |
 //! | --- | --- |
-//! | [`wamp`] | the protocol as code, no I/O: [`wamp::message`] (every message, its code, who may send it), [`wamp::value`] (the value model), [`wamp::uri`] (validation and matching), [`wamp::id`] (ID scopes), [`wamp::uris`] (the spec's error and close URIs) |
+//! | [`wamp`] | the protocol as code, no I/O: [`wamp::message`] (every message, its code, who may send it), [`wamp::value`] (the value model), [`wamp::uri`] (validation and matching), [`wamp::id`] (ID scopes), [`wamp::uris`] (the spec's error and close URIs), [`wamp::serializer`] (which serializer), [`wamp::cra`] (WAMP-CRA's computations); imports nothing else of the crate |
 //! | [`codec`] | JSON, MessagePack and CBOR: frames to messages and back, payload pass-through and transcoding |
 //! | [`router`] | the sans-IO router core: realms, sessions, authentication, authorization, broker, dealer, meta API, over shards |
 //! | [`sim`] | the deterministic harness: router cores, the mesh as seeded queues, a clock, and in-process clients on the client session |
 //! | [`shard`] | the glommio runtime: one executor per core, the channel mesh, the control channel and its typed operations, the shard loop |
 //! | [`transport`] | listeners and their options, admission, outboxes, serving WebSocket/RawSocket connections over any stream, RawSocket framing, and dialing ([`transport::dial`]) |
-//! | [`config`] | the TOML configuration (Crossbar.io's router config, one to one) |
+//! | [`config`] | the TOML configuration (Crossbar.io's router config, one to one): the one owner of the schema |
 //! | [`control`] | the controller (RouterController operations), management realm, admin HTTP |
 //! | [`component`] | router components: in-process sessions running Rust code, on the client session |
 //! | [`client`] | the WAMP client stack: the sans-IO [`client::session`], authenticators ([`client::auth`]), a blocking client (`shardwamp ctl`) |
 //! | [`loadgen`] | the glommio load generator behind `shardwamp-bench` |
+//!
+//! The walls between them (who may import whom) are in docs/ARCHITECTURE.md
+//! and checked by `tests/walls.rs`.
 //!
 //! ## Example
 //!
