@@ -195,52 +195,107 @@ fn code_of(line: &str) -> String {
     out
 }
 
-/// Every `prefix::name` in `code`, with the names right after it (one level
-/// of `{a, b}` or a single identifier).
-fn paths_after(code: &str, prefix: &str) -> Vec<(String, Vec<String>)> {
+/// The text inside the braces that open at `s[0]`, and what follows them.
+fn braced(s: &str) -> (&str, &str) {
+    let mut depth = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (&s[1..i], &s[i + 1..]);
+                }
+            }
+            _ => {}
+        }
+    }
+    (s.get(1..).unwrap_or(""), "")
+}
+
+/// `a, b::{c, d}, e` split at the commas outside braces.
+fn split_top(s: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut start) = (Vec::new(), 0, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+fn ident(s: &str) -> &str {
+    let s = s.trim_start();
+    let end = s
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    &s[..end]
+}
+
+/// One path below the prefix, `name` then `::item` or `::{items}`.
+fn path_of(s: &str) -> Option<(String, Vec<String>)> {
+    let name = ident(s);
+    if name.is_empty() {
+        return None;
+    }
+    let after = s.trim_start()[name.len()..].trim_start();
+    let mut items = Vec::new();
+    if let Some(tail) = after.strip_prefix("::") {
+        let tail = tail.trim_start();
+        if tail.starts_with('{') {
+            for part in split_top(braced(tail).0) {
+                let first = ident(part);
+                if !first.is_empty() {
+                    items.push(first.to_owned());
+                }
+            }
+        } else if !ident(tail).is_empty() {
+            items.push(ident(tail).to_owned());
+        }
+    }
+    Some((name.to_owned(), items))
+}
+
+/// Every `prefix::name` in `code` (which may span lines), with its byte
+/// offset and the names right after it (one level of `{a, b}` or a single
+/// identifier); `prefix::{a::x, b}` gives one path per member.
+fn paths_at(code: &str, prefix: &str) -> Vec<(usize, String, Vec<String>)> {
     let mut out = Vec::new();
-    let mut rest = code;
-    while let Some(at) = rest.find(prefix) {
-        let before = rest[..at].chars().last();
-        rest = &rest[at + prefix.len()..];
+    let mut from = 0;
+    while let Some(found) = code[from..].find(prefix) {
+        let at = from + found;
+        from = at + prefix.len();
+        let before = code[..at].chars().last();
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        if name.is_empty() {
-            continue;
-        }
-        let after = &rest[name.len()..];
-        let mut items = Vec::new();
-        if let Some(tail) = after.strip_prefix("::") {
-            if let Some(group) = tail.strip_prefix('{') {
-                let inner: String = group.chars().take_while(|c| *c != '}').collect();
-                for item in inner.split(',') {
-                    let first = item
-                        .trim()
-                        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                        .next()
-                        .unwrap_or("");
-                    if !first.is_empty() {
-                        items.push(first.to_owned());
-                    }
-                }
-            } else {
-                let item: String = tail
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if !item.is_empty() {
-                    items.push(item);
+        let rest = &code[from..];
+        if rest.starts_with('{') {
+            for part in split_top(braced(rest).0) {
+                if let Some((name, items)) = path_of(part) {
+                    out.push((at, name, items));
                 }
             }
+        } else if let Some((name, items)) = path_of(rest) {
+            out.push((at, name, items));
         }
-        out.push((name, items));
     }
     out
+}
+
+/// [`paths_at`] without the offsets.
+fn paths_after(code: &str, prefix: &str) -> Vec<(String, Vec<String>)> {
+    paths_at(code, prefix)
+        .into_iter()
+        .map(|(_, n, i)| (n, i))
+        .collect()
 }
 
 struct Import {
@@ -279,35 +334,43 @@ fn imports() -> Vec<Import> {
             continue;
         }
         let text = fs::read_to_string(f).unwrap_or_default();
+        // The production code as one text (comments and strings blanked),
+        // and the line each byte offset falls on.
+        let mut code = String::new();
+        let mut lines = Vec::new();
         for (line, l) in production_part(&text) {
-            let code = code_of(l);
-            for (name, items) in paths_after(&code, "crate::") {
-                let to = MACROS
-                    .iter()
-                    .find(|(m, _)| *m == name)
-                    .map(|(_, owner)| owner.to_string())
-                    .unwrap_or(name);
+            let c = code_of(l);
+            lines.extend(std::iter::repeat_n(line, c.len() + 1));
+            code.push_str(&c);
+            code.push('\n');
+        }
+        let line_at = |at: usize| lines.get(at).copied().unwrap_or(0);
+        for (at, name, items) in paths_at(&code, "crate::") {
+            let to = MACROS
+                .iter()
+                .find(|(m, _)| *m == name)
+                .map(|(_, owner)| owner.to_string())
+                .unwrap_or(name);
+            out.push(Import {
+                from: here.clone(),
+                to,
+                items,
+                file: f.clone(),
+                line: line_at(at),
+            });
+        }
+        // Inside src/router: sibling files by `super::x`.
+        if here.first().is_some_and(|m| m == "router") && here.len() >= 2 {
+            for (at, name, items) in paths_at(&code, "super::") {
+                let mut target = here[..here.len() - 1].to_vec();
+                target.push(name);
                 out.push(Import {
                     from: here.clone(),
-                    to,
-                    items: items.clone(),
+                    to: format!("super:{}", target.join("::")),
+                    items,
                     file: f.clone(),
-                    line,
+                    line: line_at(at),
                 });
-            }
-            // Inside src/router: sibling files by `super::x`.
-            if here.first().is_some_and(|m| m == "router") && here.len() >= 2 {
-                for (name, items) in paths_after(&code, "super::") {
-                    let mut target = here[..here.len() - 1].to_vec();
-                    target.push(name);
-                    out.push(Import {
-                        from: here.clone(),
-                        to: format!("super:{}", target.join("::")),
-                        items,
-                        file: f.clone(),
-                        line,
-                    });
-                }
             }
         }
     }
@@ -466,4 +529,20 @@ fn the_checker_reads_paths() {
         ]
     );
     assert_eq!(code_of(r#"let a = "crate::x"; // crate::y"#), "let a = ; ");
+    // grouped and multi-line imports
+    let found = paths_after(
+        "use crate::{\n    router::{\n        ConnId,\n        RouterCore,\n    },\n    shard::Shard,\n    wamp,\n};",
+        "crate::",
+    );
+    assert_eq!(
+        found,
+        vec![
+            (
+                "router".to_owned(),
+                vec!["ConnId".to_owned(), "RouterCore".to_owned()]
+            ),
+            ("shard".to_owned(), vec!["Shard".to_owned()]),
+            ("wamp".to_owned(), vec![]),
+        ]
+    );
 }
