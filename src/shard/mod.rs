@@ -14,13 +14,15 @@
 //! | `spec.rs` | [`RouterSpec`]: what the runtime runs, from the config |
 //! | `os.rs` | io_uring probe, memlock and nofile limits, CPU placement, [`RING_DEPTH`] |
 //! | `mesh.rs` | the mesh between shards behind one typed API, with per-peer overflow queues |
-//! | `control.rs` | the control channel, [`ControlMsg`], [`RouterHandle`] (`ask`, `ask_all`, `on_all`) |
+//! | `channel.rs` | the control channel (a crossbeam channel with a waker) and [`Reply`], the way back |
+//! | `control.rs` | [`ControlMsg`] and [`RouterHandle`] (`ask`, `ask_all`, `on_all`) |
 //! | `ops.rs` | the typed operations on a shard's core ([`CoreOp`]) and their error ([`OpError`]) |
 //! | `run.rs` | the `Shard` value, its [`Host`](crate::transport::Host) side, and the shard loop |
 //! | `components.rs` | the components running on a shard |
 //! | `component_host.rs` | the shard as a [`ComponentHost`](crate::component::ComponentHost): a component's messages go to the core directly |
 //! | `timer.rs` | the wake-up of the task that waits for the core's next deadline |
 
+mod channel;
 mod component_host;
 mod components;
 pub mod control;
@@ -32,7 +34,8 @@ mod spec;
 mod start;
 mod timer;
 
-pub use control::{ControlMsg, Reply, RouterHandle};
+pub use channel::{channel, ControlReceiver, ControlSender, Reply};
+pub use control::{ControlMsg, RouterHandle};
 pub use ops::{CoreOp, OpError};
 pub(crate) use os::now_ms;
 pub use os::{probe_io_uring, raise_memlock, raise_nofile, RING_DEPTH};

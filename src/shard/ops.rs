@@ -10,7 +10,7 @@ use crate::router::stats::{RealmStats, ShardStats};
 use crate::router::{RealmId, RouterCore, SessionId, TransportId};
 use crate::transport::ListenError;
 
-use super::control::Reply;
+use super::channel::Reply;
 
 /// Why an operation failed on a shard. The messages are what the controller
 /// reports (`shardwamp.error.operation_failed`).

@@ -21,8 +21,9 @@ use crate::transport::{
 };
 use crate::wamp::value::Dict;
 
+use super::channel::ControlReceiver;
 use super::components::Components;
-use super::control::{ControlMsg, ControlReceiver};
+use super::control::ControlMsg;
 use super::mesh::Mesh;
 use super::ops::OpError;
 use super::os::now_ms;

@@ -13,7 +13,8 @@ use crate::router::auth::Authenticator;
 use crate::router::peer::PeerMsg;
 use crate::transport::{check_free, reserve, Bound, EndpointSpec, ListenError, ListenerSpec};
 
-use super::control::{self, RouterHandle};
+use super::channel;
+use super::control::RouterHandle;
 use super::os::{placement, probe_io_uring, raise_memlock, raise_nofile, RING_DEPTH};
 use super::run::shard_main;
 use super::RouterSpec;
@@ -125,7 +126,7 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for _ in 0..shards {
-        let (tx, rx) = control::channel();
+        let (tx, rx) = channel::channel();
         senders.push(tx);
         receivers.push(Some(rx));
     }
