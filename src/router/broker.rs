@@ -1,6 +1,10 @@
 //! The broker: SUBSCRIBE/UNSUBSCRIBE through the realm's home shard, and
 //! PUBLISH routed once to each shard with subscribers, where EVENT is encoded
 //! once per (subscription, serializer) and shared between subscribers.
+//! It owns the fan-out scratch list ([`Broker`]); the subscriptions, retained
+//! events and history it reads and changes are the realm's, owned by
+//! `subscriptions.rs` (`Subscriptions`, `HomeSubscriptions`) and changed
+//! only through their methods.
 
 use std::sync::Arc;
 
@@ -11,7 +15,8 @@ use super::book::Entry;
 use super::limits::ERROR_LIMIT_EXCEEDED;
 use super::options::{flag, match_policy};
 use super::peer::{Filters, PeerMsg, Publication, ReplicaOp, SubscribeDone};
-use super::realm::{Continuation, HomeSub, LocalSub, ShardPresence};
+use super::realm::Continuation;
+use super::subscriptions::HomeSub;
 use super::{ConnId, ConnState, RealmId, RouterCore, SessionId, ShardId, SubId};
 use crate::codec::Serializer;
 use crate::wamp::message::{Id, Message, MessageType, Payload};
@@ -21,8 +26,7 @@ use crate::wamp::value::{Dict, Value};
 
 /// The broker's state on one shard that is not per realm: the scratch list
 /// a publication's routing fills (kept to reuse its allocation). The
-/// subscriptions are per realm ([`Realm`](super::realm::Realm)'s replica and
-/// local subscribers, and its home shard's book).
+/// subscriptions are per realm, owned by `subscriptions.rs`'s types.
 #[derive(Default)]
 pub(crate) struct Broker {
     /// (shard, subscription) pairs a publication goes to.
@@ -186,60 +190,30 @@ impl RouterCore {
             self.send_peer(from, PeerMsg::Subscribed(done));
             return;
         }
-        let (sub, created) = match h.subs.find(&(uri.clone(), policy)) {
-            Some(id) => (id, false),
-            None => {
-                let id = h.ids.next();
-                h.subs.insert(
-                    id,
-                    HomeSub {
-                        uri: uri.clone(),
-                        policy,
-                        created: now,
-                        subscribers: Vec::new(),
-                        shards: Default::default(),
-                    },
-                );
-                (id, true)
-            }
-        };
+        let added = h
+            .subs
+            .add_subscriber(&mut h.ids, &uri, policy, now, session, from);
+        let sub = added.sub;
         done.result = Ok(sub);
         if get_retained {
-            for (topic, p) in &h.retained {
-                if uri::matches(&uri, policy, topic) {
-                    done.retained.push(p.clone());
-                }
-            }
+            h.subs.retained_matching(&uri, policy, &mut done.retained);
         }
-        let Some(entry) = h.subs.get_mut(&sub) else {
-            return;
-        };
-        if entry.subscribers.iter().any(|(s, _)| *s == session) {
+        if added.already {
             // Already subscribed (a repeated SUBSCRIBE raced the first).
-            let pending = entry.shards.get(&from).and_then(|p| p.pending);
-            self.home_after(realm_id, pending, Continuation::Subscribed(done));
+            self.home_after(realm_id, added.pending, Continuation::Subscribed(done));
             return;
         }
-        entry.subscribers.push((session, from));
-        let presence = entry
-            .shards
-            .entry(from)
-            .or_insert_with(ShardPresence::default);
-        presence.count += 1;
-        let first_on_shard = presence.count == 1;
-        let pending = presence.pending;
-        let details = created.then(|| Value::Dict(entry.details(sub)));
         if let Some(rec) = h.sessions.get_mut(&session) {
             rec.subs.push(sub);
         }
-        if let Some(details) = details {
+        if let Some(details) = added.created {
             self.meta_event(
                 realm_id,
                 HomeSub::ON_CREATE,
-                vec![Value::UInt(session), details],
+                vec![Value::UInt(session), Value::Dict(details)],
             );
         }
-        if first_on_shard {
+        if added.first_on_shard {
             let op = ReplicaOp::SubAddShard {
                 sub,
                 uri,
@@ -252,18 +226,11 @@ impl RouterCore {
                 vec![Continuation::Subscribed(done)],
                 Some((sub, from)),
             );
-            if let Some(p) = self
-                .realm_mut(realm_id)
-                .and_then(|r| r.home_state.as_mut())
-                .and_then(|h| h.subs.get_mut(&sub))
-                .and_then(|e| e.shards.get_mut(&from))
-            {
-                if p.count > 0 && seq.is_some_and(|s| p.pending.is_none_or(|q| q < s)) {
-                    p.pending = seq;
-                }
+            if let Some(h) = self.realm_mut(realm_id).and_then(|r| r.home_state.as_mut()) {
+                h.subs.mark_pending(sub, from, seq);
             }
         } else {
-            self.home_after(realm_id, pending, Continuation::Subscribed(done));
+            self.home_after(realm_id, added.pending, Continuation::Subscribed(done));
         }
     }
 
@@ -289,13 +256,9 @@ impl RouterCore {
         s.subs.insert(sub, (done.uri.clone(), done.policy));
         let session = s.info.session;
         if let Some(realm) = self.realm_mut(realm_id) {
-            let local = realm.local_subs.entry(sub).or_insert_with(|| LocalSub {
-                policy: done.policy,
-                conns: Vec::new(),
-            });
-            if !local.conns.iter().any(|(c, _, _)| *c == conn) {
-                local.conns.push((conn, serializer, session));
-            }
+            realm
+                .subs
+                .add_local(sub, done.policy, conn, serializer, session);
         }
         self.send(
             conn,
@@ -329,12 +292,7 @@ impl RouterCore {
         let Some(realm) = self.realm_mut(realm_id) else {
             return;
         };
-        if let Some(l) = realm.local_subs.get_mut(&sub) {
-            l.conns.retain(|(c, _, _)| *c != conn);
-            if l.conns.is_empty() {
-                realm.local_subs.remove(&sub);
-            }
-        }
+        realm.subs.remove_local(&sub, conn);
         let home = realm.home;
         self.send_peer(
             home,
@@ -378,18 +336,7 @@ impl RouterCore {
         let Some(h) = self.realm_mut(realm_id).and_then(|r| r.home_state.as_mut()) else {
             return;
         };
-        let removed = h.subs.remove_member(sub, session, |entry| {
-            let Some(p) = entry.shards.get_mut(&shard) else {
-                return false;
-            };
-            p.count = p.count.saturating_sub(1);
-            if p.count == 0 {
-                entry.shards.remove(&shard);
-                return true;
-            }
-            false
-        });
-        let Some((last_on_shard, deleted)) = removed else {
+        let Some((last_on_shard, deleted)) = h.subs.remove_subscriber(sub, session, shard) else {
             return;
         };
         if last_on_shard {
@@ -535,11 +482,9 @@ impl RouterCore {
         let mut targets = std::mem::take(&mut self.broker.targets);
         targets.clear();
         if let Some(realm) = self.realm(publication.realm) {
-            realm.subs.for_each_match(&publication.topic, |_, _, e| {
-                for shard in &e.shards {
-                    targets.push((*shard, e.id));
-                }
-            });
+            realm
+                .subs
+                .for_each_target(&publication.topic, |shard, sub| targets.push((shard, sub)));
         }
         targets.sort_unstable();
         let mut local: Vec<SubId> = Vec::new();
@@ -610,12 +555,12 @@ impl RouterCore {
         let mut failed = 0u64;
         let mut failure = None;
         for sub in subs {
-            let Some(local) = realm.local_subs.get(sub) else {
+            let Some(local) = realm.subs.local(sub) else {
                 continue;
             };
             // One encoding per serializer, tried once: a failure is not retried per subscriber.
             let mut frames: [Option<Result<Bytes, ()>>; 3] = [None, None, None];
-            for &(conn, serializer, session) in &local.conns {
+            for &(conn, serializer, session) in local.conns() {
                 if p.exclude_me && publisher == Some(session) {
                     continue;
                 }
@@ -635,7 +580,7 @@ impl RouterCore {
                     let msg = Message::Event {
                         subscription: *sub,
                         publication: p.id,
-                        details: Self::event_details(local.policy, p, p.retained),
+                        details: Self::event_details(local.policy(), p, p.retained),
                         payload: p.payload.clone(),
                     };
                     *slot = Some(match serializer.encode(&msg) {
@@ -722,18 +667,8 @@ impl RouterCore {
             return;
         };
         let limit = realm.config.history_limit(&p.topic);
-        let Some(h) = realm.home_state.as_mut() else {
-            return;
-        };
-        if let Some(limit) = limit {
-            let q = h.history.entry(p.topic.clone()).or_default();
-            q.push_back(p.clone());
-            while q.len() > limit {
-                q.pop_front();
-            }
-        }
-        if retain {
-            h.retained.insert(p.topic.clone(), p);
+        if let Some(h) = realm.home_state.as_mut() {
+            h.subs.store(p, retain, limit);
         }
     }
 }

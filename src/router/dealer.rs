@@ -3,7 +3,10 @@
 //! invoked on the callee's shard; YIELD/ERROR straight back to the caller's
 //! shard. Progressive results and invocations, canceling (skip, kill,
 //! killnowait), timeouts run by the dealer, and callers or callees leaving
-//! with calls in flight.
+//! with calls in flight. It owns the open calls and invocations
+//! ([`Dealer`]); the registrations it routes by are the realm's, owned by
+//! `registrations.rs` (`Registrations`, `HomeRegistrations`) and changed
+//! only through their methods.
 
 use std::sync::Arc;
 
@@ -14,7 +17,8 @@ use super::book::Entry;
 use super::limits::ERROR_LIMIT_EXCEEDED;
 use super::options::{flag, match_policy, InvokePolicy};
 use super::peer::{CallFailure, CalleeRef, CancelMode, Invoke, PeerMsg, RegisterDone, ReplicaOp};
-use super::realm::{Continuation, HomeReg, Realm};
+use super::realm::{Continuation, Realm};
+use super::registrations::HomeReg;
 use super::{
     CallId, ConnId, HashMap, RealmId, RegId, RouterCore, Session, SessionId, SessionInfo, ShardId,
     TimerKind,
@@ -27,7 +31,7 @@ use crate::wamp::value::{Dict, Value};
 
 /// The dealer's state on one shard: the calls its sessions made that are
 /// still open, and the invocations open at its callees. The registrations
-/// are per realm ([`Realm`]'s replica, and its home shard's book).
+/// are per realm (`registrations.rs`: the replica, and the home shard's book).
 pub(crate) struct Dealer {
     /// Calls whose caller is on this shard.
     calls: HashMap<CallId, CallerCall>,
@@ -116,8 +120,8 @@ fn pick(
     rng: &mut impl Rng,
 ) -> Option<(RegId, MatchPolicy, CalleeRef)> {
     let (_, policy, e) = realm.regs.best_match(procedure)?;
-    let candidates = e.callees.iter().filter(|c| !tried.contains(c));
-    let callee = match e.invoke {
+    let candidates = e.callees().iter().filter(|c| !tried.contains(c));
+    let callee = match e.invoke() {
         InvokePolicy::Single | InvokePolicy::First => candidates.copied().next(),
         InvokePolicy::Last => candidates.copied().last(),
         InvokePolicy::Roundrobin => {
@@ -125,8 +129,7 @@ fn pick(
             if live.is_empty() {
                 None
             } else {
-                let n = e.next.get();
-                e.next.set(n.wrapping_add(1));
+                let n = e.rotate();
                 Some(live[n % live.len()])
             }
         }
@@ -139,7 +142,7 @@ fn pick(
             }
         }
     }?;
-    Some((e.id, policy, callee))
+    Some((e.id(), policy, callee))
 }
 
 impl RouterCore {
@@ -258,43 +261,13 @@ impl RouterCore {
             if max > 0 && rec.regs.len() >= max {
                 return Err(ERROR_LIMIT_EXCEEDED);
             }
-            let (id, created) = match h.regs.find(&(uri.clone(), policy)) {
-                Some(id) => {
-                    let reg = h.regs.get(&id).ok_or(uris::ERROR_NO_SUCH_REGISTRATION)?;
-                    if reg.invoke != invoke {
-                        return Err(uris::ERROR_PROCEDURE_EXISTS_WITH_DIFFERENT_INVOCATION_POLICY);
-                    }
-                    if invoke == InvokePolicy::Single
-                        || reg.callees.iter().any(|(s, _)| *s == session)
-                    {
-                        return Err(uris::ERROR_PROCEDURE_ALREADY_EXISTS);
-                    }
-                    (id, false)
-                }
-                None => {
-                    let id = h.ids.next();
-                    h.regs.insert(
-                        id,
-                        HomeReg {
-                            uri: uri.clone(),
-                            policy,
-                            invoke,
-                            created: now.clone(),
-                            callees: Vec::new(),
-                        },
-                    );
-                    (id, true)
-                }
-            };
-            let mut details = None;
-            if let Some(reg) = h.regs.get_mut(&id) {
-                reg.callees.push((session, from));
-                details = created.then(|| Value::Dict(reg.details(id)));
-            }
+            let (id, details) = h
+                .regs
+                .add_callee(&mut h.ids, &uri, policy, invoke, &now, session, from)?;
             if let Some(rec) = h.sessions.get_mut(&session) {
                 rec.regs.push(id);
             }
-            Ok((id, details))
+            Ok((id, details.map(Value::Dict)))
         })();
         match decision {
             Err(e) if e == uris::ERROR_NO_SUCH_SESSION => {} // the callee left meanwhile
@@ -438,8 +411,8 @@ impl RouterCore {
         let found = self
             .realm_mut(realm_id)
             .and_then(|r| r.home_state.as_mut())
-            .and_then(|h| h.regs.remove_member(reg, session, |_| ()));
-        let Some(((), deleted)) = found else {
+            .and_then(|h| h.regs.remove_callee(reg, session));
+        let Some(deleted) = found else {
             if let Some(then) = then {
                 self.run_continuation(realm_id, then);
             }

@@ -447,9 +447,17 @@ impl RouterCore {
                 let subs = procedure.starts_with("wamp.subscription");
                 let mut by: [Vec<u64>; 3] = Default::default();
                 let entries: Vec<(u64, MatchPolicy)> = if subs {
-                    h.subs.iter().map(|(id, s)| (*id, s.policy)).collect()
+                    h.subs
+                        .book()
+                        .iter()
+                        .map(|(id, s)| (*id, s.pattern().1))
+                        .collect()
                 } else {
-                    h.regs.iter().map(|(id, r)| (*id, r.policy)).collect()
+                    h.regs
+                        .book()
+                        .iter()
+                        .map(|(id, r)| (*id, r.pattern().1))
+                        .collect()
                 };
                 for (id, p) in entries {
                     by[policy_index(p)].push(id);
@@ -468,9 +476,9 @@ impl RouterCore {
                 let uri = arg_str(args, 0, "uri")?.to_owned();
                 let policy = lookup_policy(args)?;
                 let found = if procedure.starts_with("wamp.subscription") {
-                    h.subs.find(&(uri, policy))
+                    h.subs.book().find(&(uri, policy))
                 } else {
-                    h.regs.find(&(uri, policy))
+                    h.regs.book().find(&(uri, policy))
                 };
                 ok(vec![found.map_or(Value::Null, Value::UInt)])
             }
@@ -478,8 +486,12 @@ impl RouterCore {
                 let uri = arg_str(args, 0, "topic")?;
                 let mut ids: Vec<u64> = h
                     .subs
+                    .book()
                     .iter()
-                    .filter(|(_, s)| uri::matches(&s.uri, s.policy, uri))
+                    .filter(|(_, s)| {
+                        let (pattern, policy) = s.pattern();
+                        uri::matches(pattern, policy, uri)
+                    })
                     .map(|(id, _)| *id)
                     .collect();
                 ids.sort_unstable();
@@ -494,12 +506,13 @@ impl RouterCore {
                 ok(vec![realm
                     .regs
                     .best_match(uri)
-                    .map_or(Value::Null, |(_, _, e)| Value::UInt(e.id))])
+                    .map_or(Value::Null, |(_, _, e)| Value::UInt(e.id()))])
             }
             "wamp.subscription.get" => {
                 let id = arg_u64(args, 0, "subscription")?;
                 let s = h
                     .subs
+                    .book()
                     .get(&id)
                     .ok_or_else(|| CallFailure::uri(uris::ERROR_NO_SUCH_SUBSCRIPTION))?;
                 ok(vec![Value::Dict(s.details(id))])
@@ -508,6 +521,7 @@ impl RouterCore {
                 let id = arg_u64(args, 0, "registration")?;
                 let r = h
                     .regs
+                    .book()
                     .get(&id)
                     .ok_or_else(|| CallFailure::uri(uris::ERROR_NO_SUCH_REGISTRATION))?;
                 ok(vec![Value::Dict(r.details(id))])
@@ -516,12 +530,13 @@ impl RouterCore {
                 let id = arg_u64(args, 0, "subscription")?;
                 let s = h
                     .subs
+                    .book()
                     .get(&id)
                     .ok_or_else(|| CallFailure::uri(uris::ERROR_NO_SUCH_SUBSCRIPTION))?;
                 if procedure.ends_with("count_subscribers") {
-                    ok(vec![Value::UInt(s.subscribers.len() as u64)])
+                    ok(vec![Value::UInt(s.members().len() as u64)])
                 } else {
-                    let mut ids: Vec<u64> = s.subscribers.iter().map(|(s, _)| *s).collect();
+                    let mut ids: Vec<u64> = s.members().iter().map(|(s, _)| *s).collect();
                     ids.sort_unstable();
                     ok(vec![Value::List(
                         ids.into_iter().map(Value::UInt).collect(),
@@ -532,13 +547,14 @@ impl RouterCore {
                 let id = arg_u64(args, 0, "registration")?;
                 let r = h
                     .regs
+                    .book()
                     .get(&id)
                     .ok_or_else(|| CallFailure::uri(uris::ERROR_NO_SUCH_REGISTRATION))?;
                 if procedure.ends_with("count_callees") {
-                    ok(vec![Value::UInt(r.callees.len() as u64)])
+                    ok(vec![Value::UInt(r.members().len() as u64)])
                 } else {
                     ok(vec![Value::List(
-                        r.callees.iter().map(|(s, _)| Value::UInt(*s)).collect(),
+                        r.members().iter().map(|(s, _)| Value::UInt(*s)).collect(),
                     )])
                 }
             }
@@ -548,19 +564,10 @@ impl RouterCore {
                     .get(1)
                     .and_then(Value::as_u64)
                     .map_or(usize::MAX, |l| l as usize);
-                let s = h
+                let mut events = h
                     .subs
-                    .get(&id)
+                    .history_of(id)
                     .ok_or_else(|| CallFailure::uri(uris::ERROR_NO_SUCH_SUBSCRIPTION))?;
-                let mut events = Vec::new();
-                for (topic, q) in &h.history {
-                    if !uri::matches(&s.uri, s.policy, topic) {
-                        continue;
-                    }
-                    for p in q {
-                        events.push(p.clone());
-                    }
-                }
                 // newest first, as Crossbar.io
                 events.sort_by_key(|p| std::cmp::Reverse(p.id));
                 let mut out = Vec::new();

@@ -31,13 +31,15 @@
 //! |---|---|
 //! | `session.rs` | connections and sessions: deadlines, HELLO/AUTHENTICATE, join, leave |
 //! | `dispatch.rs` | a joined session's messages and peer shards' messages to their handlers |
-//! | `replica.rs` | the home shard's session directory and replica updates |
+//! | `replica.rs` | the home shard's session directory (join, leave) and replica updates |
 //! | `output.rs` | frames, peer messages, timers, ERROR/ABORT/GOODBYE |
-//! | `broker.rs` | subscribe, publish, event delivery (`Broker`) |
+//! | `broker.rs` | subscribe, publish, event delivery (`Broker`: the fan-out scratch list) |
+//! | `subscriptions.rs` | the broker's per-realm state: `Subscriptions` (replica, local subscribers), `HomeSubscriptions` (book, retained events, history) |
 //! | `dealer.rs` | register, call, invocation, cancel (`Dealer`: open calls and invocations) |
-//! | `book.rs` | the home shard's subscription / registration bookkeeping, written once |
+//! | `registrations.rs` | the dealer's per-realm state: `Registrations` (replica), `HomeRegistrations` (book) |
+//! | `book.rs` | the home shard's subscription / registration bookkeeping and the replica's, written once |
 //! | `meta.rs` | the meta API and testaments |
-//! | `realm.rs` | what a shard holds for a realm (replica, local subscribers, home state) |
+//! | `realm.rs` | what a shard holds for a realm: roles, local sessions, home state (session directory, ids, pending replica updates), composing the broker's and dealer's state |
 //! | `peer.rs` | the mesh messages |
 //! | `options.rs`, `limits.rs` | option parsing and limits both broker and dealer use |
 //! | [`auth`], [`authz`], [`matcher`], [`stats`] | authentication, authorization, pattern tables, counters |
@@ -59,9 +61,11 @@ pub mod options;
 mod output;
 pub mod peer;
 pub mod realm;
+mod registrations;
 mod replica;
 mod session;
 pub mod stats;
+mod subscriptions;
 
 use std::collections::{BTreeMap, VecDeque};
 /// Hash maps of the core: foldhash, randomly seeded per map (keys such as request ids come from clients).
@@ -472,40 +476,43 @@ impl RouterCore {
         }
         for r in self.realms.iter().flatten() {
             let name = &r.config.name;
-            if !r.local_subs.is_empty() {
+            if r.subs.local_len() != 0 {
                 l.push(format!(
                     "{name}: {} local subscriptions",
-                    r.local_subs.len()
+                    r.subs.local_len()
                 ));
             }
             if !r.local_sessions.is_empty() {
                 l.push(format!("{name}: {} local sessions", r.local_sessions.len()));
             }
-            if !r.subs.is_empty() {
-                l.push(format!("{name}: {} replica subscriptions", r.subs.len()));
+            if !r.subs.replica_is_empty() {
+                l.push(format!(
+                    "{name}: {} replica subscriptions",
+                    r.subs.replica_len()
+                ));
             }
             if !r.regs.is_empty() {
                 l.push(format!("{name}: {} replica registrations", r.regs.len()));
             }
             if let Some(h) = &r.home_state {
                 if !h.sessions.is_empty()
-                    || !h.subs.is_empty()
-                    || !h.regs.is_empty()
+                    || !h.subs.book().is_empty()
+                    || !h.regs.book().is_empty()
                     || !h.pending.is_empty()
                 {
                     l.push(format!(
                         "{name}: home holds {} sessions, {} subscriptions, {} registrations, {} pending updates",
                         h.sessions.len(),
-                        h.subs.len(),
-                        h.regs.len(),
+                        h.subs.book().len(),
+                        h.regs.book().len(),
                         h.pending.len()
                     ));
                 }
-                if h.subs.index_len() != 0 || h.regs.index_len() != 0 {
+                if h.subs.book().index_len() != 0 || h.regs.book().index_len() != 0 {
                     l.push(format!(
                         "{name}: home index holds {} + {} entries",
-                        h.subs.index_len(),
-                        h.regs.index_len()
+                        h.subs.book().index_len(),
+                        h.regs.book().index_len()
                     ));
                 }
             }

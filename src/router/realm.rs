@@ -1,81 +1,24 @@
 //! The state a shard keeps for a realm (whose configuration,
-//! [`RealmConfig`], `crate::config::realm` owns): the routing replica every shard holds, the local sessions
-//! and subscribers, and — on the realm's home shard only — the authoritative
-//! session directory, subscriptions, registrations, retained events and
-//! event history.
+//! [`RealmConfig`], `crate::config::realm` owns): its roles, home shard and
+//! local sessions, and — on the realm's home shard only — the authoritative
+//! session directory, the scope ids and the replica updates waiting for
+//! acknowledgements. It composes the broker's and the dealer's per-realm
+//! state, which their own types own: `Subscriptions` and
+//! `HomeSubscriptions` (`subscriptions.rs`: replica, local subscribers,
+//! book, retained events, history), `Registrations` and
+//! `HomeRegistrations` (`registrations.rs`: replica, book).
 
 use super::HashMap;
-use std::collections::VecDeque;
 
 use std::sync::Arc;
 
 use super::authz::Roles;
-use super::book::{Book, Entry, Replica, ReplicaEntry};
-use super::options::InvokePolicy;
-use super::peer::{CalleeRef, Publication, ReplicaOp};
+use super::peer::ReplicaOp;
+use super::registrations::{HomeRegistrations, Registrations};
+use super::subscriptions::{HomeSubscriptions, Subscriptions};
 use super::{ConnId, RegId, SessionId, ShardId, SubId, TransportId};
 use crate::config::realm::RealmConfig;
-use crate::dict;
 use crate::wamp::id::ScopeIdGen;
-use crate::wamp::uri::MatchPolicy;
-use crate::wamp::value::Dict;
-
-/// A subscription as a shard's replica knows it: which shards have subscribers.
-#[derive(Debug, Clone)]
-pub(crate) struct SubReplica {
-    pub id: SubId,
-    pub shards: Vec<ShardId>,
-}
-
-impl ReplicaEntry for SubReplica {
-    type Member = ShardId;
-
-    fn id(&self) -> u64 {
-        self.id
-    }
-    fn members_mut(&mut self) -> &mut Vec<ShardId> {
-        &mut self.shards
-    }
-    fn renew(&mut self, fresh: SubReplica) {
-        self.id = fresh.id;
-        self.shards.clear();
-    }
-}
-
-/// A registration as a shard's replica knows it.
-#[derive(Debug, Clone)]
-pub(crate) struct RegReplica {
-    pub id: RegId,
-    pub invoke: InvokePolicy,
-    pub callees: Vec<CalleeRef>,
-    /// This shard's round-robin position (each shard rotates independently).
-    pub next: std::cell::Cell<usize>,
-}
-
-impl ReplicaEntry for RegReplica {
-    type Member = CalleeRef;
-
-    fn id(&self) -> u64 {
-        self.id
-    }
-    fn members_mut(&mut self) -> &mut Vec<CalleeRef> {
-        &mut self.callees
-    }
-    /// Keeps this shard's round-robin position, as a stale entry did.
-    fn renew(&mut self, fresh: RegReplica) {
-        self.id = fresh.id;
-        self.invoke = fresh.invoke;
-        self.callees.clear();
-    }
-}
-
-/// A local subscription: the sessions on this shard that hold it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct LocalSub {
-    pub policy: MatchPolicy,
-    /// Subscribers: connection, its serializer and its session id.
-    pub conns: Vec<(ConnId, crate::codec::Serializer, SessionId)>,
-}
 
 /// A session in the home shard's directory.
 #[derive(Debug, Clone)]
@@ -84,74 +27,6 @@ pub(crate) struct SessionRecord {
     pub info: Arc<super::SessionInfo>,
     pub subs: Vec<SubId>,
     pub regs: Vec<RegId>,
-}
-
-/// A subscription in the home shard's authoritative table.
-#[derive(Debug, Clone)]
-pub(crate) struct HomeSub {
-    pub uri: String,
-    pub policy: MatchPolicy,
-    pub created: String,
-    pub subscribers: Vec<(SessionId, ShardId)>,
-    /// Per shard: how many subscribers, and the replica update still being acknowledged.
-    pub shards: HashMap<ShardId, ShardPresence>,
-}
-
-impl Entry for HomeSub {
-    const ON_CREATE: &'static str = "wamp.subscription.on_create";
-    const ON_REMOVE: &'static str = "wamp.subscription.on_unsubscribe";
-    const ON_DELETE: &'static str = "wamp.subscription.on_delete";
-
-    fn pattern(&self) -> (&str, MatchPolicy) {
-        (&self.uri, self.policy)
-    }
-    fn members(&self) -> &[(SessionId, ShardId)] {
-        &self.subscribers
-    }
-    fn members_mut(&mut self) -> &mut Vec<(SessionId, ShardId)> {
-        &mut self.subscribers
-    }
-    fn details(&self, id: u64) -> Dict {
-        dict! { "id" => id, "created" => self.created.as_str(), "uri" => self.uri.as_str(), "match" => self.policy.as_str() }
-    }
-}
-
-/// A shard's presence in a subscription or registration.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ShardPresence {
-    pub count: usize,
-    pub pending: Option<u64>,
-}
-
-/// A registration in the home shard's authoritative table.
-#[derive(Debug, Clone)]
-pub(crate) struct HomeReg {
-    pub uri: String,
-    pub policy: MatchPolicy,
-    pub invoke: InvokePolicy,
-    pub created: String,
-    pub callees: Vec<(SessionId, ShardId)>,
-}
-
-impl Entry for HomeReg {
-    const ON_CREATE: &'static str = "wamp.registration.on_create";
-    const ON_REMOVE: &'static str = "wamp.registration.on_unregister";
-    const ON_DELETE: &'static str = "wamp.registration.on_delete";
-
-    fn pattern(&self) -> (&str, MatchPolicy) {
-        (&self.uri, self.policy)
-    }
-    fn members(&self) -> &[(SessionId, ShardId)] {
-        &self.callees
-    }
-    fn members_mut(&mut self) -> &mut Vec<(SessionId, ShardId)> {
-        &mut self.callees
-    }
-    fn details(&self, id: u64) -> Dict {
-        dict! {
-            "id" => id, "created" => self.created.as_str(), "uri" => self.uri.as_str(), "match" => self.policy.as_str(), "invoke" => self.invoke.as_str()
-        }
-    }
 }
 
 /// What to do once every shard has acknowledged a replica update.
@@ -183,13 +58,13 @@ pub(crate) struct PendingUpdate {
 #[derive(Debug, Default)]
 pub(crate) struct HomeRealm {
     pub sessions: HashMap<SessionId, SessionRecord>,
-    pub subs: Book<HomeSub>,
-    pub regs: Book<HomeReg>,
+    /// Subscriptions, retained events and event history (the broker's).
+    pub subs: HomeSubscriptions,
+    /// Registrations (the dealer's).
+    pub regs: HomeRegistrations,
     pub ids: ScopeIdGen,
     pub next_seq: u64,
     pub pending: HashMap<u64, PendingUpdate>,
-    pub retained: HashMap<String, Arc<Publication>>,
-    pub history: HashMap<String, VecDeque<Arc<Publication>>>,
 }
 
 /// What one shard holds for one realm.
@@ -197,12 +72,10 @@ pub(crate) struct Realm {
     pub config: RealmConfig,
     pub roles: Roles,
     pub home: ShardId,
-    /// Replica: subscriptions by pattern, with the shards that have subscribers.
-    pub subs: Replica<SubReplica>,
-    /// Replica: registrations by pattern, with their callees.
-    pub regs: Replica<RegReplica>,
-    /// Local subscribers by subscription.
-    pub local_subs: HashMap<SubId, LocalSub>,
+    /// Subscriptions: the replica and this shard's subscribers (the broker's).
+    pub subs: Subscriptions,
+    /// Registrations: the replica (the dealer's).
+    pub regs: Registrations,
     /// Local sessions of this realm.
     pub local_sessions: HashMap<SessionId, ConnId>,
     /// Authoritative state, on the home shard only.
@@ -221,9 +94,8 @@ impl Realm {
             config,
             roles,
             home,
-            subs: Replica::default(),
-            regs: Replica::default(),
-            local_subs: HashMap::default(),
+            subs: Subscriptions::default(),
+            regs: Registrations::default(),
             local_sessions: HashMap::default(),
             home_state: (home == shard).then(|| {
                 Box::new(HomeRealm {
@@ -244,24 +116,16 @@ impl Realm {
                 uri,
                 policy,
                 shard,
-            } => self.subs.add(*sub, uri, *policy, *shard, || SubReplica {
-                id: *sub,
-                shards: Vec::new(),
-            }),
-            ReplicaOp::SubRemoveShard { sub, shard } => self.subs.remove(*sub, shard),
+            } => self.subs.add_shard(*sub, uri, *policy, *shard),
+            ReplicaOp::SubRemoveShard { sub, shard } => self.subs.remove_shard(*sub, *shard),
             ReplicaOp::RegAddCallee {
                 reg,
                 uri,
                 policy,
                 invoke,
                 callee,
-            } => self.regs.add(*reg, uri, *policy, *callee, || RegReplica {
-                id: *reg,
-                invoke: *invoke,
-                callees: Vec::new(),
-                next: Default::default(),
-            }),
-            ReplicaOp::RegRemoveCallee { reg, callee } => self.regs.remove(*reg, callee),
+            } => self.regs.add_callee(*reg, uri, *policy, *invoke, *callee),
+            ReplicaOp::RegRemoveCallee { reg, callee } => self.regs.remove_callee(*reg, callee),
         }
     }
 }

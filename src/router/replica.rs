@@ -162,13 +162,7 @@ impl RouterCore {
         if done {
             if let Some(p) = h.pending.remove(&seq) {
                 if let Some((sub, shard)) = p.mark {
-                    if let Some(presence) =
-                        h.subs.get_mut(&sub).and_then(|s| s.shards.get_mut(&shard))
-                    {
-                        if presence.pending == Some(seq) {
-                            presence.pending = None;
-                        }
-                    }
+                    h.subs.unmark_pending(sub, shard, seq);
                 }
                 for then in p.then {
                     self.run_continuation(realm_id, then);

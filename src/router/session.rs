@@ -544,12 +544,7 @@ impl RouterCore {
         if let Some(realm) = self.realm_mut(realm_id) {
             realm.local_sessions.remove(&sid);
             for sub in session.subs.keys() {
-                if let Some(l) = realm.local_subs.get_mut(sub) {
-                    l.conns.retain(|(c, _, _)| *c != conn);
-                    if l.conns.is_empty() {
-                        realm.local_subs.remove(sub);
-                    }
-                }
+                realm.subs.remove_local(sub, conn);
             }
         }
         self.caller_left(&session);
