@@ -68,9 +68,11 @@ mod tests {
             sign(b"secret123", CHALLENGE),
             "UnTPoEDY8DVGrtap82ZvtLGEw4yOG7NLvQZaC/+66Gw="
         );
+        let key = derive_key("p\u{e4}ss", "s", 10, 16);
+        assert_eq!(key, "qzDl1UTrvFGLyAKMOrT3xw==");
         assert_eq!(
-            derive_key("p\u{e4}ss", "s", 10, 16),
-            "qzDl1UTrvFGLyAKMOrT3xw=="
+            sign(key.as_bytes(), "challenge"),
+            "u904EhhEbJiwhR50RbOYfgGd/ag/8f8vfPws7z53kQM="
         );
     }
 }
