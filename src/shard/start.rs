@@ -179,7 +179,15 @@ pub fn start(mut spec: RouterSpec) -> Result<RouterHandle, StartError> {
                 handle.shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
                 return Err(e);
             }
-            Err(_) => {
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                // Every shard's sender is gone without an answer: glommio
+                // could not create an executor (io_uring or its locked memory).
+                handle.shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
+                return Err(StartError::Shard(
+                    "a shard's executor could not be created (io_uring set-up failed: out of memory or locked memory?)".into(),
+                ));
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 handle.shutdown(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
                 return Err(StartError::Shard(
                     "a shard did not start within 30 s".into(),
