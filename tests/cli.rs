@@ -55,7 +55,7 @@ fn check_reports_the_line_of_an_error() {
     let dir = std::env::temp_dir().join(format!("shardwamp-cli-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bad.toml");
-    std::fs::write(&path, "[[realms]]\nname = \"r\"\n\n[[transports]]\ntype = \"websocket\"\nid = \"ws\"\nserializers = [\"ubjson\"]\nendpoint = { type = \"tcp\", port = 0 }\n").unwrap();
+    std::fs::write(&path, "[[realms]]\nname = \"rlm\"\n\n[[transports]]\ntype = \"websocket\"\nid = \"ws\"\nserializers = [\"ubjson\"]\nendpoint = { type = \"tcp\", port = 0 }\n").unwrap();
     let out = Command::new(BIN)
         .args(["check", "--config"])
         .arg(&path)

@@ -163,7 +163,7 @@ fn every_operation_through_ctl() {
         serde_json::json!(["anonymous"])
     );
     assert_eq!(
-        ok(&c, &["get_router_realm_role", "r2", "anonymous"])["name"],
+        ok(&c, &["get_router_realm_role", "r2", "anonymous"])["config"]["name"],
         "anonymous"
     );
     assert_eq!(
@@ -356,6 +356,277 @@ fn every_operation_through_ctl() {
     // errors name the problem
     let (success, _, err) = ctl(&c, &["get_router_realm", "nope"]);
     assert!(!success && err.contains("no_such_object"), "{err}");
+    c.shutdown();
+}
+
+/// Runs an operation through [`Controller::call`] (the path the management
+/// realm's procedures take) and returns its answer as JSON.
+fn call(c: &Controller, op: &str, args: &[serde_json::Value]) -> Result<serde_json::Value, String> {
+    let args: Vec<Value> = args.iter().map(shardwamp::control::from_json).collect();
+    c.call_blocking(op, &args, &Dict::new())
+        .map(|v| shardwamp::control::to_json(&v))
+        .map_err(|e| e.to_string())
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).expect("test JSON")
+}
+
+#[test]
+fn get_router_transport_answers_the_transport_asked_for() {
+    let c = start();
+    call(
+        &c,
+        "start_router_transport",
+        &["rs2".into(), json(r#"{"type": "rawsocket", "endpoint": {"type": "tcp", "port": 0, "interface": "127.0.0.1"}}"#)],
+    )
+    .expect("rs2 starts");
+    let rs2 = call(&c, "get_router_transport", &["rs2".into()]).expect("rs2");
+    assert_eq!(rs2["id"], "rs2");
+    assert_eq!(rs2["type"], "rawsocket");
+    assert_eq!(rs2["config"]["id"], "rs2", "{rs2}");
+    assert_eq!(rs2["config"]["type"], "rawsocket", "{rs2}");
+    let ws = call(&c, "get_router_transport", &["ws".into()]).expect("ws");
+    assert_eq!(ws["config"]["id"], "ws", "{ws}");
+    assert_eq!(ws["config"]["url"], "/ws", "{ws}");
+    assert!(
+        ws["config"]["auth"]["ticket"].is_object(),
+        "its own auth: {ws}"
+    );
+    assert!(!ws.to_string().contains(TICKET), "secrets redacted: {ws}");
+    c.shutdown();
+}
+
+#[test]
+fn roles_refuse_an_existing_id_and_take_the_name_given() {
+    let c = start();
+    let reader = r#"{"name": "reader", "permissions": [{"uri": "com.", "match": "prefix", "allow": {"subscribe": true}}]}"#;
+    // An existing id is refused (Crossbar.io: already_exists), not replaced.
+    let err = call(
+        &c,
+        "start_router_realm_role",
+        &["realm1".into(), "anonymous".into(), json(reader)],
+    )
+    .unwrap_err();
+    assert!(err.starts_with("shardwamp.error.already_exists:"), "{err}");
+    let anonymous = call(
+        &c,
+        "get_router_realm_role",
+        &["realm1".into(), "anonymous".into()],
+    )
+    .expect("anonymous");
+    assert_eq!(anonymous["config"]["name"], "anonymous");
+    assert_eq!(
+        anonymous["config"]["permissions"][0]["uri"], "",
+        "unchanged: {anonymous}"
+    );
+    // The name in role_config is the authrole; the id is the run-time id.
+    let started = call(
+        &c,
+        "start_router_realm_role",
+        &["realm1".into(), "role-1".into(), json(reader)],
+    )
+    .expect("role-1 starts");
+    assert_eq!(started["id"], "role-1");
+    assert_eq!(started["config"]["name"], "reader");
+    assert!(
+        started["created"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{started}"
+    );
+    assert_eq!(
+        call(
+            &c,
+            "get_router_realm_role",
+            &["realm1".into(), "role-1".into()]
+        ),
+        Ok(started.clone())
+    );
+    assert_eq!(
+        call(&c, "has_role", &["realm1".into(), "reader".into()]),
+        Ok(true.into())
+    );
+    assert_eq!(
+        call(&c, "has_role", &["realm1".into(), "role-1".into()]),
+        Ok(false.into())
+    );
+    assert_eq!(
+        call(&c, "get_router_realm_roles", &["realm1".into()]),
+        Ok(serde_json::json!(["anonymous", "role-1"]))
+    );
+    // A second role of the same name is refused too.
+    let err = call(
+        &c,
+        "start_router_realm_role",
+        &["realm1".into(), "role-2".into(), json(reader)],
+    )
+    .unwrap_err();
+    assert!(err.starts_with("shardwamp.error.already_exists:"), "{err}");
+    // Without a name, the id is the name.
+    let unnamed = call(
+        &c,
+        "start_router_realm_role",
+        &[
+            "realm1".into(),
+            "writer".into(),
+            json(r#"{"permissions": []}"#),
+        ],
+    )
+    .expect("writer starts");
+    assert_eq!(unnamed["config"]["name"], "writer");
+    // The management component's own role cannot be taken over.
+    let err = call(
+        &c,
+        "start_router_realm_role",
+        &[
+            "shardwamp.management".into(),
+            "x".into(),
+            json(r#"{"name": "shardwamp.controller"}"#),
+        ],
+    )
+    .unwrap_err();
+    assert!(err.starts_with("shardwamp.error.already_exists:"), "{err}");
+    // Stopping by id removes the named role and answers its detail.
+    let stopped = call(
+        &c,
+        "stop_router_realm_role",
+        &["realm1".into(), "role-1".into()],
+    )
+    .expect("role-1 stops");
+    assert_eq!(stopped, started);
+    assert_eq!(
+        call(&c, "has_role", &["realm1".into(), "reader".into()]),
+        Ok(false.into())
+    );
+    c.shutdown();
+}
+
+#[test]
+fn realms_answer_in_crossbars_shapes() {
+    let c = start();
+    let realm2 = r#"{"name": "realm-two", "roles": [{"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": {"call": true, "register": true, "publish": true, "subscribe": true}}]}]}"#;
+    // start_router_realm answers the realm's detail, as get_router_realm does.
+    let started = call(&c, "start_router_realm", &["r2".into(), json(realm2)]).expect("r2 starts");
+    assert_eq!(
+        call(&c, "get_router_realm", &["r2".into()]),
+        Ok(started.clone())
+    );
+    assert_eq!(started["id"], "r2");
+    assert_eq!(started["name"], "realm-two");
+    assert_eq!(started["config"]["name"], "realm-two");
+    assert_eq!(started["sessions"], 0);
+    // ... with its roles, each {id, config, created}.
+    let roles = started["roles"].as_array().expect("roles");
+    assert_eq!(roles.len(), 1, "{started}");
+    assert_eq!(roles[0]["id"], "anonymous");
+    assert_eq!(roles[0]["config"]["name"], "anonymous");
+    assert_eq!(roles[0]["created"], started["created"]);
+    call(
+        &c,
+        "start_router_realm_role",
+        &["r2".into(), "role-1".into(), json(r#"{"name": "reader"}"#)],
+    )
+    .expect("role-1 starts");
+    let r2 = call(&c, "get_router_realm", &["r2".into()]).expect("r2");
+    let ids: Vec<&str> = r2["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["anonymous", "role-1"]);
+    // Configured realms list their roles too.
+    let realm1 = call(&c, "get_router_realm", &["realm1".into()]).expect("realm1");
+    assert_eq!(realm1["roles"][0]["id"], "anonymous", "{realm1}");
+    // stop_router_realm answers the sessions it detached, sorted.
+    let clients: Vec<Client> = (0..3).map(|_| join(&c, "realm-two")).collect();
+    let mut sessions: Vec<u64> = clients.iter().map(|s| s.session).collect();
+    sessions.sort_unstable();
+    let stopped = call(&c, "stop_router_realm", &["r2".into()]).expect("r2 stops");
+    assert_eq!(stopped["id"], "r2");
+    assert_eq!(stopped["name"], "realm-two");
+    assert_eq!(
+        stopped["detached_sessions"],
+        serde_json::json!(sessions),
+        "{stopped}"
+    );
+    drop(clients);
+    c.shutdown();
+}
+
+#[test]
+fn one_realm_name_rule_at_run_time() {
+    let c = start();
+    // What Crossbar.io accepts ...
+    for (id, name) in [
+        ("a", "realm-auth"),
+        ("b", "Bad-Name"),
+        ("c", "com.example@x_1"),
+    ] {
+        call(
+            &c,
+            "start_router_realm",
+            &[id.into(), serde_json::json!({ "name": name })],
+        )
+        .unwrap_or_else(|e| panic!("{name:?} refused: {e}"));
+        assert_eq!(call(&c, "has_realm", &[name.into()]), Ok(true.into()));
+    }
+    // ... and what it refuses, with the config's rule.
+    for name in ["ab", "1realm", "realm 1", "realm*", ""] {
+        let err = call(
+            &c,
+            "start_router_realm",
+            &["x".into(), serde_json::json!({ "name": name })],
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("shardwamp.error.invalid_configuration:")
+                && err.contains("invalid realm name"),
+            "{name:?}: {err}"
+        );
+        assert_eq!(call(&c, "has_realm", &[name.into()]), Ok(false.into()));
+    }
+    assert!(call(&c, "get_router_realm", &["x".into()]).is_err());
+    c.shutdown();
+}
+
+#[test]
+fn components_answer_id_config_created() {
+    let c = start();
+    let health = call(&c, "get_router_component", &["health".into()]).expect("health");
+    assert_eq!(health["id"], "health");
+    assert_eq!(
+        health["config"]["classname"], "shardwamp.health",
+        "{health}"
+    );
+    assert_eq!(health["config"]["realm"], "realm1");
+    assert_eq!(health["config"]["role"], "anonymous");
+    assert!(
+        health["created"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{health}"
+    );
+    let started = call(
+        &c,
+        "start_router_component",
+        &[
+            "health2".into(),
+            json(r#"{"realm": "realm1", "role": "anonymous", "classname": "shardwamp.health", "extra": {"procedure": "com.health2", "password": "hunter2-secret"}}"#),
+        ],
+    )
+    .expect("health2 starts");
+    assert_eq!(
+        started["config"]["extra"]["procedure"], "com.health2",
+        "{started}"
+    );
+    assert!(
+        !started.to_string().contains("hunter2-secret"),
+        "secrets redacted: {started}"
+    );
+    assert_eq!(
+        call(&c, "get_router_component", &["health2".into()]),
+        Ok(started)
+    );
     c.shutdown();
 }
 

@@ -8,6 +8,26 @@ use serde::{Deserialize, Serialize};
 use super::role::RoleConfig;
 use crate::wamp::uri::UriCheck;
 
+/// Crossbar.io's realm-name rule (`checkconfig.check_realm_name`, the regular
+/// expression `^[A-Za-z][A-Za-z0-9_\-@\.]{2,254}$`): a letter, then 2 to 254
+/// letters, digits, `_`, `-`, `@` or `.`. The one rule for realm names, in the
+/// configuration and in the controller's `start_router_realm`.
+pub const REALM_NAME_RULE: &str =
+    "a letter, then 2 to 254 letters, digits, '_', '-', '@' or '.' (Crossbar.io's ^[A-Za-z][A-Za-z0-9_\\-@\\.]{2,254}$)";
+
+/// Checks a realm name against [`REALM_NAME_RULE`]; the error says why.
+pub fn check_realm_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '@' | '.'));
+    let len = name.chars().count();
+    if first_ok && rest_ok && (3..=255).contains(&len) {
+        Ok(())
+    } else {
+        Err(format!("must be {REALM_NAME_RULE}"))
+    }
+}
+
 /// A realm, as in Crossbar.io's router config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

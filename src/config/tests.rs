@@ -356,7 +356,7 @@ role = \"anonymous\"
     assert_err(&text, 9, "transports[0]", "missing field `endpoint`");
 
     // In a realm (not tagged).
-    let text = "[[realms]]\nname = \"r\"\n\n[realms.options]\nuri_check = \"sloppy\"\n";
+    let text = "[[realms]]\nname = \"rlm\"\n\n[realms.options]\nuri_check = \"sloppy\"\n";
     assert_err(
         text,
         5,
@@ -405,7 +405,7 @@ fn validation_errors_have_lines() {
     );
 
     // Duplicate role names.
-    let text = "[[realms]]\nname = \"r\"\n\n[[realms.roles]]\nname = \"a\"\n\n[[realms.roles]]\nname = \"a\"\n";
+    let text = "[[realms]]\nname = \"rlm\"\n\n[[realms.roles]]\nname = \"a\"\n\n[[realms.roles]]\nname = \"a\"\n";
     assert_err(
         text,
         8,
@@ -414,7 +414,7 @@ fn validation_errors_have_lines() {
     );
 
     // An invalid permission URI.
-    let text = "[[realms]]\nname = \"r\"\n\n[[realms.roles]]\nname = \"a\"\npermissions = [\n  { uri = \"a\" },\n  { uri = \"a..b\" },\n]\n";
+    let text = "[[realms]]\nname = \"rlm\"\n\n[[realms.roles]]\nname = \"a\"\npermissions = [\n  { uri = \"a\" },\n  { uri = \"a..b\" },\n]\n";
     assert_err(
         text,
         8,
@@ -423,7 +423,7 @@ fn validation_errors_have_lines() {
     );
 
     // Event history.
-    let text = "[[realms]]\nname = \"r\"\n\n[realms.store]\ntype = \"memory\"\nevent-history = [{ uri = \"a.b\", limit = 0 }]\n";
+    let text = "[[realms]]\nname = \"rlm\"\n\n[realms.store]\ntype = \"memory\"\nevent-history = [{ uri = \"a.b\", limit = 0 }]\n";
     assert_err(
         text,
         6,
@@ -432,7 +432,7 @@ fn validation_errors_have_lines() {
     );
 
     // home_shard beyond the shard count.
-    let realm = "[[realms]]\nname = \"r\"\nhome_shard = 4\n";
+    let realm = "[[realms]]\nname = \"rlm\"\nhome_shard = 4\n";
     let text = format!("[router]\nshards = 4\n\n{realm}");
     assert_err(
         &text,
@@ -607,6 +607,37 @@ role = \"anonymous\"
     assert_err(text, 2, "router.shards", "only 2 CPUs");
     let text = "[router]\ncpus = [0, 1, 1]\n";
     assert_err(text, 2, "router.cpus[2]", "CPU 1 is listed twice");
+}
+
+#[test]
+fn realm_names_follow_crossbars_rule() {
+    // Crossbar.io accepts these (its `^[A-Za-z][A-Za-z0-9_\-@\.]{2,254}$`).
+    for name in [
+        "realm1",
+        "realm-auth",
+        "Bad-Name",
+        "com.example@home",
+        "a_b",
+    ] {
+        load(&format!("[[realms]]\nname = {name:?}\n"))
+            .unwrap_or_else(|e| panic!("{name:?} refused: {e}"));
+        assert_eq!(realm::check_realm_name(name), Ok(()), "{name:?}");
+    }
+    let long = format!("r{}", "x".repeat(254));
+    assert_eq!(realm::check_realm_name(&long), Ok(()));
+    // ... and refuses these.
+    let too_long = format!("r{}", "x".repeat(255));
+    for name in [
+        "r", "ab", "1realm", "_realm", "realm 1", "realm*", "réalm", "", &too_long,
+    ] {
+        assert!(realm::check_realm_name(name).is_err(), "{name:?}");
+        assert_err(
+            &format!("[[realms]]\nname = {name:?}\n"),
+            2,
+            "realms[0].name",
+            "invalid realm name",
+        );
+    }
 }
 
 #[test]

@@ -73,7 +73,7 @@ fn realms(config: &Config, out: &mut Vec<Problem>) {
     for (i, realm) in config.realms.iter().enumerate() {
         let path = KeyPath::root("realms").index(i);
         let check = realm.options.uri_check;
-        if let Err(e) = validate_uri(&realm.name, check, MatchPolicy::Exact) {
+        if let Err(e) = super::realm::check_realm_name(&realm.name) {
             out.push((
                 path.key("name"),
                 format!("invalid realm name {:?}: {e}", realm.name),

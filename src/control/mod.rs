@@ -43,6 +43,10 @@ pub enum CtlError {
     /// The id is already running.
     #[error("{ERROR_ALREADY_RUNNING}: {0}")]
     AlreadyRunning(String),
+    /// An object of this id or name already exists (Crossbar.io's
+    /// `crossbar.error.already_exists`, for roles).
+    #[error("{ERROR_ALREADY_EXISTS}: {0}")]
+    AlreadyExists(String),
     /// The configuration given is not valid.
     #[error("{ERROR_INVALID_CONFIGURATION}: {0}")]
     InvalidConfiguration(String),
@@ -66,6 +70,7 @@ impl CtlError {
         match self {
             CtlError::NoSuchObject(_) => ERROR_NO_SUCH_OBJECT,
             CtlError::AlreadyRunning(_) => ERROR_ALREADY_RUNNING,
+            CtlError::AlreadyExists(_) => ERROR_ALREADY_EXISTS,
             CtlError::InvalidConfiguration(_) => ERROR_INVALID_CONFIGURATION,
             CtlError::InvalidArgument(_) => ERROR_INVALID_ARGUMENT,
             CtlError::NoSuchOperation(_) => crate::wamp::uris::ERROR_NO_SUCH_PROCEDURE,
@@ -78,6 +83,7 @@ impl CtlError {
         match self {
             CtlError::NoSuchObject(m)
             | CtlError::AlreadyRunning(m)
+            | CtlError::AlreadyExists(m)
             | CtlError::InvalidConfiguration(m)
             | CtlError::InvalidArgument(m)
             | CtlError::NoSuchOperation(m)
@@ -91,6 +97,8 @@ impl CtlError {
 pub const ERROR_NO_SUCH_OBJECT: &str = "shardwamp.error.no_such_object";
 /// The id is already running.
 pub const ERROR_ALREADY_RUNNING: &str = "shardwamp.error.already_running";
+/// An object of this id or name already exists.
+pub const ERROR_ALREADY_EXISTS: &str = "shardwamp.error.already_exists";
 /// The configuration given is not valid.
 pub const ERROR_INVALID_CONFIGURATION: &str = "shardwamp.error.invalid_configuration";
 /// The arguments are not what the operation takes.
@@ -144,6 +152,17 @@ fn serialize<T: Serialize>(t: &T) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// A configuration of just these transports and components, secrets redacted
+/// ([`Config::redacted`]).
+fn redacted(transports: Vec<TransportConfig>, components: Vec<ComponentConfig>) -> Config {
+    Config {
+        transports,
+        components,
+        ..Config::default()
+    }
+    .redacted()
+}
+
 fn deserialize<T: DeserializeOwned>(v: &Value, what: &str) -> Result<T, CtlError> {
     serde_json::from_value(to_json(v))
         .map_err(|e| CtlError::InvalidConfiguration(format!("{what}: {e}")))
@@ -153,7 +172,53 @@ fn deserialize<T: DeserializeOwned>(v: &Value, what: &str) -> Result<T, CtlError
 #[derive(Debug, Clone)]
 struct RealmEntry {
     rid: RealmId,
+    /// Its configuration; `config.roles` are the roles it runs.
     config: RealmConfig,
+    created: String,
+    /// Its roles by run-time id (a configured role's id is its name).
+    roles: BTreeMap<String, RoleEntry>,
+}
+
+impl RealmEntry {
+    fn new(rid: RealmId, config: RealmConfig, created: String) -> RealmEntry {
+        let roles = config
+            .roles
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    RoleEntry {
+                        name: r.name.clone(),
+                        created: created.clone(),
+                    },
+                )
+            })
+            .collect();
+        RealmEntry {
+            rid,
+            config,
+            created,
+            roles,
+        }
+    }
+
+    /// The role of run-time id `id`: its detail, `{id, config, created}` as
+    /// Crossbar.io's `RouterRealmRole.marshal()`.
+    fn role_detail(&self, id: &str) -> Option<Value> {
+        let entry = self.roles.get(id)?;
+        let config = self.config.roles.iter().find(|c| c.name == entry.name)?;
+        Some(Value::Dict(crate::dict! {
+            "id" => id,
+            "config" => serialize(config),
+            "created" => entry.created.as_str(),
+        }))
+    }
+}
+
+/// A running role: its name (the authrole) and when it started.
+#[derive(Debug, Clone)]
+struct RoleEntry {
+    name: String,
     created: String,
 }
 
@@ -258,11 +323,7 @@ impl Controller {
             config.roles.retain(|role| role.name != management::ROLE);
             state.realms.insert(
                 r.name.clone(),
-                RealmEntry {
-                    rid: i as RealmId,
-                    config,
-                    created: now.clone(),
-                },
+                RealmEntry::new(i as RealmId, config, now.clone()),
             );
         }
         state.next_realm = spec.realms.len() as RealmId;
@@ -370,7 +431,8 @@ impl Controller {
         self.lock().realms.keys().cloned().collect()
     }
 
-    /// A realm: id, name, created, config and session count.
+    /// A realm: id, name, created, config, session count and its roles'
+    /// details (as [`Controller::get_router_realm_role`] answers them).
     pub async fn get_router_realm(&self, id: &str) -> Result<Value, CtlError> {
         let r = self.realm(id)?;
         let rid = r.rid;
@@ -383,9 +445,11 @@ impl Controller {
         let mut d = Dict::new();
         d.insert("id".into(), Value::from(id));
         d.insert("name".into(), Value::from(r.config.name.as_str()));
-        d.insert("created".into(), Value::Str(r.created));
+        d.insert("created".into(), Value::Str(r.created.clone()));
         d.insert("sessions".into(), Value::UInt(sessions as u64));
         d.insert("config".into(), serialize(&r.config));
+        let roles = r.roles.keys().filter_map(|k| r.role_detail(k)).collect();
+        d.insert("roles".into(), Value::List(roles));
         Ok(Value::Dict(d))
     }
 
@@ -436,6 +500,9 @@ impl Controller {
         id: &str,
         config: RealmConfig,
     ) -> Result<Value, CtlError> {
+        crate::config::realm::check_realm_name(&config.name).map_err(|e| {
+            CtlError::InvalidConfiguration(format!("invalid realm name {:?}: {e}", config.name))
+        })?;
         crate::router::authz::Roles::from_configs(config.roles.clone())
             .map_err(|e| CtlError::InvalidConfiguration(e.to_string()))?;
         let rid = {
@@ -452,11 +519,7 @@ impl Controller {
             st.next_realm += 1;
             st.realms.insert(
                 id.to_owned(),
-                RealmEntry {
-                    rid,
-                    config: config.clone(),
-                    created: now_iso(),
-                },
+                RealmEntry::new(rid, config.clone(), now_iso()),
             );
             rid
         };
@@ -472,12 +535,12 @@ impl Controller {
             self.lock().realms.remove(id);
             return Err(CtlError::Shard(e));
         }
-        Ok(Value::Dict(
-            crate::dict! { "id" => id, "name" => config.name.as_str() },
-        ))
+        self.get_router_realm(id).await
     }
 
-    /// Stops a realm: no new sessions; existing ones get GOODBYE `wamp.close.close_realm` when `close_sessions`.
+    /// Stops a realm: no new sessions; existing ones get GOODBYE
+    /// `wamp.close.close_realm` when `close_sessions`. Answers as Crossbar.io:
+    /// `{id, name, detached_sessions}`, the ids of the sessions closed, sorted.
     pub async fn stop_router_realm(
         &self,
         id: &str,
@@ -485,17 +548,24 @@ impl Controller {
     ) -> Result<Value, CtlError> {
         let r = self.realm(id)?;
         let rid = r.rid;
-        self.handle
+        let mut detached: Vec<u64> = self
+            .handle
             .on_all(|reply| CoreOp::StopRealm {
                 realm: rid,
                 close_sessions,
                 reply,
             })
-            .await;
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        detached.sort_unstable();
         self.lock().realms.remove(id);
-        Ok(Value::Dict(
-            crate::dict! { "id" => id, "name" => r.config.name.as_str() },
-        ))
+        Ok(Value::Dict(crate::dict! {
+            "id" => id,
+            "name" => r.config.name.as_str(),
+            "detached_sessions" => Value::List(detached.into_iter().map(Value::UInt).collect()),
+        }))
     }
 
     /// Whether a realm of this name runs.
@@ -505,42 +575,64 @@ impl Controller {
 
     // ---- roles ---------------------------------------------------------------
 
-    /// Role ids (names) of a realm.
+    /// Role ids of a realm (a configured role's id is its name).
     pub fn get_router_realm_roles(&self, realm: &str) -> Result<Vec<String>, CtlError> {
-        Ok(self
-            .realm(realm)?
-            .config
-            .roles
-            .iter()
-            .map(|r| r.name.clone())
-            .collect())
+        Ok(self.realm(realm)?.roles.keys().cloned().collect())
     }
 
-    /// A role's config.
+    /// A role: `{id, config, created}`.
     pub fn get_router_realm_role(&self, realm: &str, role: &str) -> Result<Value, CtlError> {
-        let r = self.realm(realm)?;
-        let role = r
-            .config
-            .roles
-            .iter()
-            .find(|c| c.name == role)
-            .ok_or_else(|| {
-                CtlError::NoSuchObject(format!("no role '{role}' on realm '{realm}'"))
-            })?;
-        Ok(serialize(role))
+        self.realm(realm)?
+            .role_detail(role)
+            .ok_or_else(|| CtlError::NoSuchObject(format!("no role '{role}' on realm '{realm}'")))
     }
 
-    /// Adds (or replaces) a role; it governs from the next action on.
+    /// Starts a role under run-time id `role_id`, named `config.name` (the
+    /// authrole; `role_id` when empty); it governs from the next action on.
+    /// Refuses an id or a name the realm already has, as Crossbar.io does
+    /// (`already_exists`). Answers the role's detail.
     pub async fn start_router_realm_role(
         &self,
         realm: &str,
         role_id: &str,
         mut config: RoleConfig,
     ) -> Result<Value, CtlError> {
-        config.name = role_id.to_owned();
+        if config.name.is_empty() {
+            config.name = role_id.to_owned();
+        }
         crate::router::authz::Role::new(config.clone())
             .map_err(|e| CtlError::InvalidConfiguration(e.to_string()))?;
-        let rid = self.realm(realm)?.rid;
+        let rid = {
+            let mut st = self.lock();
+            let management_realm = self.base.management.as_ref().map(|m| m.realm.as_str());
+            let r = st
+                .realms
+                .get_mut(realm)
+                .ok_or_else(|| CtlError::NoSuchObject(format!("no realm '{realm}'")))?;
+            if r.roles.contains_key(role_id) {
+                return Err(CtlError::AlreadyExists(format!(
+                    "a role with id '{role_id}' already exists on realm '{realm}'"
+                )));
+            }
+            let reserved =
+                management_realm == Some(r.config.name.as_str()) && config.name == management::ROLE;
+            if reserved || r.config.roles.iter().any(|c| c.name == config.name) {
+                return Err(CtlError::AlreadyExists(format!(
+                    "a role named '{}' already exists on realm '{realm}'",
+                    config.name
+                )));
+            }
+            // Reserved now, so that a concurrent start sees it.
+            r.roles.insert(
+                role_id.to_owned(),
+                RoleEntry {
+                    name: config.name.clone(),
+                    created: now_iso(),
+                },
+            );
+            r.config.roles.push(config.clone());
+            r.rid
+        };
         let results = self
             .handle
             .on_all(|reply| CoreOp::SetRole {
@@ -550,44 +642,48 @@ impl Controller {
             })
             .await;
         if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            self.handle
+                .on_all(|reply| CoreOp::RemoveRole {
+                    realm: rid,
+                    name: config.name.clone(),
+                    reply,
+                })
+                .await;
+            if let Some(r) = self.lock().realms.get_mut(realm) {
+                r.roles.remove(role_id);
+                r.config.roles.retain(|c| c.name != config.name);
+            }
             return Err(CtlError::Shard(e));
         }
-        let mut st = self.lock();
-        if let Some(r) = st.realms.get_mut(realm) {
-            r.config.roles.retain(|c| c.name != role_id);
-            r.config.roles.push(config);
-        }
-        Ok(Value::Dict(
-            crate::dict! { "id" => role_id, "realm" => realm },
-        ))
+        self.get_router_realm_role(realm, role_id)
     }
 
-    /// Removes a role.
+    /// Stops a role (by run-time id); answers its detail.
     pub async fn stop_router_realm_role(
         &self,
         realm: &str,
         role_id: &str,
     ) -> Result<Value, CtlError> {
         let r = self.realm(realm)?;
-        if !r.config.roles.iter().any(|c| c.name == role_id) {
+        let (Some(entry), Some(detail)) = (r.roles.get(role_id), r.role_detail(role_id)) else {
             return Err(CtlError::NoSuchObject(format!(
                 "no role '{role_id}' on realm '{realm}'"
             )));
-        }
+        };
+        let name = entry.name.clone();
         let rid = r.rid;
         self.handle
             .on_all(|reply| CoreOp::RemoveRole {
                 realm: rid,
-                name: role_id.to_owned(),
+                name: name.clone(),
                 reply,
             })
             .await;
         if let Some(r) = self.lock().realms.get_mut(realm) {
-            r.config.roles.retain(|c| c.name != role_id);
+            r.roles.remove(role_id);
+            r.config.roles.retain(|c| c.name != name);
         }
-        Ok(Value::Dict(
-            crate::dict! { "id" => role_id, "realm" => realm },
-        ))
+        Ok(detail)
     }
 
     /// Whether realm `realm` (by name) has role `authrole`.
@@ -610,9 +706,10 @@ impl Controller {
             EndpointSpec::Tcp(a) => a.to_string(),
             EndpointSpec::Unix(p) => format!("unix:{}", p.display()),
         };
-        let mut config = Config::default();
-        config.transports.push(t.config.clone());
-        let redacted = config.redacted().transports.into_iter().next();
+        let redacted = redacted(vec![t.config.clone()], Vec::new())
+            .transports
+            .into_iter()
+            .next();
         Value::Dict(crate::dict! {
             "id" => id,
             "type" => t.config.kind(),
@@ -782,15 +879,21 @@ impl Controller {
         self.lock().components.keys().cloned().collect()
     }
 
-    /// A component: id, class, realm, role, shard, created.
+    /// A component: `{id, config, created}` as Crossbar.io's (config secrets
+    /// redacted), and its class, realm, role and shard.
     pub fn get_router_component(&self, id: &str) -> Result<Value, CtlError> {
         let st = self.lock();
         let c = st
             .components
             .get(id)
             .ok_or_else(|| CtlError::NoSuchObject(format!("no component '{id}'")))?;
+        let config = redacted(Vec::new(), vec![c.config.clone()])
+            .components
+            .into_iter()
+            .next();
         Ok(Value::Dict(crate::dict! {
             "id" => id,
+            "config" => config.map(|c| serialize(&c)).unwrap_or(Value::Null),
             "classname" => c.config.classname.as_str(),
             "realm" => c.config.realm.as_str(),
             "role" => c.config.role.as_str(),
@@ -1191,6 +1294,10 @@ mod tests {
         assert_eq!(
             CtlError::AlreadyRunning("m".into()).uri(),
             "shardwamp.error.already_running"
+        );
+        assert_eq!(
+            CtlError::AlreadyExists("m".into()).uri(),
+            "shardwamp.error.already_exists"
         );
         assert_eq!(
             CtlError::InvalidConfiguration("m".into()).uri(),

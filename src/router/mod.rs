@@ -337,13 +337,16 @@ impl RouterCore {
 
     /// Stops a realm: refuses new sessions and closes the existing ones with
     /// GOODBYE `wamp.close.close_realm` (when `close_sessions`).
-    pub fn stop_realm(&mut self, id: RealmId, close_sessions: bool) {
+    /// Returns the ids of the sessions it closed (none unless `close_sessions`).
+    pub fn stop_realm(&mut self, id: RealmId, close_sessions: bool) -> Vec<SessionId> {
         let Some(realm) = self.realm_mut(id) else {
-            return;
+            return Vec::new();
         };
         realm.stopping = true;
-        let conns: Vec<ConnId> = realm.local_sessions.values().copied().collect();
+        let (ids, conns): (Vec<SessionId>, Vec<ConnId>) =
+            realm.local_sessions.iter().map(|(s, c)| (*s, *c)).unzip();
         let name = realm.config.name.clone();
+        let detached = if close_sessions { ids } else { Vec::new() };
         if close_sessions {
             for conn in conns {
                 self.goodbye_and_close(conn, uris::CLOSE_CLOSE_REALM, Some("realm stopped".into()));
@@ -356,6 +359,7 @@ impl RouterCore {
             self.realm_by_name.remove(&name);
         }
         self.flush_self();
+        detached
     }
 
     /// Adds or replaces a role of a running realm; it governs from the next action on.

@@ -61,8 +61,8 @@ pub enum CoreOp {
         realm: RealmId,
         /// Close its sessions.
         close_sessions: bool,
-        /// Where to answer.
-        reply: Reply<()>,
+        /// Where to answer: the ids of the sessions closed.
+        reply: Reply<Vec<crate::router::SessionId>>,
     },
     /// Adds or replaces a role of a realm.
     SetRole {
@@ -151,8 +151,7 @@ impl CoreOp {
                 close_sessions,
                 reply,
             } => {
-                core.stop_realm(realm, close_sessions);
-                reply.send(());
+                reply.send(core.stop_realm(realm, close_sessions));
             }
             CoreOp::SetRole { realm, role, reply } => {
                 reply.send(core.set_role(realm, &role).map_err(OpError::from))
