@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use shardwamp::client::{Client, Credentials};
+use shardwamp::client::Credentials;
 use shardwamp::component::Registry;
 use shardwamp::config::{Config, EXAMPLE_CONFIG};
 use shardwamp::control::{self, Controller};
@@ -46,8 +46,12 @@ enum Command {
     /// Run a controller operation on a running router (its management realm)
     /// and print the result as JSON.
     Ctl {
-        /// The router's WebSocket URL.
-        #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+        /// The router transport to reach, WebSocket or RawSocket over TCP or
+        /// a Unix socket: ws://HOST:PORT/PATH, ws+unix:///SOCKET (HTTP path
+        /// /ws; ws+unix:///SOCKET?path=/other for another), rs://HOST:PORT
+        /// (also tcp://, rawsocket://), rs+unix:///SOCKET (also
+        /// unix:///SOCKET, unix:SOCKET). `run` prints each transport's URL.
+        #[arg(long, default_value = "ws://127.0.0.1:8080/ws", verbatim_doc_comment)]
         url: String,
         /// The management realm.
         #[arg(long, default_value = "shardwamp.management")]
@@ -207,22 +211,21 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
         handle.shards()
     );
     for b in handle.bound() {
-        let at = match &b.endpoint {
-            EndpointSpec::Tcp(a) => {
-                let path = spec
-                    .listeners
-                    .iter()
-                    .find(|l| l.name == b.name)
-                    .and_then(|l| match &l.kind {
-                        ListenerKind::WebSocket(o) => Some(o.path.clone()),
-                        ListenerKind::RawSocket(_) => None,
-                    });
-                match path {
-                    Some(p) => format!("ws://{a}{p}"),
-                    None => format!("rs://{a}"),
-                }
-            }
-            EndpointSpec::Unix(p) => format!("unix:{}", p.display()),
+        // the URL `ctl --url` takes for this transport
+        let ws_path = spec
+            .listeners
+            .iter()
+            .find(|l| l.name == b.name)
+            .and_then(|l| match &l.kind {
+                ListenerKind::WebSocket(o) => Some(o.path.clone()),
+                ListenerKind::RawSocket(_) => None,
+            });
+        let at = match (&b.endpoint, ws_path) {
+            (EndpointSpec::Tcp(a), Some(p)) => format!("ws://{a}{p}"),
+            (EndpointSpec::Tcp(a), None) => format!("rs://{a}"),
+            (EndpointSpec::Unix(s), Some(p)) if p == "/ws" => format!("ws+unix://{}", s.display()),
+            (EndpointSpec::Unix(s), Some(p)) => format!("ws+unix://{}?path={p}", s.display()),
+            (EndpointSpec::Unix(s), None) => format!("rs+unix://{}", s.display()),
         };
         println!("listening: {} ({}) on {at}", b.name, b.kind);
     }
@@ -294,7 +297,8 @@ fn ctl(
             .ok_or_else(|| format!("--kw {k}: expected key=value"))?;
         kw.insert(key.to_owned(), arg_value(value));
     }
-    let mut client = Client::connect(url, realm, &creds).map_err(|e| e.to_string())?;
+    let mut client =
+        shardwamp::transport::blocking::connect(url, realm, &creds).map_err(|e| e.to_string())?;
     let (result, _) = client
         .call(&control::management::procedure(op), positional, kw)
         .map_err(|e| e.to_string())?;
