@@ -470,3 +470,63 @@ impl Client {
         self.wire.close();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(host: &str, port: u16) -> Address {
+        Address::Tcp(host.into(), port)
+    }
+
+    #[test]
+    fn every_scheme_parses() {
+        let ws = |address, path: &str| Target::WebSocket {
+            address,
+            path: path.into(),
+        };
+        let unix = |p: &str| Address::Unix(PathBuf::from(p));
+        for (url, want) in [
+            ("ws://127.0.0.1:8080/ws", ws(tcp("127.0.0.1", 8080), "/ws")),
+            ("ws://[::1]:9/x/y", ws(tcp("::1", 9), "/x/y")),
+            ("ws+unix:///run/s.sock", ws(unix("/run/s.sock"), "/ws")),
+            (
+                "ws+unix:///run/s.sock?path=/wamp",
+                ws(unix("/run/s.sock"), "/wamp"),
+            ),
+            (
+                "rs://localhost:8081",
+                Target::RawSocket(tcp("localhost", 8081)),
+            ),
+            ("tcp://10.0.0.1:1", Target::RawSocket(tcp("10.0.0.1", 1))),
+            ("rawsocket://h:2/", Target::RawSocket(tcp("h", 2))),
+            (
+                "rs+unix:///run/c.sock",
+                Target::RawSocket(unix("/run/c.sock")),
+            ),
+            ("unix:///run/c.sock", Target::RawSocket(unix("/run/c.sock"))),
+            ("unix:/run/c.sock", Target::RawSocket(unix("/run/c.sock"))),
+        ] {
+            assert_eq!(parse_url(url).ok(), Some(want), "{url}");
+        }
+    }
+
+    #[test]
+    fn bad_urls_name_the_schemes() {
+        for url in [
+            "http://h:1/",
+            "wss://h:1/ws",
+            "ws://h/ws",
+            "ws://:1/ws",
+            "rs://h:1/path",
+            "rs+unix://relative",
+            "ws+unix:///s?path=ws",
+            "nothing",
+        ] {
+            match parse_url(url) {
+                Err(ClientError::Connect(e)) => assert!(e.contains("rs+unix://"), "{url}: {e}"),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+    }
+}
