@@ -502,6 +502,18 @@ realm = "shardwamp.management"
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // a failed operation and a refused ticket end cleanly too
+    for (ticket, op) in [
+        (OPERATOR, "get_router_realm"),
+        ("wrong", "get_router_realms"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["ctl", "--url", &ws, "--authid", "operator", op, "no-such"])
+            .env("SHARDWAMP_TICKET", ticket)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "ctl {op} with {ticket} succeeded");
+    }
     assert!(sock.exists());
     // SAFETY: sending a signal to our own child process.
     unsafe {

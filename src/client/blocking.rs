@@ -284,6 +284,8 @@ pub struct Client {
     wamp: ClientSession,
     /// The session id.
     pub session: u64,
+    /// Whether the connection was closed (by [`Client::leave`] or a drop).
+    ended: bool,
 }
 
 impl Client {
@@ -338,6 +340,7 @@ impl Client {
             serializer,
             wamp: ClientSession::with_details(realm, auth, roles, Dict::new()),
             session: 0,
+            ended: false,
         };
         c.flush()?;
         loop {
@@ -361,7 +364,7 @@ impl Client {
                         return Ok(c);
                     }
                     Event::Closed(close) => {
-                        c.wire.close();
+                        c.end();
                         return Err(ClientError::Refused(format!(
                             "{} {}",
                             close.reason,
@@ -448,8 +451,16 @@ impl Client {
 
     /// Leaves the realm: sends GOODBYE, waits (a few seconds at most) for
     /// the router's GOODBYE, then closes the connection cleanly (for
-    /// WebSocket, the closing handshake).
+    /// WebSocket, the closing handshake). Dropping a client does the same.
     pub fn leave(mut self) {
+        self.end();
+    }
+
+    /// Says GOODBYE when the session is open, then closes the connection.
+    fn end(&mut self) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
         self.wire.set_timeout(LEAVE_TIMEOUT);
         if self.wamp.leave(crate::wamp::uris::CLOSE_NORMAL).is_ok() && self.flush().is_ok() {
             'wait: while let Ok(msg) = self.recv() {
@@ -468,6 +479,12 @@ impl Client {
             }
         }
         self.wire.close();
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.end();
     }
 }
 
