@@ -46,11 +46,13 @@ enum Command {
     /// Run a controller operation on a running router (its management realm)
     /// and print the result as JSON.
     Ctl {
-        /// The router transport to reach, WebSocket or RawSocket over TCP or
-        /// a Unix socket: ws://HOST:PORT/PATH, ws+unix:///SOCKET (HTTP path
-        /// /ws; ws+unix:///SOCKET?path=/other for another), rs://HOST:PORT
-        /// (also tcp://, rawsocket://), rs+unix:///SOCKET (also
-        /// unix:///SOCKET, unix:SOCKET). `run` prints each transport's URL.
+        /// The router transport to reach, by URL (`run` prints each transport's):
+        ///   ws://HOST:PORT/PATH    WebSocket over TCP
+        ///   ws+unix:///SOCKET      WebSocket over a Unix socket (HTTP path /ws;
+        ///                          ws+unix:///SOCKET?path=/other for another)
+        ///   rs://HOST:PORT         RawSocket over TCP (also tcp://, rawsocket://)
+        ///   rs+unix:///SOCKET      RawSocket over a Unix socket (also
+        ///                          unix:///SOCKET, unix:SOCKET)
         #[arg(long, default_value = "ws://127.0.0.1:8080/ws", verbatim_doc_comment)]
         url: String,
         /// The management realm.
