@@ -146,6 +146,21 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
     }
 }
 
+/// The URL `ctl --url` takes for a transport of `kind` listening on `endpoint`.
+fn ctl_url(endpoint: &EndpointSpec, kind: &ListenerKind) -> String {
+    match (endpoint, kind) {
+        (EndpointSpec::Tcp(a), ListenerKind::WebSocket(o)) => format!("ws://{a}{}", o.path),
+        (EndpointSpec::Tcp(a), ListenerKind::RawSocket(_)) => format!("rs://{a}"),
+        (EndpointSpec::Unix(s), ListenerKind::WebSocket(o)) if o.path == "/ws" => {
+            format!("ws+unix://{}", s.display())
+        }
+        (EndpointSpec::Unix(s), ListenerKind::WebSocket(o)) => {
+            format!("ws+unix://{}?path={}", s.display(), o.path)
+        }
+        (EndpointSpec::Unix(s), ListenerKind::RawSocket(_)) => format!("rs+unix://{}", s.display()),
+    }
+}
+
 fn describe(spec: &RouterSpec) -> Vec<String> {
     let mut lines = vec![format!(
         "{} shard(s), realms: {}",
@@ -158,14 +173,8 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
     )];
     for l in &spec.listeners {
         let serializers: Vec<&str> = l.serializers.iter().map(|s| s.name()).collect();
-        let (kind, path) = match &l.kind {
-            ListenerKind::WebSocket(o) => ("websocket", o.path.as_str()),
-            ListenerKind::RawSocket(_) => ("rawsocket", ""),
-        };
-        let at = match &l.endpoint {
-            EndpointSpec::Tcp(a) => format!("{a}{path}"),
-            EndpointSpec::Unix(p) => format!("unix:{}", p.display()),
-        };
+        let kind = l.kind.name();
+        let at = ctl_url(&l.endpoint, &l.kind);
         lines.push(format!(
             "transport '{}': {kind} on {at} ({})",
             l.name,
@@ -213,21 +222,9 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
         handle.shards()
     );
     for b in handle.bound() {
-        // the URL `ctl --url` takes for this transport
-        let ws_path = spec
-            .listeners
-            .iter()
-            .find(|l| l.name == b.name)
-            .and_then(|l| match &l.kind {
-                ListenerKind::WebSocket(o) => Some(o.path.clone()),
-                ListenerKind::RawSocket(_) => None,
-            });
-        let at = match (&b.endpoint, ws_path) {
-            (EndpointSpec::Tcp(a), Some(p)) => format!("ws://{a}{p}"),
-            (EndpointSpec::Tcp(a), None) => format!("rs://{a}"),
-            (EndpointSpec::Unix(s), Some(p)) if p == "/ws" => format!("ws+unix://{}", s.display()),
-            (EndpointSpec::Unix(s), Some(p)) => format!("ws+unix://{}?path={p}", s.display()),
-            (EndpointSpec::Unix(s), None) => format!("rs+unix://{}", s.display()),
+        let at = match spec.listeners.iter().find(|l| l.name == b.name) {
+            Some(l) => ctl_url(&b.endpoint, &l.kind),
+            None => b.endpoint.display(),
         };
         println!("listening: {} ({}) on {at}", b.name, b.kind);
     }

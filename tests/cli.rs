@@ -47,7 +47,13 @@ fn init_prints_a_config_that_checks() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
-    assert!(String::from_utf8_lossy(&check.stdout).contains("ok"));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(stdout.contains("ok"));
+    // each transport as the URL `ctl --url` takes (the README's example)
+    assert!(
+        stdout.contains("transport 'local': rawsocket on rs+unix:///run/shardwamp/control.sock"),
+        "{stdout}"
+    );
 }
 
 #[test]
