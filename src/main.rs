@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use shardwamp::client::{Client, Credentials};
+use shardwamp::client::Credentials;
 use shardwamp::component::Registry;
 use shardwamp::config::{Config, EXAMPLE_CONFIG};
 use shardwamp::control::{self, Controller};
@@ -46,8 +46,14 @@ enum Command {
     /// Run a controller operation on a running router (its management realm)
     /// and print the result as JSON.
     Ctl {
-        /// The router's WebSocket URL.
-        #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+        /// The router transport to reach, by URL (`run` prints each transport's):
+        ///   ws://HOST:PORT/PATH    WebSocket over TCP
+        ///   ws+unix:///SOCKET      WebSocket over a Unix socket (HTTP path /ws;
+        ///                          ws+unix:///SOCKET?path=/other for another)
+        ///   rs://HOST:PORT         RawSocket over TCP (also tcp://, rawsocket://)
+        ///   rs+unix:///SOCKET      RawSocket over a Unix socket (also
+        ///                          unix:///SOCKET, unix:SOCKET)
+        #[arg(long, default_value = "ws://127.0.0.1:8080/ws", verbatim_doc_comment)]
         url: String,
         /// The management realm.
         #[arg(long, default_value = "shardwamp.management")]
@@ -140,6 +146,21 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
     }
 }
 
+/// The URL `ctl --url` takes for a transport of `kind` listening on `endpoint`.
+fn ctl_url(endpoint: &EndpointSpec, kind: &ListenerKind) -> String {
+    match (endpoint, kind) {
+        (EndpointSpec::Tcp(a), ListenerKind::WebSocket(o)) => format!("ws://{a}{}", o.path),
+        (EndpointSpec::Tcp(a), ListenerKind::RawSocket(_)) => format!("rs://{a}"),
+        (EndpointSpec::Unix(s), ListenerKind::WebSocket(o)) if o.path == "/ws" => {
+            format!("ws+unix://{}", s.display())
+        }
+        (EndpointSpec::Unix(s), ListenerKind::WebSocket(o)) => {
+            format!("ws+unix://{}?path={}", s.display(), o.path)
+        }
+        (EndpointSpec::Unix(s), ListenerKind::RawSocket(_)) => format!("rs+unix://{}", s.display()),
+    }
+}
+
 fn describe(spec: &RouterSpec) -> Vec<String> {
     let mut lines = vec![format!(
         "{} shard(s), realms: {}",
@@ -152,14 +173,8 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
     )];
     for l in &spec.listeners {
         let serializers: Vec<&str> = l.serializers.iter().map(|s| s.name()).collect();
-        let (kind, path) = match &l.kind {
-            ListenerKind::WebSocket(o) => ("websocket", o.path.as_str()),
-            ListenerKind::RawSocket(_) => ("rawsocket", ""),
-        };
-        let at = match &l.endpoint {
-            EndpointSpec::Tcp(a) => format!("{a}{path}"),
-            EndpointSpec::Unix(p) => format!("unix:{}", p.display()),
-        };
+        let kind = l.kind.name();
+        let at = ctl_url(&l.endpoint, &l.kind);
         lines.push(format!(
             "transport '{}': {kind} on {at} ({})",
             l.name,
@@ -207,22 +222,9 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
         handle.shards()
     );
     for b in handle.bound() {
-        let at = match &b.endpoint {
-            EndpointSpec::Tcp(a) => {
-                let path = spec
-                    .listeners
-                    .iter()
-                    .find(|l| l.name == b.name)
-                    .and_then(|l| match &l.kind {
-                        ListenerKind::WebSocket(o) => Some(o.path.clone()),
-                        ListenerKind::RawSocket(_) => None,
-                    });
-                match path {
-                    Some(p) => format!("ws://{a}{p}"),
-                    None => format!("rs://{a}"),
-                }
-            }
-            EndpointSpec::Unix(p) => format!("unix:{}", p.display()),
+        let at = match spec.listeners.iter().find(|l| l.name == b.name) {
+            Some(l) => ctl_url(&b.endpoint, &l.kind),
+            None => b.endpoint.display(),
         };
         println!("listening: {} ({}) on {at}", b.name, b.kind);
     }
@@ -294,7 +296,8 @@ fn ctl(
             .ok_or_else(|| format!("--kw {k}: expected key=value"))?;
         kw.insert(key.to_owned(), arg_value(value));
     }
-    let mut client = Client::connect(url, realm, &creds).map_err(|e| e.to_string())?;
+    let mut client =
+        shardwamp::transport::blocking::connect(url, realm, &creds).map_err(|e| e.to_string())?;
     let (result, _) = client
         .call(&control::management::procedure(op), positional, kw)
         .map_err(|e| e.to_string())?;

@@ -47,7 +47,13 @@ fn init_prints_a_config_that_checks() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
-    assert!(String::from_utf8_lossy(&check.stdout).contains("ok"));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(stdout.contains("ok"));
+    // each transport as the URL `ctl --url` takes (the README's example)
+    assert!(
+        stdout.contains("transport 'local': rawsocket on rs+unix:///run/shardwamp/control.sock"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -409,4 +415,127 @@ realm = "shardwamp.management"
     for secret in [TICKET, CRA, OPERATOR, RUNTIME, signature.as_str()] {
         assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
     }
+}
+
+/// `ctl` leaves with GOODBYE and closes its connection cleanly, so the router
+/// logs no "Connection reset without closing handshake"; it reaches a
+/// RawSocket on a Unix socket as `run` prints it; and the socket file is gone
+/// once the router exits on SIGTERM.
+#[test]
+fn ctl_closes_cleanly_and_sigterm_removes_the_socket_file() {
+    const OPERATOR: &str = "op-ticket-5e1f";
+    let dir = std::env::temp_dir().join(format!("shardwamp-cli-ctl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("control.sock");
+    let _ = std::fs::remove_file(&sock);
+    let path = dir.join("run.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[[realms]]
+name = "shardwamp.management"
+[[realms.roles]]
+name = "admin"
+[[realms.roles.permissions]]
+uri = "shardwamp.router."
+match = "prefix"
+allow = {{ call = true }}
+
+[[transports]]
+type = "websocket"
+id = "ws"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+[transports.auth.ticket]
+type = "static"
+principals = {{ operator = {{ ticket = "{OPERATOR}", role = "admin" }} }}
+
+[[transports]]
+type = "rawsocket"
+id = "local"
+endpoint = {{ type = "unix", path = "{}" }}
+[transports.auth.ticket]
+type = "static"
+principals = {{ operator = {{ ticket = "{OPERATOR}", role = "admin" }} }}
+
+[management]
+realm = "shardwamp.management"
+"#,
+            sock.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["-v", "debug", "run", "--config"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut ws, mut unix) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("listening: ws (websocket) on ") {
+            ws = Some(rest.to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("listening: local (rawsocket) on ") {
+            unix = Some(rest.to_owned());
+        }
+        if ws.is_some() && unix.is_some() {
+            break;
+        }
+    }
+    let (ws, unix) = (ws.unwrap(), unix.unwrap());
+    assert_eq!(unix, format!("rs+unix://{}", sock.display()));
+    for url in [&ws, &unix, &ws] {
+        let out = Command::new(BIN)
+            .args([
+                "ctl",
+                "--url",
+                url,
+                "--authid",
+                "operator",
+                "get_router_realms",
+            ])
+            .env("SHARDWAMP_TICKET", OPERATOR)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ctl --url {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // a failed operation and a refused ticket end cleanly too
+    for (ticket, op) in [
+        (OPERATOR, "get_router_realm"),
+        ("wrong", "get_router_realms"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["ctl", "--url", &ws, "--authid", "operator", op, "no-such"])
+            .env("SHARDWAMP_TICKET", ticket)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "ctl {op} with {ticket} succeeded");
+    }
+    assert!(sock.exists());
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("DEBUG"), "the log is not verbose: {log}");
+    assert!(
+        !log.contains("without closing handshake"),
+        "ctl left without closing:\n{log}"
+    );
+    assert!(
+        !sock.exists(),
+        "{} is left after the router exited",
+        sock.display()
+    );
 }

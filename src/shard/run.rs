@@ -17,7 +17,7 @@ use crate::router::auth::Authenticator;
 use crate::router::peer::PeerMsg;
 use crate::router::{ConnId, Output, RouterCore, ShardId, TransportId};
 use crate::transport::{
-    spawn_admin, spawn_listener, CloseReason, Host, ListenerSpec, Outbox, QueueLimits,
+    spawn_admin, spawn_listener, CloseReason, Host, ListenerSpec, Listening, Outbox, QueueLimits,
 };
 use crate::wamp::value::Dict;
 
@@ -286,7 +286,7 @@ pub(crate) async fn shard_main(
         }));
     }
     // Listeners.
-    let mut listeners: HashMap<TransportId, glommio::Task<()>> = HashMap::new();
+    let mut listeners: HashMap<TransportId, Listening> = HashMap::new();
     for l in &spec.listeners {
         if let Some(task) = spawn_listener(&shard, l)? {
             listeners.insert(l.id, task);
@@ -369,7 +369,7 @@ pub(crate) async fn shard_main(
 fn start_listener(
     shard: &Rc<Shard>,
     spec: &ListenerSpec,
-    listeners: &mut HashMap<TransportId, glommio::Task<()>>,
+    listeners: &mut HashMap<TransportId, Listening>,
 ) -> Result<(), OpError> {
     let auth = Authenticator::new(&spec.auth)?;
     {

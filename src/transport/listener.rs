@@ -4,6 +4,7 @@
 //! one loop; each kind only says how it accepts and names the peer. This is
 //! where a TLS acceptor will wrap the stream.
 
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -54,13 +55,33 @@ impl Acceptor for Unix {
     }
 }
 
+/// A listener accepting on this shard: dropping it stops accepting and, for
+/// a Unix socket, removes the socket file it bound (when its transport is
+/// stopped and when the router shuts down).
+pub struct Listening {
+    _task: glommio::Task<()>,
+    unix_path: Option<PathBuf>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if let Some(path) = &self.unix_path {
+            if let Err(e) = std::fs::remove_file(path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    log::warn!("removing the socket file {}: {e}", path.display());
+                }
+            }
+        }
+    }
+}
+
 /// Starts accepting on a listener on the host's shard (`None` when the
 /// listener is not for this shard: pinned elsewhere, or a Unix socket on a
 /// shard other than 0).
 pub fn spawn_listener<H: Host>(
     host: &Rc<H>,
     l: &ListenerSpec,
-) -> Result<Option<glommio::Task<()>>, ListenError> {
+) -> Result<Option<Listening>, ListenError> {
     let id = usize::from(host.shard());
     if let Some(only) = &l.shards {
         if !only.contains(&id) {
@@ -79,7 +100,10 @@ pub fn spawn_listener<H: Host>(
                 ListenerKind::WebSocket(o) => o.tcp_nodelay,
                 ListenerKind::RawSocket(_) => true,
             };
-            Ok(Some(accept_loop(host, l, Tcp { listener, nodelay })))
+            Ok(Some(Listening {
+                _task: accept_loop(host, l, Tcp { listener, nodelay }),
+                unix_path: None,
+            }))
         }
         EndpointSpec::Unix(path) => {
             if id != 0 {
@@ -87,7 +111,10 @@ pub fn spawn_listener<H: Host>(
             }
             let _ = std::fs::remove_file(path);
             let listener = glommio::net::UnixListener::bind(path).map_err(|e| bind_error(&e))?;
-            Ok(Some(accept_loop(host, l, Unix(listener))))
+            Ok(Some(Listening {
+                _task: accept_loop(host, l, Unix(listener)),
+                unix_path: Some(path.clone()),
+            }))
         }
     }
 }

@@ -5,10 +5,11 @@
 //! | --- | --- |
 //! | `options.rs` | listener specs and options ([`ListenerSpec`], [`WebSocketOptions`], [`RawSocketOptions`], [`EndpointSpec`], [`Bound`]) |
 //! | `socket.rs` | socket setup: SO_REUSEPORT listeners on every shard, the admin listener, port reservation, the free-port check |
-//! | `listener.rs` | accept loops ([`spawn_listener`]): TCP and Unix share one; the accepted stream is handed on whatever its type |
+//! | `listener.rs` | accept loops ([`spawn_listener`]): TCP and Unix share one; a [`Listening`] dropped removes its Unix socket file; the accepted stream is handed on whatever its type |
 //! | `admission.rs` | connection and handshake caps per transport |
 //! | `serve.rs` | serving a connected stream: WebSocket and RawSocket handshakes, the reader and writer loops, closing |
 //! | `rawsocket.rs` | RawSocket framing, sans-IO |
+//! | `blocking.rs` | the blocking client's RawSocket (TCP and Unix) and `connect`, which dials every client URL |
 //! | `outbox.rs` | a connection's bounded, batched write queue |
 //! | `admin.rs` | the admin HTTP listener: one request per connection, answered by an [`AdminSite`] |
 //! | `host.rs` | [`Host`]: what serving needs from whoever hosts the connections (a shard) |
@@ -20,6 +21,7 @@
 
 mod admin;
 mod admission;
+pub mod blocking;
 pub mod dial;
 mod host;
 mod listener;
@@ -34,7 +36,7 @@ mod tests;
 pub use admin::{spawn_admin, AdminAnswer, AdminSite};
 pub use admission::ConnGauge;
 pub use host::Host;
-pub use listener::spawn_listener;
+pub use listener::{spawn_listener, Listening};
 pub use options::{
     Bound, EndpointSpec, ListenError, ListenerKind, ListenerSpec, RawSocketOptions,
     WebSocketOptions,
