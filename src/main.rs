@@ -45,6 +45,7 @@ enum Command {
     Init,
     /// Run a controller operation on a running router (its management realm)
     /// and print the result as JSON.
+    #[command(after_help = ctl_after_help())]
     Ctl {
         /// The router transport to reach, by URL (`run` prints each transport's):
         ///   ws://HOST:PORT/PATH    WebSocket over TCP
@@ -265,6 +266,14 @@ fn table(v: &Value) -> String {
     }
 }
 
+/// `ctl --help`'s list of operations.
+fn ctl_after_help() -> String {
+    format!(
+        "Operations (arguments in order; [optional]; see docs/operations.md):\n{}",
+        control::operations_help()
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn ctl(
     url: &str,
@@ -276,6 +285,12 @@ fn ctl(
     args: &[String],
     kwargs: &[String],
 ) -> Result<(), String> {
+    if control::operation(op).is_none() {
+        return Err(format!(
+            "no operation '{op}'; the operations are:\n{}",
+            control::operations_help()
+        ));
+    }
     let creds = match authid {
         None => Credentials::Anonymous,
         Some(id) if wampcra => Credentials::WampCra(

@@ -539,3 +539,71 @@ realm = "shardwamp.management"
         sock.display()
     );
 }
+
+/// The operations' names in `ctl --help`'s list (after its "Operations" line).
+fn help_operations(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Operations"))
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn ctl_help_and_docs_list_the_operations_the_controller_serves() {
+    let served: Vec<String> = shardwamp::control::OPERATIONS
+        .iter()
+        .map(|o| o.name.to_owned())
+        .collect();
+    let out = Command::new(BIN).args(["ctl", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(help_operations(&help), served, "{help}");
+    // each with its arguments
+    for o in shardwamp::control::OPERATIONS {
+        let sig = std::iter::once(o.name)
+            .chain(o.args.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(&sig)),
+            "{sig}: {help}"
+        );
+    }
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md"))
+        .unwrap();
+    let headings: Vec<String> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(|h| h.trim().to_owned())
+        .collect();
+    assert_eq!(headings, served);
+    // each documented argument is the table's
+    for o in shardwamp::control::OPERATIONS {
+        let section = doc
+            .split(&format!("## {}\n", o.name))
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .unwrap();
+        for a in o.args {
+            let a = a.trim_matches(['[', ']']);
+            assert!(section.contains(&format!("- `{a}`")), "{}: {a}", o.name);
+        }
+        assert!(section.contains("Answer:"), "{}", o.name);
+        assert!(section.contains("Crossbar.io:"), "{}", o.name);
+    }
+}
+
+#[test]
+fn ctl_an_unknown_operation_lists_the_valid_ones() {
+    let out = Command::new(BIN)
+        .args(["ctl", "get_router_realmz"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no operation 'get_router_realmz'"), "{err}");
+    for o in shardwamp::control::OPERATIONS {
+        assert!(err.contains(o.name), "{}: {err}", o.name);
+    }
+}

@@ -1093,3 +1093,27 @@ fn ctl_reaches_the_example_configs_management_socket() {
     }
     assert!(!sock.exists(), "{} is left after shutdown", sock.display());
 }
+
+#[test]
+fn the_management_realm_serves_every_operation_of_the_table() {
+    let c = start();
+    for o in shardwamp::control::OPERATIONS {
+        // through the controller: the operation is known
+        if let Err(e) = call(&c, o.name, &[]) {
+            assert!(
+                !e.contains(uris::ERROR_NO_SUCH_PROCEDURE),
+                "{}: {e}",
+                o.name
+            );
+        }
+        // through the management realm: it is registered (an operation
+        // missing its arguments answers invalid_argument, not no_such_procedure)
+        let (success, out, err) = ctl(&c, &[o.name]);
+        assert!(
+            success || err.contains("wamp.error.invalid_argument"),
+            "{}: {out} {err}",
+            o.name
+        );
+    }
+    c.shutdown();
+}

@@ -64,7 +64,7 @@ struct Management {
 impl Component for Management {
     fn run(self: Box<Self>, session: Session) -> Pin<Box<dyn Future<Output = ()>>> {
         Box::pin(async move {
-            for op in OPERATIONS {
+            for op in OPERATIONS.iter().map(|o| o.name) {
                 let controller = self.controller.clone();
                 let handler: Handler = Rc::new(move |args, kwargs, _details| {
                     let controller = controller.clone();

@@ -263,31 +263,159 @@ fn now_iso() -> String {
 }
 
 /// Every operation, by Crossbar.io's name.
-pub const OPERATIONS: &[&str] = &[
-    "get_router_realms",
-    "get_router_realm",
-    "get_router_realm_by_name",
-    "get_router_realm_stats",
-    "start_router_realm",
-    "stop_router_realm",
-    "has_realm",
-    "get_router_realm_roles",
-    "get_router_realm_role",
-    "start_router_realm_role",
-    "stop_router_realm_role",
-    "has_role",
-    "get_router_transports",
-    "get_router_transport",
-    "start_router_transport",
-    "stop_router_transport",
-    "get_router_components",
-    "get_router_component",
-    "start_router_component",
-    "stop_router_component",
-    "kill_by_authid",
-    "get_router_shard_stats",
-    "get_running_config",
+/// One controller operation: its name (served as `shardwamp.router.<name>`),
+/// its arguments in order (`[name]` when optional) and what it does. The one
+/// list that the management component registers, `shardwamp ctl --help` prints
+/// and docs/operations.md documents.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    /// The operation's name (Crossbar.io's).
+    pub name: &'static str,
+    /// Its arguments, in order; `[name]` is optional.
+    pub args: &'static [&'static str],
+    /// What it does, in a few words.
+    pub summary: &'static str,
+}
+
+/// Every operation the controller serves.
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        name: "get_router_realms",
+        args: &[],
+        summary: "the ids of the running realms",
+    },
+    Operation {
+        name: "get_router_realm",
+        args: &["realm_id"],
+        summary: "a realm's detail",
+    },
+    Operation {
+        name: "get_router_realm_by_name",
+        args: &["realm_name"],
+        summary: "a realm's detail, by its name",
+    },
+    Operation {
+        name: "get_router_realm_stats",
+        args: &["[realm_id]"],
+        summary: "session and message counts, of one realm or all",
+    },
+    Operation {
+        name: "start_router_realm",
+        args: &["realm_id", "realm_config"],
+        summary: "starts a realm",
+    },
+    Operation {
+        name: "stop_router_realm",
+        args: &["realm_id", "[close_sessions]"],
+        summary: "stops a realm",
+    },
+    Operation {
+        name: "has_realm",
+        args: &["realm"],
+        summary: "whether a realm of this name runs",
+    },
+    Operation {
+        name: "get_router_realm_roles",
+        args: &["realm_id"],
+        summary: "the ids of a realm's roles",
+    },
+    Operation {
+        name: "get_router_realm_role",
+        args: &["realm_id", "role_id"],
+        summary: "a role's detail",
+    },
+    Operation {
+        name: "start_router_realm_role",
+        args: &["realm_id", "role_id", "role_config"],
+        summary: "adds a role to a realm",
+    },
+    Operation {
+        name: "stop_router_realm_role",
+        args: &["realm_id", "role_id"],
+        summary: "removes a role from a realm",
+    },
+    Operation {
+        name: "has_role",
+        args: &["realm", "authrole"],
+        summary: "whether a realm has a role of this name",
+    },
+    Operation {
+        name: "get_router_transports",
+        args: &[],
+        summary: "the ids of the running transports",
+    },
+    Operation {
+        name: "get_router_transport",
+        args: &["transport_id"],
+        summary: "a transport's detail",
+    },
+    Operation {
+        name: "start_router_transport",
+        args: &["transport_id", "config"],
+        summary: "starts a transport",
+    },
+    Operation {
+        name: "stop_router_transport",
+        args: &["transport_id", "[close_sessions]"],
+        summary: "stops a transport",
+    },
+    Operation {
+        name: "get_router_components",
+        args: &[],
+        summary: "the ids of the running components",
+    },
+    Operation {
+        name: "get_router_component",
+        args: &["component_id"],
+        summary: "a component's detail",
+    },
+    Operation {
+        name: "start_router_component",
+        args: &["component_id", "config"],
+        summary: "starts a component",
+    },
+    Operation {
+        name: "stop_router_component",
+        args: &["component_id"],
+        summary: "stops a component",
+    },
+    Operation {
+        name: "kill_by_authid",
+        args: &["realm_id", "authid", "[reason]", "[message]"],
+        summary: "closes every session of an authid",
+    },
+    Operation {
+        name: "get_router_shard_stats",
+        args: &[],
+        summary: "each shard's counters",
+    },
+    Operation {
+        name: "get_running_config",
+        args: &[],
+        summary: "the running configuration, as TOML",
+    },
 ];
+
+/// The operation of this name.
+pub fn operation(name: &str) -> Option<&'static Operation> {
+    OPERATIONS.iter().find(|o| o.name == name)
+}
+
+/// Every operation with its arguments, one a line (`ctl --help`, and `ctl`'s
+/// answer to an unknown operation).
+pub fn operations_help() -> String {
+    let lines: Vec<String> = OPERATIONS
+        .iter()
+        .map(|o| {
+            let sig = std::iter::once(o.name)
+                .chain(o.args.iter().copied())
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("  {sig:<56} {}", o.summary)
+        })
+        .collect();
+    lines.join("\n")
+}
 
 impl Controller {
     /// Starts a router from a configuration: shards, realms, transports, then
@@ -373,7 +501,7 @@ impl Controller {
                 .map_err(|e| StartError::Config(e.to_string()))?;
             // Ready once every shard routes the management procedures.
             let realm = m.realm.clone();
-            let last = management::procedure(OPERATIONS[OPERATIONS.len() - 1]);
+            let last = management::procedure(OPERATIONS[OPERATIONS.len() - 1].name);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             loop {
                 let routed = futures_lite::future::block_on(controller.handle.on_all(|reply| {
