@@ -14,32 +14,23 @@ use shardwamp::wamp::uris;
 
 const BIN: &str = env!("CARGO_BIN_EXE_shardwamp");
 
-fn example_env(cmd: &mut Command) -> &mut Command {
-    // the example config reads its secrets from the environment
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/shardwamp.toml"
-    ))
-    .unwrap();
-    let mut rest = text.as_str();
-    while let Some(i) = rest.find("${") {
-        let after = &rest[i + 2..];
-        let Some(j) = after.find('}') else { break };
-        cmd.env(&after[..j], "test-secret");
-        rest = &after[j..];
-    }
-    cmd
-}
-
 #[test]
-fn init_prints_a_config_that_checks() {
+fn init_prints_a_config_that_checks_and_runs() {
     let out = Command::new(BIN).arg("init").output().unwrap();
     assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.contains("\"${"),
+        "init's output needs an environment variable"
+    );
     let dir = std::env::temp_dir().join(format!("shardwamp-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("init.toml");
-    std::fs::write(&path, &out.stdout).unwrap();
-    let check = example_env(Command::new(BIN).args(["check", "--config"]).arg(&path))
+    std::fs::write(&path, &text).unwrap();
+    let check = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .env_clear()
         .output()
         .unwrap();
     assert!(
@@ -50,9 +41,118 @@ fn init_prints_a_config_that_checks() {
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert!(stdout.contains("ok"));
     // each transport as the URL `ctl --url` takes (the README's example)
+    let url = "rs+unix:///tmp/shardwamp-control.sock";
     assert!(
-        stdout.contains("transport 'local': rawsocket on rs+unix:///run/shardwamp/control.sock"),
+        stdout.contains(&format!("transport 'local': rawsocket on {url}")),
         "{stdout}"
+    );
+    // the operator's ticket, as a newcomer reads it off the printed config
+    let ticket = text
+        .split("[transports.auth.ticket.principals.operator]")
+        .nth(1)
+        .and_then(|s| s.split('"').nth(1))
+        .unwrap()
+        .to_owned();
+    // run it as printed
+    let log = dir.join("run.log");
+    let mut child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&path)
+        .env_clear()
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let printed = std::fs::read_to_string(&log).unwrap_or_default();
+        if printed.contains("admin: ") {
+            assert!(printed.contains(&format!("on {url}")), "{printed}");
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("run exited ({status}) on init's config: {printed} {err}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{printed}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ctl = Command::new(BIN)
+        .args([
+            "ctl",
+            "--url",
+            url,
+            "--authid",
+            "operator",
+            "get_router_components",
+        ])
+        .env("SHARDWAMP_TICKET", &ticket)
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&ctl.stdout);
+    let pid = child.id() as i32;
+    // SAFETY: signals our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let status = wait_exit(&mut child);
+    assert!(
+        ctl.status.success() && answer.contains("stats"),
+        "{answer} {}",
+        String::from_utf8_lossy(&ctl.stderr)
+    );
+    assert!(status.success(), "{status:?}");
+}
+
+/// `check` refuses what `run` would: a component class that is not
+/// registered, naming the key and the line (and the classes there are); a
+/// Unix socket in a directory that does not exist.
+#[test]
+fn check_refuses_an_unknown_component_class_and_a_missing_socket_directory() {
+    let dir = std::env::temp_dir().join(format!("shardwamp-cli-class-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("class.toml");
+    std::fs::write(
+        &path,
+        "[[realms]]\nname = \"realm1\"\n\n[[realms.roles]]\nname = \"anonymous\"\n\n\
+         [[transports]]\ntype = \"websocket\"\nendpoint = { type = \"tcp\", port = 0 }\n\n\
+         [[components]]\nid = \"beat\"\ntype = \"class\"\nrealm = \"realm1\"\n\
+         role = \"anonymous\"\nclassname = \"heartbeat\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 16"), "{err}");
+    assert!(err.contains("components[0].classname"), "{err}");
+    assert!(err.contains("no component class 'heartbeat'"), "{err}");
+    assert!(err.contains("shardwamp.health"), "{err}");
+
+    let path = dir.join("socket.toml");
+    std::fs::write(
+        &path,
+        "[[realms]]\nname = \"realm1\"\n[[realms.roles]]\nname = \"anonymous\"\n\n\
+         [[transports]]\ntype = \"rawsocket\"\n\
+         endpoint = { type = \"unix\", path = \"/nonexistent-shardwamp/control.sock\" }\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 8"), "{err}");
+    assert!(err.contains("transports[0].endpoint"), "{err}");
+    assert!(
+        err.contains("/nonexistent-shardwamp does not exist"),
+        "{err}"
     );
 }
 

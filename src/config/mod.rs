@@ -348,6 +348,57 @@ impl Config {
         text.parse()
     }
 
+    /// Loads a file as [`Config::from_file`] does, then checks what `run`
+    /// would refuse that loading cannot know: each component's class (and its
+    /// `extra`) with `build_component` (the registry's, for `shardwamp
+    /// check`), and that each Unix socket's directory exists. Errors name the
+    /// key and the line.
+    pub fn check_file(
+        path: impl AsRef<Path>,
+        build_component: impl Fn(&ComponentConfig) -> Result<(), String>,
+    ) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: path.to_owned(),
+            source,
+        })?;
+        let config: Config = text.parse()?;
+        let invalid = |key: source::KeyPath, message: String| ConfigError::Invalid {
+            at: Place::new(key.to_string(), source::locate(&text, &key)),
+            message,
+        };
+        for (i, t) in config.transports.iter().enumerate() {
+            if let Endpoint::Unix(u) = t.endpoint() {
+                let dir = match u.path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                if !dir.is_dir() {
+                    let key = source::KeyPath::root("transports")
+                        .index(i)
+                        .key("endpoint")
+                        .key("path");
+                    return Err(invalid(
+                        key,
+                        format!(
+                            "the directory {} does not exist: create it, or put the socket in one that does",
+                            dir.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, c) in config.components.iter().enumerate() {
+            if let Err(e) = build_component(c) {
+                let key = source::KeyPath::root("components")
+                    .index(i)
+                    .key("classname");
+                return Err(invalid(key, e));
+            }
+        }
+        Ok(config)
+    }
+
     /// The embedded default configuration ([`DEFAULT_CONFIG`], parsed).
     pub fn default_embedded() -> Config {
         let serializers = Serializer::ALL.to_vec();

@@ -227,6 +227,14 @@ pub(super) fn load(
     }
 }
 
+/// Where `path` is in `text` (a configuration that loads), for checks made
+/// after loading ([`super::Config::check_file`]).
+pub(super) fn locate(text: &str, path: &KeyPath) -> Option<Location> {
+    let lines = LineIndex::new(text);
+    let root = DeTable::parse(text).ok()?;
+    SpanIndex::build(root.get_ref()).locate(path, &lines)
+}
+
 // ---------------------------------------------------------------------------
 // ${NAME} substitution
 // ---------------------------------------------------------------------------

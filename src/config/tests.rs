@@ -129,8 +129,8 @@ fn example_parses_and_covers_every_section() {
     let comp = &c.components[0];
     assert_eq!(comp.kind, ComponentKind::Class);
     let extra = comp.extra_dict();
-    assert_eq!(extra["interval"], Value::UInt(1000));
-    assert_eq!(extra["topic"], Value::Str("com.example.heartbeat".into()));
+    assert_eq!(extra["interval_ms"], Value::UInt(1000));
+    assert_eq!(extra["topic"], Value::Str("com.example.stats".into()));
 
     assert!(c.admin.enabled);
     assert_eq!(
