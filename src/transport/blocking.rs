@@ -1,31 +1,253 @@
-//! The blocking client's RawSocket (over TCP or a Unix socket) and [`connect`],
-//! which dials every URL the blocking client accepts
-//! ([`crate::client::blocking::parse_url`]): WebSocket URLs through the
-//! client's own WebSocket, RawSocket URLs here, with the sans-IO handshake and
-//! framing of [`super::rawsocket`].
+//! Dialing for the blocking client (`shardwamp ctl`, tools, tests): the URL
+//! schemes, the streams (TCP or a Unix socket), WebSocket (tungstenite) and
+//! RawSocket (the sans-IO handshake and framing of [`super::rawsocket`]) as
+//! the client's [`Wire`], and [`connect`], which dials any of them and joins.
+//!
+//! | URL | transport |
+//! | --- | --- |
+//! | `ws://host:port/path` | WebSocket over TCP |
+//! | `ws+unix:///path/to.sock` | WebSocket over a Unix socket, HTTP path `/ws` (`?path=/other` for another) |
+//! | `rs://host:port`, `rawsocket://host:port`, `tcp://host:port` | RawSocket over TCP |
+//! | `rs+unix:///path/to.sock`, `unix:///path/to.sock`, `unix:/path/to.sock` | RawSocket over a Unix socket |
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use tungstenite::client::IntoClientRequest;
 
 use super::rawsocket::{self, Frame, FrameKind};
-use crate::client::blocking::{open, parse_url, Stream, Target, Wire};
+use crate::client::auth::ClientAuthenticator;
+use crate::client::blocking::Wire;
 use crate::client::{Client, ClientError, Credentials};
 use crate::codec::Serializer;
 
-/// Connects to `url` (any scheme of [`crate::client::blocking::URL_SCHEMES`])
-/// and joins `realm`.
+/// How long a read waits for the router.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connects to `url` (any scheme of [`URL_SCHEMES`]) and joins `realm`.
 pub fn connect(url: &str, realm: &str, creds: &Credentials) -> Result<Client, ClientError> {
+    connect_with(url, realm, creds.authenticator())
+}
+
+/// Connects to `url` and joins `realm`, authenticating with `auth`.
+pub fn connect_with(
+    url: &str,
+    realm: &str,
+    auth: Box<dyn ClientAuthenticator>,
+) -> Result<Client, ClientError> {
+    let serializer = Serializer::Json;
     match parse_url(url)? {
-        Target::WebSocket { .. } => Client::connect(url, realm, creds),
+        Target::WebSocket { address, path } => {
+            let host = match &address {
+                Address::Tcp(h, p) if h.contains(':') => format!("[{h}]:{p}"),
+                Address::Tcp(h, p) => format!("{h}:{p}"),
+                Address::Unix(_) => "localhost".to_owned(),
+            };
+            let stream = open(&address, READ_TIMEOUT)?;
+            let ws = websocket(stream, &host, &path, serializer)
+                .map_err(|e| ClientError::Connect(format!("{url}: {e}")))?;
+            Client::over(Box::new(ws), serializer, realm, auth)
+        }
         Target::RawSocket(address) => {
-            let serializer = Serializer::Json;
-            let stream = open(&address, Duration::from_secs(30))?;
+            let stream = open(&address, READ_TIMEOUT)?;
             let wire = RawSocket::handshake(stream, serializer)
                 .map_err(|e| ClientError::Connect(format!("{url}: RawSocket handshake: {e}")))?;
-            Client::over(Box::new(wire), serializer, realm, creds.authenticator())
+            Client::over(Box::new(wire), serializer, realm, auth)
         }
     }
+}
+
+/// Where a URL points: a TCP host and port, or a Unix socket path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// A TCP host and port.
+    Tcp(String, u16),
+    /// A Unix socket path.
+    Unix(PathBuf),
+}
+
+/// What a URL asks to dial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// WebSocket at `address`, with the HTTP request for `path`.
+    WebSocket {
+        /// Where to connect.
+        address: Address,
+        /// The HTTP request's path.
+        path: String,
+    },
+    /// RawSocket at `address`.
+    RawSocket(Address),
+}
+
+/// The URL schemes [`parse_url`] accepts, for help texts and errors.
+pub const URL_SCHEMES: &str = "ws://HOST:PORT/PATH, ws+unix:///SOCKET[?path=/ws], \
+rs://HOST:PORT (or tcp://, rawsocket://), rs+unix:///SOCKET (or unix:///SOCKET, unix:SOCKET)";
+
+/// Parses a client URL (the table in this module's docs).
+pub fn parse_url(url: &str) -> Result<Target, ClientError> {
+    let bad = |why: &str| ClientError::Connect(format!("{url}: {why} (expected {URL_SCHEMES})"));
+    let (scheme, rest) = url.split_once(':').ok_or_else(|| bad("no scheme"))?;
+    let unix_path = |rest: &str| -> Result<PathBuf, ClientError> {
+        // `///path` (an empty host) or `/path`
+        let p = rest.strip_prefix("//").unwrap_or(rest);
+        if !p.starts_with('/') || p.len() < 2 {
+            return Err(bad("a Unix socket URL needs an absolute path"));
+        }
+        Ok(PathBuf::from(p))
+    };
+    let tcp = |rest: &str| -> Result<(Address, String), ClientError> {
+        let hostport = rest
+            .strip_prefix("//")
+            .ok_or_else(|| bad("expected //HOST:PORT"))?;
+        let (hostport, path) = match hostport.find('/') {
+            Some(i) => (&hostport[..i], hostport[i..].to_owned()),
+            None => (hostport, "/".to_owned()),
+        };
+        let (host, port) = hostport
+            .rsplit_once(':')
+            .ok_or_else(|| bad("expected HOST:PORT"))?;
+        let port = port.parse().map_err(|_| bad("bad port"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        Ok((Address::Tcp(host.to_owned(), port), path))
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "ws" => {
+            let (address, path) = tcp(rest)?;
+            Ok(Target::WebSocket { address, path })
+        }
+        "ws+unix" => {
+            let (sock, path) = match rest.split_once("?path=") {
+                Some((sock, path)) if path.starts_with('/') => (sock, path.to_owned()),
+                Some(_) => return Err(bad("?path= must start with /")),
+                None => (rest, "/ws".to_owned()),
+            };
+            Ok(Target::WebSocket {
+                address: Address::Unix(unix_path(sock)?),
+                path,
+            })
+        }
+        "rs" | "rawsocket" | "tcp" => {
+            let (address, path) = tcp(rest)?;
+            if path != "/" && !path.is_empty() {
+                return Err(bad("a RawSocket URL has no path"));
+            }
+            Ok(Target::RawSocket(address))
+        }
+        "rs+unix" | "unix" => Ok(Target::RawSocket(Address::Unix(unix_path(rest)?))),
+        "wss" | "rss" => Err(bad("TLS is not supported by this client")),
+        _ => Err(bad("unknown scheme")),
+    }
+}
+
+/// A connected byte stream: TCP or a Unix socket.
+pub trait Stream: Read + Write + Send {
+    /// Sets how long a read waits.
+    fn set_timeout(&self, d: Duration);
+    /// Shuts down both directions.
+    fn shutdown(&self);
+}
+
+impl Stream for TcpStream {
+    fn set_timeout(&self, d: Duration) {
+        let _ = self.set_read_timeout(Some(d));
+    }
+    fn shutdown(&self) {
+        let _ = TcpStream::shutdown(self, std::net::Shutdown::Both);
+    }
+}
+
+impl Stream for UnixStream {
+    fn set_timeout(&self, d: Duration) {
+        let _ = self.set_read_timeout(Some(d));
+    }
+    fn shutdown(&self) {
+        let _ = UnixStream::shutdown(self, std::net::Shutdown::Both);
+    }
+}
+
+/// Opens the stream an [`Address`] names, reads timing out after `timeout`.
+pub fn open(address: &Address, timeout: Duration) -> Result<Box<dyn Stream>, ClientError> {
+    let s: Box<dyn Stream> = match address {
+        Address::Tcp(host, port) => {
+            let s = TcpStream::connect((host.as_str(), *port))
+                .map_err(|e| ClientError::Connect(format!("{host}:{port}: {e}")))?;
+            let _ = s.set_nodelay(true);
+            Box::new(s)
+        }
+        Address::Unix(path) => Box::new(
+            UnixStream::connect(path)
+                .map_err(|e| ClientError::Connect(format!("{}: {e}", path.display())))?,
+        ),
+    };
+    s.set_timeout(timeout);
+    Ok(s)
+}
+
+/// WebSocket (text frames: the client speaks JSON).
+struct WebSocket(tungstenite::WebSocket<Box<dyn Stream>>);
+
+impl Wire for WebSocket {
+    fn send(&mut self, frame: Vec<u8>) -> std::io::Result<()> {
+        let text = String::from_utf8(frame).map_err(std::io::Error::other)?;
+        self.0
+            .send(tungstenite::Message::Text(text.into()))
+            .map_err(std::io::Error::other)
+    }
+
+    fn recv(&mut self) -> std::io::Result<Bytes> {
+        loop {
+            match self.0.read() {
+                Ok(tungstenite::Message::Text(t)) => return Ok(Bytes::from(t.as_str().to_owned())),
+                Ok(tungstenite::Message::Binary(b)) => return Ok(b),
+                Ok(_) => continue,
+                Err(e) => return Err(std::io::Error::other(e)),
+            }
+        }
+    }
+
+    fn set_timeout(&mut self, d: Duration) {
+        self.0.get_ref().set_timeout(d);
+    }
+
+    fn close(&mut self) {
+        // Send our Close (or answer the router's) and read until the router's
+        // Close arrives and the connection ends.
+        let _ = self.0.close(None);
+        while self.0.read().is_ok() {}
+        let _ = self.0.flush();
+        self.0.get_ref().shutdown();
+    }
+}
+
+/// Opens a WebSocket connection on `stream` (`host` names the router in the
+/// request), asking for JSON.
+fn websocket(
+    stream: Box<dyn Stream>,
+    host: &str,
+    path: &str,
+    serializer: Serializer,
+) -> Result<WebSocket, ClientError> {
+    let uri = format!("ws://{host}{path}");
+    let mut req = uri
+        .as_str()
+        .into_client_request()
+        .map_err(|e| ClientError::Connect(e.to_string()))?;
+    let proto = serializer
+        .subprotocol()
+        .parse()
+        .map_err(|_| ClientError::Connect("subprotocol".into()))?;
+    req.headers_mut().insert("Sec-WebSocket-Protocol", proto);
+    let (ws, _) =
+        tungstenite::client(req, stream).map_err(|e| ClientError::Connect(e.to_string()))?;
+    Ok(WebSocket(ws))
 }
 
 /// A RawSocket connection, blocking.
@@ -99,5 +321,65 @@ impl Wire for RawSocket {
 
     fn close(&mut self) {
         self.stream.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    fn tcp(host: &str, port: u16) -> Address {
+        Address::Tcp(host.into(), port)
+    }
+
+    #[test]
+    fn every_scheme_parses() {
+        let ws = |address, path: &str| Target::WebSocket {
+            address,
+            path: path.into(),
+        };
+        let unix = |p: &str| Address::Unix(PathBuf::from(p));
+        for (url, want) in [
+            ("ws://127.0.0.1:8080/ws", ws(tcp("127.0.0.1", 8080), "/ws")),
+            ("ws://[::1]:9/x/y", ws(tcp("::1", 9), "/x/y")),
+            ("ws+unix:///run/s.sock", ws(unix("/run/s.sock"), "/ws")),
+            (
+                "ws+unix:///run/s.sock?path=/wamp",
+                ws(unix("/run/s.sock"), "/wamp"),
+            ),
+            (
+                "rs://localhost:8081",
+                Target::RawSocket(tcp("localhost", 8081)),
+            ),
+            ("tcp://10.0.0.1:1", Target::RawSocket(tcp("10.0.0.1", 1))),
+            ("rawsocket://h:2/", Target::RawSocket(tcp("h", 2))),
+            (
+                "rs+unix:///run/c.sock",
+                Target::RawSocket(unix("/run/c.sock")),
+            ),
+            ("unix:///run/c.sock", Target::RawSocket(unix("/run/c.sock"))),
+            ("unix:/run/c.sock", Target::RawSocket(unix("/run/c.sock"))),
+        ] {
+            assert_eq!(parse_url(url).ok(), Some(want), "{url}");
+        }
+    }
+
+    #[test]
+    fn bad_urls_name_the_schemes() {
+        for url in [
+            "http://h:1/",
+            "wss://h:1/ws",
+            "ws://h/ws",
+            "ws://:1/ws",
+            "rs://h:1/path",
+            "rs+unix://relative",
+            "ws+unix:///s?path=ws",
+            "nothing",
+        ] {
+            match parse_url(url) {
+                Err(ClientError::Connect(e)) => assert!(e.contains("rs+unix://"), "{url}: {e}"),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@
 //! | `admission.rs` | connection and handshake caps per transport |
 //! | `serve.rs` | serving a connected stream: WebSocket and RawSocket handshakes, the reader and writer loops, closing |
 //! | `rawsocket.rs` | RawSocket framing, sans-IO |
-//! | `blocking.rs` | the blocking client's RawSocket (TCP and Unix) and `connect`, which dials every client URL |
+//! | `blocking.rs` | the blocking client's dialer: URL schemes, TCP and Unix streams, WebSocket and RawSocket wires, `connect` |
 //! | `outbox.rs` | a connection's bounded, batched write queue |
 //! | `admin.rs` | the admin HTTP listener: one request per connection, answered by an [`AdminSite`] |
 //! | `host.rs` | [`Host`]: what serving needs from whoever hosts the connections (a shard) |

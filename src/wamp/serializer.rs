@@ -1,7 +1,7 @@
 //! The identity of a WAMP serializer: which of the spec's serializations
 //! (`json`, `msgpack`, `cbor`) a session speaks, with its WebSocket
 //! subprotocol, RawSocket id and config name. Encoding and decoding are the
-//! codec's (`crate::codec` adds them to [`Serializer`]); this module owns
+//! codec's (the codec module adds them to [`Serializer`]); this module owns
 //! only the names, so that a [`RawPayload`](crate::wamp::message::RawPayload)
 //! can say what its bytes are without the protocol layer knowing any codec.
 
