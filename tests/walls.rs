@@ -63,11 +63,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// Imports allowed only for some names: transports may know the router's
-/// plain id types (shard, connection, transport), nothing of its machinery
+/// plain id types (shard, connection, transport) and what a TLS connection
+/// tells authentication (`TlsInfo`), nothing of its machinery
 /// (no broker, dealer or core). The load generator shares the runtime's host set-up (locked memory, ring
 /// depth), nothing else of the shards.
 const ONLY: &[(&str, &str, &[&str])] = &[
-    ("transport", "router", &["ConnId", "ShardId", "TransportId"]),
+    (
+        "transport",
+        "router",
+        &["ConnId", "ShardId", "TlsInfo", "TransportId"],
+    ),
     (
         "loadgen",
         "shard",

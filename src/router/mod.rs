@@ -90,6 +90,7 @@ use authz::Roles;
 use peer::PeerMsg;
 use realm::Realm;
 
+pub use auth::TlsInfo;
 pub use limits::{SessionLimits, ERROR_LIMIT_EXCEEDED};
 use session::peer_ip;
 pub(crate) use session::{Conn, ConnState, FailureWindow, Session};
@@ -549,13 +550,15 @@ impl RouterCore {
     // ---- inputs -------------------------------------------------------------
 
     /// A connection opened on this shard's transport `transport`, speaking `serializer`.
-    /// `details` describe the transport for the meta API (peer address, ...).
+    /// `details` describe the transport for the meta API (peer address, ...);
+    /// `tls` is what a TLS connection tells authentication (none on a plain one).
     pub fn open(
         &mut self,
         conn: ConnId,
         serializer: Serializer,
         transport: TransportId,
         mut details: Dict,
+        tls: Option<Arc<TlsInfo>>,
     ) {
         self.stats.connections_opened += 1;
         details.insert("serializer".into(), Value::from(serializer.name()));
@@ -566,6 +569,7 @@ impl RouterCore {
                 serializer,
                 transport,
                 transport_details: Arc::new(details),
+                tls,
                 state: ConnState::Fresh,
                 peer_ip,
                 deadline: None,

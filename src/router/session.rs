@@ -68,6 +68,9 @@ pub(crate) struct Conn {
     pub serializer: Serializer,
     pub transport: TransportId,
     pub transport_details: Arc<Dict>,
+    /// What the connection's TLS tells authentication; none on a plain connection.
+    #[allow(dead_code)] // read by cryptosign's channel binding and the tls method
+    pub tls: Option<Arc<super::TlsInfo>>,
     pub state: ConnState,
     /// The peer's IP (from the transport details' `peer`), for the
     /// failed-authentication limit.

@@ -44,8 +44,14 @@ impl ComponentHost for Shard {
         transport: TransportId,
         details: Dict,
     ) -> (ConnId, OutboxInbox) {
-        let (conn, outbox) =
-            Shard::open(self, serializer, transport, details, QueueLimits::default());
+        let (conn, outbox) = Shard::open(
+            self,
+            serializer,
+            transport,
+            details,
+            None,
+            QueueLimits::default(),
+        );
         (conn, OutboxInbox(outbox))
     }
 

@@ -15,7 +15,7 @@ use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use crate::codec::Serializer;
 use crate::router::auth::Authenticator;
 use crate::router::peer::PeerMsg;
-use crate::router::{ConnId, Output, RouterCore, ShardId, TransportId};
+use crate::router::{ConnId, Output, RouterCore, ShardId, TlsInfo, TransportId};
 use crate::transport::{
     spawn_admin, spawn_listener, CloseReason, Host, ListenerSpec, Listening, Outbox, QueueLimits,
 };
@@ -53,6 +53,7 @@ impl Shard {
         serializer: Serializer,
         transport: TransportId,
         details: Dict,
+        tls: Option<TlsInfo>,
         limits: QueueLimits,
     ) -> (ConnId, Rc<Outbox>) {
         let id = self.next_conn.get();
@@ -61,7 +62,7 @@ impl Shard {
         self.conns.borrow_mut().insert(id, ob.clone());
         self.core
             .borrow_mut()
-            .open(id, serializer, transport, details);
+            .open(id, serializer, transport, details, tls.map(Arc::new));
         self.pump();
         (id, ob)
     }
@@ -142,9 +143,10 @@ impl Host for Shard {
         serializer: Serializer,
         transport: TransportId,
         details: Dict,
+        tls: Option<TlsInfo>,
         limits: QueueLimits,
     ) -> (ConnId, Rc<Outbox>) {
-        Shard::open(self, serializer, transport, details, limits)
+        Shard::open(self, serializer, transport, details, tls, limits)
     }
 
     fn frame(&self, conn: ConnId, frame: &bytes::Bytes) {

@@ -149,6 +149,7 @@ impl Sim {
             serializer,
             transport,
             dict! { "type" => "sim", "peer" => peer },
+            None,
         );
         self.collect(shard);
         id

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use crate::codec::Serializer;
-use crate::router::{ConnId, ShardId, TransportId};
+use crate::router::{ConnId, ShardId, TlsInfo, TransportId};
 use crate::wamp::value::Dict;
 
 use super::outbox::{Outbox, QueueLimits};
@@ -25,12 +25,14 @@ pub trait Host: 'static {
     /// Opens a connection that speaks `serializer`, came through `transport`
     /// (`details`: `type`, `peer`, `protocol`) and queues its outgoing frames
     /// under `limits`; returns its id and its outbox, which the transport's
-    /// writer drains.
+    /// writer drains. `tls` is what a TLS connection tells authentication
+    /// (channel binding, client certificate); none on a plain connection.
     fn open(
         &self,
         serializer: Serializer,
         transport: TransportId,
         details: Dict,
+        tls: Option<TlsInfo>,
         limits: QueueLimits,
     ) -> (ConnId, Rc<Outbox>);
 

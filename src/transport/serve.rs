@@ -226,7 +226,7 @@ async fn serve_websocket<H, S>(
     };
     let details = dict! { "type" => "websocket", "peer" => peer.as_str(), "protocol" => serializer.subprotocol() };
     admission.handshake_done();
-    let (conn, ob) = host.open(serializer, l.id, details, l.queue);
+    let (conn, ob) = host.open(serializer, l.id, details, None, l.queue);
     let (mut tx, mut rx) = ws.split();
     // The payload of the ping waiting for its pong, and when it was sent.
     let ping: RefCell<Option<(Bytes, Instant)>> = RefCell::new(None);
@@ -579,7 +579,7 @@ async fn serve_rawsocket<H, S>(
     let details =
         dict! { "type" => "rawsocket", "peer" => peer.as_str(), "protocol" => n.serializer.name() };
     admission.handshake_done();
-    let (conn, ob) = host.open(n.serializer, l.id, details, l.queue);
+    let (conn, ob) = host.open(n.serializer, l.id, details, None, l.queue);
     let pongs = Rc::new(std::cell::RefCell::new(Vec::<Bytes>::new()));
     // Set when the peer broke the framing: the connection is failed.
     let failed = Cell::new(false);

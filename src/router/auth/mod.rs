@@ -88,9 +88,11 @@ use crate::wamp::uris::{
 use crate::wamp::value::{Dict, Value};
 
 mod anonymous;
+mod channel;
 mod ticket;
 mod wampcra;
 
+pub use channel::TlsInfo;
 use ticket::TicketEntry;
 use wampcra::{CraEntry, CraShape};
 
