@@ -40,6 +40,7 @@ impl Host for TestHost {
         serializer: Serializer,
         transport: TransportId,
         details: Dict,
+        _tls: Option<crate::router::TlsInfo>,
         limits: QueueLimits,
     ) -> (ConnId, Rc<Outbox>) {
         self.opened
