@@ -181,6 +181,7 @@ fn realm() -> RealmConfig {
                 cache: false,
             }],
             authorizer: None,
+            allow_by_default: false,
         }],
     );
     r.home_shard = Some(0);

@@ -94,6 +94,7 @@
 //! ```
 
 pub mod auth;
+pub mod crossbar;
 pub mod realm;
 pub mod role;
 mod source;
@@ -418,6 +419,7 @@ impl Config {
                 cache: false,
             }],
             authorizer: None,
+            allow_by_default: false,
         };
         Config {
             router: RouterConfig::default(),
@@ -565,6 +567,9 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouterConfig {
+    /// The router's name in its log (Crossbar.io's router worker `id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// How many shards (executors, one thread each): `"auto"` or a number.
     #[serde(default)]
     pub shards: Shards,
@@ -588,6 +593,7 @@ fn default_io_memory() -> usize {
 impl Default for RouterConfig {
     fn default() -> Self {
         RouterConfig {
+            id: None,
             shards: Shards::Auto,
             cpus: None,
             io_memory: default_io_memory(),
@@ -928,6 +934,27 @@ pub struct WebSocketOptions {
     /// would mean "no origin" in Crossbar.io but reads as "any" elsewhere.
     #[serde(default = "default_origins")]
     pub allowed_origins: Vec<String>,
+    /// Let browsers whose `Origin` is `null` (pages from `file://`, sandboxed
+    /// frames) connect even when `allowed_origins` would refuse them
+    /// (default false; autobahn's default is true — set it where you relied on it).
+    #[serde(default)]
+    pub allow_null_origin: bool,
+    /// Crossbar.io's status page for a plain HTTP GET on the WebSocket URL.
+    /// Accepted for Crossbar.io configs; shardwamp serves no such page (such
+    /// a GET fails as a WebSocket handshake), whatever it says: `/health`
+    /// and `/metrics` on the admin listener serve that need.
+    #[serde(default = "yes")]
+    pub enable_webstatus: bool,
+    /// When a connection is failed (a protocol violation, a message too
+    /// big), drop TCP at once instead of sending a Close frame first
+    /// (default false: the Close frame says why, with its RFC 6455 code).
+    #[serde(default)]
+    pub fail_by_drop: bool,
+    /// autobahn's `echoCloseCodeReason`: answer a peer's Close with its
+    /// code and reason. shardwamp's WebSocket library always answers with
+    /// the peer's code and no reason, whatever this says.
+    #[serde(default)]
+    pub echo_close_codereason: bool,
     /// Time allowed for the opening handshake, ms (default 10000; 0 = none).
     #[serde(default = "default_open_handshake")]
     pub open_handshake_timeout: u64,
@@ -1029,6 +1056,10 @@ impl Default for WebSocketOptions {
     fn default() -> Self {
         WebSocketOptions {
             allowed_origins: default_origins(),
+            allow_null_origin: false,
+            enable_webstatus: true,
+            fail_by_drop: false,
+            echo_close_codereason: false,
             open_handshake_timeout: default_open_handshake(),
             close_handshake_timeout: default_close_handshake(),
             validate_utf8: true,
@@ -1387,6 +1418,9 @@ pub struct TlsConfig {
 pub struct UnixEndpoint {
     /// The socket's path.
     pub path: PathBuf,
+    /// The listen backlog (default 1024).
+    #[serde(default = "default_backlog")]
+    pub backlog: u32,
 }
 
 // ---------------------------------------------------------------------------

@@ -92,6 +92,17 @@ pub struct RoleConfig {
     /// A dynamic authorizer procedure (not supported yet: [`RoleConfig::check`] rejects it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer: Option<String>,
+    /// Crossbar.io's `allow-by-default`: a role without permissions (and
+    /// without an authorizer) allows every action on every URI, disclosing
+    /// nothing. Crossbar.io ignores it on a role with permissions, which
+    /// deny what they do not match; so that no migrated role quietly differs,
+    /// [`RoleConfig::check`] refuses it there.
+    #[serde(
+        rename = "allow-by-default",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub allow_by_default: bool,
 }
 
 impl RoleConfig {
@@ -108,6 +119,11 @@ impl RoleConfig {
             return Err(AuthzError::AuthorizerNotSupported {
                 role: self.name.clone(),
                 authorizer: authorizer.clone(),
+            });
+        }
+        if self.allow_by_default && !self.permissions.is_empty() {
+            return Err(AuthzError::AllowByDefaultWithPermissions {
+                role: self.name.clone(),
             });
         }
         let mut seen: HashSet<(MatchPolicy, &str)> = HashSet::with_capacity(self.permissions.len());
@@ -166,6 +182,12 @@ pub enum AuthzError {
         uri: String,
         /// The effective match policy.
         policy: MatchPolicy,
+    },
+    /// `allow-by-default` on a role that also has permissions.
+    #[error("role {role:?}: allow-by-default applies only to a role without permissions (Crossbar.io ignores it when there are permissions, which deny what they do not match); remove it, or add a permission {{uri = \"\", match = \"prefix\", allow = {{...}}}} for what the role should do by default")]
+    AllowByDefaultWithPermissions {
+        /// The role.
+        role: String,
     },
     /// Two roles of one realm have the same name.
     #[error("more than one role named {0:?}")]

@@ -357,9 +357,11 @@ fn retained_events_and_history() {
     let mut cfg = open_realm("realm1");
     cfg.store = Some(StoreConfig {
         kind: "memory".into(),
+        limit: None,
         event_history: vec![EventHistoryConfig {
             uri: "com.hist".into(),
-            limit: 2,
+            match_: None,
+            limit: Some(2),
         }],
     });
     s.start_realm(0, cfg);
