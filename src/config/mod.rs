@@ -270,6 +270,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// The file is a Crossbar.io config (JSON or YAML), not TOML.
+    #[error("{} is {format}, not TOML: if it is a Crossbar.io config, convert it with `shardwamp import crossbar {} -o shardwamp.toml` and run that", file.display(), file.display())]
+    NotToml {
+        /// The file.
+        file: PathBuf,
+        /// `JSON` or `YAML`.
+        format: &'static str,
+    },
     /// The configuration could not be written as TOML.
     #[error("cannot write the configuration as TOML: {0}")]
     Write(String),
@@ -284,7 +292,7 @@ impl ConfigError {
             | ConfigError::Substitution { at, .. }
             | ConfigError::Schema { at, .. }
             | ConfigError::Invalid { at, .. } => Some(at),
-            ConfigError::Io { .. } | ConfigError::Write(_) => None,
+            ConfigError::Io { .. } | ConfigError::NotToml { .. } | ConfigError::Write(_) => None,
         }
     }
 
@@ -340,13 +348,12 @@ impl Config {
     }
 
     /// Reads and loads a file, substituting from the process environment.
+    ///
+    /// A Crossbar.io config (a `.json`, `.yaml` or `.yml` file, or text that
+    /// starts with `{`) is refused with [`ConfigError::NotToml`], which says
+    /// to convert it with `shardwamp import crossbar`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            file: path.to_owned(),
-            source,
-        })?;
-        text.parse()
+        read_toml(path.as_ref())?.parse()
     }
 
     /// Loads a file as [`Config::from_file`] does, then checks what `run`
@@ -359,10 +366,7 @@ impl Config {
         build_component: impl Fn(&ComponentConfig) -> Result<(), String>,
     ) -> Result<Config, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            file: path.to_owned(),
-            source,
-        })?;
+        let text = read_toml(path)?;
         let config: Config = text.parse()?;
         let invalid = |key: source::KeyPath, message: String| ConfigError::Invalid {
             at: Place::new(key.to_string(), source::locate(&text, &key)),
@@ -539,6 +543,31 @@ impl Config {
                 c.id = format!("component{:03}", i + 1);
             }
         }
+    }
+}
+
+/// Reads a configuration file, refusing a Crossbar.io JSON or YAML one.
+fn read_toml(path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        file: path.to_owned(),
+        source,
+    })?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let format = match ext.as_deref() {
+        Some("json") => Some("JSON"),
+        Some("yaml" | "yml") => Some("YAML"),
+        _ if text.trim_start().starts_with('{') => Some("JSON"),
+        _ => None,
+    };
+    match format {
+        Some(format) => Err(ConfigError::NotToml {
+            file: path.to_owned(),
+            format,
+        }),
+        None => Ok(text),
     }
 }
 
@@ -1341,7 +1370,10 @@ fn default_backlog() -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TcpEndpoint {
-    /// The port; 0 picks any free port (tests use it).
+    /// The port; 0 picks any free port (tests use it). A string holding a
+    /// number is taken too, so that `port = "${PORT}"` reads the
+    /// environment as Crossbar.io's `"$PORT"` does.
+    #[serde(deserialize_with = "port_number")]
     pub port: u16,
     /// The address to listen on; absent: every interface (`0.0.0.0`, or `::`
     /// with `version = 6`), as in Crossbar.io. Write `"127.0.0.1"` to accept
@@ -1410,6 +1442,30 @@ pub struct TlsConfig {
     /// Diffie-Hellman parameters file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhparam: Option<PathBuf>,
+}
+
+/// A port: a number, or a string holding one (as `${PORT}` gives).
+fn port_number<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = u16;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a port number from 0 to 65535")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u16, E> {
+            u16::try_from(v)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u16, E> {
+            u16::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u16, E> {
+            v.trim()
+                .parse::<u16>()
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// A Unix domain socket endpoint: `{type = "unix", path}`.

@@ -560,7 +560,12 @@ mod tests {
             allow_by_default: true,
         })
         .unwrap();
-        for action in [Action::Call, Action::Register, Action::Publish, Action::Subscribe] {
+        for action in [
+            Action::Call,
+            Action::Register,
+            Action::Publish,
+            Action::Subscribe,
+        ] {
             assert_eq!(
                 open.authorize("com.any", action),
                 Decision {
@@ -585,7 +590,10 @@ mod tests {
             allow_by_default: true,
         })
         .unwrap_err();
-        assert!(matches!(err, AuthzError::AllowByDefaultWithPermissions { .. }));
+        assert!(matches!(
+            err,
+            AuthzError::AllowByDefaultWithPermissions { .. }
+        ));
         assert!(err.to_string().contains("remove it"), "{err}");
     }
 

@@ -134,9 +134,9 @@ fn to_json(node: &Node) -> serde_json::Value {
         Value::Float(f) => serde_json::Value::from(*f),
         Value::Str(s) => serde_json::Value::String(s.clone()),
         Value::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
-        Value::Map(m) => serde_json::Value::Object(
-            m.iter().map(|(k, _, v)| (k.clone(), to_json(v))).collect(),
-        ),
+        Value::Map(m) => {
+            serde_json::Value::Object(m.iter().map(|(k, _, v)| (k.clone(), to_json(v))).collect())
+        }
     }
 }
 
@@ -210,9 +210,7 @@ fn worker_options(cx: &mut Cx, options: &Node, path: &str, router: &mut Table) {
                 router.set_commented(
                     "cpus",
                     cx.value(node).unwrap_or(toml::Value::Array(Vec::new())),
-                    vec![format!(
-                        "from {at} (line {line}): one shard per listed CPU"
-                    )],
+                    vec![format!("from {at} (line {line}): one shard per listed CPU")],
                 );
             }
             _ => match known::explain(key) {
@@ -241,7 +239,9 @@ fn realm(cx: &mut Cx, r: &Node, path: &str) -> Table {
                 let mut o = Table::default();
                 for (k, l, n) in node.entries() {
                     match k.as_str() {
-                        "enable_meta_api" | "bridge_meta_api" | "event_dispatching_chunk_size"
+                        "enable_meta_api"
+                        | "bridge_meta_api"
+                        | "event_dispatching_chunk_size"
                         | "uri_check" => cx.copy(&mut o, k, n),
                         _ => cx.unknown(&mut o, &at, k, *l, n),
                     }
@@ -393,6 +393,10 @@ fn transport(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Tabl
         other => {
             let why = match known::explain_transport(other) {
                 Some(k) => format!("{} {}", k.why, k.todo),
+                None if t.get("type").is_none() => {
+                    "a transport without `type` (Crossbar.io refuses it too); give it one."
+                        .to_owned()
+                }
                 None => format!(
                     "unknown transport type {}; shardwamp serves \"websocket\" and \"rawsocket\"",
                     original(t.get("type").unwrap_or(t)).unwrap_or_default()
@@ -407,7 +411,13 @@ fn transport(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Tabl
 /// A WebSocket or RawSocket transport. `ws` is a WebSocket service taken
 /// from a web or universal transport: its keys (`serializers`, `options`,
 /// `auth`, ...) and its `url`, over the outer transport's `id` and `endpoint`.
-fn listening(cx: &mut Cx, t: &Node, path: &str, kind: &str, ws: Option<(&Node, &str, String)>) -> Table {
+fn listening(
+    cx: &mut Cx,
+    t: &Node,
+    path: &str,
+    kind: &str,
+    ws: Option<(&Node, &str, String)>,
+) -> Table {
     let mut out = Table::default();
     out.set("type", toml::Value::String(kind.to_owned()));
     // The outer transport's id and endpoint.
@@ -421,7 +431,7 @@ fn listening(cx: &mut Cx, t: &Node, path: &str, kind: &str, ws: Option<(&Node, &
                 out.table("endpoint", e);
             }
             _ if ws.is_some() => {} // the web/universal transport's own keys are handled by its caller
-            _ => service_key(cx, &mut out, path, key, *line, node, kind),
+            _ => service_key(cx, &mut out, path, key, *line, node, kind, false),
         }
     }
     if let Some((service, url, service_path)) = ws {
@@ -429,7 +439,7 @@ fn listening(cx: &mut Cx, t: &Node, path: &str, kind: &str, ws: Option<(&Node, &
         for (key, line, node) in service.entries() {
             match key.as_str() {
                 "type" => {}
-                _ => service_key(cx, &mut out, &service_path, key, *line, node, kind),
+                _ => service_key(cx, &mut out, &service_path, key, *line, node, kind, true),
             }
         }
     }
@@ -444,7 +454,11 @@ const MOVED_MAX_MESSAGE_SIZE: &str = "\u{0}max_message_size";
 /// Moves a parked RawSocket `max_message_size` under `options`.
 fn move_max_message_size(out: &mut Table) {
     use super::toml_out::Item;
-    let Some(i) = out.entries.iter().position(|e| e.key == MOVED_MAX_MESSAGE_SIZE) else {
+    let Some(i) = out
+        .entries
+        .iter()
+        .position(|e| e.key == MOVED_MAX_MESSAGE_SIZE)
+    else {
         return;
     };
     let entry = out.entries.remove(i);
@@ -465,11 +479,48 @@ fn move_max_message_size(out: &mut Table) {
     }
 }
 
-/// One key of a WebSocket or RawSocket service.
-fn service_key(cx: &mut Cx, out: &mut Table, path: &str, key: &str, line: usize, node: &Node, kind: &str) {
+/// One key of a WebSocket or RawSocket service; `in_paths` when the service
+/// is a web or universal transport's path (whose key gave the URL path).
+#[allow(clippy::too_many_arguments)]
+fn service_key(
+    cx: &mut Cx,
+    out: &mut Table,
+    path: &str,
+    key: &str,
+    line: usize,
+    node: &Node,
+    kind: &str,
+    in_paths: bool,
+) {
     let at = format!("{path}.{key}");
     match key {
-        "url" if kind == "websocket" => cx.copy(out, "url", node),
+        "url" if kind == "websocket" && in_paths => cx.leave_out(
+            out,
+            &at,
+            line,
+            node,
+            "the service's public URL, which Crossbar.io only reports; the path it is served on is its key in `paths`.".into(),
+        ),
+        "url" if kind == "websocket" => match node.as_str() {
+            Some(u) if u.starts_with('/') => cx.copy(out, "url", node),
+            Some(u) => {
+                // Crossbar.io takes the server's whole URL here; shardwamp the path it serves.
+                let after_scheme = u.split_once("://").map(|(_, r)| r).unwrap_or(u);
+                let path_part = after_scheme
+                    .find('/')
+                    .map(|i| &after_scheme[i..])
+                    .unwrap_or("/");
+                let path_part = path_part.split(['?', '#']).next().unwrap_or("/");
+                let c = cx.note(
+                    Verdict::Changed,
+                    &at,
+                    line,
+                    format!("Crossbar.io's server URL {u:?}: shardwamp takes the path it serves, {path_part:?}"),
+                );
+                out.set_commented("url", cx.string(path_part), vec![c]);
+            }
+            None => cx.leave_out(out, &at, line, node, "must be a string".into()),
+        },
         "serializers" => {
             let mut kept = Vec::new();
             for s in node.items() {
@@ -536,7 +587,15 @@ fn options(cx: &mut Cx, o: &Node, path: &str, kind: &str) -> Table {
         } else {
             known::RAWSOCKET_OPTIONS.contains(&key.as_str())
         };
-        if accepted {
+        if key == "compression" && !matches!(node.value, Value::Bool(false) | Value::Null) {
+            cx.leave_out(
+                &mut t,
+                &at,
+                *line,
+                node,
+                "shardwamp does not negotiate permessage-deflate (compressing costs more CPU than WAMP's small messages save); clients fall back to uncompressed frames.".into(),
+            );
+        } else if accepted {
             cx.copy(&mut t, key, node);
         } else if let Some(k) = known::explain(key) {
             let why = format!("{} {}", k.why, k.todo);
@@ -565,8 +624,8 @@ fn endpoint(cx: &mut Cx, e: &Node, path: &str) -> Table {
             let mut tls = Table::default();
             for (k, l, n) in node.entries() {
                 match k.as_str() {
-                    "key" | "certificate" | "chain_certificates" | "ca_certificates" | "ciphers"
-                    | "dhparam" => cx.copy(&mut tls, k, n),
+                    "key" | "certificate" | "chain_certificates" | "ca_certificates"
+                    | "ciphers" | "dhparam" => cx.copy(&mut tls, k, n),
                     _ => cx.unknown(&mut tls, &format!("{path}.tls"), k, *l, n),
                 }
             }
@@ -586,6 +645,17 @@ fn auth(cx: &mut Cx, a: &Node, path: &str) -> Table {
     for (method, line, node) in a.entries() {
         let at = format!("{path}.{method}");
         match method.as_str() {
+            "anonymous" | "ticket" | "wampcra" | "cryptosign" | "tls"
+                if node.get("type").and_then(Node::as_str) == Some("function") =>
+            {
+                cx.leave_out(
+                    &mut t,
+                    &at,
+                    *line,
+                    node,
+                    "a `function` authenticator is a Python function Crossbar.io calls in its router process; shardwamp runs no Python. Register the function as a WAMP procedure from a client and use `type = \"dynamic\"` with `authenticator` set to its URI.".into(),
+                );
+            }
             "anonymous" | "ticket" | "wampcra" | "cryptosign" | "tls" => {
                 let mut m = Table::default();
                 for (k, _, n) in node.entries() {
@@ -630,7 +700,11 @@ fn web(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Table> {
             let sp = format!("{path}.paths.{p}");
             let ty = service.get("type").and_then(Node::as_str).unwrap_or("");
             if ty == "websocket" && chosen.is_none() {
-                let url = if p == "/" { "/".to_owned() } else { format!("/{}", p.trim_start_matches('/')) };
+                let url = if p == "/" {
+                    "/".to_owned()
+                } else {
+                    format!("/{}", p.trim_start_matches('/'))
+                };
                 chosen = Some((url, service, sp));
             } else {
                 let why = if ty == "websocket" {
@@ -672,7 +746,16 @@ fn web(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Table> {
         }
         None => {
             let why = "a web transport without a WebSocket path: its HTTP services come with the web-transport work (README's \"Not built yet\"). Serve them with a web server until then.".to_owned();
-            cx.leave_out(root, path, t.line, &Node { line: t.line, value: Value::Null }, why);
+            cx.leave_out(
+                root,
+                path,
+                t.line,
+                &Node {
+                    line: t.line,
+                    value: Value::Null,
+                },
+                why,
+            );
             root.comments.append(&mut notes.comments);
             None
         }
@@ -721,7 +804,16 @@ fn universal(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Tabl
         None => {
             let why = "a universal transport without a WebSocket service: serve its RawSocket part as a `rawsocket` transport (see the note above).".to_owned();
             root.comments.append(&mut notes.comments);
-            cx.leave_out(root, path, t.line, &Node { line: t.line, value: Value::Null }, why);
+            cx.leave_out(
+                root,
+                path,
+                t.line,
+                &Node {
+                    line: t.line,
+                    value: Value::Null,
+                },
+                why,
+            );
             None
         }
     }
@@ -738,7 +830,9 @@ fn component(cx: &mut Cx, c: &Node, path: &str, root: &mut Table) -> Option<Tabl
         let mut t = Table::default();
         for (key, line, node) in c.entries() {
             match key.as_str() {
-                "type" | "id" | "realm" | "role" | "classname" | "extra" => cx.copy(&mut t, key, node),
+                "type" | "id" | "realm" | "role" | "classname" | "extra" => {
+                    cx.copy(&mut t, key, node)
+                }
                 _ => cx.unknown(&mut t, path, key, *line, node),
             }
         }

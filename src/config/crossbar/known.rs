@@ -71,7 +71,8 @@ pub const RAWSOCKET_OPTIONS: &[&str] = &[
 /// Component classes built into shardwamp (kept by the importer).
 pub const BUILTIN_COMPONENTS: &[&str] = &["shardwamp.stats"];
 
-const LOGGING: &str = "Set `[router] log_level = \"debug\"` (or \"trace\") for shardwamp's own debug log.";
+const LOGGING: &str =
+    "Set `[router] log_level = \"debug\"` (or \"trace\") for shardwamp's own debug log.";
 
 /// The explanation for a key Crossbar.io knows and shardwamp's TOML does not take.
 pub fn explain(key: &str) -> Option<Explanation> {
@@ -239,11 +240,54 @@ pub fn explain_worker(kind: &str) -> Explanation {
             "proxy workers spread WebSocket termination over processes; shardwamp does that with shards (one per core).",
             "Leave it out; set `[router] shards`.",
         ),
+        "untyped" => e(
+            "a worker without `type`, which Crossbar.io refuses too.",
+            "Give it a `type`.",
+        ),
+        "malformed" => e(
+            "not a worker (an object with `type`), which Crossbar.io refuses too.",
+            "Remove it.",
+        ),
         _ => e(
             "shardwamp converts router workers only.",
             "Run what this worker ran beside shardwamp.",
         ),
     }
+}
+
+/// A loader's message about a key or value Crossbar.io has, rewritten to
+/// say why shardwamp does not take it and what to do; `None` for anything
+/// else (a typo stays a typo).
+pub fn explain_message(message: &str) -> Option<String> {
+    let quoted = |prefix: &str, open: char, close: char| -> Option<String> {
+        let rest = message.strip_prefix(prefix)?;
+        let rest = rest.strip_prefix(open)?;
+        let end = rest.find(close)?;
+        Some(rest[..end].to_owned())
+    };
+    if let Some(key) = quoted("unknown field ", '`', '`') {
+        let x = explain(&key).or_else(|| explain_authmethod(&key))?;
+        return Some(format!(
+            "`{key}` is a Crossbar.io key shardwamp does not take: {} {}",
+            x.why, x.todo
+        ));
+    }
+    if let Some(kind) = quoted("unknown variant ", '`', '`') {
+        if let Some(x) = explain_transport(&kind) {
+            return Some(format!("transport type {kind:?}: {} {}", x.why, x.todo));
+        }
+        let x = explain_authmethod(&kind)?;
+        return Some(format!("{kind:?}: {} {}", x.why, x.todo));
+    }
+    if let Some(kind) = quoted("unknown transport type ", '"', '"') {
+        let x = explain_transport(&kind)?;
+        return Some(format!("transport type {kind:?}: {} {}", x.why, x.todo));
+    }
+    if let Some(name) = quoted("unknown serializer ", '"', '"') {
+        let x = explain_serializer(&name)?;
+        return Some(format!("serializer {name:?}: {} {}", x.why, x.todo));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -261,5 +305,19 @@ mod tests {
         assert!(explain_authmethod("scram").is_some());
         assert!(explain_web_service("static").is_some());
         assert!(explain("no_such_thing").is_none());
+    }
+
+    #[test]
+    fn loader_messages_are_explained_and_typos_are_not() {
+        let m = explain_message("unknown field `pythonpath`, expected one of `shards`").unwrap();
+        assert!(m.starts_with("`pythonpath` is a Crossbar.io key"), "{m}");
+        let m = explain_message(r#"unknown transport type "web", expected "websocket""#).unwrap();
+        assert!(m.contains("shardwamp import crossbar"), "{m}");
+        let m = explain_message(r#"unknown serializer "ubjson", expected one of json"#).unwrap();
+        assert!(m.contains("Remove"), "{m}");
+        assert_eq!(
+            explain_message("unknown field `shardz`, expected `shards`"),
+            None
+        );
     }
 }

@@ -65,7 +65,11 @@ impl std::fmt::Display for Note {
             Verdict::LeftOut => "left out",
         };
         if self.line > 0 {
-            write!(f, "line {}: {}: {tag}: {}", self.line, self.path, self.message)
+            write!(
+                f,
+                "line {}: {}: {tag}: {}",
+                self.line, self.path, self.message
+            )
         } else {
             write!(f, "{}: {tag}: {}", self.path, self.message)
         }
@@ -127,8 +131,12 @@ pub fn import(
         }
         None => Vec::new(),
     };
-    let is_router = |w: &tree::Node| {
-        matches!(w.get("type").and_then(tree::Node::as_str), Some("router") | None)
+    // In a node config each worker says its type; a bare worker is a router.
+    let bare = root.get("workers").is_none();
+    let is_router = |w: &tree::Node| match w.get("type").and_then(tree::Node::as_str) {
+        Some("router") => true,
+        None => bare,
+        Some(_) => false,
     };
     let label = |i: usize, w: &tree::Node| {
         w.get("id")
@@ -136,16 +144,21 @@ pub fn import(
             .map(str::to_owned)
             .unwrap_or_else(|| i.to_string())
     };
-    let routers: Vec<(usize, &(String, &tree::Node))> =
-        workers.iter().enumerate().filter(|(_, (_, w))| is_router(w)).collect();
+    let routers: Vec<(usize, &(String, &tree::Node))> = workers
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, w))| is_router(w))
+        .collect();
     if routers.is_empty() {
         let kinds: Vec<String> = workers
             .iter()
-            .map(|(_, w)| {
-                w.get("type")
+            .map(|(_, w)| match &w.value {
+                tree::Value::Map(_) => w
+                    .get("type")
                     .and_then(tree::Node::as_str)
-                    .unwrap_or("?")
-                    .to_owned()
+                    .map(|t| format!("a {t} worker"))
+                    .unwrap_or_else(|| format!("a worker without `type` (line {})", w.line)),
+                _ => format!("a {} instead of a worker (line {})", w.kind(), w.line),
             })
             .collect();
         return Err(ImportError::NoRouterWorker(if kinds.is_empty() {
@@ -177,10 +190,13 @@ pub fn import(
         if i == chosen_index {
             continue;
         }
-        let kind = other
-            .get("type")
-            .and_then(tree::Node::as_str)
-            .unwrap_or("router");
+        let kind = match &other.value {
+            tree::Value::Map(_) => other
+                .get("type")
+                .and_then(tree::Node::as_str)
+                .unwrap_or("untyped"),
+            _ => "malformed",
+        };
         let x = if kind == "router" {
             known::Explanation {
                 why: "shardwamp runs one router per process.",
@@ -193,7 +209,12 @@ pub fn import(
             path: wpath.clone(),
             line: other.line,
             verdict: Verdict::LeftOut,
-            message: format!("a {kind} worker ({}): {} {}", label(i, other), x.why, x.todo),
+            message: format!(
+                "a {kind} worker ({}): {} {}",
+                label(i, other),
+                x.why,
+                x.todo
+            ),
         });
     }
     for (key, line, _) in root.entries() {
@@ -212,13 +233,20 @@ pub fn import(
         });
     }
     for n in &tail {
-        body.comments.push(format!("[left out] {n}"));
+        body.comments.push(format!(
+            "[left out] {} (line {}): {}",
+            n.path, n.line, n.message
+        ));
     }
     cx.notes.extend(tail);
 
     let mut header = vec![
         format!("Converted by `shardwamp import crossbar` from {source}"),
-        format!("(the router worker {} at line {}).", label(chosen_index, w), w.line),
+        format!(
+            "(the router worker {} at line {}).",
+            label(chosen_index, w),
+            w.line
+        ),
         "Lines starting with `# [changed]` or `# [left out]` say what differs from the".to_owned(),
         "Crossbar.io file, why, and what to do.".to_owned(),
     ];

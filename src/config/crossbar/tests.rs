@@ -88,7 +88,11 @@ fn a_web_transport_becomes_a_websocket_transport_and_every_refusal_is_explained(
         assert!(n.line > 0, "{n}");
         assert!(out.toml.contains(&n.path), "{n} not in the TOML");
     }
-    let py = out.notes.iter().find(|n| n.path == "workers[0].components[0]").unwrap();
+    let py = out
+        .notes
+        .iter()
+        .find(|n| n.path == "workers[0].components[0]")
+        .unwrap();
     assert!(py.message.contains("Rust"), "{py}");
     assert_eq!(py.line, 42);
 }
@@ -138,8 +142,17 @@ fn picks_a_worker_and_says_which_exist() {
     assert!(out.toml.contains("id = \"b\""), "{}", out.toml);
     assert!(out.notes.iter().any(|n| n.path == "workers[0]"));
     let err = import(two, Format::Json, "c.json", Some("z")).unwrap_err();
-    assert_eq!(err.to_string(), "no router worker \"z\" in this file; its router workers are: a, b");
+    assert_eq!(
+        err.to_string(),
+        "no router worker \"z\" in this file; its router workers are: a, b"
+    );
     let none = r#"{"workers": [{"type": "container"}]}"#;
-    assert!(matches!(import(none, Format::Json, "c.json", None), Err(ImportError::NoRouterWorker(_))));
-    assert!(matches!(import("{", Format::Json, "c.json", None), Err(ImportError::Syntax(_))));
+    assert!(matches!(
+        import(none, Format::Json, "c.json", None),
+        Err(ImportError::NoRouterWorker(_))
+    ));
+    assert!(matches!(
+        import("{", Format::Json, "c.json", None),
+        Err(ImportError::Syntax(_))
+    ));
 }

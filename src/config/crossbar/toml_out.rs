@@ -150,8 +150,7 @@ fn push_comment(out: &mut String, text: &str) {
 /// A key, bare when it can be, else quoted.
 pub(crate) fn key(k: &str) -> String {
     if !k.is_empty()
-        && k
-            .bytes()
+        && k.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
         k.to_owned()
@@ -208,13 +207,19 @@ mod tests {
         root.table("router", router);
         let text = root.render();
         assert!(text.starts_with("# converted\n"), "{text}");
-        assert!(text.contains("[[realms.roles]]\n# a role\nname = "), "{text}");
+        assert!(
+            text.contains("[[realms.roles]]\n# a role\nname = "),
+            "{text}"
+        );
         assert!(text.contains("\"com.example\" = 1"), "{text}");
         let parsed: toml::Table = text.parse().unwrap();
         assert_eq!(
             parsed["realms"][0]["roles"][0]["allow"]["call"].as_bool(),
             Some(true)
         );
-        assert_eq!(parsed["realms"][0]["roles"][0]["name"].as_str(), Some("anon \"x\""));
+        assert_eq!(
+            parsed["realms"][0]["roles"][0]["name"].as_str(),
+            Some("anon \"x\"")
+        );
     }
 }

@@ -111,7 +111,11 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<Node, String> {
             // JSON's own parser decides what is valid JSON (YAML would take
             // more); the YAML parser then gives the lines.
             let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-                format!("line {}, column {}: invalid JSON: {e}", e.line(), e.column())
+                format!(
+                    "line {}, column {}: invalid JSON: {e}",
+                    e.line(),
+                    e.column()
+                )
             })?;
             match parse_yaml(text) {
                 Ok(node) => Ok(node),
@@ -142,7 +146,12 @@ fn from_json(v: serde_json::Value) -> Node {
 enum Open {
     List(usize, usize, Vec<Node>),
     /// Anchor, line, entries, and the key waiting for its value.
-    Map(usize, usize, Vec<(String, usize, Node)>, Option<(String, usize)>),
+    Map(
+        usize,
+        usize,
+        Vec<(String, usize, Node)>,
+        Option<(String, usize)>,
+    ),
 }
 
 #[derive(Default)]
@@ -219,7 +228,9 @@ impl MarkedEventReceiver for Builder {
                 };
                 self.push(node, 0);
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Open::List(anchor, line, Vec::new())),
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push(Open::List(anchor, line, Vec::new()))
+            }
             Event::MappingStart(anchor, _) => {
                 self.stack.push(Open::Map(anchor, line, Vec::new(), None))
             }
@@ -251,15 +262,18 @@ impl MarkedEventReceiver for Builder {
 fn parse_yaml(text: &str) -> Result<Node, String> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser
-        .load(&mut builder, false)
-        .map_err(|e| format!("line {}, column {}: invalid YAML: {}", e.marker().line(), e.marker().col() + 1, e.info()))?;
+    parser.load(&mut builder, false).map_err(|e| {
+        format!(
+            "line {}, column {}: invalid YAML: {}",
+            e.marker().line(),
+            e.marker().col() + 1,
+            e.info()
+        )
+    })?;
     if let Some(e) = builder.error {
         return Err(e);
     }
-    builder
-        .root
-        .ok_or_else(|| "the file is empty".to_owned())
+    builder.root.ok_or_else(|| "the file is empty".to_owned())
 }
 
 #[cfg(test)]
@@ -269,7 +283,8 @@ mod tests {
     #[test]
     fn json_and_yaml_give_the_same_tree_with_lines() {
         let json = "{\n  \"version\": 2,\n  \"workers\": [\n    {\"type\": \"router\", \"ratio\": 1.5, \"on\": true, \"x\": null}\n  ]\n}\n";
-        let yaml = "version: 2\nworkers:\n  - type: router\n    ratio: 1.5\n    on: true\n    x: null\n";
+        let yaml =
+            "version: 2\nworkers:\n  - type: router\n    ratio: 1.5\n    on: true\n    x: null\n";
         let j = parse(json, Format::Json).unwrap();
         let y = parse(yaml, Format::Yaml).unwrap();
         let jw = &j.get("workers").unwrap().items()[0];
