@@ -156,3 +156,76 @@ fn picks_a_worker_and_says_which_exist() {
         Err(ImportError::Syntax(_))
     ));
 }
+
+/// A hand-written TOML file with Crossbar.io keys shardwamp does not take
+/// gets why and what to do, at the key's line, never "unknown field".
+#[test]
+fn the_toml_loader_explains_crossbar_keys_it_does_not_take() {
+    let cases = [
+        ("[router]\npythonpath = [\"..\"]\n", 2, "runs no Python"),
+        (
+            "[[transports]]\ntype = \"web\"\nendpoint = { type = \"tcp\", port = 1 }\n",
+            2,
+            "shardwamp import crossbar",
+        ),
+        (
+            "[[transports]]\ntype = \"websocket\"\nserializers = [\"json\", \"ubjson\"]\nendpoint = { type = \"tcp\", port = 1 }\n",
+            3,
+            "Remove \"ubjson\"",
+        ),
+        (
+            "[[transports]]\ntype = \"websocket\"\nendpoint = { type = \"tcp\", port = 1 }\n[transports.auth.cookie]\n",
+            4,
+            "cookie",
+        ),
+        (
+            "[[realms]]\nname = \"realm1\"\nrlinks = []\n",
+            3,
+            "router-to-router links",
+        ),
+    ];
+    for (text, line, words) in cases {
+        let err = Config::from_str_with_env(text, |_| None).unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(err.line(), Some(line), "{msg}");
+        assert!(msg.contains(words), "{msg}");
+        assert!(!msg.contains("unknown field"), "{msg}");
+    }
+    // A typo is still a typo.
+    let err = Config::from_str_with_env("[router]\nshardz = 2\n", |_| None).unwrap_err();
+    assert!(err.to_string().contains("unknown field `shardz`"), "{err}");
+}
+
+#[test]
+fn keys_that_work_now_load_from_toml() {
+    let text = r#"
+[router]
+id = "worker001"
+
+[[realms]]
+name = "realm1"
+store = { type = "memory", limit = 50, event-history = [{ uri = "com.x.", match = "prefix" }] }
+[[realms.roles]]
+name = "anonymous"
+allow-by-default = true
+
+[[transports]]
+type = "websocket"
+endpoint = { type = "tcp", port = "${PORT}" }
+options = { allow_null_origin = true, enable_webstatus = false, fail_by_drop = true, echo_close_codereason = true }
+auth = { anonymous = { type = "static", role = "anonymous", realm = "realm1" } }
+
+[[transports]]
+type = "rawsocket"
+endpoint = { type = "unix", path = "/tmp/x.sock", backlog = 32 }
+"#;
+    let c = Config::from_str_with_env(text, |_| Some("9000".into())).unwrap();
+    assert_eq!(c.router.id.as_deref(), Some("worker001"));
+    assert_eq!(c.realms[0].history_slot("com.x.y"), Some((0, 50)));
+    assert!(c.realms[0].roles[0].allow_by_default);
+    assert_eq!(c.transports[0].endpoint().to_string(), "tcp:0.0.0.0:9000");
+    let crate::config::Endpoint::Unix(u) = c.transports[1].endpoint() else {
+        panic!()
+    };
+    assert_eq!(u.backlog, 32);
+}
