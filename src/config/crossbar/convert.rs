@@ -357,6 +357,13 @@ fn store(cx: &mut Cx, s: &Node, path: &str) -> Table {
                 }
             },
             "limit" => cx.copy(&mut t, "limit", node),
+            "path" | "maxsize" | "buffer-flush" => cx.leave_out(
+                &mut t,
+                &at,
+                *line,
+                node,
+                "a database store's setting (Crossbar.io's cfxdb/LMDB store); shardwamp keeps event history in memory.".into(),
+            ),
             "event-history" => {
                 for (i, h) in node.items().iter().enumerate() {
                     let mut e = Table::default();

@@ -127,6 +127,10 @@ pub fn explain(key: &str) -> Option<Explanation> {
             "`paths` belongs to a web transport, which shardwamp does not serve yet (README's \"Not built yet\").",
             "Convert the file with `shardwamp import crossbar`, which serves the web transport's WebSocket path as a `websocket` transport.",
         ),
+        "maxsize" | "buffer-flush" => e(
+            "a database store's setting (Crossbar.io's cfxdb/LMDB store); shardwamp keeps event history in memory.",
+            "Leave it out.",
+        ),
         "call-queue" => e(
             "Crossbar.io's queued calls for busy callees are not built; a call with no free callee fails at once.",
             "Leave it out; add callees, or raise the callee's concurrency.",
