@@ -55,7 +55,7 @@
 //! Every [`ConfigError`] names the key and, for a file, the line and column:
 //!
 //! ```text
-//! line 12, column 15: transports[1].serializers: unknown serializer "ubjson", expected one of json, msgpack, cbor
+//! line 12, column 15: transports[1].serializers: unknown serializer "xml", expected one of json, msgpack, cbor
 //! ```
 //!
 //! No error text contains a ticket or a secret: a value substituted from the
@@ -218,7 +218,7 @@ impl fmt::Display for Place {
 /// Why a configuration could not be loaded, or is not valid.
 ///
 /// Display names the key and, for text, the line and column:
-/// `line 12, column 15: transports[1].serializers: unknown serializer "ubjson", ...`.
+/// `line 12, column 15: transports[1].serializers: unknown serializer "xml", ...`.
 /// No variant's text contains a ticket or a secret (see the module docs).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

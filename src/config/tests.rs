@@ -268,7 +268,7 @@ endpoint = {{ type = \"tcp\", port = 1 }}
 [[transports]]
 type = \"rawsocket\"
 id = \"b\"
-serializers = [\"json\", \"ubjson\"]
+serializers = [\"json\", \"xml\"]
 endpoint = {{ type = \"tcp\", port = 2 }}
 "
     );
@@ -276,7 +276,7 @@ endpoint = {{ type = \"tcp\", port = 2 }}
         &text,
         17,
         "transports[1].serializers",
-        r#"unknown serializer "ubjson""#,
+        r#"unknown serializer "xml""#,
     );
     assert!(matches!(e, ConfigError::Schema { .. }));
 
