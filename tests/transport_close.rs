@@ -132,13 +132,18 @@ fn an_oversize_message_gets_close_code_1009() {
         1 << 24,
     );
     let mut ws = connect(router.tcp_addr("ws").unwrap());
-    hello(&mut ws);
-    assert!(matches!(ws.read().unwrap(), WsMessage::Text(_)), "WELCOME");
-    let big = format!(r#"[16,1,{{}},"com.big",["{}"]]"#, "x".repeat(4096));
-    ws.send(WsMessage::text(big)).unwrap();
+    send_oversize(&mut ws);
     assert_eq!(close_code(&mut ws), Some(CloseCode::Size));
     let stats = router_stats(&router);
     assert_eq!(stats, (0, 1), "(protocol errors, oversize messages)");
+}
+
+/// Joins, then publishes a message of 4 KiB (over a 1 KiB limit).
+fn send_oversize(ws: &mut WebSocket<TcpStream>) {
+    hello(ws);
+    assert!(matches!(ws.read().unwrap(), WsMessage::Text(_)), "WELCOME");
+    let big = format!(r#"[16,1,{{}},"com.big",["{}"]]"#, "x".repeat(4096));
+    ws.send(WsMessage::text(big)).unwrap();
 }
 
 /// The shard's (transport_protocol_errors, oversize_messages).
@@ -315,10 +320,7 @@ fn fail_by_drop_ends_a_failed_connection_without_a_close_frame() {
         1 << 24,
     );
     let mut ws = connect(router.tcp_addr("ws").unwrap());
-    hello(&mut ws);
-    assert!(matches!(ws.read().unwrap(), WsMessage::Text(_)), "WELCOME");
-    let big = format!(r#"[16,1,{{}},"com.big",["{}"]]"#, "x".repeat(4096));
-    ws.send(WsMessage::text(big)).unwrap();
+    send_oversize(&mut ws);
     loop {
         match ws.read() {
             Ok(WsMessage::Close(f)) => panic!("a Close frame came: {f:?}"),
