@@ -83,7 +83,10 @@ mod tests {
         assert!(warning.unwrap().contains("chmod 600"));
         std::fs::write(&path, "garbage-content").unwrap();
         let e = read_key_file(&path).unwrap_err().to_string();
-        assert!(e.contains("key.priv") && !e.contains("garbage-content"), "{e}");
+        assert!(
+            e.contains("key.priv") && !e.contains("garbage-content"),
+            "{e}"
+        );
         assert!(read_key_file(&dir.join("missing")).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
