@@ -114,12 +114,21 @@ impl CsTable {
     }
 }
 
+/// Why a HELLO is refused: the ABORT's reason and message.
+struct Refused(&'static str, String);
+
+impl From<Refused> for AuthStep {
+    fn from(r: Refused) -> AuthStep {
+        abort(r.0, r.1)
+    }
+}
+
 /// A string in `authextra`, if present: `Err` aborts (not a string).
-fn extra_str<'a>(extra: &'a Dict, key: &str) -> Result<Option<&'a str>, AuthStep> {
+fn extra_str<'a>(extra: &'a Dict, key: &str) -> Result<Option<&'a str>, Refused> {
     match extra.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s.as_str())),
-        Some(other) => Err(abort(
+        Some(other) => Err(Refused(
             ERROR_PROTOCOL_VIOLATION,
             format!(
                 "HELLO.Details.authextra.{key} must be a string, found a {}",
@@ -130,11 +139,11 @@ fn extra_str<'a>(extra: &'a Dict, key: &str) -> Result<Option<&'a str>, AuthStep
 }
 
 /// 32 bytes as hex in `authextra`: `Err` aborts (malformed).
-fn extra_hex(extra: &Dict, key: &'static str) -> Result<Option<[u8; LEN]>, AuthStep> {
+fn extra_hex(extra: &Dict, key: &'static str) -> Result<Option<[u8; LEN]>, Refused> {
     match extra_str(extra, key)? {
         None => Ok(None),
         Some(s) => cs::decode_hex::<LEN>(s, key).map(Some).map_err(|e| {
-            abort(
+            Refused(
                 ERROR_PROTOCOL_VIOLATION,
                 format!("HELLO.Details.authextra.{key}: {e}"),
             )
@@ -143,8 +152,8 @@ fn extra_hex(extra: &Dict, key: &'static str) -> Result<Option<[u8; LEN]>, AuthS
 }
 
 /// The channel id of the binding the client asked for, from the connection's TLS.
-fn bound_channel(binding: &str, tls: Option<&TlsInfo>) -> Result<[u8; LEN], AuthStep> {
-    let failed = |m: String| Err(abort(ERROR_AUTHENTICATION_FAILED, m));
+fn bound_channel(binding: &str, tls: Option<&TlsInfo>) -> Result<[u8; LEN], Refused> {
+    let failed = |m: String| Err(Refused(ERROR_AUTHENTICATION_FAILED, m));
     if binding != BINDING_TLS_EXPORTER && binding != BINDING_TLS_UNIQUE {
         return failed(format!(
             "cryptosign channel binding {binding:?} is not supported (supported: \"tls-exporter\", \"tls-unique\")"
@@ -207,19 +216,19 @@ impl Authenticator {
                     "cryptosign authentication requires HELLO.Details.authextra.pubkey".to_owned(),
                 )
             }
-            Err(step) => return step,
+            Err(refused) => return refused.into(),
         };
         let binding = match extra_str(extra, "channel_binding") {
             Ok(b) => b,
-            Err(step) => return step,
+            Err(refused) => return refused.into(),
         };
         let channel_id = match binding.map(|b| bound_channel(b, tls)).transpose() {
             Ok(id) => id,
-            Err(step) => return step,
+            Err(refused) => return refused.into(),
         };
         let client_challenge = match extra_hex(extra, "challenge") {
             Ok(c) => c,
-            Err(step) => return step,
+            Err(refused) => return refused.into(),
         };
         let router_auth = match (client_challenge, &self.router_key) {
             (None, _) => None,

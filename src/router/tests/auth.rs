@@ -364,7 +364,8 @@ fn cryptosign_hello_challenge_authenticate() {
         other => panic!("{other:?}"),
     }
     // alice's key signed by another key; an unknown key; bad lengths: all denied alike.
-    let answers: Vec<(PrivateKey, Box<dyn Fn(&[u8; 32]) -> String>)> = vec![
+    type Answer<'a> = Box<dyn Fn(&[u8; 32]) -> String + 'a>;
+    let answers: Vec<(PrivateKey, Answer<'_>)> = vec![
         (
             alice.clone(),
             Box::new(|ch: &[u8; 32]| sign(mallory.signing_key(), ch, None)),
