@@ -233,6 +233,10 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
             serializers.join(", ")
         ));
     }
+    if let Some(key) = &spec.router_key {
+        // The public half only: what cryptosign clients may pin.
+        lines.push(format!("node key (public): {}", key.public_hex()));
+    }
     lines
 }
 

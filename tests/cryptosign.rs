@@ -101,6 +101,13 @@ realm = "shardwamp.management"
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
+    let node_public = PrivateKey::from_seed(&[7; 32]).public_hex();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        out.contains(&format!("node key (public): {node_public}")),
+        "{out}"
+    );
+    assert!(!out.contains(&"07".repeat(32)), "{out}");
     let mut child = Command::new(BIN)
         .args(["run", "--config"])
         .arg(&path)
