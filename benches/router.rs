@@ -510,6 +510,58 @@ fn main() {
     calls(&filter, "call/1-shard", 0);
     calls(&filter, "call/2-shards", 1);
     wampcra(&filter);
+    cryptosign(&filter);
+}
+
+/// Cryptosign: a challenge and a signed answer for a configured key, and for
+/// a key nobody lists (decoy), the client's signing outside the timing.
+fn cryptosign(filter: &str) {
+    use shardwamp::config::auth::TransportAuth;
+    use shardwamp::router::auth::{AuthStep, Authenticator};
+    use shardwamp::wamp::cryptosign::{self as cs, PrivateKey};
+    let user = PrivateKey::from_seed(&[1; 32]);
+    let stranger = PrivateKey::from_seed(&[2; 32]);
+    let config: TransportAuth = serde_json::from_value(serde_json::json!({
+        "cryptosign": {"type": "static", "principals": {
+            "alice": {"authorized_keys": [user.public_hex()], "role": "user"}}}
+    }))
+    .expect("auth config");
+    let auth = Authenticator::new(&config).expect("authenticator");
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+    for (who, key) in [("user", &user), ("decoy", &stranger)] {
+        let details = shardwamp::dict! {
+            "authmethods" => Value::List(vec![Value::from("cryptosign")]),
+            "authextra" => shardwamp::dict! {"pubkey" => key.public_hex()},
+        };
+        let case = format!("cryptosign/attempt/{who}");
+        if !case.contains(filter) {
+            continue;
+        }
+        // Signed answers prepared outside the timing loop.
+        let mut answers = Vec::new();
+        let per = time_per_op(|n| {
+            answers.clear();
+            let mut pendings = Vec::with_capacity(n as usize);
+            for i in 0..n {
+                let step = auth.hello("realm1", &details, None, i, "", &mut rng);
+                if let AuthStep::Challenge { extra, pending, .. } = step {
+                    let ch = extra.get("challenge").and_then(Value::as_str).unwrap_or("");
+                    let ch: [u8; 32] = cs::decode_hex(ch, "challenge").unwrap_or([0; 32]);
+                    answers.push(cs::sign(key.signing_key(), &ch, None));
+                    pendings.push(pending);
+                }
+            }
+            for (pending, answer) in pendings.into_iter().zip(&answers) {
+                black_box(auth.authenticate(pending, answer, &Dict::new()));
+            }
+        });
+        let _ = answers;
+        line(
+            &case,
+            per.as_nanos() as f64,
+            "ns/op (with the client's signing)",
+        );
+    }
 }
 
 /// WAMP-CRA for a configured (salted) user and for an unknown authid.
@@ -539,6 +591,7 @@ users = { joe = { secret = "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", role 
                     black_box(auth.hello(
                         "realm1",
                         &details,
+                        None,
                         i,
                         "2026-01-01T00:00:00.000Z",
                         &mut rng,
@@ -551,8 +604,14 @@ users = { joe = { secret = "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", role 
         if case.contains(filter) {
             let per = time_per_op(|n| {
                 for i in 0..n {
-                    let step =
-                        auth.hello("realm1", &details, i, "2026-01-01T00:00:00.000Z", &mut rng);
+                    let step = auth.hello(
+                        "realm1",
+                        &details,
+                        None,
+                        i,
+                        "2026-01-01T00:00:00.000Z",
+                        &mut rng,
+                    );
                     if let AuthStep::Challenge { pending, .. } = step {
                         black_box(auth.authenticate(pending, "bm9wZQ==", &Dict::new()));
                     }

@@ -39,6 +39,7 @@ fn start(ws: impl FnOnce(&mut WebSocketOptions), rs_max: usize) -> RouterHandle 
         listeners: vec![w, r],
         seed: Some(7),
         realm_transports: Vec::new(),
+        router_key: None,
     })
     .unwrap()
 }

@@ -17,7 +17,7 @@ pub const METHOD_ANONYMOUS: &str = "anonymous";
 pub const METHOD_TICKET: &str = "ticket";
 /// The WAMP-CRA method's name.
 pub const METHOD_WAMPCRA: &str = "wampcra";
-/// The WAMP-Cryptosign method's name (configuration parses; not supported yet).
+/// The WAMP-cryptosign method's name.
 pub const METHOD_CRYPTOSIGN: &str = "cryptosign";
 
 /// Default role of an anonymous session (Crossbar.io's default).
@@ -175,8 +175,7 @@ pub struct WampCraUser {
     pub keylen: Option<u32>,
 }
 
-/// Static cryptosign principals (parsed so that a Crossbar.io configuration
-/// loads; [`TransportAuth::check`] rejects it as not supported yet).
+/// Static cryptosign principals: `{"type": "static", "principals": {AUTHID: {...}}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CryptosignStatic {
@@ -189,12 +188,13 @@ pub struct CryptosignStatic {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CryptosignPrincipal {
-    /// Hex-encoded Ed25519 public keys the principal may authenticate with.
+    /// Hex-encoded Ed25519 public keys (32 bytes each) the principal may
+    /// authenticate with. Public, so not redacted.
     #[serde(default)]
     pub authorized_keys: Vec<String>,
     /// The role the principal is authenticated under.
     pub role: String,
-    /// The realm the principal is joined to.
+    /// The only realm the principal may join (any realm when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realm: Option<String>,
 }
@@ -218,7 +218,7 @@ pub struct TransportAuth {
     /// WAMP-CRA authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wampcra: Option<AuthMethodConfig<WampCraStatic>>,
-    /// Cryptosign authentication (not supported yet).
+    /// Cryptosign authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cryptosign: Option<AuthMethodConfig<CryptosignStatic>>,
 }
@@ -237,16 +237,25 @@ impl TransportAuth {
     }
 
     /// Checks the table can be used: fails on `"type": "dynamic"`
-    /// ([`AuthConfigError::DynamicNotSupported`]), on `cryptosign`
-    /// ([`AuthConfigError::MethodNotSupported`]), and on empty authids, roles
-    /// or secrets and zero PBKDF2 parameters. The router's authenticator is
-    /// built only from a table that passes.
+    /// ([`AuthConfigError::DynamicNotSupported`]), on empty authids, roles
+    /// or secrets, zero PBKDF2 parameters, and cryptosign keys that are not
+    /// 32 bytes of hex. The router's authenticator is built only from a
+    /// table that passes.
     pub fn check(&self) -> Result<(), AuthConfigError> {
-        if self.cryptosign.is_some() {
-            check_dynamic(METHOD_CRYPTOSIGN, &self.cryptosign)?;
-            return Err(AuthConfigError::MethodNotSupported {
-                method: METHOD_CRYPTOSIGN,
-            });
+        if let Some(c) = check_dynamic(METHOD_CRYPTOSIGN, &self.cryptosign)? {
+            for (authid, p) in &c.principals {
+                // A public key is no secret: any non-empty placeholder passes that check.
+                check_principal(METHOD_CRYPTOSIGN, authid, &p.role, &Secret::new("-"))?;
+                for (index, key) in p.authorized_keys.iter().enumerate() {
+                    if let Err(e) = crate::wamp::cryptosign::parse_public_key(key) {
+                        return Err(AuthConfigError::BadAuthorizedKey {
+                            authid: authid.clone(),
+                            index,
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+            }
         }
         if let Some(a) = check_dynamic(METHOD_ANONYMOUS, &self.anonymous)? {
             if a.role.is_empty() {
@@ -298,7 +307,7 @@ pub enum AuthConfigError {
         /// The configured authenticator procedure.
         authenticator: String,
     },
-    /// A method that is parsed but not implemented yet (cryptosign).
+    /// A method that is parsed but not implemented yet.
     #[error("authentication method {method:?} is not supported yet")]
     MethodNotSupported {
         /// The method's name.
@@ -325,6 +334,16 @@ pub enum AuthConfigError {
     EmptyAuthid {
         /// The method's name.
         method: &'static str,
+    },
+    /// A cryptosign principal's `authorized_keys` entry is not a public key.
+    #[error("cryptosign principal {authid:?}: authorized_keys[{index}]: {reason}")]
+    BadAuthorizedKey {
+        /// The principal.
+        authid: String,
+        /// The entry's index in `authorized_keys`.
+        index: usize,
+        /// What is wrong.
+        reason: String,
     },
     /// A salted WAMP-CRA user has `iterations` or `keylen` of 0.
     #[error("wampcra user {authid:?}: {field} must be at least 1")]

@@ -774,6 +774,7 @@ fn round_trip_everything_without_secrets() {
         cpus: Some(vec![0, 1]),
         io_memory: 4 * MIB,
         log_level: LogLevel::Debug,
+        node_key: Some("key.priv".into()),
     };
     c.realms[0].home_shard = Some(1);
     c.realms[0].store = Some(super::realm::StoreConfig {

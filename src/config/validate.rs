@@ -333,6 +333,11 @@ fn auth(auth: &TransportAuth, path: &KeyPath, roles: &HashSet<&str>, out: &mut V
             AuthConfigError::InvalidPbkdf2Parameter { authid, field } => {
                 principal(path, "wampcra", authid).key(field)
             }
+            AuthConfigError::BadAuthorizedKey { authid, index, .. } => {
+                principal(path, "cryptosign", authid)
+                    .key("authorized_keys")
+                    .index(*index)
+            }
         };
         out.push((at, e.to_string()));
     }

@@ -235,6 +235,9 @@ pub struct RouterCore {
     limits: HashMap<TransportId, SessionLimits>,
     /// Key of the decoy principals, the same on every shard (from the seed).
     decoy_key: [u8; 32],
+    /// The router's Ed25519 key (`[router] node_key`), for cryptosign's
+    /// router authentication; given to every transport's authenticator.
+    router_key: Option<crate::wamp::cryptosign::PrivateKey>,
     /// Failed authentications by (transport, peer IP).
     auth_failures: HashMap<(TransportId, String), FailureWindow>,
     /// When expired entries of `auth_failures` are next swept.
@@ -269,6 +272,7 @@ impl RouterCore {
             transports: HashMap::default(),
             limits: HashMap::default(),
             decoy_key: Self::decoy_key(seed),
+            router_key: None,
             auth_failures: HashMap::default(),
             next_failure_sweep: 0,
             last_lockout_log: None,
@@ -390,9 +394,16 @@ impl RouterCore {
         self.realm_by_name.get(name).copied()
     }
 
+    /// Sets the router's key (cryptosign router authentication) for the
+    /// transports set from now on: set it before [`RouterCore::set_transport`].
+    pub fn set_router_key(&mut self, key: Option<crate::wamp::cryptosign::PrivateKey>) {
+        self.router_key = key;
+    }
+
     /// Sets (or replaces) a transport's authentication.
     pub fn set_transport(&mut self, id: TransportId, mut auth: Authenticator) {
         auth.set_decoy_key(self.decoy_key);
+        auth.set_router_key(self.router_key.clone());
         self.transports.insert(id, Arc::new(auth));
     }
 

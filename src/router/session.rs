@@ -69,7 +69,6 @@ pub(crate) struct Conn {
     pub transport: TransportId,
     pub transport_details: Arc<Dict>,
     /// What the connection's TLS tells authentication; none on a plain connection.
-    #[allow(dead_code)] // read by cryptosign's channel binding and the tls method
     pub tls: Option<Arc<super::TlsInfo>>,
     pub state: ConnState,
     /// The peer's IP (from the transport details' `peer`), for the
@@ -293,7 +292,15 @@ impl RouterCore {
         };
         let session = crate::wamp::id::global_id(&mut self.rng);
         let now = self.now_iso();
-        let step = auth.hello(&realm_name, &details, session, &now, &mut self.rng);
+        let tls = self.conns.get(&conn).and_then(|c| c.tls.clone());
+        let step = auth.hello(
+            &realm_name,
+            &details,
+            tls.as_deref(),
+            session,
+            &now,
+            &mut self.rng,
+        );
         self.on_auth_step(conn, realm_id, session, details, step);
     }
 

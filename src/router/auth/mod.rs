@@ -15,6 +15,10 @@
 //!   object with `authid`, `authrole`, `authmethod`, `authprovider`, `nonce`,
 //!   `timestamp` and `session`; the signature is
 //!   `base64(HMAC-SHA256(secret, challenge))`, see [`crate::wamp::cra::sign`].
+//! * **cryptosign** — `CHALLENGE("cryptosign", {"challenge": HEX, "channel_binding"})`,
+//!   32 random bytes the client signs with its Ed25519 key, XOR the TLS
+//!   channel id when bound; router authentication when the client sends its
+//!   own challenge. See `cryptosign.rs` and [`crate::wamp::cryptosign`].
 //!
 //! **Salted WAMP-CRA users.** As in the spec ("the password itself is never
 //! stored, but only a key derived from the password and a password salt. This
@@ -64,8 +68,8 @@
 //!
 //! This file holds the [`Authenticator`], method selection and the
 //! challenge/answer types; each method is a file of its own: `anonymous.rs`,
-//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives). A new method
-//! (cryptosign) is a new file beside them, a [`PendingAuth`] kind and an arm
+//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives), `cryptosign.rs`.
+//! A new method is a new file beside them, a [`PendingAuth`] kind and an arm
 //! in [`Authenticator::hello`] and [`Authenticator::authenticate`].
 
 use std::collections::HashMap;
@@ -79,8 +83,9 @@ use sha2::Sha256;
 
 use crate::config::auth::{
     AnonymousStatic, AuthConfigError, AuthMethodConfig, Secret, TransportAuth, DEFAULT_ITERATIONS,
-    DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA,
+    DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_CRYPTOSIGN, METHOD_TICKET, METHOD_WAMPCRA,
 };
+use crate::wamp::cryptosign::PrivateKey;
 use crate::wamp::uris::{
     ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_NO_MATCHING_AUTH_METHOD,
     ERROR_PROTOCOL_VIOLATION,
@@ -89,10 +94,12 @@ use crate::wamp::value::{Dict, Value};
 
 mod anonymous;
 mod channel;
+mod cryptosign;
 mod ticket;
 mod wampcra;
 
 pub use channel::TlsInfo;
+use cryptosign::{ChannelId, CsTable};
 use ticket::TicketEntry;
 use wampcra::{CraEntry, CraShape};
 
@@ -123,7 +130,7 @@ pub struct AuthInfo {
     pub authid: String,
     /// The role the session is authenticated under.
     pub authrole: String,
-    /// The method used: `anonymous`, `ticket` or `wampcra`.
+    /// The method used: `anonymous`, `ticket`, `wampcra` or `cryptosign`.
     pub authmethod: String,
     /// Who vouched for the principal: `static` for configured principals.
     pub authprovider: String,
@@ -153,7 +160,20 @@ impl AuthInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PendingKind {
     Ticket,
-    WampCra { challenge: String },
+    WampCra {
+        challenge: String,
+    },
+    Cryptosign {
+        /// The 32 random bytes sent.
+        challenge: [u8; 32],
+        /// The TLS channel id when bound (redacted in `Debug`).
+        channel_id: Option<ChannelId>,
+        /// The public key the client announced.
+        pubkey: [u8; 32],
+        /// Whether the client named its authid (else it was inferred, and a
+        /// denial must not name it).
+        named: bool,
+    },
 }
 
 /// A challenge sent and not yet answered: the state the session keeps between
@@ -171,11 +191,12 @@ pub struct PendingAuth {
 }
 
 impl PendingAuth {
-    /// The method being performed (`ticket` or `wampcra`).
+    /// The method being performed (`ticket`, `wampcra` or `cryptosign`).
     pub fn method(&self) -> &'static str {
         match self.kind {
             PendingKind::Ticket => METHOD_TICKET,
             PendingKind::WampCra { .. } => METHOD_WAMPCRA,
+            PendingKind::Cryptosign { .. } => METHOD_CRYPTOSIGN,
         }
     }
 
@@ -236,6 +257,10 @@ pub struct Authenticator {
     wampcra: Option<HashMap<String, CraEntry>>,
     /// The configured WAMP-CRA users' shapes, in authid order (decoys copy one).
     cra_shapes: Vec<CraShape>,
+    cryptosign: Option<CsTable>,
+    /// The router's own key, for cryptosign's router authentication (`Debug`
+    /// shows only its public half).
+    router_key: Option<PrivateKey>,
     /// Key of the decoy principals (never logged).
     decoy_key: [u8; 32],
     /// Whether sessions through this transport are the router's own
@@ -249,6 +274,8 @@ impl fmt::Debug for Authenticator {
             .field("anonymous", &self.anonymous)
             .field("ticket", &self.ticket)
             .field("wampcra", &self.wampcra)
+            .field("cryptosign", &self.cryptosign)
+            .field("router_key", &self.router_key)
             .field("decoy_key", &"<redacted>")
             .field("internal", &self.internal)
             .finish()
@@ -309,11 +336,17 @@ impl Authenticator {
             }
             _ => None,
         };
+        let cryptosign = match &config.cryptosign {
+            Some(AuthMethodConfig::Static(c)) => Some(CsTable::new(c)),
+            _ => None,
+        };
         Ok(Authenticator {
             anonymous,
             ticket,
             wampcra,
             cra_shapes,
+            cryptosign,
+            router_key: None,
             decoy_key: rand::random(),
             internal: false,
         })
@@ -347,20 +380,28 @@ impl Authenticator {
             METHOD_ANONYMOUS => self.anonymous.is_some(),
             METHOD_TICKET => self.ticket.is_some(),
             METHOD_WAMPCRA => self.wampcra.is_some(),
+            METHOD_CRYPTOSIGN => self.cryptosign.is_some(),
             _ => false,
         }
     }
 
-    /// The methods this transport offers, in the order `anonymous`, `ticket`, `wampcra`.
+    /// The methods this transport offers, in the order `anonymous`, `ticket`,
+    /// `wampcra`, `cryptosign`.
     pub fn methods(&self) -> impl Iterator<Item = &'static str> + '_ {
-        [METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA]
-            .into_iter()
-            .filter(move |m| self.offers(m))
+        [
+            METHOD_ANONYMOUS,
+            METHOD_TICKET,
+            METHOD_WAMPCRA,
+            METHOD_CRYPTOSIGN,
+        ]
+        .into_iter()
+        .filter(move |m| self.offers(m))
     }
 
     /// Answers a `HELLO` for `realm` with `details` (`HELLO.Details`).
     ///
-    /// `session_id` is the ID the session will get (it is bound into the
+    /// `tls` is what the connection's TLS tells authentication (none on a
+    /// plain connection): cryptosign's channel binding reads it. `session_id` is the ID the session will get (it is bound into the
     /// WAMP-CRA challenge), `now_iso8601` the current UTC time such as
     /// `2014-06-22T16:51:41.643Z`, and `rng` a cryptographically secure source
     /// for nonces and anonymous authids.
@@ -373,6 +414,7 @@ impl Authenticator {
         &self,
         realm: &str,
         details: &Dict,
+        tls: Option<&TlsInfo>,
         session_id: u64,
         now_iso8601: &str,
         rng: &mut R,
@@ -437,6 +479,9 @@ impl Authenticator {
         match method {
             METHOD_ANONYMOUS => self.hello_anonymous(realm, details, rng),
             METHOD_TICKET => self.hello_ticket(realm, authid, session_id),
+            METHOD_CRYPTOSIGN => {
+                self.hello_cryptosign(realm, authid, details, tls, session_id, rng)
+            }
             _ => self.hello_wampcra(realm, authid, session_id, now_iso8601, rng),
         }
     }
@@ -454,7 +499,7 @@ impl Authenticator {
     /// came from: `WELCOME`, or `ABORT` `wamp.error.authentication_denied` when
     /// the ticket or signature is wrong. Comparisons run in constant time.
     ///
-    /// `extra` (`AUTHENTICATE.Extra`) is not used by ticket and WAMP-CRA.
+    /// `extra` (`AUTHENTICATE.Extra`) is not used by ticket, WAMP-CRA and cryptosign.
     pub fn authenticate(&self, pending: PendingAuth, signature: &str, extra: &Dict) -> AuthStep {
         let _ = extra;
         // A decoy, or a principal removed since the challenge, is checked
@@ -474,20 +519,31 @@ impl Authenticator {
                     }
                 }
             }
+            PendingKind::Cryptosign {
+                challenge,
+                channel_id,
+                pubkey,
+                ..
+            } => self.check_cryptosign(&pending, challenge, channel_id.as_ref(), pubkey, signature),
         };
         if !ok {
-            return abort(
-                ERROR_AUTHENTICATION_DENIED,
-                format!(
-                    "{} authentication as {:?} failed: invalid {}",
+            let what = match pending.kind {
+                PendingKind::Ticket => "ticket",
+                PendingKind::WampCra { .. } | PendingKind::Cryptosign { .. } => "signature",
+            };
+            let message = match pending.kind {
+                // An inferred authid is not named: that would tell which
+                // principal a public key belongs to.
+                PendingKind::Cryptosign { named: false, .. } => {
+                    format!("{} authentication failed: invalid {what}", pending.method())
+                }
+                _ => format!(
+                    "{} authentication as {:?} failed: invalid {what}",
                     pending.method(),
                     pending.authid,
-                    match pending.kind {
-                        PendingKind::Ticket => "ticket",
-                        PendingKind::WampCra { .. } => "signature",
-                    }
                 ),
-            );
+            };
+            return abort(ERROR_AUTHENTICATION_DENIED, message);
         }
         let authmethod = pending.method().to_owned();
         AuthStep::Welcome(AuthInfo {
@@ -539,7 +595,7 @@ mod tests {
     }
 
     fn hello(a: &Authenticator, details: Dict) -> AuthStep {
-        a.hello("realm1", &details, 3251278072152162, NOW, &mut rng())
+        a.hello("realm1", &details, None, 3251278072152162, NOW, &mut rng())
     }
 
     fn methods(list: &[&str]) -> Value {
@@ -597,7 +653,7 @@ mod tests {
         .unwrap();
         let a = Authenticator::new(&cfg).unwrap();
         assert_eq!(welcome(hello(&a, Dict::new())).authrole, "public");
-        let other = a.hello("realm2", &Dict::new(), 1, NOW, &mut rng());
+        let other = a.hello("realm2", &Dict::new(), None, 1, NOW, &mut rng());
         assert_eq!(reason(&other), ERROR_AUTHENTICATION_DENIED);
     }
 
@@ -833,7 +889,7 @@ mod tests {
             let mut pendings = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 let d = dict! {"authmethods" => methods(&["wampcra"]), "authid" => who};
-                let (_, _, p) = challenge(a.hello("realm1", &d, 1, NOW, &mut r));
+                let (_, _, p) = challenge(a.hello("realm1", &d, None, 1, NOW, &mut r));
                 pendings.push(p);
             }
             let hello = t.elapsed() / n;
@@ -1000,7 +1056,7 @@ mod tests {
     }
 
     #[test]
-    fn dynamic_and_cryptosign_are_typed_errors() {
+    fn dynamic_is_a_typed_error_and_cryptosign_compiles() {
         let cfg: TransportAuth = serde_json::from_str(
             r#"{"ticket": {"type": "dynamic", "authenticator": "com.example.authenticate"}}"#,
         )
@@ -1020,12 +1076,18 @@ mod tests {
                 "role": "user", "realm": "realm1"}}}}"#,
         )
         .unwrap();
-        assert_eq!(
+        let a = Authenticator::new(&cfg).unwrap();
+        assert_eq!(a.methods().collect::<Vec<_>>(), ["cryptosign"]);
+        // A key that is not 32 bytes of hex is refused.
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"cryptosign": {"type": "static", "principals": {"alice": {
+                "authorized_keys": ["545efb0a"], "role": "user"}}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
             Authenticator::new(&cfg).unwrap_err(),
-            AuthConfigError::MethodNotSupported {
-                method: "cryptosign"
-            }
-        );
+            AuthConfigError::BadAuthorizedKey { index: 0, .. }
+        ));
     }
 
     #[test]
@@ -1079,7 +1141,7 @@ mod tests {
         let a = auth();
         let mut r = rng();
         let dyn_rng: &mut dyn RngCore = &mut r;
-        let step = a.hello("realm1", &Dict::new(), 1, NOW, dyn_rng);
+        let step = a.hello("realm1", &Dict::new(), None, 1, NOW, dyn_rng);
         welcome(step);
     }
 }
