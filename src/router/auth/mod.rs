@@ -68,7 +68,7 @@
 //! (cryptosign) is a new file beside them, a [`PendingAuth`] kind and an arm
 //! in [`Authenticator::hello`] and [`Authenticator::authenticate`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
@@ -78,8 +78,8 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use crate::config::auth::{
-    AnonymousStatic, AuthConfigError, AuthMethodConfig, Secret, TransportAuth, DEFAULT_ITERATIONS,
-    DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA,
+    AnonymousStatic, AuthConfigError, AuthMethodConfig, DynamicAuth, Secret, TransportAuth,
+    DEFAULT_ITERATIONS, DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA,
 };
 use crate::wamp::uris::{
     ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_NO_MATCHING_AUTH_METHOD,
@@ -89,15 +89,25 @@ use crate::wamp::value::{Dict, Value};
 
 mod anonymous;
 mod channel;
+pub mod dynamic;
 mod ticket;
 mod wampcra;
 
 pub use channel::TlsInfo;
+pub use dynamic::{AskFailure, DynamicAsk, DynamicPending, PROVIDER_DYNAMIC};
 use ticket::TicketEntry;
 use wampcra::{CraEntry, CraShape};
 
 /// `authprovider` of every static (configured) principal.
 pub const PROVIDER_STATIC: &str = "static";
+
+/// The dynamic entry of a method's configuration, if it is dynamic.
+fn dynamic_of<S>(cfg: &Option<AuthMethodConfig<S>>) -> Option<&DynamicAuth> {
+    match cfg {
+        Some(AuthMethodConfig::Dynamic(d)) => Some(d),
+        _ => None,
+    }
+}
 
 /// HMAC-SHA256 of `parts` (joined with NUL) under the decoy key: the
 /// deterministic material of a decoy principal.
@@ -129,6 +139,9 @@ pub struct AuthInfo {
     pub authprovider: String,
     /// Extra data for `WELCOME.Details.authextra`.
     pub authextra: Option<Dict>,
+    /// The realm the session joins instead of the one it asked for (a
+    /// dynamic authenticator may redirect it); `None`: the realm asked for.
+    pub realm: Option<String>,
 }
 
 impl AuthInfo {
@@ -150,15 +163,31 @@ impl AuthInfo {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum PendingKind {
     Ticket,
-    WampCra { challenge: String },
+    WampCra {
+        challenge: String,
+    },
+    /// A ticket the dynamic authenticator will check (asked at AUTHENTICATE).
+    DynTicket {
+        authextra: Option<Dict>,
+    },
+    /// A WAMP-CRA challenge under a secret a dynamic authenticator gave.
+    DynWampCra {
+        challenge: String,
+        /// The user's key (redacted in `Debug`).
+        key: Secret,
+        redirect: Option<String>,
+        authextra: Option<Dict>,
+    },
 }
 
 /// A challenge sent and not yet answered: the state the session keeps between
-/// `CHALLENGE` and `AUTHENTICATE`. Holds no secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `CHALLENGE` and `AUTHENTICATE`. Holds no secret but, for a dynamic
+/// WAMP-CRA user, the key its authenticator gave (a [`Secret`], redacted in
+/// `Debug`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingAuth {
     kind: PendingKind,
     authid: String,
@@ -174,8 +203,8 @@ impl PendingAuth {
     /// The method being performed (`ticket` or `wampcra`).
     pub fn method(&self) -> &'static str {
         match self.kind {
-            PendingKind::Ticket => METHOD_TICKET,
-            PendingKind::WampCra { .. } => METHOD_WAMPCRA,
+            PendingKind::Ticket | PendingKind::DynTicket { .. } => METHOD_TICKET,
+            PendingKind::WampCra { .. } | PendingKind::DynWampCra { .. } => METHOD_WAMPCRA,
         }
     }
 
@@ -221,6 +250,16 @@ pub enum AuthStep {
         /// Human-readable detail (never contains a secret).
         message: String,
     },
+    /// Call a dynamic authenticator, then hand its answer to
+    /// [`Authenticator::answer`].
+    Ask(Box<DynamicAsk>),
+    /// Send `ABORT(reason)`, an error URI a dynamic authenticator raised.
+    Deny {
+        /// The authenticator's error URI.
+        reason: String,
+        /// Its message.
+        message: String,
+    },
 }
 
 fn abort(reason: &'static str, message: String) -> AuthStep {
@@ -241,6 +280,8 @@ pub struct Authenticator {
     /// Whether sessions through this transport are the router's own
     /// (components' internal transports): see [`Authenticator::internal`].
     internal: bool,
+    /// Methods authenticated by a dynamic authenticator, by name.
+    dynamic: BTreeMap<&'static str, DynamicAuth>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -251,6 +292,7 @@ impl fmt::Debug for Authenticator {
             .field("wampcra", &self.wampcra)
             .field("decoy_key", &"<redacted>")
             .field("internal", &self.internal)
+            .field("dynamic", &self.dynamic)
             .finish()
     }
 }
@@ -309,6 +351,16 @@ impl Authenticator {
             }
             _ => None,
         };
+        let mut dynamic = BTreeMap::new();
+        for (method, entry) in [
+            (METHOD_ANONYMOUS, dynamic_of(&config.anonymous)),
+            (METHOD_TICKET, dynamic_of(&config.ticket)),
+            (METHOD_WAMPCRA, dynamic_of(&config.wampcra)),
+        ] {
+            if let Some(d) = entry {
+                dynamic.insert(method, d.clone());
+            }
+        }
         Ok(Authenticator {
             anonymous,
             ticket,
@@ -316,6 +368,7 @@ impl Authenticator {
             cra_shapes,
             decoy_key: rand::random(),
             internal: false,
+            dynamic,
         })
     }
 
@@ -343,6 +396,9 @@ impl Authenticator {
 
     /// Whether this transport offers `method`.
     pub fn offers(&self, method: &str) -> bool {
+        if self.dynamic.contains_key(method) {
+            return true;
+        }
         match method {
             METHOD_ANONYMOUS => self.anonymous.is_some(),
             METHOD_TICKET => self.ticket.is_some(),
@@ -434,6 +490,9 @@ impl Authenticator {
                 ),
             );
         };
+        if let Some((method, entry)) = self.dynamic.get_key_value(method) {
+            return self.hello_dynamic(method, entry, realm, authid, details, session_id);
+        }
         match method {
             METHOD_ANONYMOUS => self.hello_anonymous(details, rng),
             METHOD_TICKET => self.hello_ticket(realm, authid, session_id),
@@ -457,12 +516,63 @@ impl Authenticator {
     /// `extra` (`AUTHENTICATE.Extra`) is not used by ticket and WAMP-CRA.
     pub fn authenticate(&self, pending: PendingAuth, signature: &str, extra: &Dict) -> AuthStep {
         let _ = extra;
+        let pending = match pending.kind {
+            PendingKind::DynTicket { authextra } => {
+                let p = PendingAuth {
+                    kind: PendingKind::Ticket,
+                    ..pending
+                };
+                return self.ticket_ask(p, signature, authextra);
+            }
+            PendingKind::DynWampCra {
+                ref challenge,
+                ref key,
+                ..
+            } => {
+                return match wampcra::cra_verify(key.expose(), challenge, signature) {
+                    None => abort(
+                        ERROR_AUTHENTICATION_FAILED,
+                        "could not compute the wampcra signature".to_owned(),
+                    ),
+                    Some(false) => abort(
+                        ERROR_AUTHENTICATION_DENIED,
+                        format!(
+                            "wampcra authentication as {:?} failed: invalid signature",
+                            pending.authid
+                        ),
+                    ),
+                    Some(true) => {
+                        let PendingKind::DynWampCra {
+                            redirect,
+                            authextra,
+                            ..
+                        } = pending.kind
+                        else {
+                            return abort(ERROR_AUTHENTICATION_FAILED, String::new());
+                        };
+                        AuthStep::Welcome(AuthInfo {
+                            authid: pending.authid,
+                            authrole: pending.authrole,
+                            authmethod: METHOD_WAMPCRA.to_owned(),
+                            authprovider: PROVIDER_DYNAMIC.to_owned(),
+                            authextra,
+                            realm: redirect,
+                        })
+                    }
+                };
+            }
+            _ => pending,
+        };
         // A decoy, or a principal removed since the challenge, is checked
         // against a decoy secret (the same work) and denied like a wrong password.
         // The decoy secret is derived for real principals too, so both cost the same.
         let decoy_secret = self.decoy_secret(&pending.authid);
         let ok = match &pending.kind {
-            PendingKind::Ticket => self.check_ticket(&pending, signature, &decoy_secret),
+            PendingKind::Ticket
+            | PendingKind::DynTicket { .. }
+            | PendingKind::DynWampCra { .. } => {
+                self.check_ticket(&pending, signature, &decoy_secret)
+            }
             PendingKind::WampCra { challenge } => {
                 match self.check_wampcra(&pending, challenge, signature, &decoy_secret) {
                     Some(ok) => ok,
@@ -483,8 +593,8 @@ impl Authenticator {
                     pending.method(),
                     pending.authid,
                     match pending.kind {
-                        PendingKind::Ticket => "ticket",
-                        PendingKind::WampCra { .. } => "signature",
+                        PendingKind::Ticket | PendingKind::DynTicket { .. } => "ticket",
+                        PendingKind::WampCra { .. } | PendingKind::DynWampCra { .. } => "signature",
                     }
                 ),
             );
@@ -496,6 +606,7 @@ impl Authenticator {
             authmethod,
             authprovider: PROVIDER_STATIC.to_owned(),
             authextra: None,
+            realm: None,
         })
     }
 }
@@ -628,6 +739,7 @@ mod tests {
                 authmethod: "ticket".into(),
                 authprovider: "static".into(),
                 authextra: None,
+                realm: None,
             }
         );
     }
@@ -993,15 +1105,23 @@ mod tests {
             r#"{"ticket": {"type": "dynamic", "authenticator": "com.example.authenticate"}}"#,
         )
         .unwrap();
+        assert!(Authenticator::new(&cfg).unwrap().offers("ticket"));
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"ticket": {"type": "dynamic", "authenticator": "com.example.authenticate", "timeout": 0}}"#,
+        )
+        .unwrap();
         let err = Authenticator::new(&cfg).unwrap_err();
-        assert_eq!(
-            err,
-            AuthConfigError::DynamicNotSupported {
-                method: "ticket",
-                authenticator: "com.example.authenticate".into()
-            }
+        assert!(
+            matches!(
+                err,
+                AuthConfigError::InvalidDynamic {
+                    method: "ticket",
+                    key: "timeout",
+                    ..
+                }
+            ),
+            "{err:?}"
         );
-        assert!(err.to_string().contains("not supported yet"));
         let cfg: TransportAuth = serde_json::from_str(
             r#"{"cryptosign": {"type": "static", "principals": {"alice": {
                 "authorized_keys": ["545efb0a2192db8d43f118e9bf9aee081466e1ef36c708b96ee6f62dddad9122"],
