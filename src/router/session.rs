@@ -634,14 +634,18 @@ impl RouterCore {
                 "testament_meta_api" => true,
             })
         };
-        dict! {
+        let mut d = dict! {
             "realm" => info.realm.as_str(),
             "authid" => info.authid.as_str(),
             "authrole" => info.authrole.as_str(),
             "authmethod" => info.authmethod.as_str(),
             "authprovider" => info.authprovider.as_str(),
             "roles" => Value::Dict(dict! { "broker" => Value::Dict(broker), "dealer" => Value::Dict(dealer) }),
+        };
+        if let Some(extra) = &info.authextra {
+            d.insert("authextra".into(), Value::Dict(extra.clone()));
         }
+        d
     }
 
     /// The home shard answered a join.

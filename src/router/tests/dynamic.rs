@@ -148,6 +148,12 @@ fn a_ticket_checked_by_a_dynamic_authenticator_on_another_shard() {
             assert_eq!(w.get("authrole"), Some(&Value::from("anonymous")));
             assert_eq!(w.get("authmethod"), Some(&Value::from("ticket")));
             assert_eq!(w.get("authprovider"), Some(&Value::from("dynamic")));
+            assert_eq!(
+                w.get("authextra")
+                    .and_then(Value::as_dict)
+                    .and_then(|e| e.get("x")),
+                Some(&Value::UInt(1))
+            );
             goodbye(&mut s, c);
         } else {
             raise(
