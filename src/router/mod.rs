@@ -41,6 +41,8 @@
 //! | `meta.rs` | the meta API and testaments |
 //! | `realm.rs` | what a shard holds for a realm: roles, local sessions, home state (session directory, ids, pending replica updates), composing the broker's and dealer's state |
 //! | `peer.rs` | the mesh messages |
+//! | `internal.rs` | the router's own calls (to dynamic authenticators and authorizers): an invocation without a calling session |
+//! | `authorizer.rs` | dynamic authorizers: asking them, the order of a session's messages while one waits, the cache's upkeep |
 //! | `options.rs`, `limits.rs` | option parsing and limits both broker and dealer use |
 //! | [`auth`], [`authz`], [`matcher`], [`stats`] | authentication, authorization, pattern tables, counters |
 //!

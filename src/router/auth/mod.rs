@@ -64,9 +64,13 @@
 //!
 //! This file holds the [`Authenticator`], method selection and the
 //! challenge/answer types; each method is a file of its own: `anonymous.rs`,
-//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives). A new method
-//! (cryptosign) is a new file beside them, a [`PendingAuth`] kind and an arm
-//! in [`Authenticator::hello`] and [`Authenticator::authenticate`].
+//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives), and
+//! `dynamic.rs` for methods configured `"type": "dynamic"` (the
+//! authenticator procedure is asked: [`AuthStep::Ask`], then
+//! [`Authenticator::answer`]). A new method (cryptosign) is a new file beside
+//! them, a [`PendingAuth`] kind and an arm in [`Authenticator::hello`] and
+//! [`Authenticator::authenticate`], and for its dynamic form an arm in
+//! `dynamic.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -1134,6 +1138,44 @@ mod tests {
                 method: "cryptosign"
             }
         );
+    }
+
+    #[test]
+    fn dynamic_secrets_not_in_debug() {
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"ticket": {"type": "dynamic", "authenticator": "com.auth"},
+                "wampcra": {"type": "dynamic", "authenticator": "com.auth"}}"#,
+        )
+        .unwrap();
+        let a = Authenticator::new(&cfg).unwrap();
+        let (_, _, pending) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["ticket"]), "authid" => "joe"},
+        ));
+        let ask = a.authenticate(pending, "tick3t!!", &Dict::new());
+        assert!(matches!(ask, AuthStep::Ask(_)), "{ask:?}");
+        assert!(!format!("{ask:?}").contains("tick3t!!"));
+        let AuthStep::Ask(ask) = hello(
+            &a,
+            dict! {"authmethods" => methods(&["wampcra"]), "authid" => "joe"},
+        ) else {
+            panic!("wampcra asks at HELLO")
+        };
+        let step = a.answer(
+            ask.pending,
+            Ok(Value::Dict(dict! {"secret" => "s3cr3t!!", "role" => "r"})),
+            NOW,
+            &mut rng(),
+        );
+        let (method, _, pending) = challenge(step.clone());
+        assert_eq!(method, "wampcra");
+        for text in [
+            format!("{step:?}"),
+            format!("{pending:?}"),
+            format!("{a:?}"),
+        ] {
+            assert!(!text.contains("s3cr3t!!"), "{text}");
+        }
     }
 
     #[test]
