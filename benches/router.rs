@@ -187,6 +187,7 @@ fn realm() -> RealmConfig {
                 cache: false,
             }],
             authorizer: None,
+            allow_by_default: false,
         }],
     );
     r.home_shard = Some(0);
@@ -534,6 +535,7 @@ fn authz(filter: &str, case: &str) {
         name: "dyn".into(),
         permissions: vec![],
         authorizer: Some("com.bench.authorize".into()),
+        allow_by_default: false,
     });
     let mut s = Sim::new(2, 7);
     s.start_realm(0, r);

@@ -28,6 +28,24 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum ImportFrom {
+    /// Convert the router worker of a Crossbar.io node config (config.json
+    /// or config.yaml) to commented TOML, printed (or written with -o); what
+    /// was changed or left out is said in the TOML's comments and on stderr,
+    /// with the line, why, and what to do.
+    Crossbar {
+        /// The Crossbar.io config file (.json, .yaml or .yml).
+        file: PathBuf,
+        /// Which router worker to convert, by id or index (default: the first).
+        #[arg(long)]
+        worker: Option<String>,
+        /// Write the TOML to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the router (with the embedded default configuration when no file is given).
     Run {
@@ -43,6 +61,11 @@ enum Command {
     },
     /// Print a commented example configuration.
     Init,
+    /// Convert another router's configuration to shardwamp's TOML.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
     /// Run a controller operation on a running router (its management realm)
     /// and print the result as JSON.
     #[command(after_help = ctl_after_help())]
@@ -284,6 +307,55 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
+/// `import crossbar`: converts, writes the TOML, reports the notes and
+/// whether the result loads.
+fn import_crossbar(
+    file: &PathBuf,
+    worker: Option<&str>,
+    output: Option<&PathBuf>,
+) -> Result<(), String> {
+    use shardwamp::config::crossbar::{self, Format, Verdict};
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let out = crossbar::import(
+        &text,
+        Format::from_path(file),
+        &file.display().to_string(),
+        worker,
+    )
+    .map_err(|e| format!("{}: {e}", file.display()))?;
+    match output {
+        Some(path) => std::fs::write(path, &out.toml)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        None => print!("{}", out.toml),
+    }
+    let changed = out
+        .notes
+        .iter()
+        .filter(|n| n.verdict == Verdict::Changed)
+        .count();
+    let left_out = out.notes.len() - changed;
+    eprintln!(
+        "{}: converted; {changed} key(s) changed, {left_out} left out (each explained in the TOML):",
+        file.display()
+    );
+    for n in &out.notes {
+        eprintln!("  {n}");
+    }
+    if !out.env.is_empty() {
+        eprintln!(
+            "it reads these environment variables: {}",
+            out.env.join(", ")
+        );
+    }
+    // Whether it loads, with any value for the variables it reads.
+    match Config::from_str_with_env(&out.toml, |_| Some("0".to_owned())) {
+        Ok(_) => eprintln!("the converted configuration loads; run `shardwamp check -c FILE` on it where it will run"),
+        Err(e) => eprintln!("the converted configuration does not load yet: {e}"),
+    }
+    Ok(())
+}
+
 /// A command-line argument as a value: JSON when it parses, else a string.
 fn arg_value(s: &str) -> Value {
     match serde_json::from_str::<serde_json::Value>(s) {
@@ -388,6 +460,14 @@ fn main() -> ExitCode {
             print!("{}", init_config());
             Ok(())
         }
+        Command::Import {
+            from:
+                ImportFrom::Crossbar {
+                    file,
+                    worker,
+                    output,
+                },
+        } => import_crossbar(file, worker.as_deref(), output.as_ref()),
         Command::Ctl {
             url,
             realm,

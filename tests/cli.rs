@@ -279,7 +279,8 @@ fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
 }
 
 /// `systemctl restart`: a router that served clients on a fixed port starts
-/// again on it at once, after SIGTERM as after SIGKILL (the kernel keeps the
+/// again on it at once, after SIGTERM, SIGKILL or SIGINT (Ctrl-C; SIGTERM
+/// and SIGINT say GOODBYE to every session first) (the kernel keeps the
 /// closed connections in TIME_WAIT for a minute: listeners set SO_REUSEADDR),
 /// while a second router beside a running one is still refused.
 #[test]
@@ -330,7 +331,7 @@ endpoint = {{ type = "tcp", port = {admin}, interface = "127.0.0.1" }}
         ),
     )
     .unwrap();
-    for signal in [libc::SIGTERM, libc::SIGKILL, libc::SIGTERM] {
+    for signal in [libc::SIGTERM, libc::SIGKILL, libc::SIGINT] {
         let (mut child, url) = run_router(&path).unwrap_or_else(|stderr| {
             panic!("the router did not start again on port {port}: {stderr}")
         });
@@ -368,7 +369,7 @@ endpoint = {{ type = "tcp", port = {admin}, interface = "127.0.0.1" }}
         unsafe {
             libc::kill(child.id() as i32, signal);
         }
-        if signal == libc::SIGTERM {
+        if signal != libc::SIGKILL {
             for c in &mut clients {
                 assert!(matches!(c.recv(), Some(Message::Goodbye { .. })));
             }
@@ -706,4 +707,65 @@ fn ctl_an_unknown_operation_lists_the_valid_ones() {
     for o in shardwamp::control::OPERATIONS {
         assert!(err.contains(o.name), "{}: {err}", o.name);
     }
+}
+
+/// `run` and `check` given a Crossbar.io config say to import it.
+#[test]
+fn a_crossbar_config_given_to_run_says_to_import_it() {
+    let dir = std::env::temp_dir().join(format!("shardwamp-cli-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["config.json", "config.yaml"] {
+        let path = dir.join(name);
+        std::fs::write(&path, "{\"version\": 2, \"workers\": []}\n").unwrap();
+        for cmd in ["run", "check"] {
+            let out = Command::new(BIN)
+                .args([cmd, "--config"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(!out.status.success());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("shardwamp import crossbar") && !err.contains("invalid TOML"),
+                "{cmd} {name}: {err}"
+            );
+        }
+    }
+    // import writes TOML that check accepts, and says what it left out
+    let crossbar = dir.join("node.json");
+    std::fs::write(
+        &crossbar,
+        r#"{"version": 2, "workers": [{"type": "router", "options": {"pythonpath": [".."]},
+            "realms": [{"name": "realm1", "roles": [{"name": "anonymous", "allow-by-default": true}]}],
+            "transports": [{"type": "websocket", "endpoint": {"type": "tcp", "port": 0}}]}]}"#,
+    )
+    .unwrap();
+    let toml = dir.join("out.toml");
+    let out = Command::new(BIN)
+        .args(["import", "crossbar"])
+        .arg(&crossbar)
+        .arg("-o")
+        .arg(&toml)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 1: workers[0].options.pythonpath: left out"),
+        "{err}"
+    );
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&toml)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -124,7 +124,7 @@ endpoint = {{ type = \"tcp\", port = 8080 }}
 type = \"rawsocket\"
 id = \"rs\"
 endpoint = {{ type = \"tcp\", port = 8081 }}
-serializers = [\"json\", \"ubjson\"]
+serializers = [\"json\", \"xml\"]
 "
     );
     let (line, path, shown) = error(&text);
@@ -132,7 +132,7 @@ serializers = [\"json\", \"ubjson\"]
     assert_eq!(path, "transports[1].serializers");
     assert!(
         shown.starts_with(
-            "line 17, column 15: transports[1].serializers: unknown serializer \"ubjson\""
+            "line 17, column 15: transports[1].serializers: unknown serializer \"xml\""
         ),
         "{shown}"
     );

@@ -252,6 +252,7 @@ fn dynamic_router() -> shardwamp::shard::RouterHandle {
         name: "dyn".into(),
         permissions: vec![],
         authorizer: Some("com.interop.authorize".into()),
+        allow_by_default: false,
     });
     let mut ticket = common::listener(1, "ticket", true, None);
     ticket.auth = serde_json::from_value::<TransportAuth>(serde_json::json!({

@@ -109,6 +109,7 @@ fn open_realm(home: u16) -> RealmConfig {
             name: "anonymous".into(),
             permissions: vec![perm],
             authorizer: None,
+            allow_by_default: false,
         }],
     );
     r.home_shard = Some(home);

@@ -162,6 +162,10 @@ pub struct AnonymousStatic {
     /// Fixed `authid`; absent, each session gets a random serial number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authid: Option<String>,
+    /// The one realm anonymous sessions may join through this transport;
+    /// absent, any realm (Crossbar.io accepts this key and ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
 }
 
 fn default_anonymous_role() -> String {
@@ -271,6 +275,7 @@ impl TransportAuth {
             anonymous: Some(AuthMethodConfig::Static(AnonymousStatic {
                 role: role.to_owned(),
                 authid: None,
+                realm: None,
             })),
             ..TransportAuth::default()
         }

@@ -55,7 +55,7 @@
 //! Every [`ConfigError`] names the key and, for a file, the line and column:
 //!
 //! ```text
-//! line 12, column 15: transports[1].serializers: unknown serializer "ubjson", expected one of json, msgpack, cbor
+//! line 12, column 15: transports[1].serializers: unknown serializer "xml", expected one of json, msgpack, cbor
 //! ```
 //!
 //! No error text contains a ticket or a secret: a value substituted from the
@@ -94,6 +94,7 @@
 //! ```
 
 pub mod auth;
+pub mod crossbar;
 pub mod realm;
 pub mod role;
 mod source;
@@ -217,7 +218,7 @@ impl fmt::Display for Place {
 /// Why a configuration could not be loaded, or is not valid.
 ///
 /// Display names the key and, for text, the line and column:
-/// `line 12, column 15: transports[1].serializers: unknown serializer "ubjson", ...`.
+/// `line 12, column 15: transports[1].serializers: unknown serializer "xml", ...`.
 /// No variant's text contains a ticket or a secret (see the module docs).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -269,6 +270,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// The file is a Crossbar.io config (JSON or YAML), not TOML.
+    #[error("{} is {format}, not TOML: if it is a Crossbar.io config, convert it with `shardwamp import crossbar {} -o shardwamp.toml` and run that", file.display(), file.display())]
+    NotToml {
+        /// The file.
+        file: PathBuf,
+        /// `JSON` or `YAML`.
+        format: &'static str,
+    },
     /// The configuration could not be written as TOML.
     #[error("cannot write the configuration as TOML: {0}")]
     Write(String),
@@ -283,7 +292,7 @@ impl ConfigError {
             | ConfigError::Substitution { at, .. }
             | ConfigError::Schema { at, .. }
             | ConfigError::Invalid { at, .. } => Some(at),
-            ConfigError::Io { .. } | ConfigError::Write(_) => None,
+            ConfigError::Io { .. } | ConfigError::NotToml { .. } | ConfigError::Write(_) => None,
         }
     }
 
@@ -339,13 +348,12 @@ impl Config {
     }
 
     /// Reads and loads a file, substituting from the process environment.
+    ///
+    /// A Crossbar.io config (a `.json`, `.yaml` or `.yml` file, or text that
+    /// starts with `{`) is refused with [`ConfigError::NotToml`], which says
+    /// to convert it with `shardwamp import crossbar`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            file: path.to_owned(),
-            source,
-        })?;
-        text.parse()
+        read_toml(path.as_ref())?.parse()
     }
 
     /// Loads a file as [`Config::from_file`] does, then checks what `run`
@@ -358,10 +366,7 @@ impl Config {
         build_component: impl Fn(&ComponentConfig) -> Result<(), String>,
     ) -> Result<Config, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            file: path.to_owned(),
-            source,
-        })?;
+        let text = read_toml(path)?;
         let config: Config = text.parse()?;
         let invalid = |key: source::KeyPath, message: String| ConfigError::Invalid {
             at: Place::new(key.to_string(), source::locate(&text, &key)),
@@ -418,6 +423,7 @@ impl Config {
                 cache: false,
             }],
             authorizer: None,
+            allow_by_default: false,
         };
         Config {
             router: RouterConfig::default(),
@@ -540,6 +546,31 @@ impl Config {
     }
 }
 
+/// Reads a configuration file, refusing a Crossbar.io JSON or YAML one.
+fn read_toml(path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        file: path.to_owned(),
+        source,
+    })?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let format = match ext.as_deref() {
+        Some("json") => Some("JSON"),
+        Some("yaml" | "yml") => Some("YAML"),
+        _ if text.trim_start().starts_with('{') => Some("JSON"),
+        _ => None,
+    };
+    match format {
+        Some(format) => Err(ConfigError::NotToml {
+            file: path.to_owned(),
+            format,
+        }),
+        None => Ok(text),
+    }
+}
+
 impl FromStr for Config {
     type Err = ConfigError;
 
@@ -565,6 +596,9 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouterConfig {
+    /// The router's name in its log (Crossbar.io's router worker `id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// How many shards (executors, one thread each): `"auto"` or a number.
     #[serde(default)]
     pub shards: Shards,
@@ -588,6 +622,7 @@ fn default_io_memory() -> usize {
 impl Default for RouterConfig {
     fn default() -> Self {
         RouterConfig {
+            id: None,
             shards: Shards::Auto,
             cpus: None,
             io_memory: default_io_memory(),
@@ -928,6 +963,27 @@ pub struct WebSocketOptions {
     /// would mean "no origin" in Crossbar.io but reads as "any" elsewhere.
     #[serde(default = "default_origins")]
     pub allowed_origins: Vec<String>,
+    /// Let browsers whose `Origin` is `null` (pages from `file://`, sandboxed
+    /// frames) connect even when `allowed_origins` would refuse them
+    /// (default false; autobahn's default is true — set it where you relied on it).
+    #[serde(default)]
+    pub allow_null_origin: bool,
+    /// Crossbar.io's status page for a plain HTTP GET on the WebSocket URL.
+    /// Accepted for Crossbar.io configs; shardwamp serves no such page (such
+    /// a GET fails as a WebSocket handshake), whatever it says: `/health`
+    /// and `/metrics` on the admin listener serve that need.
+    #[serde(default = "yes")]
+    pub enable_webstatus: bool,
+    /// When a connection is failed (a protocol violation, a message too
+    /// big), drop TCP at once instead of sending a Close frame first
+    /// (default false: the Close frame says why, with its RFC 6455 code).
+    #[serde(default)]
+    pub fail_by_drop: bool,
+    /// autobahn's `echoCloseCodeReason`: answer a peer's Close with its
+    /// code and reason. shardwamp's WebSocket library always answers with
+    /// the peer's code and no reason, whatever this says.
+    #[serde(default)]
+    pub echo_close_codereason: bool,
     /// Time allowed for the opening handshake, ms (default 10000; 0 = none).
     #[serde(default = "default_open_handshake")]
     pub open_handshake_timeout: u64,
@@ -1029,6 +1085,10 @@ impl Default for WebSocketOptions {
     fn default() -> Self {
         WebSocketOptions {
             allowed_origins: default_origins(),
+            allow_null_origin: false,
+            enable_webstatus: true,
+            fail_by_drop: false,
+            echo_close_codereason: false,
             open_handshake_timeout: default_open_handshake(),
             close_handshake_timeout: default_close_handshake(),
             validate_utf8: true,
@@ -1310,7 +1370,10 @@ fn default_backlog() -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TcpEndpoint {
-    /// The port; 0 picks any free port (tests use it).
+    /// The port; 0 picks any free port (tests use it). A string holding a
+    /// number is taken too, so that `port = "${PORT}"` reads the
+    /// environment as Crossbar.io's `"$PORT"` does.
+    #[serde(deserialize_with = "port_number")]
     pub port: u16,
     /// The address to listen on; absent: every interface (`0.0.0.0`, or `::`
     /// with `version = 6`), as in Crossbar.io. Write `"127.0.0.1"` to accept
@@ -1381,12 +1444,39 @@ pub struct TlsConfig {
     pub dhparam: Option<PathBuf>,
 }
 
+/// A port: a number, or a string holding one (as `${PORT}` gives).
+fn port_number<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = u16;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a port number from 0 to 65535")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u16, E> {
+            u16::try_from(v)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u16, E> {
+            u16::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u16, E> {
+            v.trim()
+                .parse::<u16>()
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// A Unix domain socket endpoint: `{type = "unix", path}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnixEndpoint {
     /// The socket's path.
     pub path: PathBuf,
+    /// The listen backlog (default 1024).
+    #[serde(default = "default_backlog")]
+    pub backlog: u32,
 }
 
 // ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::role::RoleConfig;
-use crate::wamp::uri::UriCheck;
+use crate::wamp::uri::{MatchPolicy, UriCheck};
 
 /// Crossbar.io's realm-name rule (`checkconfig.check_realm_name`, the regular
 /// expression `^[A-Za-z][A-Za-z0-9_\-@\.]{2,254}$`): a letter, then 2 to 254
@@ -111,6 +111,10 @@ impl Default for RealmOptions {
     }
 }
 
+/// How many events a history keeps when neither its entry nor the store
+/// says (Crossbar.io's `MemoryEventStore.GLOBAL_HISTORY_LIMIT`).
+pub const DEFAULT_HISTORY_LIMIT: usize = 100;
+
 /// Crossbar.io's realm `store`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,6 +122,10 @@ pub struct StoreConfig {
     /// Only `"memory"` is supported.
     #[serde(rename = "type", default = "memory")]
     pub kind: String,
+    /// How many events each history keeps unless its entry says (default
+    /// [`DEFAULT_HISTORY_LIMIT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
     /// Topics whose events are kept, with how many.
     #[serde(rename = "event-history", default)]
     pub event_history: Vec<EventHistoryConfig>,
@@ -127,14 +135,23 @@ fn memory() -> String {
     "memory".into()
 }
 
-/// One topic with event history.
+/// One event history: the topics it keeps events of, and how many.
+///
+/// As in Crossbar.io, one history is kept per entry, not per topic: with a
+/// `prefix` or `wildcard` match, the events of every matching topic share
+/// the entry's `limit`, so memory stays bounded however many topics match.
+/// A publication is kept by the first entry that matches its topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventHistoryConfig {
-    /// The topic (exact URI).
+    /// The topic, or the pattern of topics.
     pub uri: String,
-    /// How many events to keep.
-    pub limit: usize,
+    /// `exact` (the default), `prefix` or `wildcard`.
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
+    pub match_: Option<MatchPolicy>,
+    /// How many events to keep (default: the store's `limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }
 
 /// Per-realm limits; each refused with an error when reached, never a crash.
@@ -213,14 +230,24 @@ impl RealmConfig {
         }
     }
 
-    /// The event history limit for a topic, if it has one.
-    pub fn history_limit(&self, topic: &str) -> Option<usize> {
-        self.store
-            .as_ref()?
+    /// The event history a topic's events are kept in, if any: the index
+    /// of the first `event-history` entry that matches it, and how many
+    /// events that history keeps.
+    pub fn history_slot(&self, topic: &str) -> Option<(usize, usize)> {
+        let store = self.store.as_ref()?;
+        store
             .event_history
             .iter()
-            .find(|h| h.uri == topic)
-            .map(|h| h.limit)
+            .position(|h| {
+                crate::wamp::uri::matches(&h.uri, h.match_.unwrap_or(MatchPolicy::Exact), topic)
+            })
+            .map(|i| {
+                let limit = store.event_history[i]
+                    .limit
+                    .or(store.limit)
+                    .unwrap_or(DEFAULT_HISTORY_LIMIT);
+                (i, limit)
+            })
     }
 }
 

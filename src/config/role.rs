@@ -94,6 +94,17 @@ pub struct RoleConfig {
     /// role (`router::authorizer`); a role has either this or `permissions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer: Option<String>,
+    /// Crossbar.io's `allow-by-default`: a role without permissions (and
+    /// without an authorizer) allows every action on every URI, disclosing
+    /// nothing. Crossbar.io ignores it on a role with permissions, which
+    /// deny what they do not match; so that no migrated role quietly differs,
+    /// [`RoleConfig::check`] refuses it there.
+    #[serde(
+        rename = "allow-by-default",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub allow_by_default: bool,
 }
 
 impl RoleConfig {
@@ -121,6 +132,16 @@ impl RoleConfig {
                     "a role has either an authorizer or permissions, not both".to_owned(),
                 ));
             }
+            if self.allow_by_default {
+                return Err(bad(
+                    "allow-by-default does not apply to a role with an authorizer".to_owned(),
+                ));
+            }
+        }
+        if self.allow_by_default && !self.permissions.is_empty() {
+            return Err(AuthzError::AllowByDefaultWithPermissions {
+                role: self.name.clone(),
+            });
         }
         let mut seen: HashSet<(MatchPolicy, &str)> = HashSet::with_capacity(self.permissions.len());
         for perm in &self.permissions {
@@ -180,6 +201,12 @@ pub enum AuthzError {
         uri: String,
         /// The effective match policy.
         policy: MatchPolicy,
+    },
+    /// `allow-by-default` on a role that also has permissions.
+    #[error("role {role:?}: allow-by-default applies only to a role without permissions (Crossbar.io ignores it when there are permissions, which deny what they do not match); remove it, or add a permission {{uri = \"\", match = \"prefix\", allow = {{...}}}} for what the role should do by default")]
+    AllowByDefaultWithPermissions {
+        /// The role.
+        role: String,
     },
     /// Two roles of one realm have the same name.
     #[error("more than one role named {0:?}")]

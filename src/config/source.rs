@@ -394,9 +394,13 @@ fn schema_error(
         Some(span) => (index.path_at(span), Some(lines.location(span.start))),
         None => (KeyPath::default(), None),
     };
+    // A Crossbar.io key shardwamp does not take is explained, never
+    // reported as if it were a typo.
+    let message = super::crossbar::known::explain_message(&found.message)
+        .unwrap_or_else(|| found.message.clone());
     ConfigError::Schema {
         at: Place::new(path.to_string(), location),
-        message: redact(&found.message, values),
+        message: redact(&message, values),
     }
 }
 
@@ -463,6 +467,17 @@ fn refine_tagged(root: &Spanned<DeTable<'_>>, path: &KeyPath) -> Option<Found> {
         _ => return None,
     };
     let node = lookup(root, path)?;
+    if let Tagged::Auth(method) = tagged {
+        if let Some(x) = super::crossbar::known::explain_authmethod(method) {
+            return Some(Found {
+                span: Some(node.span()),
+                message: format!(
+                    "authentication method {method:?} is a Crossbar.io method shardwamp does not offer: {} {}",
+                    x.why, x.todo
+                ),
+            });
+        }
+    }
     let DeValue::Table(table) = node.get_ref() else {
         return None;
     };

@@ -91,7 +91,7 @@ fn example_parses_and_covers_every_section() {
     assert_eq!(c.realms.len(), 2);
     let realm1 = c.realm("realm1").unwrap();
     assert_eq!(realm1.roles.len(), 3);
-    assert_eq!(realm1.history_limit("com.example.news"), Some(100));
+    assert_eq!(realm1.history_slot("com.example.news"), Some((0, 100)));
     assert_eq!(realm1.limits.max_payload_size, 1_048_576);
     assert_eq!(c.transports.len(), 3);
 
@@ -209,7 +209,8 @@ serializers = ["${{SER}}"]
     assert_eq!(
         w.endpoint,
         Endpoint::Unix(UnixEndpoint {
-            path: "/run/sock".into()
+            path: "/run/sock".into(),
+            backlog: 1024,
         })
     );
     assert_eq!(w.serializers, vec![Serializer::Cbor]);
@@ -267,7 +268,7 @@ endpoint = {{ type = \"tcp\", port = 1 }}
 [[transports]]
 type = \"rawsocket\"
 id = \"b\"
-serializers = [\"json\", \"ubjson\"]
+serializers = [\"json\", \"xml\"]
 endpoint = {{ type = \"tcp\", port = 2 }}
 "
     );
@@ -275,7 +276,7 @@ endpoint = {{ type = \"tcp\", port = 2 }}
         &text,
         17,
         "transports[1].serializers",
-        r#"unknown serializer "ubjson""#,
+        r#"unknown serializer "xml""#,
     );
     assert!(matches!(e, ConfigError::Schema { .. }));
 
@@ -768,6 +769,7 @@ fn round_trip_through_toml() {
 fn round_trip_everything_without_secrets() {
     let mut c = Config::default_embedded();
     c.router = RouterConfig {
+        id: Some("worker001".into()),
         shards: Shards::Count(2),
         cpus: Some(vec![0, 1]),
         io_memory: 4 * MIB,
@@ -776,9 +778,11 @@ fn round_trip_everything_without_secrets() {
     c.realms[0].home_shard = Some(1);
     c.realms[0].store = Some(super::realm::StoreConfig {
         kind: "memory".into(),
+        limit: Some(50),
         event_history: vec![super::realm::EventHistoryConfig {
             uri: "a.b".into(),
-            limit: 3,
+            match_: Some(MatchPolicy::Prefix),
+            limit: Some(3),
         }],
     });
     if let TransportConfig::Websocket(w) = &mut c.transports[0] {
@@ -788,6 +792,7 @@ fn round_trip_everything_without_secrets() {
             anonymous: Some(AuthMethodConfig::Static(AnonymousStatic {
                 role: "anonymous".into(),
                 authid: Some("guest".into()),
+                realm: None,
             })),
             ..TransportAuth::default()
         };

@@ -118,16 +118,20 @@ fn realms(config: &Config, out: &mut Vec<Problem>) {
             let mut topics = HashSet::new();
             for (k, h) in store.event_history.iter().enumerate() {
                 let hpath = spath.key("event-history").index(k);
-                if let Err(e) = validate_uri(&h.uri, check, MatchPolicy::Exact) {
-                    out.push((hpath.key("uri"), format!("invalid topic {:?}: {e}", h.uri)));
+                let policy = h.match_.unwrap_or(MatchPolicy::Exact);
+                if let Err(e) = validate_uri(&h.uri, check, policy) {
+                    out.push((
+                        hpath.key("uri"),
+                        format!("invalid {policy} topic pattern {:?}: {e}", h.uri),
+                    ));
                 }
-                if !topics.insert(h.uri.as_str()) {
+                if !topics.insert((h.uri.as_str(), policy)) {
                     out.push((
                         hpath.key("uri"),
                         format!("event history for {:?} is configured twice", h.uri),
                     ));
                 }
-                if h.limit == 0 {
+                if h.limit == Some(0) {
                     out.push((hpath.key("limit"), "limit must be at least 1".to_owned()));
                 }
             }
@@ -165,6 +169,7 @@ fn role_error_path(role: &RoleConfig, path: &KeyPath, e: &AuthzError) -> KeyPath
     };
     match e {
         AuthzError::InvalidAuthorizer { .. } => path.key("authorizer"),
+        AuthzError::AllowByDefaultWithPermissions { .. } => path.key("allow-by-default"),
         AuthzError::EmptyRoleName | AuthzError::DuplicateRole(_) => path.key("name"),
         AuthzError::InvalidUri { uri, policy, .. }
         | AuthzError::DuplicatePermission { uri, policy, .. } => {

@@ -40,6 +40,7 @@ pub fn role() -> crate::config::role::RoleConfig {
             cache: false,
         }],
         authorizer: None,
+        allow_by_default: false,
     }
 }
 

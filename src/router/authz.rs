@@ -15,7 +15,8 @@
 //!
 //! Semantics, as in Crossbar.io (`crossbar/router/role.py`):
 //!
-//! * a URI no permission matches is denied (and not disclosed);
+//! * a URI no permission matches is denied (and not disclosed), unless the
+//!   role has no permissions and `allow-by-default = true`, which allows it;
 //! * absent `match`, a trailing `*` on `uri` means a prefix match on the URI
 //!   without the `*` (`"*"` alone is the prefix `""`, which matches everything);
 //!   otherwise the match is exact;
@@ -139,6 +140,9 @@ pub struct Role {
     wildcards: HashMap<usize, Vec<(WildcardPattern, Grant)>>,
     /// Longest first.
     prefixes: Vec<(String, Grant)>,
+    /// What a URI no permission matches gets: denied, or with
+    /// `allow-by-default` (a role without permissions) allowed, undisclosed.
+    fallback: Decision,
 }
 
 impl Role {
@@ -173,12 +177,17 @@ impl Role {
         for group in wildcards.values_mut() {
             group.sort_by(|a, b| b.0.specificity_cmp(&a.0));
         }
+        let fallback = Decision {
+            allow: config.allow_by_default,
+            disclose: false,
+        };
         Ok(Role {
             authorizer: config.authorizer.clone(),
             config,
             exact,
             wildcards,
             prefixes,
+            fallback,
         })
     }
 
@@ -221,7 +230,7 @@ impl Role {
     pub fn authorize(&self, uri: &str, action: Action) -> Decision {
         match self.grant_for(uri) {
             Some(g) => g.decide(action),
-            None => Decision::DENY,
+            None => self.fallback,
         }
     }
 }
@@ -482,6 +491,7 @@ mod tests {
             name: "r".into(),
             permissions: perms,
             authorizer: None,
+            allow_by_default: false,
         })
         .unwrap()
     }
@@ -724,11 +734,13 @@ mod tests {
                 name: "dyn".into(),
                 permissions: vec![],
                 authorizer: Some("com.example.authorize".into()),
+                allow_by_default: false,
             },
             RoleConfig {
                 name: "static".into(),
                 permissions: vec![perm("", Some(MatchPolicy::Prefix), Allow::ALL)],
                 authorizer: None,
+                allow_by_default: false,
             },
         ])
         .unwrap();
@@ -751,11 +763,58 @@ mod tests {
     }
 
     #[test]
+    fn allow_by_default_allows_what_a_role_without_permissions_is_asked() {
+        let open = Role::new(RoleConfig {
+            name: "open".into(),
+            permissions: vec![],
+            authorizer: None,
+            allow_by_default: true,
+        })
+        .unwrap();
+        for action in [
+            Action::Call,
+            Action::Register,
+            Action::Publish,
+            Action::Subscribe,
+        ] {
+            assert_eq!(
+                open.authorize("com.any", action),
+                Decision {
+                    allow: true,
+                    disclose: false
+                }
+            );
+        }
+        let closed = Role::new(RoleConfig {
+            name: "closed".into(),
+            permissions: vec![],
+            authorizer: None,
+            allow_by_default: false,
+        })
+        .unwrap();
+        assert_eq!(closed.authorize("com.any", Action::Call), Decision::DENY);
+        // With permissions it is refused: Crossbar.io would ignore it.
+        let err = Role::new(RoleConfig {
+            name: "both".into(),
+            permissions: vec![perm("com.", Some(MatchPolicy::Prefix), Allow::ALL)],
+            authorizer: None,
+            allow_by_default: true,
+        })
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            AuthzError::AllowByDefaultWithPermissions { .. }
+        ));
+        assert!(err.to_string().contains("remove it"), "{err}");
+    }
+
+    #[test]
     fn build_errors() {
         let dynamic = Role::new(RoleConfig {
             name: "dyn".into(),
             permissions: vec![],
             authorizer: Some("com.example.authorize".into()),
+            allow_by_default: false,
         })
         .unwrap();
         assert_eq!(dynamic.authorizer(), Some("com.example.authorize"));
@@ -763,6 +822,7 @@ mod tests {
             name: "dyn".into(),
             permissions: vec![perm("com.a", None, Allow::ALL)],
             authorizer: Some("com.example.authorize".into()),
+            allow_by_default: false,
         })
         .unwrap_err();
         assert!(matches!(err, AuthzError::InvalidAuthorizer { .. }));
@@ -771,6 +831,7 @@ mod tests {
             name: "dyn".into(),
             permissions: vec![],
             authorizer: Some("com..bad".into()),
+            allow_by_default: false,
         })
         .unwrap_err();
         assert!(matches!(err, AuthzError::InvalidAuthorizer { .. }));
@@ -778,6 +839,7 @@ mod tests {
             name: "r".into(),
             permissions: perms,
             authorizer: None,
+            allow_by_default: false,
         };
         assert!(matches!(
             Role::new(cfg(vec![perm("", None, Allow::ALL)])),
@@ -821,6 +883,7 @@ mod tests {
                 name: name.into(),
                 permissions: vec![perm("", Some(MatchPolicy::Prefix), allow)],
                 authorizer: None,
+                allow_by_default: false,
             })
             .unwrap()
         };

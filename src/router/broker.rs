@@ -438,7 +438,7 @@ impl RouterCore {
                 "this realm does not allow publisher disclosure".into()
             );
         }
-        let history = realm.config.history_limit(&topic).is_some();
+        let history = realm.config.history_slot(&topic).is_some();
         let home = realm.home;
         let publication = Arc::new(Publication {
             realm: realm_id,
@@ -669,7 +669,7 @@ impl RouterCore {
         let Some(realm) = self.realm_mut(p.realm) else {
             return;
         };
-        let limit = realm.config.history_limit(&p.topic);
+        let limit = realm.config.history_slot(&p.topic);
         if let Some(h) = realm.home_state.as_mut() {
             h.subs.store(p, retain, limit);
         }

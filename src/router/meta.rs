@@ -320,7 +320,7 @@ impl RouterCore {
             self.route(&publication);
             let history = self
                 .realm(realm)
-                .is_some_and(|r| r.config.history_limit(&t.topic).is_some());
+                .is_some_and(|r| r.config.history_slot(&t.topic).is_some());
             if retain || history {
                 if let Some(home) = self.realm(realm).map(|r| r.home) {
                     self.send_peer(

@@ -208,7 +208,7 @@ pub(crate) struct HomeSubscriptions {
     /// The last retained event per topic.
     retained: HashMap<String, Arc<Publication>>,
     /// The kept events per topic, oldest first.
-    history: HashMap<String, VecDeque<Arc<Publication>>>,
+    history: HashMap<usize, VecDeque<Arc<Publication>>>,
 }
 
 impl HomeSubscriptions {
@@ -318,11 +318,13 @@ impl HomeSubscriptions {
         })
     }
 
-    /// Keeps a publication as its topic's retained event and/or in its
-    /// topic's history (of at most `history` events).
-    pub fn store(&mut self, p: Arc<Publication>, retain: bool, history: Option<usize>) {
-        if let Some(limit) = history {
-            let q = self.history.entry(p.topic.clone()).or_default();
+    /// Keeps a publication as its topic's retained event and/or in the
+    /// event history `history` names: the realm's `event-history` entry
+    /// and how many events it keeps (one history per entry, shared by
+    /// the topics it matches).
+    pub fn store(&mut self, p: Arc<Publication>, retain: bool, history: Option<(usize, usize)>) {
+        if let Some((slot, limit)) = history {
+            let q = self.history.entry(slot).or_default();
             q.push_back(p.clone());
             while q.len() > limit {
                 q.pop_front();
@@ -352,12 +354,11 @@ impl HomeSubscriptions {
     pub fn history_of(&self, sub: SubId) -> Option<Vec<Arc<Publication>>> {
         let s = self.book.get(&sub)?;
         let mut events = Vec::new();
-        for (topic, q) in &self.history {
-            if !uri::matches(&s.uri, s.policy, topic) {
-                continue;
-            }
+        for q in self.history.values() {
             for p in q {
-                events.push(p.clone());
+                if uri::matches(&s.uri, s.policy, &p.topic) {
+                    events.push(p.clone());
+                }
             }
         }
         Some(events)

@@ -37,6 +37,7 @@ impl Components {
             anonymous: Some(AuthMethodConfig::Static(AnonymousStatic {
                 role: config.role.clone(),
                 authid: Some(config.id.clone()),
+                realm: None,
             })),
             ..Default::default()
         };

@@ -36,6 +36,7 @@ fn sim() -> Sim {
                 cache: false,
             }],
             authorizer: None,
+            allow_by_default: false,
         }],
     );
     realm.home_shard = Some(0);

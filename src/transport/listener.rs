@@ -111,6 +111,14 @@ pub fn spawn_listener<H: Host>(
             }
             let _ = std::fs::remove_file(path);
             let listener = glommio::net::UnixListener::bind(path).map_err(|e| bind_error(&e))?;
+            if !super::socket::set_unix_backlog(path, l.backlog) {
+                log::warn!(
+                    "'{}': could not set the listen backlog of {} to {}; it is 128",
+                    l.name,
+                    path.display(),
+                    l.backlog
+                );
+            }
             Ok(Some(Listening {
                 _task: accept_loop(host, l, Unix(listener)),
                 unix_path: Some(path.clone()),

@@ -52,6 +52,10 @@ pub struct WebSocketOptions {
     /// Allowed `Origin` patterns (`*` matches any run of characters); a request without
     /// an `Origin` header (a non-browser client) is not checked.
     pub allowed_origins: Vec<String>,
+    /// Let an `Origin: null` in even when `allowed_origins` would not.
+    pub allow_null_origin: bool,
+    /// Drop TCP when failing a connection, without a Close frame.
+    pub fail_by_drop: bool,
     /// Time allowed for the opening handshake (0: no limit).
     pub open_handshake_timeout: u64,
     /// Time the router waits for the peer's Close after sending its own,
@@ -85,6 +89,8 @@ impl Default for WebSocketOptions {
         WebSocketOptions {
             path: "/ws".into(),
             allowed_origins: vec!["*".into()],
+            allow_null_origin: false,
+            fail_by_drop: false,
             open_handshake_timeout: 10_000,
             close_handshake_timeout: 1_000,
             max_frame_size: 16 * 1024 * 1024,
@@ -148,7 +154,7 @@ pub struct ListenerSpec {
     pub queue: QueueLimits,
     /// Listen only on these shards (all when `None`); tests use it to place sessions.
     pub shards: Option<Vec<usize>>,
-    /// The TCP listen backlog (the kernel caps it at `net.core.somaxconn`).
+    /// The listen backlog, TCP or Unix (the kernel caps it at `net.core.somaxconn`).
     pub backlog: u32,
     /// Connection caps and session-opening deadlines.
     pub limits: ConnectionLimits,
@@ -192,7 +198,7 @@ impl ListenerKind {
 impl ListenerSpec {
     /// The runtime's view of one transport, as transport number `id`.
     pub fn from_transport(id: u32, t: &TransportConfig) -> Result<ListenerSpec, ListenError> {
-        let mut backlog = 1024;
+        let backlog;
         let endpoint = match t.endpoint() {
             Endpoint::Tcp(tcp) => {
                 if tcp.tls.is_some() {
@@ -204,7 +210,10 @@ impl ListenerSpec {
                 backlog = tcp.backlog;
                 EndpointSpec::Tcp(tcp.socket_addr())
             }
-            Endpoint::Unix(u) => EndpointSpec::Unix(u.path.clone()),
+            Endpoint::Unix(u) => {
+                backlog = u.backlog;
+                EndpointSpec::Unix(u.path.clone())
+            }
         };
         let q = t.queue();
         let queue = QueueLimits {
@@ -219,6 +228,8 @@ impl ListenerSpec {
             TransportConfig::Websocket(w) => ListenerKind::WebSocket(WebSocketOptions {
                 path: w.url.clone(),
                 allowed_origins: w.options.allowed_origins.clone(),
+                allow_null_origin: w.options.allow_null_origin,
+                fail_by_drop: w.options.fail_by_drop,
                 open_handshake_timeout: w.options.open_handshake_timeout,
                 close_handshake_timeout: w.options.close_handshake_timeout,
                 max_frame_size: w.options.max_frame_size,

@@ -81,6 +81,7 @@ async fn within<T>(ms: u64, f: impl std::future::Future<Output = T>) -> Option<T
 struct Handshake {
     path: String,
     origins: Vec<String>,
+    allow_null_origin: bool,
     serializers: Vec<Serializer>,
     chosen: Rc<Cell<Option<Serializer>>>,
 }
@@ -135,10 +136,12 @@ impl Callback for Handshake {
             .get("origin")
             .and_then(|v| v.to_str().ok())
         {
-            if !self
-                .origins
-                .iter()
-                .any(|pattern| origin_matches(pattern, origin))
+            let null_allowed = self.allow_null_origin && origin == "null";
+            if !null_allowed
+                && !self
+                    .origins
+                    .iter()
+                    .any(|pattern| origin_matches(pattern, origin))
             {
                 return Err(refuse(StatusCode::FORBIDDEN, "origin not allowed"));
             }
@@ -184,6 +187,7 @@ async fn serve_websocket<H, S>(
     let cb = Handshake {
         path: o.path.clone(),
         origins: o.allowed_origins.clone(),
+        allow_null_origin: o.allow_null_origin,
         serializers: l.serializers.clone(),
         chosen: chosen.clone(),
     };
@@ -319,8 +323,13 @@ async fn serve_websocket<H, S>(
     // Nothing more is written for this session: whatever the core still
     // sends it is dropped.
     ob.kill();
+    // `fail_by_drop`: a failed connection gets no Close frame; dropping the
+    // stream closes TCP.
+    let drop_only = o.fail_by_drop && matches!(end, WsEnd::Fail { .. });
     if let Ok(ws) = WebSocketStream::reunite(tx, rx) {
-        close_websocket(ws, end, o.close_handshake_timeout).await;
+        if !drop_only {
+            close_websocket(ws, end, o.close_handshake_timeout).await;
+        }
     }
     host.closed(conn);
 }

@@ -94,3 +94,82 @@ pub fn reserve(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2::Socket
         .ok_or_else(|| std::io::Error::other("not an inet address"))?;
     Ok((local, s))
 }
+
+/// Sets the listen backlog of the listening Unix socket bound at `path`.
+///
+/// glommio binds Unix listeners with a fixed backlog of 128 and gives no
+/// access to the descriptor; the socket is found among the process's
+/// descriptors by its address (a listening `AF_UNIX` socket bound at
+/// `path`), and `listen(2)` called again on it, which Linux allows to change
+/// the backlog. Returns whether it was found.
+pub(crate) fn set_unix_backlog(path: &std::path::Path, backlog: u32) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let want = path.as_os_str().as_bytes();
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    for entry in dir.flatten() {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<libc::c_int>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: getsockname and getsockopt only write into the buffers
+        // passed, whose sizes are given; a descriptor that is not a socket
+        // (or closed meanwhile) makes them fail, which is checked.
+        unsafe {
+            let mut addr: libc::sockaddr_un = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+            if libc::getsockname(fd, (&mut addr as *mut libc::sockaddr_un).cast(), &mut len) != 0
+                || addr.sun_family != libc::AF_UNIX as libc::sa_family_t
+            {
+                continue;
+            }
+            let bytes: Vec<u8> = addr
+                .sun_path
+                .iter()
+                .take_while(|c| **c != 0)
+                .map(|c| *c as u8)
+                .collect();
+            if bytes != want {
+                continue;
+            }
+            let mut listening: libc::c_int = 0;
+            let mut olen = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            if libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ACCEPTCONN,
+                (&mut listening as *mut libc::c_int).cast(),
+                &mut olen,
+            ) != 0
+                || listening == 0
+            {
+                continue;
+            }
+            let backlog = libc::c_int::try_from(backlog).unwrap_or(libc::c_int::MAX);
+            return libc::listen(fd, backlog) == 0;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_of_a_listening_unix_socket_is_set_by_its_path() {
+        let dir = std::env::temp_dir().join(format!("shardwamp-backlog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("l.sock");
+        let _ = std::fs::remove_file(&path);
+        assert!(!set_unix_backlog(&path, 7), "nothing listens there yet");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert!(set_unix_backlog(&path, 7));
+        assert!(!set_unix_backlog(&dir.join("other.sock"), 7));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -44,6 +44,7 @@ pub fn open_realm(name: &str) -> RealmConfig {
             name: "anonymous".into(),
             permissions: vec![perm],
             authorizer: None,
+            allow_by_default: false,
         }],
     )
 }

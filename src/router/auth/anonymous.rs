@@ -1,11 +1,16 @@
 //! The `anonymous` method: welcomed at once under the configured role, with
 //! the configured `authid` or a random serial number as Crossbar.io gives.
+//!
+//! With a `realm` configured, anonymous access is for that realm only: a
+//! HELLO for another realm is denied (`wamp.error.authentication_denied`).
+//! Crossbar.io accepts the key and ignores it, admitting anonymous sessions
+//! to any realm; shardwamp does what the key says (docs/migrating.md).
 
 use rand::RngCore;
 
 use super::{abort, AuthInfo, AuthStep, Authenticator, PROVIDER_STATIC};
 use crate::config::auth::METHOD_ANONYMOUS;
-use crate::wamp::uris::ERROR_AUTHENTICATION_FAILED;
+use crate::wamp::uris::{ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED};
 use crate::wamp::value::{Dict, Value};
 
 /// The characters of Autobahn's `generate_serial_number` (`DEFAULT_TOKEN_CHARS`).
@@ -34,6 +39,7 @@ pub(super) fn random_serial<R: RngCore + ?Sized>(rng: &mut R) -> String {
 impl Authenticator {
     pub(super) fn hello_anonymous<R: RngCore + ?Sized>(
         &self,
+        realm: &str,
         details: &Dict,
         rng: &mut R,
     ) -> AuthStep {
@@ -43,6 +49,14 @@ impl Authenticator {
                 "anonymous authentication is not configured".to_owned(),
             );
         };
+        if let Some(only) = &cfg.realm {
+            if only != realm {
+                return abort(
+                    ERROR_AUTHENTICATION_DENIED,
+                    "anonymous access on this transport is not for this realm".to_owned(),
+                );
+            }
+        }
         let authid = match &cfg.authid {
             Some(a) => a.clone(),
             None => random_serial(rng),

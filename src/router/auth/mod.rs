@@ -498,7 +498,7 @@ impl Authenticator {
             return self.hello_dynamic(method, entry, realm, authid, details, session_id);
         }
         match method {
-            METHOD_ANONYMOUS => self.hello_anonymous(details, rng),
+            METHOD_ANONYMOUS => self.hello_anonymous(realm, details, rng),
             METHOD_TICKET => self.hello_ticket(realm, authid, session_id),
             _ => self.hello_wampcra(realm, authid, session_id, now_iso8601, rng),
         }
@@ -702,6 +702,18 @@ mod tests {
         // Empty list also means anonymous.
         let info = welcome(hello(&auth(), dict! {"authmethods" => methods(&[])}));
         assert_eq!(info.authmethod, "anonymous");
+    }
+
+    #[test]
+    fn anonymous_with_a_realm_is_for_that_realm_only() {
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"anonymous": {"type": "static", "role": "public", "realm": "realm1"}}"#,
+        )
+        .unwrap();
+        let a = Authenticator::new(&cfg).unwrap();
+        assert_eq!(welcome(hello(&a, Dict::new())).authrole, "public");
+        let other = a.hello("realm2", &Dict::new(), 1, NOW, &mut rng());
+        assert_eq!(reason(&other), ERROR_AUTHENTICATION_DENIED);
     }
 
     #[test]

@@ -373,6 +373,7 @@ fn with_authorizer(shards: u16) -> (Sim, usize) {
         name: "dyn".into(),
         permissions: vec![],
         authorizer: Some("com.authorize".into()),
+        allow_by_default: false,
     });
     s.start_realm(0, r);
     let auth: TransportAuth =
@@ -497,6 +498,7 @@ fn an_authorizer_allows_denies_and_its_cached_answers_are_kept() {
         name: "dyn".into(),
         permissions: vec![],
         authorizer: Some("com.authorize".into()),
+        allow_by_default: false,
     };
     for core in &mut s.cores {
         core.set_role(0, &role).unwrap();

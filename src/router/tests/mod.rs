@@ -42,6 +42,7 @@ fn role(name: &str, perms: Vec<Permission>) -> RoleConfig {
         name: name.into(),
         permissions: perms,
         authorizer: None,
+        allow_by_default: false,
     }
 }
 

@@ -357,9 +357,11 @@ fn retained_events_and_history() {
     let mut cfg = open_realm("realm1");
     cfg.store = Some(StoreConfig {
         kind: "memory".into(),
+        limit: None,
         event_history: vec![EventHistoryConfig {
             uri: "com.hist".into(),
-            limit: 2,
+            match_: None,
+            limit: Some(2),
         }],
     });
     s.start_realm(0, cfg);
@@ -432,4 +434,61 @@ fn retained_events_and_history() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A prefix `event-history` entry keeps one history for all the topics it
+/// matches, bounded by its limit (the store's, here) however many topics
+/// there are, as Crossbar.io's memory store does; a subscription's
+/// `get_events` sees the events of the topics it matches.
+#[test]
+fn prefix_event_history_is_one_bounded_history() {
+    let mut s = Sim::new(3, 6);
+    let mut cfg = open_realm("realm1");
+    cfg.store = Some(StoreConfig {
+        kind: "memory".into(),
+        limit: Some(3),
+        event_history: vec![EventHistoryConfig {
+            uri: "com.hist.".into(),
+            match_: Some(crate::wamp::uri::MatchPolicy::Prefix),
+            limit: None,
+        }],
+    });
+    s.start_realm(0, cfg);
+    let (p, _) = s.join(1, JSON, "realm1");
+    let (c, _) = s.join(2, MP, "realm1");
+    let all = subscribe(&mut s, c, "com.hist.", dict! { "match" => "prefix" });
+    let one = subscribe(&mut s, c, "com.hist.t1", Dict::new());
+    // Ten topics, one event each: the history keeps the last three.
+    for i in 0..10u64 {
+        publish(
+            &mut s,
+            p,
+            20 + i,
+            &format!("com.hist.t{i}"),
+            Dict::new(),
+            vec![Value::UInt(i)],
+        );
+    }
+    s.take(c);
+    let events_of = |s: &mut Sim, request: u64, sub: u64| {
+        call(
+            s,
+            c,
+            request,
+            "wamp.subscription.get_events",
+            Dict::new(),
+            vec![Value::UInt(sub)],
+        );
+        match s.take(c).as_slice() {
+            [Message::Result { payload, .. }] => args(payload)[0].as_list().unwrap().len(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        events_of(&mut s, 40, all),
+        3,
+        "one history, bounded by the store's limit"
+    );
+    // t1's event was pushed out by later topics' events.
+    assert_eq!(events_of(&mut s, 41, one), 0);
 }

@@ -1,0 +1,329 @@
+//! `shardwamp import crossbar` on a corpus of real Crossbar.io node configs
+//! (tests/crossbar_corpus, each file's source in its SOURCES.md): each one
+//! converts, every change and everything left out is explained at its line,
+//! the result loads (or names the feature it waits for), and a router
+//! started from it serves real clients (autobahn-python joins each realm
+//! through each TCP transport).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use shardwamp::component::Registry;
+use shardwamp::config::auth::AuthMethodConfig;
+use shardwamp::config::crossbar::{self, Format, ImportError, Verdict};
+use shardwamp::config::{Config, Endpoint, TransportConfig};
+use shardwamp::control::Controller;
+
+/// Files that are not a convertible node config, and what the error says.
+const NOT_CONVERTIBLE: &[(&str, &str)] = &[(
+    // A template with "COPY" placeholders and a worker without `type`.
+    "crossbario__crossbar__test__cfc__.crossbar__config-tls.json",
+    "no router worker in this file",
+)];
+
+/// Converted configs that use a feature not built yet, and the words of
+/// the loader's error that name it. When a feature lands, its entries fail
+/// this test ("loads now") and come out of the list.
+const PENDING: &[(&str, &str)] = &[
+    ("Blue-Labs__ButterflyDNS__.crossbar__config.json", "authenticator-realm"),
+    ("crossbario__crossbar-examples__authentication__anonymous__dynamic__.crossbar__config.json", "dynamic authentication"),
+    ("crossbario__crossbar-examples__authentication__cryptosign__dynamic__.crossbar__config.json", "authenticator-realm"),
+    ("crossbario__crossbar-examples__authentication__cryptosign__static__.crossbar__config.json", "cryptosign"),
+    ("crossbario__crossbar-examples__authentication__cryptosign__tls__.crossbar__config.json", "cryptosign"),
+    ("crossbario__crossbar-examples__authentication__ticket__dynamic__.crossbar__config.json", "dynamic authentication"),
+    ("crossbario__crossbar-examples__authentication__tls__dynamic__.crossbar__config.json", "`tls`"),
+    ("crossbario__crossbar-examples__authentication__tls__static__.crossbar__config.json", "`tls`"),
+    ("crossbario__crossbar-examples__authentication__wampcra__dynamic__python__.crossbar__config.json", "dynamic authentication"),
+    ("crossbario__crossbar-examples__authorization__dynamic__container__.crossbar__config.json", "dynamic authorizer"),
+    ("crossbario__crossbar-examples__authorization__dynamic__embedded__.crossbar__config.json", "dynamic authorizer"),
+    ("crossbario__crossbar-examples__rlinks__router_cluster__ha_setup__node1__.crossbar__config.json", "cryptosign"),
+    ("adrienemery__auv-control-wamp__.crossbar__config.yaml", "dynamic authentication"),
+    ("labgrid-project__labgrid__.crossbar__config.yaml", "dynamic authentication"),
+    ("xconnio__deskconnd__.crossbar__config.yaml", "authenticator-realm"),
+];
+
+fn corpus() -> Vec<(String, PathBuf)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/crossbar_corpus");
+    let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .expect("tests/crossbar_corpus")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("json" | "yaml" | "yml")
+            )
+        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 40, "the corpus has {} configs", files.len());
+    files
+}
+
+fn convert(path: &Path) -> Result<crossbar::Imported, ImportError> {
+    let text = std::fs::read_to_string(path).unwrap();
+    crossbar::import(&text, Format::from_path(path), "config", None)
+}
+
+/// Loads a converted config, every environment variable it reads set to "0".
+fn load(toml: &str) -> Result<Config, String> {
+    Config::from_str_with_env(toml, |_| Some("0".to_owned())).map_err(|e| e.to_string())
+}
+
+#[test]
+fn every_config_converts_with_each_change_explained_at_its_line() {
+    let mut notes = 0;
+    for (name, path) in corpus() {
+        let result = convert(&path);
+        if let Some((_, why)) = NOT_CONVERTIBLE.iter().find(|(n, _)| *n == name) {
+            let err = result.expect_err(&name).to_string();
+            assert!(err.contains(why), "{name}: {err}");
+            continue;
+        }
+        let out = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        out.toml
+            .parse::<toml::Table>()
+            .unwrap_or_else(|e| panic!("{name}: not TOML: {e}\n{}", out.toml));
+        for n in &out.notes {
+            assert!(n.line > 0, "{name}: {n} has no line");
+            assert!(n.message.len() > 20, "{name}: {n} says too little");
+            assert!(
+                out.toml.contains(&n.path),
+                "{name}: {n} is not in the TOML's comments"
+            );
+            // Never "unknown field" as if the key were a typo.
+            assert!(!n.message.contains("unknown field"), "{name}: {n}");
+        }
+        notes += out.notes.len();
+    }
+    assert!(notes > 100, "the corpus gave only {notes} notes");
+}
+
+#[test]
+fn python_components_pythonpath_and_web_services_are_explained() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/crossbar_corpus");
+    let mut seen: BTreeMap<&str, bool> = BTreeMap::new();
+    for (name, path) in corpus() {
+        if NOT_CONVERTIBLE.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let out = convert(&dir.join(&name)).unwrap();
+        let _ = path;
+        for n in &out.notes {
+            let key = n.path.rsplit('.').next().unwrap_or("");
+            if n.path.contains(".components[") && n.message.contains("Rust") {
+                seen.insert("python component", true);
+            }
+            if key == "pythonpath" {
+                assert_eq!(n.verdict, Verdict::LeftOut);
+                seen.insert("pythonpath", true);
+            }
+            if n.path.contains(".paths.") && n.message.contains("web server") {
+                seen.insert("static web path", true);
+            }
+            if n.message.contains("is served as a `websocket` transport") {
+                seen.insert("web transport", true);
+            }
+        }
+    }
+    for what in [
+        "python component",
+        "pythonpath",
+        "static web path",
+        "web transport",
+    ] {
+        assert!(
+            seen.contains_key(what),
+            "no note for a {what} in the corpus"
+        );
+    }
+}
+
+#[test]
+fn converted_configs_load_or_name_the_feature_they_wait_for() {
+    let mut loaded = 0;
+    for (name, path) in corpus() {
+        if NOT_CONVERTIBLE.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let out = convert(&path).unwrap();
+        let result = load(&out.toml);
+        match (PENDING.iter().find(|(n, _)| *n == name), result) {
+            (None, Ok(_)) => loaded += 1,
+            (None, Err(e)) => panic!(
+                "{name}: the converted config does not load: {e}\n{}",
+                out.toml
+            ),
+            (Some((_, why)), Err(e)) => assert!(e.contains(why), "{name}: {e}"),
+            (Some(_), Ok(_)) => panic!("{name} loads now: take it out of PENDING"),
+        }
+    }
+    assert!(loaded >= 25, "only {loaded} converted configs load");
+}
+
+/// tests/interop/setup.sh's virtual environment (it locks itself against
+/// other test processes), as tests/interop.rs uses it.
+fn python() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR has a parent")
+        .join("interop");
+    let out = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/setup.sh"))
+        .env("INTEROP_DIR", &dir)
+        .output()
+        .expect("bash tests/interop/setup.sh");
+    assert!(
+        out.status.success(),
+        "tests/interop/setup.sh failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("venv/bin/python")
+}
+
+/// Makes a converted config runnable here: TCP on 127.0.0.1 port 0, Unix
+/// sockets in `dir`, TLS transports dropped (this test has no certificates
+/// for them), no admin listener. Returns the config and whether anything
+/// is left to serve.
+fn localize(mut config: Config, dir: &Path) -> Config {
+    config.transports.retain(|t| match t.endpoint() {
+        Endpoint::Tcp(tcp) => tcp.tls.is_none(),
+        Endpoint::Unix(_) => true,
+    });
+    for (i, t) in config.transports.iter_mut().enumerate() {
+        let endpoint = match t {
+            TransportConfig::Websocket(w) => &mut w.endpoint,
+            TransportConfig::Rawsocket(r) => &mut r.endpoint,
+        };
+        match endpoint {
+            Endpoint::Tcp(tcp) => {
+                tcp.port = 0;
+                tcp.interface = Some("127.0.0.1".parse().unwrap());
+                tcp.version = Default::default();
+            }
+            Endpoint::Unix(u) => u.path = dir.join(format!("t{i}.sock")),
+        }
+    }
+    config.admin.enabled = false;
+    config.router.shards = shardwamp::config::Shards::Count(1);
+    config.router.cpus = None;
+    config
+}
+
+/// A way in through transport `t`: a realm whose roles include the one the
+/// credentials give, and the credentials, as join.py takes them.
+fn target(
+    config: &Config,
+    t: &TransportConfig,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let realm_with = |role: &str| {
+        config
+            .realms
+            .iter()
+            .find(|r| r.roles.iter().any(|x| x.name == role))
+            .map(|r| r.name.clone())
+    };
+    let mut m = serde_json::Map::new();
+    let auth = t.auth();
+    if let Some(AuthMethodConfig::Static(a)) = &auth.anonymous {
+        let realm = a.realm.clone().or_else(|| realm_with(&a.role))?;
+        m.insert("realm".into(), realm.into());
+        return Some(m);
+    }
+    if let Some(AuthMethodConfig::Static(s)) = &auth.ticket {
+        let (authid, p) = s.principals.iter().next()?;
+        m.insert("realm".into(), realm_with(&p.role)?.into());
+        m.insert("authid".into(), authid.clone().into());
+        m.insert("ticket".into(), p.ticket.expose().into());
+        return Some(m);
+    }
+    if let Some(AuthMethodConfig::Static(s)) = &auth.wampcra {
+        let (authid, u) = s.users.iter().find(|(_, u)| u.salt.is_none())?;
+        m.insert("realm".into(), realm_with(&u.role)?.into());
+        m.insert("authid".into(), authid.clone().into());
+        m.insert("secret".into(), u.secret.expose().into());
+        return Some(m);
+    }
+    None
+}
+
+#[test]
+fn converted_configs_serve_autobahn_python() {
+    let python = python();
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("crossbar_import");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let mut served = 0;
+    for (name, path) in corpus() {
+        if NOT_CONVERTIBLE
+            .iter()
+            .chain(PENDING)
+            .any(|(n, _)| *n == name)
+        {
+            continue;
+        }
+        let dir = tmp.join(served.to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = localize(load(&convert(&path).unwrap().toml).unwrap(), &dir);
+        let mut targets = Vec::new();
+        let controller = match Controller::start(config.clone(), Registry::with_builtins()) {
+            Ok(c) => c,
+            Err(e) => panic!("{name}: the converted config does not start: {e}"),
+        };
+        let handle = controller.handle();
+        for t in &config.transports {
+            let Endpoint::Tcp(_) = t.endpoint() else {
+                continue;
+            };
+            let Some(mut m) = target(&config, t) else {
+                continue;
+            };
+            let addr = handle.tcp_addr(t.id()).expect("a TCP address");
+            let (url, transport) = match t {
+                TransportConfig::Websocket(w) => (format!("ws://{addr}{}", w.url), "websocket"),
+                TransportConfig::Rawsocket(_) => (format!("rs://{addr}"), "rawsocket"),
+            };
+            let serializer = t.serializers()[0].name();
+            m.insert("label".into(), format!("{name} {}", t.id()).into());
+            m.insert("url".into(), url.into());
+            m.insert("transport".into(), transport.into());
+            m.insert("serializer".into(), serializer.into());
+            targets.push(serde_json::Value::Object(m));
+        }
+        if targets.is_empty() {
+            controller.shutdown();
+            let _ = controller.handle().wait_stopped();
+            continue;
+        }
+        let mut child = Command::new(&python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/python/join.py"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python join.py");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(serde_json::Value::Array(targets).to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        controller.shutdown();
+        let stopped = controller.handle().wait_stopped();
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{name}:\n{report}");
+        assert!(stopped.is_ok(), "{name}: did not stop cleanly: {stopped:?}");
+        eprint!("{report}");
+        served += 1;
+    }
+    assert!(served >= 20, "only {served} converted configs were served");
+}
