@@ -9,6 +9,12 @@
 //! (>= 3.11), node (>= 20), npm and the PyPI and npm registries the first
 //! time. Anything missing fails these tests: they never skip.
 //!
+//! Dynamic authentication and authorization (`python_dynamic_*`): a router
+//! with a ticket transport authenticated by `com.interop.authenticate` and a
+//! role `dyn` authorized by `com.interop.authorize`, both registered by an
+//! autobahn-python session (tests/interop/python/dynamic.py), over WebSocket
+//! × json, msgpack, cbor.
+//!
 //! Matrix: autobahn-python over WebSocket and RawSocket × json, msgpack, cbor;
 //! autobahn-js over WebSocket × json, msgpack, cbor and RawSocket × json
 //! (autobahn-js' RawSocket transport only speaks JSON:
@@ -216,6 +222,12 @@ fn run_script(
             "autobahn-js"
         }
     );
+    run_command(cmd, router, &label);
+}
+
+/// Runs a scenario script against `router`, stops the router, and panics
+/// with the script's output unless it exited 0 and the router stopped cleanly.
+fn run_command(mut cmd: Command, router: shardwamp::shard::RouterHandle, label: &str) {
     let started = Instant::now();
     let mut child = cmd
         .spawn()
@@ -330,4 +342,71 @@ fn js_cryptosign_websocket_json() {
 #[test]
 fn js_cryptosign_rawsocket_json() {
     run_cryptosign(Client::Js, "rawsocket", "json");
+}
+
+/// A router for the dynamic scenarios: `ws` (anonymous, role `anonymous`) and
+/// `ticket` (tickets checked by `com.interop.authenticate`); `realm1` has the
+/// role `dyn`, authorized by `com.interop.authorize`.
+fn dynamic_router() -> shardwamp::shard::RouterHandle {
+    use shardwamp::config::auth::TransportAuth;
+    use shardwamp::config::role::RoleConfig;
+    let mut realm = common::open_realm("realm1");
+    realm.roles.push(RoleConfig {
+        name: "dyn".into(),
+        permissions: vec![],
+        authorizer: Some("com.interop.authorize".into()),
+        allow_by_default: false,
+    });
+    let mut ticket = common::listener(1, "ticket", true, None);
+    ticket.auth = serde_json::from_value::<TransportAuth>(serde_json::json!({
+        "ticket": {"type": "dynamic", "authenticator": "com.interop.authenticate"}
+    }))
+    .expect("dynamic ticket config");
+    let spec = shardwamp::shard::RouterSpec {
+        shards: 2,
+        cpus: None,
+        io_memory: 1 << 20,
+        realms: vec![realm],
+        listeners: vec![common::listener(0, "ws", true, None), ticket],
+        seed: Some(42),
+        realm_transports: Vec::new(),
+        router_key: None,
+    };
+    shardwamp::shard::start(spec).expect("router starts")
+}
+
+fn run_dynamic(serializer: &str) {
+    let inst = installed();
+    let router = dynamic_router();
+    let url = format!("ws://{}/ws", router.tcp_addr("ws").unwrap());
+    let ticket_url = format!("ws://{}/ws", router.tcp_addr("ticket").unwrap());
+    let mut cmd = Command::new(&inst.python);
+    cmd.arg(repo().join("tests/interop/python/dynamic.py"))
+        .args(["--url", &url, "--ticket-url", &ticket_url])
+        .args(["--serializer", serializer])
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    run_command(
+        cmd,
+        router,
+        &format!("autobahn-python dynamic auth/{serializer}"),
+    );
+}
+
+#[test]
+fn python_dynamic_websocket_json() {
+    run_dynamic("json");
+}
+
+#[test]
+fn python_dynamic_websocket_msgpack() {
+    run_dynamic("msgpack");
+}
+
+#[test]
+fn python_dynamic_websocket_cbor() {
+    run_dynamic("cbor");
 }

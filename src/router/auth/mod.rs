@@ -68,11 +68,15 @@
 //!
 //! This file holds the [`Authenticator`], method selection and the
 //! challenge/answer types; each method is a file of its own: `anonymous.rs`,
-//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives), `cryptosign.rs`.
-//! A new method is a new file beside them, a [`PendingAuth`] kind and an arm
-//! in [`Authenticator::hello`] and [`Authenticator::authenticate`].
+//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives), `cryptosign.rs`,
+//! and `dynamic.rs` for methods configured `"type": "dynamic"` (the
+//! authenticator procedure is asked: [`AuthStep::Ask`], then
+//! [`Authenticator::answer`]). A new method is a new file beside them, a
+//! [`PendingAuth`] kind and an arm in [`Authenticator::hello`] and
+//! [`Authenticator::authenticate`], and for its dynamic form an arm in
+//! `dynamic.rs`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
@@ -82,8 +86,9 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use crate::config::auth::{
-    AnonymousStatic, AuthConfigError, AuthMethodConfig, Secret, TransportAuth, DEFAULT_ITERATIONS,
-    DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_CRYPTOSIGN, METHOD_TICKET, METHOD_WAMPCRA,
+    AnonymousStatic, AuthConfigError, AuthMethodConfig, DynamicAuth, Secret, TransportAuth,
+    DEFAULT_ITERATIONS, DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_CRYPTOSIGN, METHOD_TICKET,
+    METHOD_WAMPCRA,
 };
 use crate::wamp::cryptosign::PrivateKey;
 use crate::wamp::uris::{
@@ -95,16 +100,26 @@ use crate::wamp::value::{Dict, Value};
 mod anonymous;
 mod channel;
 mod cryptosign;
+pub mod dynamic;
 mod ticket;
 mod wampcra;
 
 pub use channel::TlsInfo;
 use cryptosign::{ChannelId, CsTable};
+pub use dynamic::{AskFailure, DynamicAsk, DynamicPending, PROVIDER_DYNAMIC};
 use ticket::TicketEntry;
 use wampcra::{CraEntry, CraShape};
 
 /// `authprovider` of every static (configured) principal.
 pub const PROVIDER_STATIC: &str = "static";
+
+/// The dynamic entry of a method's configuration, if it is dynamic.
+fn dynamic_of<S>(cfg: &Option<AuthMethodConfig<S>>) -> Option<&DynamicAuth> {
+    match cfg {
+        Some(AuthMethodConfig::Dynamic(d)) => Some(d),
+        _ => None,
+    }
+}
 
 /// HMAC-SHA256 of `parts` (joined with NUL) under the decoy key: the
 /// deterministic material of a decoy principal.
@@ -136,6 +151,9 @@ pub struct AuthInfo {
     pub authprovider: String,
     /// Extra data for `WELCOME.Details.authextra`.
     pub authextra: Option<Dict>,
+    /// The realm the session joins instead of the one it asked for (a
+    /// dynamic authenticator may redirect it); `None`: the realm asked for.
+    pub realm: Option<String>,
 }
 
 impl AuthInfo {
@@ -157,7 +175,7 @@ impl AuthInfo {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum PendingKind {
     Ticket,
     WampCra {
@@ -174,11 +192,25 @@ enum PendingKind {
         /// denial must not name it).
         named: bool,
     },
+    /// A ticket the dynamic authenticator will check (asked at AUTHENTICATE).
+    DynTicket {
+        authextra: Option<Dict>,
+    },
+    /// A WAMP-CRA challenge under a secret a dynamic authenticator gave.
+    DynWampCra {
+        challenge: String,
+        /// The user's key (redacted in `Debug`).
+        key: Secret,
+        redirect: Option<String>,
+        authextra: Option<Dict>,
+    },
 }
 
 /// A challenge sent and not yet answered: the state the session keeps between
-/// `CHALLENGE` and `AUTHENTICATE`. Holds no secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `CHALLENGE` and `AUTHENTICATE`. Holds no secret but, for a dynamic
+/// WAMP-CRA user, the key its authenticator gave (a [`Secret`], redacted in
+/// `Debug`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingAuth {
     kind: PendingKind,
     authid: String,
@@ -194,8 +226,8 @@ impl PendingAuth {
     /// The method being performed (`ticket`, `wampcra` or `cryptosign`).
     pub fn method(&self) -> &'static str {
         match self.kind {
-            PendingKind::Ticket => METHOD_TICKET,
-            PendingKind::WampCra { .. } => METHOD_WAMPCRA,
+            PendingKind::Ticket | PendingKind::DynTicket { .. } => METHOD_TICKET,
+            PendingKind::WampCra { .. } | PendingKind::DynWampCra { .. } => METHOD_WAMPCRA,
             PendingKind::Cryptosign { .. } => METHOD_CRYPTOSIGN,
         }
     }
@@ -242,6 +274,16 @@ pub enum AuthStep {
         /// Human-readable detail (never contains a secret).
         message: String,
     },
+    /// Call a dynamic authenticator, then hand its answer to
+    /// [`Authenticator::answer`].
+    Ask(Box<DynamicAsk>),
+    /// Send `ABORT(reason)`, an error URI a dynamic authenticator raised.
+    Deny {
+        /// The authenticator's error URI.
+        reason: String,
+        /// Its message.
+        message: String,
+    },
 }
 
 fn abort(reason: &'static str, message: String) -> AuthStep {
@@ -266,6 +308,8 @@ pub struct Authenticator {
     /// Whether sessions through this transport are the router's own
     /// (components' internal transports): see [`Authenticator::internal`].
     internal: bool,
+    /// Methods authenticated by a dynamic authenticator, by name.
+    dynamic: BTreeMap<&'static str, DynamicAuth>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -278,6 +322,7 @@ impl fmt::Debug for Authenticator {
             .field("router_key", &self.router_key)
             .field("decoy_key", &"<redacted>")
             .field("internal", &self.internal)
+            .field("dynamic", &self.dynamic)
             .finish()
     }
 }
@@ -340,6 +385,16 @@ impl Authenticator {
             Some(AuthMethodConfig::Static(c)) => Some(CsTable::new(c)),
             _ => None,
         };
+        let mut dynamic = BTreeMap::new();
+        for (method, entry) in [
+            (METHOD_ANONYMOUS, dynamic_of(&config.anonymous)),
+            (METHOD_TICKET, dynamic_of(&config.ticket)),
+            (METHOD_WAMPCRA, dynamic_of(&config.wampcra)),
+        ] {
+            if let Some(d) = entry {
+                dynamic.insert(method, d.clone());
+            }
+        }
         Ok(Authenticator {
             anonymous,
             ticket,
@@ -349,6 +404,7 @@ impl Authenticator {
             router_key: None,
             decoy_key: rand::random(),
             internal: false,
+            dynamic,
         })
     }
 
@@ -376,6 +432,9 @@ impl Authenticator {
 
     /// Whether this transport offers `method`.
     pub fn offers(&self, method: &str) -> bool {
+        if self.dynamic.contains_key(method) {
+            return true;
+        }
         match method {
             METHOD_ANONYMOUS => self.anonymous.is_some(),
             METHOD_TICKET => self.ticket.is_some(),
@@ -476,6 +535,9 @@ impl Authenticator {
                 ),
             );
         };
+        if let Some((method, entry)) = self.dynamic.get_key_value(method) {
+            return self.hello_dynamic(method, entry, realm, authid, details, session_id);
+        }
         match method {
             METHOD_ANONYMOUS => self.hello_anonymous(realm, details, rng),
             METHOD_TICKET => self.hello_ticket(realm, authid, session_id),
@@ -502,12 +564,63 @@ impl Authenticator {
     /// `extra` (`AUTHENTICATE.Extra`) is not used by ticket, WAMP-CRA and cryptosign.
     pub fn authenticate(&self, pending: PendingAuth, signature: &str, extra: &Dict) -> AuthStep {
         let _ = extra;
+        let pending = match pending.kind {
+            PendingKind::DynTicket { authextra } => {
+                let p = PendingAuth {
+                    kind: PendingKind::Ticket,
+                    ..pending
+                };
+                return self.ticket_ask(p, signature, authextra);
+            }
+            PendingKind::DynWampCra {
+                ref challenge,
+                ref key,
+                ..
+            } => {
+                return match wampcra::cra_verify(key.expose(), challenge, signature) {
+                    None => abort(
+                        ERROR_AUTHENTICATION_FAILED,
+                        "could not compute the wampcra signature".to_owned(),
+                    ),
+                    Some(false) => abort(
+                        ERROR_AUTHENTICATION_DENIED,
+                        format!(
+                            "wampcra authentication as {:?} failed: invalid signature",
+                            pending.authid
+                        ),
+                    ),
+                    Some(true) => {
+                        let PendingKind::DynWampCra {
+                            redirect,
+                            authextra,
+                            ..
+                        } = pending.kind
+                        else {
+                            return abort(ERROR_AUTHENTICATION_FAILED, String::new());
+                        };
+                        AuthStep::Welcome(AuthInfo {
+                            authid: pending.authid,
+                            authrole: pending.authrole,
+                            authmethod: METHOD_WAMPCRA.to_owned(),
+                            authprovider: PROVIDER_DYNAMIC.to_owned(),
+                            authextra,
+                            realm: redirect,
+                        })
+                    }
+                };
+            }
+            _ => pending,
+        };
         // A decoy, or a principal removed since the challenge, is checked
         // against a decoy secret (the same work) and denied like a wrong password.
         // The decoy secret is derived for real principals too, so both cost the same.
         let decoy_secret = self.decoy_secret(&pending.authid);
         let ok = match &pending.kind {
-            PendingKind::Ticket => self.check_ticket(&pending, signature, &decoy_secret),
+            PendingKind::Ticket
+            | PendingKind::DynTicket { .. }
+            | PendingKind::DynWampCra { .. } => {
+                self.check_ticket(&pending, signature, &decoy_secret)
+            }
             PendingKind::WampCra { challenge } => {
                 match self.check_wampcra(&pending, challenge, signature, &decoy_secret) {
                     Some(ok) => ok,
@@ -528,8 +641,10 @@ impl Authenticator {
         };
         if !ok {
             let what = match pending.kind {
-                PendingKind::Ticket => "ticket",
-                PendingKind::WampCra { .. } | PendingKind::Cryptosign { .. } => "signature",
+                PendingKind::Ticket | PendingKind::DynTicket { .. } => "ticket",
+                PendingKind::WampCra { .. }
+                | PendingKind::DynWampCra { .. }
+                | PendingKind::Cryptosign { .. } => "signature",
             };
             let message = match pending.kind {
                 // An inferred authid is not named: that would tell which
@@ -552,6 +667,7 @@ impl Authenticator {
             authmethod,
             authprovider: PROVIDER_STATIC.to_owned(),
             authextra: None,
+            realm: None,
         })
     }
 }
@@ -696,6 +812,7 @@ mod tests {
                 authmethod: "ticket".into(),
                 authprovider: "static".into(),
                 authextra: None,
+                realm: None,
             }
         );
     }
@@ -1061,15 +1178,23 @@ mod tests {
             r#"{"ticket": {"type": "dynamic", "authenticator": "com.example.authenticate"}}"#,
         )
         .unwrap();
+        assert!(Authenticator::new(&cfg).unwrap().offers("ticket"));
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"ticket": {"type": "dynamic", "authenticator": "com.example.authenticate", "timeout": 0}}"#,
+        )
+        .unwrap();
         let err = Authenticator::new(&cfg).unwrap_err();
-        assert_eq!(
-            err,
-            AuthConfigError::DynamicNotSupported {
-                method: "ticket",
-                authenticator: "com.example.authenticate".into()
-            }
+        assert!(
+            matches!(
+                err,
+                AuthConfigError::InvalidDynamic {
+                    method: "ticket",
+                    key: "timeout",
+                    ..
+                }
+            ),
+            "{err:?}"
         );
-        assert!(err.to_string().contains("not supported yet"));
         let cfg: TransportAuth = serde_json::from_str(
             r#"{"cryptosign": {"type": "static", "principals": {"alice": {
                 "authorized_keys": ["545efb0a2192db8d43f118e9bf9aee081466e1ef36c708b96ee6f62dddad9122"],
@@ -1088,6 +1213,44 @@ mod tests {
             Authenticator::new(&cfg).unwrap_err(),
             AuthConfigError::BadAuthorizedKey { index: 0, .. }
         ));
+    }
+
+    #[test]
+    fn dynamic_secrets_not_in_debug() {
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"ticket": {"type": "dynamic", "authenticator": "com.auth"},
+                "wampcra": {"type": "dynamic", "authenticator": "com.auth"}}"#,
+        )
+        .unwrap();
+        let a = Authenticator::new(&cfg).unwrap();
+        let (_, _, pending) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["ticket"]), "authid" => "joe"},
+        ));
+        let ask = a.authenticate(pending, "tick3t!!", &Dict::new());
+        assert!(matches!(ask, AuthStep::Ask(_)), "{ask:?}");
+        assert!(!format!("{ask:?}").contains("tick3t!!"));
+        let AuthStep::Ask(ask) = hello(
+            &a,
+            dict! {"authmethods" => methods(&["wampcra"]), "authid" => "joe"},
+        ) else {
+            panic!("wampcra asks at HELLO")
+        };
+        let step = a.answer(
+            ask.pending,
+            Ok(Value::Dict(dict! {"secret" => "s3cr3t!!", "role" => "r"})),
+            NOW,
+            &mut rng(),
+        );
+        let (method, _, pending) = challenge(step.clone());
+        assert_eq!(method, "wampcra");
+        for text in [
+            format!("{step:?}"),
+            format!("{pending:?}"),
+            format!("{a:?}"),
+        ] {
+            assert!(!text.contains("s3cr3t!!"), "{text}");
+        }
     }
 
     #[test]
