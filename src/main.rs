@@ -229,8 +229,8 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
     lines
 }
 
-/// Blocks SIGINT and SIGTERM in this thread (and the shards it spawns) so
-/// that only [`wait_for_signal`] receives them.
+/// Blocks SIGINT, SIGTERM and SIGHUP in this thread (and the shards it
+/// spawns) so that only [`wait_for_signal`] receives them.
 fn block_signals() -> libc::sigset_t {
     // SAFETY: a zeroed sigset_t is filled by sigemptyset before use; the calls
     // only touch the set passed.
@@ -239,6 +239,7 @@ fn block_signals() -> libc::sigset_t {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     }
@@ -276,7 +277,17 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
     if let Some(a) = controller.admin_addr() {
         println!("admin: http://{a}/metrics");
     }
-    let sig = wait_for_signal(&signals);
+    let sig = loop {
+        let sig = wait_for_signal(&signals);
+        if sig != libc::SIGHUP {
+            break sig;
+        }
+        // SIGHUP: TLS certificates and keys are read again (docs/tls.md).
+        match controller.reload_router_transport_tls(None) {
+            Ok(v) => log::info!("SIGHUP: TLS reloaded: {}", control::to_json(&v)),
+            Err(e) => log::error!("SIGHUP: TLS reload failed: {e}"),
+        }
+    };
     log::info!("signal {sig}: shutting down");
     println!("shutting down");
     controller.shutdown();

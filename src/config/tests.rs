@@ -209,7 +209,8 @@ serializers = ["${{SER}}"]
     assert_eq!(
         w.endpoint,
         Endpoint::Unix(UnixEndpoint {
-            path: "/run/sock".into()
+            path: "/run/sock".into(),
+            tls: None,
         })
     );
     assert_eq!(w.serializers, vec![Serializer::Cbor]);

@@ -69,7 +69,6 @@ pub(crate) struct Conn {
     pub transport: TransportId,
     pub transport_details: Arc<Dict>,
     /// What the connection's TLS tells authentication; none on a plain connection.
-    #[allow(dead_code)] // read by cryptosign's channel binding and the tls method
     pub tls: Option<Arc<super::TlsInfo>>,
     pub state: ConnState,
     /// The peer's IP (from the transport details' `peer`), for the
@@ -280,7 +279,8 @@ impl RouterCore {
             );
             return;
         };
-        let Some(transport) = self.conns.get(&conn).map(|c| c.transport) else {
+        let Some((transport, tls)) = self.conns.get(&conn).map(|c| (c.transport, c.tls.clone()))
+        else {
             return;
         };
         let Some(auth) = self.transports.get(&transport).cloned() else {
@@ -293,7 +293,14 @@ impl RouterCore {
         };
         let session = crate::wamp::id::global_id(&mut self.rng);
         let now = self.now_iso();
-        let step = auth.hello(&realm_name, &details, session, &now, &mut self.rng);
+        let step = auth.hello(
+            &realm_name,
+            &details,
+            session,
+            &now,
+            &mut self.rng,
+            tls.as_deref(),
+        );
         self.on_auth_step(conn, realm_id, session, details, step);
     }
 

@@ -15,6 +15,8 @@
 //!   object with `authid`, `authrole`, `authmethod`, `authprovider`, `nonce`,
 //!   `timestamp` and `session`; the signature is
 //!   `base64(HMAC-SHA256(secret, challenge))`, see [`crate::wamp::cra::sign`].
+//! * **tls** — no challenge: the verified TLS client certificate's SHA-1
+//!   fingerprint names the principal (Crossbar.io's `certificate-sha1`).
 //!
 //! **Salted WAMP-CRA users.** As in the spec ("the password itself is never
 //! stored, but only a key derived from the password and a password salt. This
@@ -64,7 +66,8 @@
 //!
 //! This file holds the [`Authenticator`], method selection and the
 //! challenge/answer types; each method is a file of its own: `anonymous.rs`,
-//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives). A new method
+//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives), `tls.rs` (the
+//! client certificate's fingerprint, no challenge). A new method
 //! (cryptosign) is a new file beside them, a [`PendingAuth`] kind and an arm
 //! in [`Authenticator::hello`] and [`Authenticator::authenticate`].
 
@@ -79,7 +82,7 @@ use sha2::Sha256;
 
 use crate::config::auth::{
     AnonymousStatic, AuthConfigError, AuthMethodConfig, Secret, TransportAuth, DEFAULT_ITERATIONS,
-    DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA,
+    DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET, METHOD_TLS, METHOD_WAMPCRA,
 };
 use crate::wamp::uris::{
     ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_NO_MATCHING_AUTH_METHOD,
@@ -90,6 +93,7 @@ use crate::wamp::value::{Dict, Value};
 mod anonymous;
 mod channel;
 mod ticket;
+mod tls;
 mod wampcra;
 
 pub use channel::TlsInfo;
@@ -234,6 +238,8 @@ pub struct Authenticator {
     anonymous: Option<AnonymousStatic>,
     ticket: Option<HashMap<String, TicketEntry>>,
     wampcra: Option<HashMap<String, CraEntry>>,
+    /// The `tls` principals by certificate fingerprint (40 upper-case hex digits).
+    tls: Option<HashMap<String, tls::TlsEntry>>,
     /// The configured WAMP-CRA users' shapes, in authid order (decoys copy one).
     cra_shapes: Vec<CraShape>,
     /// Key of the decoy principals (never logged).
@@ -249,6 +255,7 @@ impl fmt::Debug for Authenticator {
             .field("anonymous", &self.anonymous)
             .field("ticket", &self.ticket)
             .field("wampcra", &self.wampcra)
+            .field("tls", &self.tls)
             .field("decoy_key", &"<redacted>")
             .field("internal", &self.internal)
             .finish()
@@ -309,10 +316,15 @@ impl Authenticator {
             }
             _ => None,
         };
+        let tls = match &config.tls {
+            Some(AuthMethodConfig::Static(t)) => Some(tls::compile(t)),
+            _ => None,
+        };
         Ok(Authenticator {
             anonymous,
             ticket,
             wampcra,
+            tls,
             cra_shapes,
             decoy_key: rand::random(),
             internal: false,
@@ -347,13 +359,14 @@ impl Authenticator {
             METHOD_ANONYMOUS => self.anonymous.is_some(),
             METHOD_TICKET => self.ticket.is_some(),
             METHOD_WAMPCRA => self.wampcra.is_some(),
+            METHOD_TLS => self.tls.is_some(),
             _ => false,
         }
     }
 
-    /// The methods this transport offers, in the order `anonymous`, `ticket`, `wampcra`.
+    /// The methods this transport offers, in the order `anonymous`, `ticket`, `wampcra`, `tls`.
     pub fn methods(&self) -> impl Iterator<Item = &'static str> + '_ {
-        [METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA]
+        [METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA, METHOD_TLS]
             .into_iter()
             .filter(move |m| self.offers(m))
     }
@@ -368,7 +381,9 @@ impl Authenticator {
     /// The first method in `details.authmethods` (default `["anonymous"]`) that
     /// the transport offers is performed; none → `ABORT`
     /// `wamp.error.no_matching_auth_method`. A malformed `authmethods` or
-    /// `authid` is `wamp.error.protocol_violation`.
+    /// `authid` is `wamp.error.protocol_violation`. `tls` is what the
+    /// connection's TLS told (none on a plain connection): the `tls` method
+    /// reads the client certificate's fingerprint from it.
     pub fn hello<R: RngCore + ?Sized>(
         &self,
         realm: &str,
@@ -376,6 +391,7 @@ impl Authenticator {
         session_id: u64,
         now_iso8601: &str,
         rng: &mut R,
+        tls: Option<&TlsInfo>,
     ) -> AuthStep {
         let requested: Vec<&str> = match details.get("authmethods") {
             None | Some(Value::Null) => Vec::new(),
@@ -437,6 +453,7 @@ impl Authenticator {
         match method {
             METHOD_ANONYMOUS => self.hello_anonymous(details, rng),
             METHOD_TICKET => self.hello_ticket(realm, authid, session_id),
+            METHOD_TLS => self.hello_tls(authid, tls),
             _ => self.hello_wampcra(realm, authid, session_id, now_iso8601, rng),
         }
     }
@@ -539,7 +556,7 @@ mod tests {
     }
 
     fn hello(a: &Authenticator, details: Dict) -> AuthStep {
-        a.hello("realm1", &details, 3251278072152162, NOW, &mut rng())
+        a.hello("realm1", &details, 3251278072152162, NOW, &mut rng(), None)
     }
 
     fn methods(list: &[&str]) -> Value {
@@ -821,7 +838,7 @@ mod tests {
             let mut pendings = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 let d = dict! {"authmethods" => methods(&["wampcra"]), "authid" => who};
-                let (_, _, p) = challenge(a.hello("realm1", &d, 1, NOW, &mut r));
+                let (_, _, p) = challenge(a.hello("realm1", &d, 1, NOW, &mut r, None));
                 pendings.push(p);
             }
             let hello = t.elapsed() / n;
@@ -1067,7 +1084,7 @@ mod tests {
         let a = auth();
         let mut r = rng();
         let dyn_rng: &mut dyn RngCore = &mut r;
-        let step = a.hello("realm1", &Dict::new(), 1, NOW, dyn_rng);
+        let step = a.hello("realm1", &Dict::new(), 1, NOW, dyn_rng, None);
         welcome(step);
     }
 }
