@@ -541,6 +541,7 @@ users = { joe = { secret = "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", role 
                         i,
                         "2026-01-01T00:00:00.000Z",
                         &mut rng,
+                        None,
                     ));
                 }
             });
@@ -550,8 +551,14 @@ users = { joe = { secret = "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", role 
         if case.contains(filter) {
             let per = time_per_op(|n| {
                 for i in 0..n {
-                    let step =
-                        auth.hello("realm1", &details, i, "2026-01-01T00:00:00.000Z", &mut rng);
+                    let step = auth.hello(
+                        "realm1",
+                        &details,
+                        i,
+                        "2026-01-01T00:00:00.000Z",
+                        &mut rng,
+                        None,
+                    );
                     if let AuthStep::Challenge { pending, .. } = step {
                         black_box(auth.authenticate(pending, "bm9wZQ==", &Dict::new()));
                     }

@@ -28,6 +28,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start: the size of `ctl`'s variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the router (with the embedded default configuration when no file is given).
     Run {
@@ -54,8 +56,26 @@ enum Command {
         ///   rs://HOST:PORT         RawSocket over TCP (also tcp://, rawsocket://)
         ///   rs+unix:///SOCKET      RawSocket over a Unix socket (also
         ///                          unix:///SOCKET, unix:SOCKET)
+        ///   wss://, wss+unix://, rss://, rss+unix://   the same over TLS
         #[arg(long, default_value = "ws://127.0.0.1:8080/ws", verbatim_doc_comment)]
         url: String,
+        /// TLS: a CA certificate (PEM) to trust instead of the Mozilla roots
+        /// (repeat for more).
+        #[arg(long = "tls-ca")]
+        tls_ca: Vec<PathBuf>,
+        /// TLS: a client certificate (PEM) to present, with --tls-key.
+        #[arg(long = "tls-cert")]
+        tls_cert: Option<PathBuf>,
+        /// TLS: the client certificate's private key (PEM).
+        #[arg(long = "tls-key")]
+        tls_key: Option<PathBuf>,
+        /// TLS: the name the router's certificate must carry (default: the URL's host).
+        #[arg(long = "tls-hostname")]
+        tls_hostname: Option<String>,
+        /// Authenticate with the TLS client certificate (the `tls` method;
+        /// --authid optional) instead of a ticket or WAMP-CRA.
+        #[arg(long = "tls-auth")]
+        tls_auth: bool,
         /// The management realm.
         #[arg(long, default_value = "shardwamp.management")]
         realm: String,
@@ -192,7 +212,22 @@ fn init_config() -> String {
 }
 
 /// The URL `ctl --url` takes for a transport of `kind` listening on `endpoint`.
-fn ctl_url(endpoint: &EndpointSpec, kind: &ListenerKind) -> String {
+fn ctl_url(endpoint: &EndpointSpec, kind: &ListenerKind, tls: bool) -> String {
+    let url = plain_url(endpoint, kind);
+    if !tls {
+        return url;
+    }
+    // ws -> wss, rs -> rss, ws+unix -> wss+unix, rs+unix -> rss+unix
+    match url.split_once(':') {
+        Some((scheme, rest)) => match scheme.split_once('+') {
+            Some((s, unix)) => format!("{s}s+{unix}:{rest}"),
+            None => format!("{scheme}s:{rest}"),
+        },
+        None => url,
+    }
+}
+
+fn plain_url(endpoint: &EndpointSpec, kind: &ListenerKind) -> String {
     match (endpoint, kind) {
         (EndpointSpec::Tcp(a), ListenerKind::WebSocket(o)) => format!("ws://{a}{}", o.path),
         (EndpointSpec::Tcp(a), ListenerKind::RawSocket(_)) => format!("rs://{a}"),
@@ -219,7 +254,7 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
     for l in &spec.listeners {
         let serializers: Vec<&str> = l.serializers.iter().map(|s| s.name()).collect();
         let kind = l.kind.name();
-        let at = ctl_url(&l.endpoint, &l.kind);
+        let at = ctl_url(&l.endpoint, &l.kind, l.tls.is_some());
         lines.push(format!(
             "transport '{}': {kind} on {at} ({})",
             l.name,
@@ -269,7 +304,7 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
     );
     for b in handle.bound() {
         let at = match spec.listeners.iter().find(|l| l.name == b.name) {
-            Some(l) => ctl_url(&b.endpoint, &l.kind),
+            Some(l) => ctl_url(&b.endpoint, &l.kind, l.tls.is_some()),
             None => b.endpoint.display(),
         };
         println!("listening: {} ({}) on {at}", b.name, b.kind);
@@ -332,6 +367,8 @@ fn ctl_after_help() -> String {
 #[allow(clippy::too_many_arguments)]
 fn ctl(
     url: &str,
+    tls: &shardwamp::transport::TlsClientOptions,
+    tls_auth: bool,
     realm: &str,
     authid: Option<&str>,
     wampcra: bool,
@@ -366,8 +403,15 @@ fn ctl(
             .ok_or_else(|| format!("--kw {k}: expected key=value"))?;
         kw.insert(key.to_owned(), arg_value(value));
     }
-    let mut client =
-        shardwamp::transport::blocking::connect(url, realm, &creds).map_err(|e| e.to_string())?;
+    let auth: Box<dyn shardwamp::client::auth::ClientAuthenticator> = if tls_auth {
+        Box::new(shardwamp::client::auth::TlsCertificate {
+            authid: authid.map(str::to_owned),
+        })
+    } else {
+        creds.authenticator()
+    };
+    let mut client = shardwamp::transport::blocking::connect_tls(url, realm, auth, tls)
+        .map_err(|e| e.to_string())?;
     let (result, _) = client
         .call(&control::management::procedure(op), positional, kw)
         .map_err(|e| e.to_string())?;
@@ -401,6 +445,11 @@ fn main() -> ExitCode {
         }
         Command::Ctl {
             url,
+            tls_ca,
+            tls_cert,
+            tls_key,
+            tls_hostname,
+            tls_auth,
             realm,
             authid,
             wampcra,
@@ -410,6 +459,13 @@ fn main() -> ExitCode {
             kwargs,
         } => ctl(
             url,
+            &shardwamp::transport::TlsClientOptions {
+                hostname: tls_hostname.clone(),
+                ca_certificates: tls_ca.clone(),
+                certificate: tls_cert.clone(),
+                key: tls_key.clone(),
+            },
+            *tls_auth,
             realm,
             authid.as_deref(),
             *wampcra,

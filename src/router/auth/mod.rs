@@ -559,6 +559,93 @@ mod tests {
         a.hello("realm1", &details, 3251278072152162, NOW, &mut rng(), None)
     }
 
+    fn tls_auth() -> Authenticator {
+        Authenticator::new(
+            &serde_json::from_str(
+                r#"{"tls": {"type": "static", "principals": {
+                    "client_0": {"certificate-sha1": "b6:e5:e6:f2:2a:bb:6f:c2:79:b8:c1:5c:b7:62:4e:66:79:6c:6f:54", "role": "backend"}
+                }}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn with_cert(sha1: &str) -> TlsInfo {
+        TlsInfo {
+            version: "TLSv1.3".into(),
+            client_certificate_sha1: Some(sha1.into()),
+            client_certificate_subject: Some("CN=client_0".into()),
+            ..TlsInfo::default()
+        }
+    }
+
+    const CERT: &str = "B6:E5:E6:F2:2A:BB:6F:C2:79:B8:C1:5C:B7:62:4E:66:79:6C:6F:54";
+
+    #[test]
+    fn tls_welcomes_the_principal_of_the_certificate() {
+        let a = tls_auth();
+        let d = dict! { "authmethods" => Value::List(vec![Value::from("tls")]) };
+        let info = with_cert(CERT);
+        match a.hello("realm1", &d, 1, NOW, &mut rng(), Some(&info)) {
+            AuthStep::Welcome(w) => {
+                assert_eq!(
+                    (w.authid.as_str(), w.authrole.as_str()),
+                    ("client_0", "backend")
+                );
+                assert_eq!(w.authmethod, "tls");
+                let extra = w.authextra.unwrap();
+                assert_eq!(extra.get("certificate-sha1"), Some(&Value::from(CERT)));
+            }
+            other => panic!("{other:?}"),
+        }
+        // the right authid may be named; another may not
+        let named = |authid: &str| {
+            let d = dict! { "authmethods" => Value::List(vec![Value::from("tls")]), "authid" => authid };
+            a.hello("realm1", &d, 1, NOW, &mut rng(), Some(&info))
+        };
+        assert!(matches!(named("client_0"), AuthStep::Welcome(_)));
+        assert!(matches!(
+            named("admin"),
+            AuthStep::Abort {
+                reason: ERROR_AUTHENTICATION_DENIED,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn tls_denies_no_certificate_and_an_unknown_one() {
+        let a = tls_auth();
+        let d = dict! { "authmethods" => Value::List(vec![Value::from("tls")]) };
+        let other = with_cert("00:E5:E6:F2:2A:BB:6F:C2:79:B8:C1:5C:B7:62:4E:66:79:6C:6F:54");
+        let no_cert = TlsInfo::default();
+        for tls in [None, Some(&no_cert), Some(&other)] {
+            assert!(
+                matches!(
+                    a.hello("realm1", &d, 1, NOW, &mut rng(), tls),
+                    AuthStep::Abort {
+                        reason: ERROR_AUTHENTICATION_DENIED,
+                        ..
+                    }
+                ),
+                "{tls:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tls_principals_need_a_fingerprint() {
+        let bad: TransportAuth = serde_json::from_str(
+            r#"{"tls": {"type": "static", "principals": {"x": {"certificate-sha1": "B6:E5", "role": "r"}}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            Authenticator::new(&bad),
+            Err(AuthConfigError::InvalidFingerprint { .. })
+        ));
+    }
+
     fn methods(list: &[&str]) -> Value {
         Value::List(list.iter().map(|m| Value::from(*m)).collect())
     }
