@@ -13,8 +13,8 @@
 //! that fails leaves the running config in place.
 //!
 //! Channel bindings: `tls-exporter` (RFC 9266) is exported for TLS 1.3 and
-//! TLS 1.2 (rustls negotiates the extended master secret in TLS 1.2, which
-//! RFC 9266 asks for). `tls-unique` (RFC 5929) is never filled: it is the
+//! TLS 1.2 (the server requires the extended master secret in TLS 1.2,
+//! which RFC 9266 asks for). `tls-unique` (RFC 5929) is never filled: it is the
 //! first Finished message, which rustls does not expose.
 //!
 //! Private keys never reach a log line or a `Debug` output: errors name the
@@ -93,7 +93,12 @@ fn provider(ciphers: Option<&str>) -> Result<CryptoProvider, String> {
                 rustls::SupportedCipherSuite::Tls12(_) => &choice.tls12,
                 rustls::SupportedCipherSuite::Tls13(_) => &choice.tls13,
             };
-            wanted.is_empty() || wanted.contains(&name)
+            // rustls names the TLS 1.3 suites TLS13_*, IANA TLS_*.
+            let iana = match name.strip_prefix("TLS13_") {
+                Some(rest) => format!("TLS_{rest}"),
+                None => name.to_owned(),
+            };
+            wanted.is_empty() || wanted.contains(&iana.as_str())
         });
     }
     Ok(p)
@@ -157,10 +162,13 @@ fn build(files: &TlsConfig) -> Result<Loaded, String> {
             .map_err(|e| format!("tls.ca_certificates: {e}"))?;
         builder.with_client_cert_verifier(verifier)
     };
-    let config = builder
+    let mut config = builder
         .with_single_cert(chain, key)
         // rustls says which of the two is wrong, never the key's content.
         .map_err(|e| format!("tls.key / tls.certificate: {e}"))?;
+    // TLS 1.2 only with the extended master secret (RFC 7627), which
+    // RFC 9266 requires for the tls-exporter channel binding to be unique.
+    config.require_ems = true;
     Ok(Loaded {
         config: Arc::new(config),
         certificate_sha1,
@@ -288,7 +296,7 @@ impl TlsClientOptions {
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| e.to_string())?
             .with_root_certificates(roots);
-        let config = match (&self.certificate, &self.key) {
+        let mut config = match (&self.certificate, &self.key) {
             (Some(c), Some(k)) => {
                 let chain = read_certificates(c).map_err(|e| format!("tls certificate: {e}"))?;
                 let key = read_private_key(k).map_err(|e| format!("tls key: {e}"))?;
@@ -299,6 +307,8 @@ impl TlsClientOptions {
             (None, None) => builder.with_no_client_auth(),
             _ => return Err("a client certificate needs both a certificate and a key".into()),
         };
+        // As the server side: the tls-exporter binding needs it in TLS 1.2.
+        config.require_ems = true;
         Ok(Arc::new(config))
     }
 
@@ -311,5 +321,195 @@ impl TlsClientOptions {
     /// A connector for the glommio dialer.
     pub fn connector(&self) -> Result<TlsConnector, String> {
         Ok(TlsConnector::from(self.client_config()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+
+    struct Files {
+        dir: PathBuf,
+        server: TlsConfig,
+        client: TlsClientOptions,
+        client_cert: PathBuf,
+    }
+
+    /// A CA, a server certificate for `localhost` and a client certificate,
+    /// as PEM files.
+    fn files(name: &str) -> Files {
+        let dir =
+            std::env::temp_dir().join(format!("shardwamp-tls-unit-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let write = |stem: &str, names: Vec<String>| {
+            let key = KeyPair::generate().unwrap();
+            let cert = CertificateParams::new(names)
+                .unwrap()
+                .signed_by(&key, &ca, &ca_key)
+                .unwrap();
+            let (c, k) = (
+                dir.join(format!("{stem}.crt")),
+                dir.join(format!("{stem}.key")),
+            );
+            std::fs::write(&c, cert.pem()).unwrap();
+            std::fs::write(&k, key.serialize_pem()).unwrap();
+            (c, k)
+        };
+        let ca_file = dir.join("ca.crt");
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        let (sc, sk) = write("server", vec!["localhost".into()]);
+        let (cc, ck) = write("client", vec!["client".into()]);
+        Files {
+            server: TlsConfig {
+                key: sk,
+                certificate: sc,
+                chain_certificates: Vec::new(),
+                ciphers: None,
+                ca_certificates: vec![ca_file.clone()],
+                dhparam: None,
+            },
+            client: TlsClientOptions {
+                hostname: None,
+                ca_certificates: vec![ca_file],
+                certificate: Some(cc.clone()),
+                key: Some(ck),
+            },
+            client_cert: cc,
+            dir,
+        }
+    }
+
+    /// Runs a handshake in memory.
+    fn handshake(client: &mut rustls::ClientConnection, server: &mut rustls::ServerConnection) {
+        for _ in 0..20 {
+            let mut buf = Vec::new();
+            while client.wants_write() {
+                client.write_tls(&mut buf).unwrap();
+            }
+            let mut rd = &buf[..];
+            while !rd.is_empty() {
+                server.read_tls(&mut rd).unwrap();
+            }
+            server.process_new_packets().unwrap();
+            let mut buf = Vec::new();
+            while server.wants_write() {
+                server.write_tls(&mut buf).unwrap();
+            }
+            let mut rd = &buf[..];
+            while !rd.is_empty() {
+                client.read_tls(&mut rd).unwrap();
+            }
+            client.process_new_packets().unwrap();
+            if !client.is_handshaking() && !server.is_handshaking() {
+                return;
+            }
+        }
+        panic!("the handshake did not finish");
+    }
+
+    fn connect(f: &Files, client_config: Arc<ClientConfig>) -> (TlsInfo, TlsInfo) {
+        let server = TlsServer::load("t", &f.server).unwrap();
+        let mut s = rustls::ServerConnection::new(server.current().config).unwrap();
+        let name = f.client.server_name("localhost").unwrap();
+        let mut c = rustls::ClientConnection::new(client_config, name).unwrap();
+        handshake(&mut c, &mut s);
+        (server_tls_info(&s), client_tls_info(&c))
+    }
+
+    #[test]
+    fn both_ends_agree_on_the_exporter_and_the_server_sees_the_certificate() {
+        let f = files("agree");
+        let (server, client) = connect(&f, f.client.client_config().unwrap());
+        assert_eq!(server.version, "TLSv1.3");
+        assert!(server.tls_exporter.is_some());
+        assert_eq!(server.tls_exporter, client.tls_exporter);
+        assert_eq!(server.tls_unique, None);
+        let der = read_certificates(&f.client_cert).unwrap();
+        let want = sha1_fingerprint(&der[0]);
+        assert_eq!(
+            server.client_certificate_sha1.as_deref(),
+            Some(want.as_str())
+        );
+        assert_eq!(want.len(), 59);
+        assert!(want
+            .chars()
+            .all(|c| c == ':' || c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+        // the binding is never printed
+        assert!(format!("{server:?}").contains("<32 bytes>"));
+        let _ = std::fs::remove_dir_all(&f.dir);
+    }
+
+    #[test]
+    fn tls12_has_the_exporter_too() {
+        let f = files("tls12");
+        let provider = Arc::new(ring_provider());
+        let roots = roots(&f.client.ca_certificates, "ca").unwrap();
+        let chain = read_certificates(f.client.certificate.as_ref().unwrap()).unwrap();
+        let key = read_private_key(f.client.key.as_ref().unwrap()).unwrap();
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap();
+        let (server, client) = connect(&f, Arc::new(config));
+        assert_eq!(server.version, "TLSv1.2");
+        assert!(server.tls_exporter.is_some());
+        assert_eq!(server.tls_exporter, client.tls_exporter);
+        let _ = std::fs::remove_dir_all(&f.dir);
+    }
+
+    #[test]
+    fn ciphers_limit_the_tls12_suites() {
+        let mut f = files("ciphers");
+        f.server.ciphers = Some("ECDHE-ECDSA-AES256-GCM-SHA384:DHE-RSA-AES128-SHA".into());
+        let server = TlsServer::load("t", &f.server).unwrap();
+        let config = server.current().config;
+        let suites: Vec<&str> = config
+            .crypto_provider()
+            .cipher_suites
+            .iter()
+            .filter_map(|s| s.suite().as_str())
+            .collect();
+        assert!(
+            suites.contains(&"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+            "{suites:?}"
+        );
+        assert!(
+            !suites.contains(&"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+            "{suites:?}"
+        );
+        // TLS 1.3 untouched by a TLS 1.2 list
+        assert!(suites.contains(&"TLS13_AES_128_GCM_SHA256"), "{suites:?}");
+        f.server.ciphers = Some("TLS_AES_256_GCM_SHA384".into());
+        let config = TlsServer::load("t", &f.server).unwrap().current().config;
+        let suites: Vec<&str> = config
+            .crypto_provider()
+            .cipher_suites
+            .iter()
+            .filter_map(|s| s.suite().as_str())
+            .collect();
+        assert!(suites.contains(&"TLS13_AES_256_GCM_SHA384"), "{suites:?}");
+        assert!(!suites.contains(&"TLS13_AES_128_GCM_SHA256"), "{suites:?}");
+        f.server.ciphers = Some("RC4-MD5".into());
+        let e = TlsServer::load("t", &f.server).unwrap_err();
+        assert!(e.contains("transport 't': tls.ciphers"), "{e}");
+        let _ = std::fs::remove_dir_all(&f.dir);
+    }
+
+    #[test]
+    fn errors_name_the_key_never_its_content() {
+        let mut f = files("errors");
+        let key_text = std::fs::read_to_string(&f.server.key).unwrap();
+        f.server.certificate = f.server.key.clone();
+        let e = TlsServer::load("t", &f.server).unwrap_err();
+        assert!(e.contains("tls.certificate"), "{e}");
+        assert!(!e.contains(key_text.lines().nth(1).unwrap()), "{e}");
+        let _ = std::fs::remove_dir_all(&f.dir);
     }
 }
