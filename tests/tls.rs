@@ -185,7 +185,13 @@ type = "websocket"
 id = "ws"
 url = "/ws"
 endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+
+[[transports]]
+type = "rawsocket"
+id = "unix"
+endpoint = {{ type = "unix", path = {sock:?}, tls = {rss} }}
 "#,
+        sock = p.dir.join("r.sock"),
         wss = tls(false),
         rss = tls(false),
         mtls = tls(true),
@@ -271,6 +277,11 @@ fn websocket_and_rawsocket_over_tls_join_and_say_so() {
         assert_eq!(t.get("tls_version"), Some(&Value::from("TLSv1.3")), "{url}");
         client.leave();
     }
+    // over a Unix socket, the name checked is localhost
+    let unix = format!("rss+unix://{}", p.dir.join("r.sock").display());
+    let mut client = connect_tls(&unix, "realm1", anonymous(), &trust(&p)).expect(&unix);
+    own_details(&mut client);
+    client.leave();
     // by the name in the certificate, too
     let by_name = TlsClientOptions {
         hostname: Some("localhost".into()),
@@ -483,7 +494,7 @@ fn a_reload_serves_new_connections_the_new_certificate() {
     let all = c
         .call_blocking("reload_router_transport_tls", &[], &Dict::new())
         .unwrap();
-    assert!(matches!(&all, Value::List(l) if l.len() == 3), "{all:?}");
+    assert!(matches!(&all, Value::List(l) if l.len() == 4), "{all:?}");
     assert!(c
         .call_blocking(
             "reload_router_transport_tls",
@@ -630,4 +641,36 @@ fn check_names_the_key_and_line_of_a_bad_tls_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("tls.ciphers"), "{err}");
+}
+
+#[test]
+fn the_load_generator_dials_tls() {
+    use shardwamp::loadgen::{self, Options, Scenario};
+    let p = pki("loadgen");
+    let c = start(&p);
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("wss").unwrap().port()
+    );
+    let rss = format!(
+        "rss://127.0.0.1:{}",
+        c.transport_addr("rss").unwrap().port()
+    );
+    for (scenario, url) in [(Scenario::Fanout, &wss), (Scenario::Rpc, &rss)] {
+        let mut o = Options::new(scenario, url).expect("options");
+        o.target.tls.as_mut().expect("a TLS target").ca_certificates =
+            vec![p.server_ca_file.clone()];
+        o.duration = Duration::from_millis(600);
+        o.warmup = Duration::from_millis(200);
+        o.fanout.subscribers = 10;
+        o.fanout.publishers = 1;
+        o.fanout.topics = 1;
+        o.rpc.callers = 2;
+        o.rpc.callees = 1;
+        let r = loadgen::run(&o).expect(url);
+        assert!(r.passed, "{url}: {}", r.summary());
+        assert_eq!(r.errors, 0, "{url}: {}", r.summary());
+        assert!(r.throughput > 0.0, "{url}: {}", r.summary());
+    }
+    c.shutdown();
 }
