@@ -488,6 +488,19 @@ fn a_reload_serves_new_connections_the_new_certificate() {
         served_fingerprint(&p, c.transport_addr("wss").unwrap()),
         new
     );
+    let detail = c
+        .call_blocking("get_router_transport", &[Value::from("wss")], &Dict::new())
+        .unwrap();
+    let Value::Dict(detail) = detail else {
+        panic!()
+    };
+    let Some(Value::Dict(tls)) = detail.get("tls") else {
+        panic!("{detail:?}")
+    };
+    assert_eq!(
+        tls.get("certificate_sha1"),
+        Some(&Value::from(new.as_str()))
+    );
     own_details(&mut kept);
     kept.leave();
     // every TLS transport at once; a plain one is not a TLS transport

@@ -850,13 +850,24 @@ impl Controller {
             .transports
             .into_iter()
             .next();
-        Value::Dict(crate::dict! {
+        let mut d = crate::dict! {
             "id" => id,
             "type" => t.config.kind(),
             "created" => t.created.as_str(),
             "listening" => listening,
             "config" => redacted.map(|c| serialize(&c)).unwrap_or(Value::Null),
-        })
+        };
+        if let Some(tls) = &t.tls {
+            // What new connections get (after reloads), never the key.
+            d.insert(
+                "tls".into(),
+                Value::Dict(crate::dict! {
+                    "certificate_sha1" => tls.certificate_sha1(),
+                    "client_certificates" => tls.requires_client_certificates(),
+                }),
+            );
+        }
+        Value::Dict(d)
     }
 
     /// Reads the TLS certificates and keys of transport `id` (of every TLS
