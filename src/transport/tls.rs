@@ -71,9 +71,17 @@ impl PartialEq for TlsServer {
 /// rustls's *ring* provider. rustls 0.23.48 deprecates it because it has no
 /// post-quantum key exchange (X25519MLKEM768): aws-lc-rs has, at the cost of
 /// a C/CMake build; *ring* is kept for a light build (docs/tls.md).
+///
+/// Key exchange prefers X25519, then P-256: the provider's own order puts
+/// P-384 first, which *ring* computes with generic big-number code (several
+/// ms a handshake on both ends, and a HelloRetryRequest for a client whose
+/// key share is X25519). P-384 stays offered, last.
 #[allow(deprecated)]
 fn ring_provider() -> CryptoProvider {
-    rustls::crypto::ring::default_provider()
+    use rustls::crypto::ring::kx_group::{SECP256R1, SECP384R1, X25519};
+    let mut p = rustls::crypto::ring::default_provider();
+    p.kx_groups = vec![X25519, SECP256R1, SECP384R1];
+    p
 }
 
 /// The ring provider, limited to the suites `ciphers` selects.
@@ -441,6 +449,19 @@ mod tests {
             .all(|c| c == ':' || c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
         // the binding is never printed
         assert!(format!("{server:?}").contains("<32 bytes>"));
+        let _ = std::fs::remove_dir_all(&f.dir);
+    }
+
+    #[test]
+    fn key_exchange_is_x25519() {
+        let f = files("kx");
+        let server = TlsServer::load("t", &f.server).unwrap();
+        let mut s = rustls::ServerConnection::new(server.current().config).unwrap();
+        let name = f.client.server_name("localhost").unwrap();
+        let mut c = rustls::ClientConnection::new(f.client.client_config().unwrap(), name).unwrap();
+        handshake(&mut c, &mut s);
+        let group = s.negotiated_key_exchange_group().map(|g| g.name());
+        assert_eq!(group, Some(rustls::NamedGroup::X25519));
         let _ = std::fs::remove_dir_all(&f.dir);
     }
 
