@@ -28,7 +28,6 @@ const NOT_CONVERTIBLE: &[(&str, &str)] = &[(
 /// this test ("loads now") and come out of the list.
 const PENDING: &[(&str, &str)] = &[
     ("crossbario__crossbar-examples__authentication__cryptosign__dynamic__.crossbar__config.json", "cryptosign (dynamic)"),
-    ("crossbario__crossbar-examples__authentication__tls__dynamic__.crossbar__config.json", "tls (dynamic)"),
     ("xconnio__deskconnd__.crossbar__config.yaml", "cryptosign (dynamic)"),
     // Its transport has no `auth` (anonymous under the role `anonymous`),
     // which its realm does not define: Crossbar.io starts and refuses every

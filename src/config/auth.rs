@@ -333,11 +333,7 @@ impl TransportAuth {
                 method: "cryptosign (dynamic)",
             });
         }
-        if let Some(AuthMethodConfig::Dynamic(_)) = &self.tls {
-            return Err(AuthConfigError::MethodNotSupported {
-                method: "tls (dynamic)",
-            });
-        }
+
         if let Some(c) = check_dynamic(METHOD_CRYPTOSIGN, &self.cryptosign)? {
             for (authid, p) in &c.principals {
                 // A public key is no secret: any non-empty placeholder passes that check.

@@ -22,13 +22,17 @@
 //!   user's `secret` (with a salted user: the derived key, as a static user's,
 //!   and `salt`, `iterations`, `keylen`); the router issues the challenge and
 //!   checks the signature itself, as for a static user.
+//! * **tls** — at HELLO, with the verified client certificate in
+//!   `details.client_cert` (`sha1`, upper-case hex joined by `:`, and
+//!   `subject`); the answer welcomes (or denies) the session. A connection
+//!   without a client certificate is denied without asking.
 //!
 //! Adding a method is an arm in [`Authenticator::hello_dynamic`] (when to
 //! ask, what goes into `details`) and one in [`Authenticator::answer`] (what
-//! the answer must carry): cryptosign asks at HELLO with the client's
-//! `pubkey` (HELLO.Details.authextra) and gets the principal's `pubkey` back,
-//! then challenges; `tls` asks at HELLO with the client certificate in
-//! `details` ([`super::TlsInfo`]) and welcomes on the answer.
+//! the answer must carry): cryptosign (not built yet: refused by the
+//! configuration) would ask at HELLO with the client's `pubkey`
+//! (HELLO.Details.authextra), get the principal's `pubkey` back, then
+//! challenge.
 //!
 //! **The answer** is a role (a string) or a dict `{realm, authid, role,
 //! extra, secret, salt, iterations, keylen}`, each optional but what the
@@ -55,14 +59,15 @@ use std::fmt;
 use rand::RngCore;
 
 use super::wampcra::cra_challenge;
+use super::TlsInfo;
 use super::{abort, AuthInfo, AuthStep, Authenticator, PendingAuth, PendingKind};
 use crate::config::auth::{
     DynamicAuth, Secret, DEFAULT_ITERATIONS, DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET,
-    METHOD_WAMPCRA,
+    METHOD_TLS, METHOD_WAMPCRA,
 };
 use crate::wamp::uris::{
-    ERROR_AUTHENTICATION_FAILED, ERROR_AUTHENTICATION_REQUIRED, ERROR_NO_SUCH_PRINCIPAL,
-    ERROR_NO_SUCH_ROLE,
+    ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_AUTHENTICATION_REQUIRED,
+    ERROR_NO_SUCH_PRINCIPAL, ERROR_NO_SUCH_ROLE,
 };
 use crate::wamp::value::{Dict, Value};
 
@@ -218,6 +223,7 @@ impl Authenticator {
     }
 
     /// HELLO for a dynamically authenticated method: ask now, or challenge first.
+    #[allow(clippy::too_many_arguments)] // HELLO's parts, as `hello` has them
     pub(super) fn hello_dynamic(
         &self,
         method: &'static str,
@@ -225,6 +231,7 @@ impl Authenticator {
         realm: &str,
         authid: Option<&str>,
         details: &Dict,
+        tls: Option<&TlsInfo>,
         session_id: u64,
     ) -> AuthStep {
         let authextra = details.get("authextra").and_then(Value::as_dict).cloned();
@@ -252,6 +259,25 @@ impl Authenticator {
                 ERROR_AUTHENTICATION_REQUIRED,
                 "wampcra authentication requires HELLO.Details.authid".to_owned(),
             ),
+            METHOD_TLS => {
+                let Some(sha1) = tls.and_then(|t| t.client_certificate_sha1.as_deref()) else {
+                    return abort(
+                        ERROR_AUTHENTICATION_DENIED,
+                        "tls authentication needs a client certificate, and this connection presented none"
+                            .to_owned(),
+                    );
+                };
+                let mut cert = Dict::new();
+                cert.insert("sha1".into(), Value::from(sha1.to_owned()));
+                if let Some(subject) = tls.and_then(|t| t.client_certificate_subject.as_deref()) {
+                    cert.insert("subject".into(), Value::from(subject.to_owned()));
+                }
+                let mut question = ask(entry, method, authextra, None, pending);
+                question
+                    .details
+                    .insert("client_cert".into(), Value::Dict(cert));
+                AuthStep::Ask(Box::new(question))
+            }
             _ => AuthStep::Ask(Box::new(ask(entry, method, authextra, None, pending))),
         }
     }

@@ -401,6 +401,7 @@ impl Authenticator {
             (METHOD_ANONYMOUS, dynamic_of(&config.anonymous)),
             (METHOD_TICKET, dynamic_of(&config.ticket)),
             (METHOD_WAMPCRA, dynamic_of(&config.wampcra)),
+            (METHOD_TLS, dynamic_of(&config.tls)),
         ] {
             if let Some(d) = entry {
                 dynamic.insert(method, d.clone());
@@ -552,7 +553,7 @@ impl Authenticator {
             );
         };
         if let Some((method, entry)) = self.dynamic.get_key_value(method) {
-            return self.hello_dynamic(method, entry, realm, authid, details, session_id);
+            return self.hello_dynamic(method, entry, realm, authid, details, tls, session_id);
         }
         match method {
             METHOD_ANONYMOUS => self.hello_anonymous(realm, details, rng),
@@ -753,6 +754,39 @@ mod tests {
     }
 
     const CERT: &str = "B6:E5:E6:F2:2A:BB:6F:C2:79:B8:C1:5C:B7:62:4E:66:79:6C:6F:54";
+
+    #[test]
+    fn dynamic_tls_asks_with_the_client_certificate() {
+        let cfg: TransportAuth =
+            serde_json::from_str(r#"{"tls": {"type": "dynamic", "authenticator": "com.auth"}}"#)
+                .unwrap();
+        let a = Authenticator::new(&cfg).unwrap();
+        let d = dict! { "authmethods" => Value::List(vec![Value::from("tls")]) };
+        let info = with_cert(CERT);
+        let AuthStep::Ask(q) = a.hello("realm1", &d, Some(&info), 1, NOW, &mut rng()) else {
+            panic!("dynamic tls asks at HELLO")
+        };
+        let cert = q
+            .details
+            .get("client_cert")
+            .and_then(Value::as_dict)
+            .unwrap();
+        assert_eq!(cert.get("sha1"), Some(&Value::from(CERT)));
+        assert_eq!(cert.get("subject"), Some(&Value::from("CN=client_0")));
+        let answer = dict! { "authid" => "device7", "role" => "backend" };
+        let w = welcome(a.answer(q.pending, Ok(Value::Dict(answer)), NOW, &mut rng()));
+        assert_eq!(
+            (
+                w.authid.as_str(),
+                w.authmethod.as_str(),
+                w.authprovider.as_str()
+            ),
+            ("device7", "tls", "dynamic")
+        );
+        // No client certificate: denied without asking.
+        let no_cert = a.hello("realm1", &d, None, 1, NOW, &mut rng());
+        assert_eq!(reason(&no_cert), ERROR_AUTHENTICATION_DENIED);
+    }
 
     #[test]
     fn tls_welcomes_the_principal_of_the_certificate() {
