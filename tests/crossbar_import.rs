@@ -27,12 +27,13 @@ const NOT_CONVERTIBLE: &[(&str, &str)] = &[(
 /// the loader's error that name it. When a feature lands, its entries fail
 /// this test ("loads now") and come out of the list.
 const PENDING: &[(&str, &str)] = &[
-    ("crossbario__crossbar-examples__authentication__cryptosign__dynamic__.crossbar__config.json", "cryptosign (dynamic)"),
-    ("xconnio__deskconnd__.crossbar__config.yaml", "cryptosign (dynamic)"),
     // Its transport has no `auth` (anonymous under the role `anonymous`),
     // which its realm does not define: Crossbar.io starts and refuses every
     // session at run time; shardwamp refuses the config.
-    ("crossbario__crossbar-examples__authorization__dynamic__embedded__.crossbar__config.json", "is not defined in any realm"),
+    (
+        "crossbario__crossbar-examples__authorization__dynamic__embedded__.crossbar__config.json",
+        "is not defined in any realm",
+    ),
 ];
 
 fn corpus() -> Vec<(String, PathBuf)> {

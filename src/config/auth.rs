@@ -328,12 +328,6 @@ impl TransportAuth {
     /// bytes of hex. The router's authenticator is built only from a table
     /// that passes.
     pub fn check(&self) -> Result<(), AuthConfigError> {
-        if let Some(AuthMethodConfig::Dynamic(_)) = &self.cryptosign {
-            return Err(AuthConfigError::MethodNotSupported {
-                method: "cryptosign (dynamic)",
-            });
-        }
-
         if let Some(c) = check_dynamic(METHOD_CRYPTOSIGN, &self.cryptosign)? {
             for (authid, p) in &c.principals {
                 // A public key is no secret: any non-empty placeholder passes that check.

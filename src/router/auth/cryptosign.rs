@@ -56,6 +56,58 @@ impl fmt::Debug for ChannelId {
     }
 }
 
+/// A cryptosign HELLO, checked (see [`Authenticator::cryptosign_hello`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CsHello {
+    /// The client's public key.
+    pub(super) pubkey: [u8; LEN],
+    /// The channel binding it asked for.
+    pub(super) binding: Option<String>,
+    /// The channel id when bound (redacted in `Debug`).
+    pub(super) channel_id: Option<ChannelId>,
+    /// The router's public key and signature over the client's challenge.
+    pub(super) router_auth: Option<(String, String)>,
+}
+
+/// The challenge for a checked HELLO: 32 random bytes, and the CHALLENGE's
+/// extra (`challenge`, `channel_binding`, and the router's `pubkey` and
+/// `signature` when the client challenged the router).
+pub(super) fn cryptosign_challenge<R: RngCore + ?Sized>(
+    parts: &CsHello,
+    rng: &mut R,
+) -> ([u8; LEN], Dict) {
+    let mut challenge = [0u8; LEN];
+    rng.fill_bytes(&mut challenge);
+    let mut out = Dict::new();
+    out.insert("challenge".into(), Value::from(cs::encode_hex(&challenge)));
+    out.insert(
+        "channel_binding".into(),
+        parts
+            .binding
+            .as_deref()
+            .map(Value::from)
+            .unwrap_or(Value::Null),
+    );
+    if let Some((pubkey, signature)) = &parts.router_auth {
+        out.insert("pubkey".into(), Value::from(pubkey.clone()));
+        out.insert("signature".into(), Value::from(signature.clone()));
+    }
+    (challenge, out)
+}
+
+/// Whether `signature` answers `challenge` (XOR the channel id) under `pubkey`.
+pub(super) fn signed_by(
+    pubkey: &[u8; LEN],
+    challenge: &[u8; LEN],
+    channel_id: Option<&ChannelId>,
+    signature: &str,
+) -> bool {
+    match VerifyingKey::from_bytes(pubkey) {
+        Ok(key) => cs::verify(&key, challenge, channel_id.map(|c| &c.0), signature),
+        Err(_) => false,
+    }
+}
+
 /// One configured principal.
 #[derive(Debug, Clone)]
 pub(super) struct CsEntry {
@@ -194,55 +246,11 @@ impl Authenticator {
                 "cryptosign authentication is not configured".to_owned(),
             );
         };
-        let empty = Dict::new();
-        let extra = match details.get("authextra") {
-            None | Some(Value::Null) => &empty,
-            Some(Value::Dict(d)) => d,
-            Some(other) => {
-                return abort(
-                    ERROR_PROTOCOL_VIOLATION,
-                    format!(
-                        "HELLO.Details.authextra must be a dict, found a {}",
-                        other.type_name()
-                    ),
-                )
-            }
+        let parts = match self.cryptosign_hello(details, tls) {
+            Ok(p) => p,
+            Err(step) => return step,
         };
-        let pubkey = match extra_hex(extra, "pubkey") {
-            Ok(Some(k)) => k,
-            Ok(None) => {
-                return abort(
-                    ERROR_AUTHENTICATION_REQUIRED,
-                    "cryptosign authentication requires HELLO.Details.authextra.pubkey".to_owned(),
-                )
-            }
-            Err(refused) => return refused.into(),
-        };
-        let binding = match extra_str(extra, "channel_binding") {
-            Ok(b) => b,
-            Err(refused) => return refused.into(),
-        };
-        let channel_id = match binding.map(|b| bound_channel(b, tls)).transpose() {
-            Ok(id) => id,
-            Err(refused) => return refused.into(),
-        };
-        let client_challenge = match extra_hex(extra, "challenge") {
-            Ok(c) => c,
-            Err(refused) => return refused.into(),
-        };
-        let router_auth = match (client_challenge, &self.router_key) {
-            (None, _) => None,
-            (Some(c), Some(key)) => Some((
-                key.public_hex(),
-                cs::sign(key.signing_key(), &c, channel_id.as_ref()),
-            )),
-            (Some(_), None) => {
-                return abort(
-                    ERROR_AUTHENTICATION_FAILED,
-                    "router authentication was requested (authextra.challenge), but this router has no key (router.node_key)".to_owned(),
-                )
-            }
-        };
+        let (pubkey, channel_id) = (parts.pubkey, parts.channel_id.clone());
         // The principal: named, or inferred from the key. Anything else is a
         // decoy, challenged alike and denied at AUTHENTICATE.
         let (principal, found) = match authid {
@@ -252,25 +260,14 @@ impl Authenticator {
                 _ => (cs::encode_hex(&pubkey), None),
             },
         };
-        let mut challenge = [0u8; LEN];
-        rng.fill_bytes(&mut challenge);
-        let mut out = Dict::new();
-        out.insert("challenge".into(), Value::from(cs::encode_hex(&challenge)));
-        out.insert(
-            "channel_binding".into(),
-            binding.map(Value::from).unwrap_or(Value::Null),
-        );
-        if let Some((pubkey, signature)) = router_auth {
-            out.insert("pubkey".into(), Value::from(pubkey));
-            out.insert("signature".into(), Value::from(signature));
-        }
+        let (challenge, out) = cryptosign_challenge(&parts, rng);
         AuthStep::Challenge {
             method: METHOD_CRYPTOSIGN.to_owned(),
             extra: out,
             pending: PendingAuth {
                 kind: PendingKind::Cryptosign {
                     challenge,
-                    channel_id: channel_id.map(ChannelId),
+                    channel_id,
                     pubkey,
                     named: authid.is_some(),
                 },
@@ -281,6 +278,63 @@ impl Authenticator {
                 decoy: found.is_none(),
             },
         }
+    }
+
+    /// What a cryptosign HELLO asks for, checked: the client's key, the
+    /// channel binding (refused where the connection cannot give it), and
+    /// the router's answer to the client's own challenge, if it sent one.
+    #[allow(clippy::result_large_err)] // the refusal is the HELLO's answer, once per HELLO
+    pub(super) fn cryptosign_hello(
+        &self,
+        details: &Dict,
+        tls: Option<&TlsInfo>,
+    ) -> Result<CsHello, AuthStep> {
+        let empty = Dict::new();
+        let extra = match details.get("authextra") {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Dict(d)) => d,
+            Some(other) => {
+                return Err(abort(
+                    ERROR_PROTOCOL_VIOLATION,
+                    format!(
+                        "HELLO.Details.authextra must be a dict, found a {}",
+                        other.type_name()
+                    ),
+                ))
+            }
+        };
+        let pubkey = match extra_hex(extra, "pubkey") {
+            Ok(Some(k)) => k,
+            Ok(None) => {
+                return Err(abort(
+                    ERROR_AUTHENTICATION_REQUIRED,
+                    "cryptosign authentication requires HELLO.Details.authextra.pubkey".to_owned(),
+                ))
+            }
+            Err(refused) => return Err(refused.into()),
+        };
+        let binding = extra_str(extra, "channel_binding")?;
+        let channel_id = binding.map(|b| bound_channel(b, tls)).transpose()?;
+        let client_challenge = extra_hex(extra, "challenge")?;
+        let router_auth = match (client_challenge, &self.router_key) {
+            (None, _) => None,
+            (Some(c), Some(key)) => Some((
+                key.public_hex(),
+                cs::sign(key.signing_key(), &c, channel_id.as_ref()),
+            )),
+            (Some(_), None) => {
+                return Err(abort(
+                    ERROR_AUTHENTICATION_FAILED,
+                    "router authentication was requested (authextra.challenge), but this router has no key (router.node_key)".to_owned(),
+                ))
+            }
+        };
+        Ok(CsHello {
+            pubkey,
+            binding: binding.map(str::to_owned),
+            channel_id: channel_id.map(ChannelId),
+            router_auth,
+        })
     }
 
     /// Whether `signature` is the principal's key's signature over the
@@ -401,6 +455,53 @@ mod tests {
 
     fn with_pubkey(k: &PrivateKey) -> Dict {
         dict! {"pubkey" => k.public_hex()}
+    }
+
+    /// Dynamic cryptosign: the authenticator is asked with HELLO's authextra,
+    /// must answer with the client's key, and the router challenges and
+    /// verifies; another key in the answer, or a wrong signature, is denied.
+    #[test]
+    fn a_dynamic_authenticator_vouches_for_a_key() {
+        let cfg: TransportAuth = serde_json::from_value(serde_json::json!({
+            "cryptosign": {"type": "dynamic", "authenticator": "com.example.auth"}
+        }))
+        .unwrap();
+        let a = Authenticator::new(&cfg).unwrap();
+        let ask = |k: &PrivateKey| match hello(&a, None, with_pubkey(k)) {
+            AuthStep::Ask(q) => {
+                let extra = q.details.get("authextra").and_then(Value::as_dict).unwrap();
+                assert_eq!(extra.get("pubkey"), Some(&Value::from(k.public_hex())));
+                q.pending
+            }
+            other => panic!("expected a question, got {other:?}"),
+        };
+        let answer_with = |k: &PrivateKey| {
+            Ok(Value::Dict(dict! {
+                "pubkey" => k.public_hex(), "authid" => "device-7", "role" => "user"
+            }))
+        };
+        let mut rng = StdRng::seed_from_u64(3);
+        // The key the authenticator vouches for signs: welcome.
+        let step = a.answer(ask(&key(1)), answer_with(&key(1)), NOW, &mut rng);
+        let (extra, pending) = challenged(step);
+        let info = welcomed(a.authenticate(pending, &answer(&key(1), &extra, None), &Dict::new()));
+        assert_eq!(
+            (
+                info.authid.as_str(),
+                info.authrole.as_str(),
+                info.authprovider.as_str()
+            ),
+            ("device-7", "user", "dynamic")
+        );
+        assert_eq!(info.authmethod, "cryptosign");
+        // Another signature: denied.
+        let (extra, pending) =
+            challenged(a.answer(ask(&key(1)), answer_with(&key(1)), NOW, &mut rng));
+        let step = a.authenticate(pending, &answer(&key(2), &extra, None), &Dict::new());
+        assert_eq!(aborted(&step).0, ERROR_AUTHENTICATION_DENIED);
+        // The authenticator names another key: denied before any challenge.
+        let step = a.answer(ask(&key(1)), answer_with(&key(2)), NOW, &mut rng);
+        assert_eq!(aborted(&step).0, ERROR_AUTHENTICATION_DENIED);
     }
 
     #[test]

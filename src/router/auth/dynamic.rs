@@ -27,12 +27,15 @@
 //!   `subject`); the answer welcomes (or denies) the session. A connection
 //!   without a client certificate is denied without asking.
 //!
+//! * **cryptosign** — at HELLO, once the HELLO is checked as for a static
+//!   principal (the key, the channel binding, router authentication), with
+//!   HELLO's `authextra` (`pubkey` in it); the answer must carry the
+//!   principal's `pubkey`, which must be the client's; the router then sends
+//!   the challenge and verifies the signature itself.
+//!
 //! Adding a method is an arm in [`Authenticator::hello_dynamic`] (when to
 //! ask, what goes into `details`) and one in [`Authenticator::answer`] (what
-//! the answer must carry): cryptosign (not built yet: refused by the
-//! configuration) would ask at HELLO with the client's `pubkey`
-//! (HELLO.Details.authextra), get the principal's `pubkey` back, then
-//! challenge.
+//! the answer must carry).
 //!
 //! **The answer** is a role (a string) or a dict `{realm, authid, role,
 //! extra, secret, salt, iterations, keylen}`, each optional but what the
@@ -58,13 +61,15 @@ use std::fmt;
 
 use rand::RngCore;
 
+use super::cryptosign::{cryptosign_challenge, CsHello};
 use super::wampcra::cra_challenge;
 use super::TlsInfo;
 use super::{abort, AuthInfo, AuthStep, Authenticator, PendingAuth, PendingKind};
 use crate::config::auth::{
-    DynamicAuth, Secret, DEFAULT_ITERATIONS, DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET,
-    METHOD_TLS, METHOD_WAMPCRA,
+    DynamicAuth, Secret, DEFAULT_ITERATIONS, DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_CRYPTOSIGN,
+    METHOD_TICKET, METHOD_TLS, METHOD_WAMPCRA,
 };
+use crate::wamp::cryptosign::{self as cs, LEN};
 use crate::wamp::uris::{
     ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_AUTHENTICATION_REQUIRED,
     ERROR_NO_SUCH_PRINCIPAL, ERROR_NO_SUCH_ROLE,
@@ -116,6 +121,8 @@ pub struct DynamicPending {
     authid: Option<String>,
     session_id: u64,
     default_role: Option<String>,
+    /// Cryptosign: the checked HELLO (key, binding, router authentication).
+    cryptosign: Option<Box<CsHello>>,
 }
 
 impl DynamicPending {
@@ -241,6 +248,7 @@ impl Authenticator {
             authid: authid.map(str::to_owned),
             session_id,
             default_role: entry.default_role.clone(),
+            cryptosign: None,
         };
         match method {
             METHOD_TICKET => AuthStep::Challenge {
@@ -259,6 +267,17 @@ impl Authenticator {
                 ERROR_AUTHENTICATION_REQUIRED,
                 "wampcra authentication requires HELLO.Details.authid".to_owned(),
             ),
+            METHOD_CRYPTOSIGN => {
+                let parts = match self.cryptosign_hello(details, tls) {
+                    Ok(p) => p,
+                    Err(step) => return step,
+                };
+                let pending = DynamicPending {
+                    cryptosign: Some(Box::new(parts)),
+                    ..pending
+                };
+                AuthStep::Ask(Box::new(ask(entry, method, authextra, None, pending)))
+            }
             METHOD_TLS => {
                 let Some(sha1) = tls.and_then(|t| t.client_certificate_sha1.as_deref()) else {
                     return abort(
@@ -302,6 +321,7 @@ impl Authenticator {
             authid,
             session_id: pending.session_id,
             default_role: entry.default_role.clone(),
+            cryptosign: None,
         };
         AuthStep::Ask(Box::new(ask(
             entry,
@@ -362,6 +382,53 @@ impl Authenticator {
                 "the dynamic authenticator assigned no role".to_owned(),
             );
         };
+        if pending.method == METHOD_CRYPTOSIGN {
+            let Some(parts) = pending.cryptosign else {
+                return abort(ERROR_AUTHENTICATION_FAILED, String::new());
+            };
+            // The principal's key must be the one the client signs with.
+            let theirs = match str_field(&p.answer, "pubkey") {
+                Ok(Some(k)) => k,
+                Ok(None) => {
+                    return abort(
+                        ERROR_AUTHENTICATION_FAILED,
+                        "invalid answer from the dynamic authenticator: the answer has no 'pubkey' (cryptosign needs the principal's public key)".to_owned(),
+                    )
+                }
+                Err(m) => {
+                    return abort(
+                        ERROR_AUTHENTICATION_FAILED,
+                        format!("invalid answer from the dynamic authenticator: {m}"),
+                    )
+                }
+            };
+            if cs::decode_hex::<LEN>(&theirs, "pubkey").ok() != Some(parts.pubkey) {
+                return abort(
+                    ERROR_AUTHENTICATION_DENIED,
+                    "cryptosign authentication failed: the public key is not the principal's"
+                        .to_owned(),
+                );
+            }
+            let (challenge, extra) = cryptosign_challenge(&parts, rng);
+            return AuthStep::Challenge {
+                method: METHOD_CRYPTOSIGN.to_owned(),
+                extra,
+                pending: PendingAuth {
+                    kind: PendingKind::DynCryptosign {
+                        challenge,
+                        channel_id: parts.channel_id,
+                        pubkey: parts.pubkey,
+                        redirect: p.realm,
+                        authextra: p.extra,
+                    },
+                    authid,
+                    authrole,
+                    realm: pending.realm,
+                    session_id: pending.session_id,
+                    decoy: false,
+                },
+            };
+        }
         if pending.method == METHOD_WAMPCRA {
             let parsed = (|| -> Result<_, String> {
                 let secret = str_field(&p.answer, "secret")?

@@ -200,6 +200,15 @@ enum PendingKind {
     DynTicket {
         authextra: Option<Dict>,
     },
+    /// A cryptosign challenge for a key a dynamic authenticator vouched for.
+    DynCryptosign {
+        challenge: [u8; 32],
+        /// The TLS channel id when bound (redacted in `Debug`).
+        channel_id: Option<ChannelId>,
+        pubkey: [u8; 32],
+        redirect: Option<String>,
+        authextra: Option<Dict>,
+    },
     /// A WAMP-CRA challenge under a secret a dynamic authenticator gave.
     DynWampCra {
         challenge: String,
@@ -232,7 +241,7 @@ impl PendingAuth {
         match self.kind {
             PendingKind::Ticket | PendingKind::DynTicket { .. } => METHOD_TICKET,
             PendingKind::WampCra { .. } | PendingKind::DynWampCra { .. } => METHOD_WAMPCRA,
-            PendingKind::Cryptosign { .. } => METHOD_CRYPTOSIGN,
+            PendingKind::Cryptosign { .. } | PendingKind::DynCryptosign { .. } => METHOD_CRYPTOSIGN,
         }
     }
 
@@ -402,6 +411,7 @@ impl Authenticator {
             (METHOD_TICKET, dynamic_of(&config.ticket)),
             (METHOD_WAMPCRA, dynamic_of(&config.wampcra)),
             (METHOD_TLS, dynamic_of(&config.tls)),
+            (METHOD_CRYPTOSIGN, dynamic_of(&config.cryptosign)),
         ] {
             if let Some(d) = entry {
                 dynamic.insert(method, d.clone());
@@ -627,6 +637,38 @@ impl Authenticator {
                     }
                 };
             }
+            PendingKind::DynCryptosign {
+                ref challenge,
+                ref channel_id,
+                ref pubkey,
+                ..
+            } => {
+                if !cryptosign::signed_by(pubkey, challenge, channel_id.as_ref(), signature) {
+                    return abort(
+                        ERROR_AUTHENTICATION_DENIED,
+                        format!(
+                            "cryptosign authentication as {:?} failed: invalid signature",
+                            pending.authid
+                        ),
+                    );
+                }
+                let PendingKind::DynCryptosign {
+                    redirect,
+                    authextra,
+                    ..
+                } = pending.kind
+                else {
+                    return abort(ERROR_AUTHENTICATION_FAILED, String::new());
+                };
+                return AuthStep::Welcome(AuthInfo {
+                    authid: pending.authid,
+                    authrole: pending.authrole,
+                    authmethod: METHOD_CRYPTOSIGN.to_owned(),
+                    authprovider: PROVIDER_DYNAMIC.to_owned(),
+                    authextra,
+                    realm: redirect,
+                });
+            }
             _ => pending,
         };
         // A decoy, or a principal removed since the challenge, is checked
@@ -634,9 +676,11 @@ impl Authenticator {
         // The decoy secret is derived for real principals too, so both cost the same.
         let decoy_secret = self.decoy_secret(&pending.authid);
         let ok = match &pending.kind {
+            // The dynamic kinds returned above; were one here, it fails as a decoy.
             PendingKind::Ticket
             | PendingKind::DynTicket { .. }
-            | PendingKind::DynWampCra { .. } => {
+            | PendingKind::DynWampCra { .. }
+            | PendingKind::DynCryptosign { .. } => {
                 self.check_ticket(&pending, signature, &decoy_secret)
             }
             PendingKind::WampCra { challenge } => {
@@ -662,7 +706,8 @@ impl Authenticator {
                 PendingKind::Ticket | PendingKind::DynTicket { .. } => "ticket",
                 PendingKind::WampCra { .. }
                 | PendingKind::DynWampCra { .. }
-                | PendingKind::Cryptosign { .. } => "signature",
+                | PendingKind::Cryptosign { .. }
+                | PendingKind::DynCryptosign { .. } => "signature",
             };
             let message = match pending.kind {
                 // An inferred authid is not named: that would tell which
