@@ -24,10 +24,35 @@ use shardwamp::wamp::message::{Message, MessageType, Payload};
 use shardwamp::wamp::value::{Dict, Value};
 
 const TICKET: &str = "link-ticket-not-logged";
+const BIN: &str = env!("CARGO_BIN_EXE_shardwamp");
+
+/// Runs `shardwamp ctl` against `c`'s management realm; the answer as JSON.
+fn ctl(c: &Controller, args: &[&str]) -> serde_json::Value {
+    let url = format!("ws://{}/ws", c.transport_addr("ws").unwrap());
+    let out = std::process::Command::new(BIN)
+        .args(["ctl", "--url", &url, "--authid", "operator"])
+        .args(args)
+        .env("SHARDWAMP_TICKET", TICKET)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ctl {args:?}: {stderr}");
+    assert!(
+        !stdout.contains(TICKET) && !stderr.contains(TICKET),
+        "a ticket in ctl's output"
+    );
+    serde_json::from_str(&stdout).unwrap_or(serde_json::Value::String(stdout))
+}
 
 /// A router with `realm1` open to anonymous clients and a ticket principal
 /// `link` of role `rlink` for other routers' links.
 fn router(shards: u16) -> Arc<Controller> {
+    router_with(shards, "")
+}
+
+/// [`router`] with `extra` TOML appended to realm1's table (its rlinks, say).
+fn router_with(shards: u16, extra: &str) -> Arc<Controller> {
     let text = format!(
         r#"
 [router]
@@ -48,6 +73,20 @@ name = "rlink"
 uri = ""
 match = "prefix"
 allow = {{ call = true, register = true, publish = true, subscribe = true }}
+{extra}
+
+[[realms]]
+name = "shardwamp.management"
+[[realms.roles]]
+name = "admin"
+[[realms.roles.permissions]]
+uri = "shardwamp.router."
+match = "prefix"
+allow = {{ call = true }}
+
+[management]
+realm = "shardwamp.management"
+role = "admin"
 
 [[transports]]
 type = "websocket"
@@ -59,7 +98,7 @@ type = "static"
 role = "anonymous"
 [transports.auth.ticket]
 type = "static"
-principals = {{ link = {{ ticket = "{TICKET}", role = "rlink" }} }}
+principals = {{ link = {{ ticket = "{TICKET}", role = "rlink" }}, operator = {{ ticket = "{TICKET}", role = "admin" }} }}
 "#
     );
     let config = Config::from_str_with_env(&text, |_| None).expect("config");
@@ -454,4 +493,69 @@ fn a_link_stopped_and_started_again_restores_mirrors_without_duplicates() {
         "{d:?}"
     );
     a.shutdown();
+}
+
+#[test]
+fn links_from_the_config_and_through_ctl() {
+    let b = router(1);
+    let addr = b.transport_addr("ws").unwrap();
+    // A link in the config file, Crossbar.io's keys, default id.
+    let a = router_with(
+        2,
+        &format!(
+            r#"[[realms.rlinks]]
+realm = "realm1"
+authid = "link"
+authentication = {{ ticket = "{TICKET}" }}
+transport = {{ type = "websocket", url = "ws://{addr}/ws", serializers = ["cbor"], endpoint = {{ type = "tcp", host = "127.0.0.1", port = {} }} }}"#,
+            addr.port()
+        ),
+    );
+    assert_eq!(
+        ctl(&a, &["get_router_realm_links", "realm1"]),
+        serde_json::json!(["rlink001"])
+    );
+    let mut subs: Vec<(Client, Vec<u64>)> = [&a, &b].iter().map(|r| subscriber(r)).collect();
+    settle(&a, "rlink001", 6, 0);
+    events_everywhere_once(&[&a, &b], &mut subs);
+    let d = ctl(&a, &["get_router_realm_link", "realm1", "rlink001"]);
+    assert_eq!(d["connected"], true, "{d}");
+    assert_eq!(d["started_by"]["source"], "config", "{d}");
+    assert_eq!(d["config"]["authentication"]["ticket"], "<redacted>", "{d}");
+    let running = ctl(&a, &["get_running_config"]);
+    assert!(
+        running.as_str().unwrap().contains("[[realms.rlinks]]"),
+        "{running}"
+    );
+
+    // Stopped through ctl: gone, and b's events no longer reach a.
+    let d = ctl(&a, &["stop_router_realm_link", "realm1", "rlink001"]);
+    assert_eq!(d["id"], "rlink001");
+    assert_eq!(
+        ctl(&a, &["get_router_realm_links", "realm1"]),
+        serde_json::json!([])
+    );
+
+    // Started through ctl with a JSON config.
+    let config = serde_json::json!({
+        "realm": "realm1",
+        "authid": "link",
+        "authentication": {"ticket": TICKET},
+        "transport": {"type": "websocket", "url": format!("ws://{addr}/ws"),
+            "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": addr.port()}},
+    });
+    let d = ctl(
+        &a,
+        &[
+            "start_router_realm_link",
+            "realm1",
+            "l2",
+            &config.to_string(),
+        ],
+    );
+    assert_eq!(d["started_by"]["source"], "controller", "{d}");
+    settle(&a, "l2", 6, 0);
+    events_everywhere_once(&[&a, &b], &mut subs);
+    a.shutdown();
+    b.shutdown();
 }
