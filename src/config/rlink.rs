@@ -413,6 +413,6 @@ mod tests {
         }
         assert!(!format!("{l:?}").contains("sekrit"));
         let r = l.redacted();
-        assert!(!format!("{}", toml::to_string(&r).unwrap()).contains("sekrit"));
+        assert!(!toml::to_string(&r).unwrap().contains("sekrit"));
     }
 }
