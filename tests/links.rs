@@ -394,6 +394,42 @@ fn chain_of_three_routes_events_once_and_calls_across() {
     settle(&b, "bc", 6, 0);
     events_everywhere_once(&[&a, &b, &c], &mut subs);
 
+    // The far subscriber sees the original publisher (disclosed by its
+    // role) and the path: publisher, then one entry per link crossed. A
+    // client's own `forward_for` is ignored (only links may set it).
+    let mut p = client(&a);
+    let request = req();
+    p.send(&Message::Publish {
+        request,
+        options: dict! {
+            "acknowledge" => true,
+            "forward_for" => Value::List(vec![Value::Dict(dict! { "session" => 1u64 })]),
+        },
+        topic: "com.example.news".into(),
+        payload: Payload::args(vec![Value::from("path"), Value::from("end")]),
+    });
+    p.expect("PUBLISHED", |m| matches!(m, Message::Published { .. }));
+    for (k, s) in subs.iter_mut().enumerate() {
+        let mut got = 0;
+        while got < s.1.len() {
+            if let Some(Message::Event { details, .. }) = s.0.recv() {
+                got += 1;
+                assert_eq!(
+                    details.get("publisher"),
+                    Some(&Value::UInt(p.session)),
+                    "{details:?}"
+                );
+                let hops = match details.get("forward_for") {
+                    Some(Value::List(l)) => l.len(),
+                    _ => 0,
+                };
+                // On a: not relayed (and the client's forward_for ignored);
+                // on b: publisher + ab; on c: publisher + ab + bc.
+                assert_eq!(hops, [0, 2, 3][k], "router {k}: {details:?}");
+            }
+        }
+    }
+
     // A callee on c is called from a (two hops) and b (one hop).
     let _callee = callee(&c, "c");
     settle(&b, "bc", 6, 4);
@@ -404,12 +440,12 @@ fn chain_of_three_routes_events_once_and_calls_across() {
     let d = detail(&a, "ab");
     assert!(figure(&d, "reconnects") == 0, "{d:?}");
     assert_eq!(d.get("state"), Some(&Value::from("connected")));
-    // Once per publication per link, not per subscription: 6 events were
-    // published on a, 12 on b and c.
+    // Once per publication per link, not per subscription: 7 events were
+    // published on a (a round and the path check), 12 on b and c.
     let Some(Value::Dict(ev)) = d.get("events_forwarded") else {
         panic!("{d:?}")
     };
-    assert_eq!(figure(ev, "local_to_remote"), 6, "{d:?}");
+    assert_eq!(figure(ev, "local_to_remote"), 7, "{d:?}");
     assert_eq!(figure(ev, "remote_to_local"), 12, "{d:?}");
     let Some(Value::Dict(calls)) = d.get("calls_forwarded") else {
         panic!("{d:?}")

@@ -260,3 +260,13 @@ fn rlinks_convert_with_the_node_key_noted_and_load() {
         vec!["cbor".to_owned()]
     );
 }
+
+#[test]
+fn a_bad_rlink_is_reported_at_its_key_and_line() {
+    let text = "[[realms]]\nname = \"realm1\"\n[[realms.rlinks]]\nrealm = \"realm1\"\nauthentication = { ticket = \"t0p-s3cret\" }\ntransport = { type = \"websocket\", endpoint = { type = \"tcp\", host = \"h\", port = 0 } }\n";
+    let err = Config::from_str_with_env(text, |_| None).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("realms[0].rlinks[0]."), "{msg}");
+    assert!(err.line().is_some(), "{msg}");
+    assert!(!msg.contains("t0p-s3cret"), "{msg}");
+}
