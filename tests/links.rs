@@ -99,6 +99,14 @@ role = "anonymous"
 [transports.auth.ticket]
 type = "static"
 principals = {{ link = {{ ticket = "{TICKET}", role = "rlink" }}, operator = {{ ticket = "{TICKET}", role = "admin" }} }}
+
+[[transports]]
+type = "rawsocket"
+id = "rs"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+[transports.auth.ticket]
+type = "static"
+principals = {{ link = {{ ticket = "{TICKET}", role = "rlink" }} }}
 "#
     );
     let config = Config::from_str_with_env(&text, |_| None).expect("config");
@@ -292,6 +300,8 @@ fn callee(on: &Controller, name: &'static str) -> std::thread::JoinHandle<()> {
         ("com.example.fail", "exact"),
         ("com.example.math", "prefix"),
         ("com..mul", "wildcard"),
+        ("com.example.count", "exact"),
+        ("com.example.slow", "exact"),
     ] {
         let request = req();
         let mut options = Dict::new();
@@ -324,7 +334,22 @@ fn callee(on: &Controller, name: &'static str) -> std::thread::JoinHandle<()> {
                 .to_owned();
             let (args, _) = values_of(&payload);
             let fail = args.first().and_then(Value::as_str) == Some("fail");
-            if fail {
+            if procedure.is_empty() && details.get("receive_progress") == Some(&Value::Bool(true)) {
+                // com.example.count: two progressive results, then the last.
+                for (i, progress) in [(1u64, true), (2, true), (3, false)] {
+                    c.send(&Message::Yield {
+                        request,
+                        options: if progress {
+                            dict! { "progress" => true }
+                        } else {
+                            Dict::new()
+                        },
+                        payload: Payload::args(vec![Value::UInt(i)]),
+                    });
+                }
+            } else if args.first().and_then(Value::as_str) == Some("slow") {
+                // com.example.slow: never answers; the INTERRUPT is dropped.
+            } else if fail {
                 c.send(&Message::Error {
                     request_type: MessageType::Invocation,
                     request,
@@ -382,6 +407,63 @@ fn calls_reach(c: &mut Client, callee: &str) {
     );
 }
 
+/// Progressive results arrive as progressive results; a CANCEL of a call
+/// relayed over links ends it with `wamp.error.canceled`.
+fn progress_and_cancel_reach(c: &mut Client) {
+    let request = req();
+    c.send(&Message::Call {
+        request,
+        options: dict! { "receive_progress" => true },
+        procedure: "com.example.count".into(),
+        payload: Payload::args(vec![Value::from("count")]),
+    });
+    let mut got = Vec::new();
+    loop {
+        match c.expect(
+            "RESULT",
+            |m| matches!(m, Message::Result { request: r, .. } if *r == request),
+        ) {
+            Message::Result {
+                details, payload, ..
+            } => {
+                let progress = details.get("progress") == Some(&Value::Bool(true));
+                got.push((values_of(&payload).0[0].clone(), progress));
+                if !progress {
+                    break;
+                }
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(
+        got,
+        vec![
+            (Value::UInt(1), true),
+            (Value::UInt(2), true),
+            (Value::UInt(3), false)
+        ]
+    );
+    let request = req();
+    c.send(&Message::Call {
+        request,
+        options: Dict::new(),
+        procedure: "com.example.slow".into(),
+        payload: Payload::args(vec![Value::from("slow")]),
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    c.send(&Message::Cancel {
+        request,
+        options: dict! { "mode" => "killnowait" },
+    });
+    match c.expect(
+        "ERROR",
+        |m| matches!(m, Message::Error { request: r, .. } if *r == request),
+    ) {
+        Message::Error { error, .. } => assert_eq!(error, "wamp.error.canceled"),
+        _ => unreachable!(),
+    }
+}
+
 #[test]
 fn chain_of_three_routes_events_once_and_calls_across() {
     // a -> b -> c: link "ab" runs on a, link "bc" on b.
@@ -432,10 +514,11 @@ fn chain_of_three_routes_events_once_and_calls_across() {
 
     // A callee on c is called from a (two hops) and b (one hop).
     let _callee = callee(&c, "c");
-    settle(&b, "bc", 6, 4);
-    settle(&a, "ab", 6, 4);
+    settle(&b, "bc", 6, 6);
+    settle(&a, "ab", 6, 6);
     calls_reach(&mut client(&a), "c");
     calls_reach(&mut client(&b), "c");
+    progress_and_cancel_reach(&mut client(&a));
 
     let d = detail(&a, "ab");
     assert!(figure(&d, "reconnects") == 0, "{d:?}");
@@ -450,7 +533,7 @@ fn chain_of_three_routes_events_once_and_calls_across() {
     let Some(Value::Dict(calls)) = d.get("calls_forwarded") else {
         panic!("{d:?}")
     };
-    assert_eq!(figure(calls, "local_to_remote"), 4, "{d:?}");
+    assert_eq!(figure(calls, "local_to_remote"), 6, "{d:?}");
     assert_eq!(
         a.get_router_realm_links("realm1").unwrap(),
         vec!["ab".to_owned()]
@@ -473,8 +556,8 @@ fn star_routes_events_between_spokes_once() {
     events_everywhere_once(&[&h, &s1, &s2], &mut subs);
     // A callee on one spoke is reached from the other spoke and the hub.
     let _callee = callee(&s2, "s2");
-    settle(&s2, "up", 6, 4);
-    settle(&s1, "up", 6, 4);
+    settle(&s2, "up", 6, 6);
+    settle(&s1, "up", 6, 6);
     calls_reach(&mut client(&s1), "s2");
     calls_reach(&mut client(&h), "s2");
     for r in [&h, &s1, &s2] {
@@ -488,7 +571,7 @@ fn a_link_stopped_and_started_again_restores_mirrors_without_duplicates() {
     let mut subs: Vec<(Client, Vec<u64>)> = [&a, &b].iter().map(|r| subscriber(r)).collect();
     let _callee = callee(&b, "b");
     start_link(&a, "ab", &b);
-    settle(&a, "ab", 6, 4);
+    settle(&a, "ab", 6, 6);
     events_everywhere_once(&[&a, &b], &mut subs);
     calls_reach(&mut client(&a), "b");
 
@@ -512,7 +595,7 @@ fn a_link_stopped_and_started_again_restores_mirrors_without_duplicates() {
 
     // Started again: everything is back, once.
     start_link(&a, "ab", &b);
-    settle(&a, "ab", 6, 4);
+    settle(&a, "ab", 6, 6);
     events_everywhere_once(&[&a, &b], &mut subs);
     calls_reach(&mut caller, "b");
 
@@ -527,6 +610,11 @@ fn a_link_stopped_and_started_again_restores_mirrors_without_duplicates() {
     assert!(
         d.get("last_error").is_some_and(|e| *e != Value::Null),
         "{d:?}"
+    );
+    // While it is down, what it mirrored is withdrawn: calls fail fast.
+    assert_eq!(
+        call(&mut caller, "com.example.add", vec![Value::UInt(1)]),
+        Err("wamp.error.no_such_procedure".to_owned())
     );
     a.shutdown();
 }
@@ -543,8 +631,8 @@ fn links_from_the_config_and_through_ctl() {
 realm = "realm1"
 authid = "link"
 authentication = {{ ticket = "{TICKET}" }}
-transport = {{ type = "websocket", url = "ws://{addr}/ws", serializers = ["cbor"], endpoint = {{ type = "tcp", host = "127.0.0.1", port = {} }} }}"#,
-            addr.port()
+transport = {{ type = "rawsocket", serializer = "cbor", endpoint = {{ type = "tcp", host = "127.0.0.1", port = {} }} }}"#,
+            b.transport_addr("rs").unwrap().port()
         ),
     );
     assert_eq!(
