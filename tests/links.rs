@@ -88,6 +88,10 @@ allow = {{ call = true }}
 realm = "shardwamp.management"
 role = "admin"
 
+[admin]
+enabled = true
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+
 [[transports]]
 type = "websocket"
 id = "ws"
@@ -646,6 +650,23 @@ transport = {{ type = "rawsocket", serializer = "cbor", endpoint = {{ type = "tc
     assert_eq!(d["connected"], true, "{d}");
     assert_eq!(d["started_by"]["source"], "config", "{d}");
     assert_eq!(d["config"]["authentication"]["ticket"], "<redacted>", "{d}");
+    // The same figures in /metrics.
+    let metrics = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(a.admin_addr().expect("admin")).unwrap();
+        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    for line in [
+        "shardwamp_link_connected{realm=\"realm1\",link=\"rlink001\"} 1",
+        "shardwamp_link_subscriptions_mirrored{realm=\"realm1\",link=\"rlink001\"} 6",
+        "shardwamp_link_events_forwarded_total{realm=\"realm1\",link=\"rlink001\",direction=\"local_to_remote\"} 6",
+        "shardwamp_link_events_forwarded_total{realm=\"realm1\",link=\"rlink001\",direction=\"remote_to_local\"} 6",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     let running = ctl(&a, &["get_running_config"]);
     assert!(
         running.as_str().unwrap().contains("[[realms.rlinks]]"),

@@ -1208,6 +1208,15 @@ impl Controller {
         Ok(Value::Dict(d))
     }
 
+    /// Every running link's figures: (realm id, link id, figures).
+    pub fn link_stats(&self) -> Vec<(String, String, Arc<crate::link::LinkStats>)> {
+        self.lock()
+            .links
+            .iter()
+            .map(|((r, id), l)| (r.clone(), id.clone(), l.stats.clone()))
+            .collect()
+    }
+
     /// Starts a link of realm `realm` (on shard 0); the answer is its detail.
     pub async fn start_router_realm_link(
         &self,
