@@ -704,3 +704,38 @@ transport = {{ type = "rawsocket", serializer = "cbor", endpoint = {{ type = "tc
     a.shutdown();
     b.shutdown();
 }
+
+#[test]
+fn a_link_to_nowhere_retries_leaks_no_session_and_stops() {
+    let a = router(1);
+    let mut config = link_to(&a);
+    // A port nothing listens on.
+    let spare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = spare.local_addr().unwrap().port();
+    drop(spare);
+    if let shardwamp::config::rlink::ConnectEndpoint::Tcp { port: p, .. } =
+        &mut config.transport.endpoint
+    {
+        *p = port;
+    }
+    config.transport.url = Some(format!("ws://127.0.0.1:{port}/ws"));
+    futures_lite::future::block_on(a.start_router_realm_link("realm1", "nowhere", config))
+        .expect("starts although it cannot connect");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while figure(&detail(&a, "nowhere"), "connect_failures") < 3 {
+        assert!(Instant::now() < deadline, "{:?}", detail(&a, "nowhere"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let d = detail(&a, "nowhere");
+    assert_ne!(d.get("connected"), Some(&Value::Bool(true)));
+    assert!(
+        d.get("last_error").is_some_and(|e| *e != Value::Null),
+        "{d:?}"
+    );
+    stop_link(&a, "nowhere");
+    // Neither the failed tries nor the stop left a local leg behind.
+    let realm = futures_lite::future::block_on(a.get_router_realm("realm1")).unwrap();
+    let Value::Dict(r) = realm else { panic!() };
+    assert_eq!(r.get("sessions"), Some(&Value::UInt(0)), "{r:?}");
+    a.shutdown();
+}

@@ -610,6 +610,16 @@ impl<H: ComponentHost> crate::transport::dial::Outgoing for InProcess<H> {
     }
 }
 
+/// A session dropped without closing (its task was canceled while joining,
+/// say) still releases its connection of the core.
+impl<H: ComponentHost> Drop for InProcess<H> {
+    fn drop(&mut self) {
+        if !self.closed.replace(true) {
+            self.host.closed(self.conn);
+        }
+    }
+}
+
 /// Opens an in-process session on `host`'s router core through `transport`
 /// (an internal transport: its authenticator gives the session its authid
 /// and role) and joins `realm` with `auth`. The session has the dialed
