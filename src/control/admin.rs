@@ -216,7 +216,7 @@ pub fn render_links(links: &[(String, String, Arc<crate::link::LinkStats>)]) -> 
         &'static str,
         fn(&crate::link::LinkStats) -> u64,
     );
-    let figures: [Figure; 7] = [
+    let figures: [Figure; 8] = [
         (
             "link_connected",
             "Whether a router link is connected (1) or not (0).",
@@ -252,6 +252,12 @@ pub fn render_links(links: &[(String, String, Arc<crate::link::LinkStats>)]) -> 
             "Registrations a router link mirrors now.",
             "gauge",
             |s| s.registrations_mirrored.load(Relaxed),
+        ),
+        (
+            "link_events_dropped_total",
+            "Events a router link dropped as the other router was too far behind.",
+            "counter",
+            |s| s.events_dropped.load(Relaxed),
         ),
         (
             "link_mirror_failures_total",

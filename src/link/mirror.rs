@@ -443,6 +443,10 @@ async fn relay_event(state: &State, uri: &str, publication: Id, details: Dict, p
         return;
     };
     let s = &state.setup;
+    if s.watch.backlog_bytes() > super::MAX_BACKLOG_BYTES {
+        s.stats.events_dropped.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
     let topic = details
         .get("topic")
         .and_then(Value::as_str)

@@ -66,6 +66,12 @@ pub fn local_role() -> crate::config::role::RoleConfig {
     }
 }
 
+/// The most a link queues for the other router: past it, events are
+/// dropped and counted (`events_dropped`) rather than queued, so a slow or
+/// stalled router costs memory no further; calls and control messages
+/// still go.
+pub const MAX_BACKLOG_BYTES: usize = 8 << 20;
+
 /// Where a link stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -110,6 +116,9 @@ pub struct LinkStats {
     pub calls_remote_to_local: AtomicU64,
     /// Events and calls not relayed because they had crossed this link before.
     pub loops_dropped: AtomicU64,
+    /// Events not relayed because the other router was too far behind
+    /// (the remote leg's backlog over [`MAX_BACKLOG_BYTES`]).
+    pub events_dropped: AtomicU64,
     /// Subscriptions mirrored now (both ways).
     pub subscriptions_mirrored: AtomicU64,
     /// Registrations mirrored now (both ways).
@@ -171,6 +180,7 @@ impl LinkStats {
                 "remote_to_local" => n(&self.calls_remote_to_local),
             }),
             "loops_dropped" => n(&self.loops_dropped),
+            "events_dropped" => n(&self.events_dropped),
             "subscriptions_mirrored" => n(&self.subscriptions_mirrored),
             "registrations_mirrored" => n(&self.registrations_mirrored),
             "mirror_failures" => n(&self.mirror_failures),

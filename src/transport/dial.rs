@@ -199,6 +199,8 @@ pub struct Sender {
     notify: Notify,
     failed: Cell<bool>,
     closing: Cell<bool>,
+    /// Bytes queued for a WebSocket writer (a RawSocket queue is one buffer).
+    ws_queued: Cell<usize>,
 }
 
 impl Sender {
@@ -211,6 +213,7 @@ impl Sender {
             notify: Notify::default(),
             failed: Cell::new(false),
             closing: Cell::new(false),
+            ws_queued: Cell::new(0),
         }
     }
 
@@ -242,11 +245,21 @@ impl Sender {
                         Err(_) => return false,
                     }
                 };
+                self.ws_queued.set(self.ws_queued.get() + m.len());
                 q.push(m);
             }
         }
         self.notify.notify();
         true
+    }
+
+    /// Bytes queued and not yet taken by the writer: how far a slow peer
+    /// is behind.
+    pub fn backlog_bytes(&self) -> usize {
+        match &*self.queue.borrow() {
+            Queue::Raw(buf) => buf.len(),
+            Queue::Ws(_) => self.ws_queued.get(),
+        }
     }
 
     /// Whether writing failed (the connection is gone).
@@ -275,6 +288,10 @@ pub trait Outgoing {
     fn send(&self, msg: Message) -> bool;
     /// The session is over: release the connection.
     fn close(&self);
+    /// Bytes handed over and not yet written (0 where nothing queues).
+    fn backlog_bytes(&self) -> usize {
+        0
+    }
 }
 
 impl Outgoing for Sender {
@@ -284,6 +301,10 @@ impl Outgoing for Sender {
 
     fn close(&self) {
         Sender::close(self)
+    }
+
+    fn backlog_bytes(&self) -> usize {
+        Sender::backlog_bytes(self)
     }
 }
 
@@ -464,6 +485,7 @@ async fn ws_writer<S: Stream>(tx: Rc<Sender>, mut sink: WebSocketSender<S>) {
             Queue::Ws(q) => std::mem::take(q),
             Queue::Raw(_) => return,
         };
+        tx.ws_queued.set(0);
         for m in batch {
             if sink.feed(m).await.is_err() {
                 tx.failed.set(true);
@@ -1211,6 +1233,12 @@ impl Session {
         self.inner.wamp.borrow_mut().transport_closed();
         self.inner.dispatch();
         self.inner.tx.close();
+    }
+
+    /// Bytes sent and not yet written to the connection (a slow peer's
+    /// backlog; 0 for an in-process session).
+    pub fn backlog_bytes(&self) -> usize {
+        self.inner.tx.backlog_bytes()
     }
 
     /// The next INTERRUPT of an invocation this session serves: (the
