@@ -739,3 +739,40 @@ fn a_link_to_nowhere_retries_leaks_no_session_and_stops() {
     assert_eq!(r.get("sessions"), Some(&Value::UInt(0)), "{r:?}");
     a.shutdown();
 }
+
+#[test]
+fn a_link_over_a_unix_socket() {
+    let path = std::env::temp_dir().join(format!("shardwamp-link-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let b = router_with(
+        1,
+        &format!(
+            r#"
+[[transports]]
+type = "rawsocket"
+id = "unix"
+endpoint = {{ type = "unix", path = "{}" }}
+[transports.auth.ticket]
+type = "static"
+principals = {{ link = {{ ticket = "{TICKET}", role = "rlink" }} }}
+"#,
+            path.display()
+        ),
+    );
+    let a = router(1);
+    let mut config = link_to(&b);
+    config.transport = toml::from_str(&format!(
+        r#"type = "rawsocket"
+serializer = "msgpack"
+endpoint = {{ type = "unix", path = "{}" }}"#,
+        path.display()
+    ))
+    .unwrap();
+    futures_lite::future::block_on(a.start_router_realm_link("realm1", "u", config))
+        .expect("link starts");
+    let mut subs: Vec<(Client, Vec<u64>)> = [&a, &b].iter().map(|r| subscriber(r)).collect();
+    settle(&a, "u", 6, 0);
+    events_everywhere_once(&[&a, &b], &mut subs);
+    a.shutdown();
+    b.shutdown();
+}
