@@ -27,6 +27,12 @@
 //!   (CHALLENGE, then a wrong AUTHENTICATE denied), for a configured salted
 //!   user and for an unknown authid (whose decoy must cost what a real user
 //!   costs, or timing would tell the two apart).
+//! - `authz/static`, `authz/dynamic-cached`, `authz/dynamic-uncached`: an
+//!   acknowledged PUBLISH (no subscriber) on shard 0 answered with PUBLISHED,
+//!   by a session whose role has permissions, whose role's dynamic authorizer
+//!   answered once with `cache: true`, and whose authorizer (a session on
+//!   shard 1) is asked every time (`{"allow": true}`, its INVOCATION and a
+//!   pre-encoded YIELD included: the router's whole share of the round trip).
 //! - `size/...`: `size_of` the output and peer-message enums (every EVENT the
 //!   core emits is one `Output` moved into and out of the output vector).
 //!
@@ -510,6 +516,182 @@ fn main() {
     calls(&filter, "call/1-shard", 0);
     calls(&filter, "call/2-shards", 1);
     wampcra(&filter);
+    cryptosign(&filter);
+    authz(&filter, "authz/static");
+    authz(&filter, "authz/dynamic-cached");
+    authz(&filter, "authz/dynamic-uncached");
+}
+
+/// Cryptosign: a challenge and a signed answer for a configured key, and for
+/// a key nobody lists (decoy), the client's signing outside the timing.
+fn cryptosign(filter: &str) {
+    use shardwamp::config::auth::TransportAuth;
+    use shardwamp::router::auth::{AuthStep, Authenticator};
+    use shardwamp::wamp::cryptosign::{self as cs, PrivateKey};
+    let user = PrivateKey::from_seed(&[1; 32]);
+    let stranger = PrivateKey::from_seed(&[2; 32]);
+    let config: TransportAuth = serde_json::from_value(serde_json::json!({
+        "cryptosign": {"type": "static", "principals": {
+            "alice": {"authorized_keys": [user.public_hex()], "role": "user"}}}
+    }))
+    .expect("auth config");
+    let auth = Authenticator::new(&config).expect("authenticator");
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+    for (who, key) in [("user", &user), ("decoy", &stranger)] {
+        let details = shardwamp::dict! {
+            "authmethods" => Value::List(vec![Value::from("cryptosign")]),
+            "authextra" => shardwamp::dict! {"pubkey" => key.public_hex()},
+        };
+        let case = format!("cryptosign/attempt/{who}");
+        if !case.contains(filter) {
+            continue;
+        }
+        // Signed answers prepared outside the timing loop.
+        let mut answers = Vec::new();
+        let per = time_per_op(|n| {
+            answers.clear();
+            let mut pendings = Vec::with_capacity(n as usize);
+            for i in 0..n {
+                let step = auth.hello("realm1", &details, None, i, "", &mut rng);
+                if let AuthStep::Challenge { extra, pending, .. } = step {
+                    let ch = extra.get("challenge").and_then(Value::as_str).unwrap_or("");
+                    let ch: [u8; 32] = cs::decode_hex(ch, "challenge").unwrap_or([0; 32]);
+                    answers.push(cs::sign(key.signing_key(), &ch, None));
+                    pendings.push(pending);
+                }
+            }
+            for (pending, answer) in pendings.into_iter().zip(&answers) {
+                black_box(auth.authenticate(pending, answer, &Dict::new()));
+            }
+        });
+        let _ = answers;
+        line(
+            &case,
+            per.as_nanos() as f64,
+            "ns/op (with the client's signing)",
+        );
+    }
+}
+
+/// The cost of authorizing a PUBLISH: by permissions, by a cached
+/// dynamic-authorizer answer, and by asking the authorizer every time.
+fn authz(filter: &str, case: &str) {
+    use shardwamp::config::auth::TransportAuth;
+    if !case.contains(filter) {
+        return;
+    }
+    let dynamic = case != "authz/static";
+    let cached = case == "authz/dynamic-cached";
+    let mut r = realm();
+    r.roles.push(RoleConfig {
+        name: "dyn".into(),
+        permissions: vec![],
+        authorizer: Some("com.bench.authorize".into()),
+        allow_by_default: false,
+    });
+    let mut s = Sim::new(2, 7);
+    s.start_realm(0, r);
+    let auth: TransportAuth =
+        toml::from_str("[anonymous]\ntype = \"static\"\nrole = \"dyn\"\n").expect("auth config");
+    s.set_transport(1, &auth);
+    let (authorizer, _) = s.join(1, JSON, "bench");
+    s.send(
+        authorizer,
+        &Message::Register {
+            request: 1,
+            options: Dict::new(),
+            procedure: "com.bench.authorize".into(),
+        },
+    );
+    s.run();
+    s.take(authorizer);
+    let publisher = s.connect_via(0, JSON, if dynamic { 1 } else { 0 });
+    s.hello(publisher, "bench", Dict::new());
+    let pub_conn = s.clients[publisher].conn;
+    let auth_conn = s.clients[authorizer].conn;
+    let publish = encode(&Message::Publish {
+        request: 1,
+        options: shardwamp::dict! {"acknowledge" => true},
+        topic: TOPIC.into(),
+        payload: payload_64(),
+    });
+    let answer = |request: u64, cache: bool| {
+        encode(&Message::Yield {
+            request,
+            options: Dict::new(),
+            payload: Payload::args(vec![Value::Dict(
+                shardwamp::dict! {"allow" => true, "cache" => cache},
+            )]),
+        })
+    };
+    let cores = &mut s.cores[..];
+    let mut mesh = Mesh::new();
+    let mut next_invocation = 1u64;
+    if cached {
+        // Prime the cache: the first PUBLISH asks, the answer says `cache`.
+        let mut asked = 0;
+        cores[0].receive_frame(pub_conn, &publish);
+        drain(cores, 0, &mut mesh, &mut |c| {
+            asked += u64::from(c == auth_conn)
+        });
+        settle(cores, &mut mesh, &mut |c| {
+            asked += u64::from(c == auth_conn)
+        });
+        assert_eq!(asked, 1, "{case}: the authorizer is asked once");
+        cores[1].receive_frame(auth_conn, &answer(next_invocation, true));
+        next_invocation += 1;
+        drain(cores, 1, &mut mesh, &mut |_| {});
+        settle(cores, &mut mesh, &mut |_| {});
+    }
+    let mut run = |n: u64| -> Duration {
+        // The INVOCATION request ids run 1, 2, ...: their answers, pre-encoded.
+        let answers: Vec<Bytes> = if dynamic && !cached {
+            (next_invocation..next_invocation + n)
+                .map(|i| answer(i, false))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        next_invocation += answers.len() as u64;
+        let (mut published, mut asked) = (0u64, 0u64);
+        let mut on_send = |c: ConnId| {
+            if c == pub_conn {
+                published += 1;
+            } else if c == auth_conn {
+                asked += 1;
+            }
+        };
+        let t = Instant::now();
+        for i in 0..n as usize {
+            cores[0].receive_frame(pub_conn, &publish);
+            drain(cores, 0, &mut mesh, &mut on_send);
+            settle(cores, &mut mesh, &mut on_send);
+            if let Some(frame) = answers.get(i) {
+                cores[1].receive_frame(auth_conn, frame);
+                drain(cores, 1, &mut mesh, &mut on_send);
+                settle(cores, &mut mesh, &mut on_send);
+            }
+        }
+        let spent = t.elapsed();
+        let expect_asked = if dynamic && !cached { n } else { 0 };
+        assert_eq!((published, asked), (n, expect_asked), "{case}");
+        spent
+    };
+    let start = Instant::now();
+    let mut n = 16u64;
+    let mut done = 0u64;
+    while start.elapsed() < WARMUP {
+        run(n);
+        done += n;
+        n = (n * 2).min(1 << 14);
+    }
+    let per = start.elapsed().as_secs_f64() / done as f64;
+    let iters = ((SAMPLE.as_secs_f64() / per) as u64).max(1);
+    let mut best = f64::INFINITY;
+    for _ in 0..SAMPLES {
+        best = best.min(run(iters).as_secs_f64() / iters as f64);
+    }
+    line(case, best * 1e9, "ns/publish");
 }
 
 /// WAMP-CRA for a configured (salted) user and for an unknown authid.
@@ -539,6 +721,7 @@ users = { joe = { secret = "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", role 
                     black_box(auth.hello(
                         "realm1",
                         &details,
+                        None,
                         i,
                         "2026-01-01T00:00:00.000Z",
                         &mut rng,
@@ -551,8 +734,14 @@ users = { joe = { secret = "Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", role 
         if case.contains(filter) {
             let per = time_per_op(|n| {
                 for i in 0..n {
-                    let step =
-                        auth.hello("realm1", &details, i, "2026-01-01T00:00:00.000Z", &mut rng);
+                    let step = auth.hello(
+                        "realm1",
+                        &details,
+                        None,
+                        i,
+                        "2026-01-01T00:00:00.000Z",
+                        &mut rng,
+                    );
                     if let AuthStep::Challenge { pending, .. } = step {
                         black_box(auth.authenticate(pending, "bm9wZQ==", &Dict::new()));
                     }

@@ -10,7 +10,7 @@
 //!
 //! | module | owns |
 //! | --- | --- |
-//! | [`wamp`] | the protocol as code, no I/O: [`wamp::message`] (every message, its code, who may send it), [`wamp::value`] (the value model), [`wamp::uri`] (validation and matching), [`wamp::id`] (ID scopes), [`wamp::uris`] (the spec's error and close URIs), [`wamp::serializer`] (which serializer), [`wamp::cra`] (WAMP-CRA's computations); imports nothing else of the crate |
+//! | [`wamp`] | the protocol as code, no I/O: [`wamp::message`] (every message, its code, who may send it), [`wamp::value`] (the value model), [`wamp::uri`] (validation and matching), [`wamp::id`] (ID scopes), [`wamp::uris`] (the spec's error and close URIs), [`wamp::serializer`] (which serializer), [`wamp::cra`] (WAMP-CRA's computations), [`wamp::cryptosign`] (WAMP-cryptosign's); imports nothing else of the crate |
 //! | [`codec`] | JSON, MessagePack and CBOR: frames to messages and back, payload pass-through and transcoding |
 //! | [`router`] | the sans-IO router core: realms, sessions, authentication, authorization, broker, dealer, meta API, over shards |
 //! | [`sim`] | the deterministic harness: router cores, the mesh as seeded queues, a clock, and in-process clients on the client session |

@@ -82,9 +82,16 @@ enum Command {
         /// The management realm.
         #[arg(long, default_value = "shardwamp.management")]
         realm: String,
-        /// The authid to authenticate as (ticket or WAMP-CRA); anonymous without.
+        /// The authid to authenticate as (ticket or WAMP-CRA; optional with
+        /// --key); anonymous without it or --key.
         #[arg(long)]
         authid: Option<String>,
+        /// Authenticate with WAMP-cryptosign, with the Ed25519 private key in
+        /// FILE: Crossbar.io's key.priv (a `private-key-ed25519: HEX` line),
+        /// 64 hex characters, or 32 raw bytes. Without --authid the router
+        /// finds the principal whose authorized_keys list the public key.
+        #[arg(long, value_name = "FILE", conflicts_with = "wampcra")]
+        key: Option<PathBuf>,
         /// Authenticate with WAMP-CRA (the secret is read from SHARDWAMP_SECRET)
         /// instead of a ticket (read from SHARDWAMP_TICKET).
         #[arg(long)]
@@ -249,6 +256,10 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
             serializers.join(", ")
         ));
     }
+    if let Some(key) = &spec.router_key {
+        // The public half only: what cryptosign clients may pin.
+        lines.push(format!("node key (public): {}", key.public_hex()));
+    }
     lines
 }
 
@@ -395,6 +406,7 @@ fn ctl(
     url: &str,
     realm: &str,
     authid: Option<&str>,
+    key: Option<&std::path::Path>,
     wampcra: bool,
     as_table: bool,
     op: &str,
@@ -407,14 +419,22 @@ fn ctl(
             control::operations_help()
         ));
     }
-    let creds = match authid {
-        None => Credentials::Anonymous,
-        Some(id) if wampcra => Credentials::WampCra(
+    let creds = match (authid, key) {
+        (authid, Some(path)) => {
+            let (key, warning) =
+                shardwamp::config::keyfile::read_key_file(path).map_err(|e| e.to_string())?;
+            if let Some(w) = warning {
+                eprintln!("shardwamp: warning: {w}");
+            }
+            Credentials::Cryptosign(authid.map(str::to_owned), key)
+        }
+        (None, None) => Credentials::Anonymous,
+        (Some(id), None) if wampcra => Credentials::WampCra(
             id.into(),
             std::env::var("SHARDWAMP_SECRET")
                 .map_err(|_| "set SHARDWAMP_SECRET to the WAMP-CRA secret")?,
         ),
-        Some(id) => Credentials::Ticket(
+        (Some(id), None) => Credentials::Ticket(
             id.into(),
             std::env::var("SHARDWAMP_TICKET").map_err(|_| "set SHARDWAMP_TICKET to the ticket")?,
         ),
@@ -472,6 +492,7 @@ fn main() -> ExitCode {
             url,
             realm,
             authid,
+            key,
             wampcra,
             table,
             operation,
@@ -481,6 +502,7 @@ fn main() -> ExitCode {
             url,
             realm,
             authid.as_deref(),
+            key.as_deref(),
             *wampcra,
             *table,
             operation,

@@ -94,6 +94,7 @@ fn autobahn_cases_that_apply_to_a_wamp_router_pass() {
         listeners: vec![common::listener(0, "ws", true, None)],
         seed: Some(3),
         realm_transports: Vec::new(),
+        router_key: None,
     })
     .expect("router starts");
     let addr = router.tcp_addr("ws").unwrap();

@@ -183,6 +183,26 @@ fn every_operation_through_ctl() {
         ok(&c, &["has_role", "realm2", "reader"]),
         serde_json::json!(true)
     );
+    // a role with a dynamic authorizer, and its cache dropped on demand
+    ok(
+        &c,
+        &[
+            "start_router_realm_role",
+            "r2",
+            "dyn",
+            r#"{"authorizer": "com.example.authorize"}"#,
+        ],
+    );
+    assert_eq!(
+        ok(&c, &["clear_authorizer_cache", "r2", "dyn"]),
+        serde_json::json!({"realm": "r2", "role": "dyn", "dropped": 0})
+    );
+    assert_eq!(
+        ok(&c, &["clear_authorizer_cache", "r2"])["dropped"],
+        serde_json::json!(0)
+    );
+    let (done, _, err) = ctl(&c, &["clear_authorizer_cache", "r2", "nobody"]);
+    assert!(!done && err.contains("no_such_object"), "{err}");
     // stopping the anonymous role: the session's next action is refused
     ok(&c, &["stop_router_realm_role", "r2", "anonymous"]);
     s2.send(&Message::Publish {

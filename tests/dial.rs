@@ -200,6 +200,7 @@ fn dials_websocket_and_rawsocket_over_tcp_and_unix() {
         ],
         seed: Some(7),
         realm_transports: Vec::new(),
+        router_key: None,
     })
     .expect("router starts");
     let ws = router.tcp_addr("ws").unwrap();

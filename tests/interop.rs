@@ -9,10 +9,23 @@
 //! (>= 3.11), node (>= 20), npm and the PyPI and npm registries the first
 //! time. Anything missing fails these tests: they never skip.
 //!
+//! Dynamic authentication and authorization (`python_dynamic_*`): a router
+//! with a ticket transport authenticated by `com.interop.authenticate` and a
+//! role `dyn` authorized by `com.interop.authorize`, both registered by an
+//! autobahn-python session (tests/interop/python/dynamic.py), over WebSocket
+//! × json, msgpack, cbor.
+//!
 //! Matrix: autobahn-python over WebSocket and RawSocket × json, msgpack, cbor;
 //! autobahn-js over WebSocket × json, msgpack, cbor and RawSocket × json
 //! (autobahn-js' RawSocket transport only speaks JSON:
 //! lib/transport/rawsocket.js, `SERIALIZERS = { json: 1 }`).
+//!
+//! WAMP-cryptosign (tests/interop/{python,js}/cryptosign.*): autobahn-python
+//! (`autobahn[encryption]`, PyNaCl) and autobahn-js (tweetnacl) join a router
+//! whose transports take cryptosign principals, over WebSocket and RawSocket:
+//! authid inferred and named, an unknown key denied, router authentication
+//! (the router's signature checked by the client), and (Python) channel
+//! binding asked for on a plain connection refused.
 
 mod common;
 
@@ -94,8 +107,83 @@ enum Client {
 /// Starts a router and runs one client's scenarios over `transport` with
 /// `serializer`; panics with the script's output unless it exits 0.
 fn run(client: Client, transport: &str, serializer: &str) {
+    run_script(
+        client,
+        "scenarios",
+        common::start(2),
+        transport,
+        serializer,
+        &[],
+    );
+}
+
+/// The seeds of the cryptosign interop keys: the client's (principal
+/// `client`), one nobody lists, and the router's node key.
+const CLIENT_SEED: [u8; 32] = [21; 32];
+const STRANGER_SEED: [u8; 32] = [22; 32];
+const NODE_SEED: [u8; 32] = [23; 32];
+
+/// A router whose `ws` and `rs` transports take cryptosign principal `client`
+/// (role `anonymous`), with node key [`NODE_SEED`].
+fn cryptosign_router() -> shardwamp::shard::RouterHandle {
+    use shardwamp::wamp::cryptosign::PrivateKey;
+    let client = PrivateKey::from_seed(&CLIENT_SEED);
+    let auth: shardwamp::config::auth::TransportAuth = serde_json::from_value(serde_json::json!({
+        "cryptosign": {"type": "static", "principals": {
+            "client": {"authorized_keys": [client.public_hex()], "role": "anonymous"}}}
+    }))
+    .expect("cryptosign auth");
+    let mut listeners = vec![
+        common::listener(0, "ws", true, None),
+        common::listener(1, "rs", false, None),
+    ];
+    for l in &mut listeners {
+        l.auth = auth.clone();
+    }
+    shardwamp::shard::start(shardwamp::shard::RouterSpec {
+        shards: 2,
+        cpus: None,
+        io_memory: 1 << 20,
+        realms: vec![common::open_realm("realm1")],
+        listeners,
+        seed: Some(42),
+        realm_transports: Vec::new(),
+        router_key: Some(PrivateKey::from_seed(&NODE_SEED)),
+    })
+    .expect("router starts")
+}
+
+/// Runs one client's cryptosign scenarios against [`cryptosign_router`].
+fn run_cryptosign(client: Client, transport: &str, serializer: &str) {
+    use shardwamp::wamp::cryptosign::{encode_hex, PrivateKey};
+    let args = [
+        "--privkey".to_owned(),
+        encode_hex(&CLIENT_SEED),
+        "--stranger".to_owned(),
+        encode_hex(&STRANGER_SEED),
+        "--router-pubkey".to_owned(),
+        PrivateKey::from_seed(&NODE_SEED).public_hex(),
+    ];
+    run_script(
+        client,
+        "cryptosign",
+        cryptosign_router(),
+        transport,
+        serializer,
+        &args,
+    );
+}
+
+/// Runs tests/interop/{python,js}/`script`.{py,js} against `router`.
+fn run_script(
+    client: Client,
+    script: &str,
+    router: shardwamp::shard::RouterHandle,
+    transport: &str,
+    serializer: &str,
+    extra: &[String],
+) {
     let inst = installed();
-    let router = common::start(2);
     let url = match transport {
         "websocket" => format!("ws://{}/ws", router.tcp_addr("ws").unwrap()),
         "rawsocket" => format!("rs://{}", router.tcp_addr("rs").unwrap()),
@@ -104,7 +192,7 @@ fn run(client: Client, transport: &str, serializer: &str) {
     let mut cmd = match client {
         Client::Python => {
             let mut c = Command::new(&inst.python);
-            c.arg(repo().join("tests/interop/python/scenarios.py"));
+            c.arg(repo().join(format!("tests/interop/python/{script}.py")));
             c
         }
         Client::Js => {
@@ -113,26 +201,33 @@ fn run(client: Client, transport: &str, serializer: &str) {
                 // autobahn-js uses the global WebSocket, unflagged from Node 22
                 c.arg("--experimental-websocket");
             }
-            c.arg(repo().join("tests/interop/js/scenarios.js"));
+            c.arg(repo().join(format!("tests/interop/js/{script}.js")));
             c.env("NODE_PATH", &inst.node_modules);
             c
         }
     };
     cmd.args(["--url", &url, "--transport", transport])
         .args(["--serializer", serializer, "--realm", "realm1"])
+        .args(extra)
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let label = format!(
-        "{} {transport}/{serializer}",
+        "{} {script} {transport}/{serializer}",
         if client == Client::Python {
             "autobahn-python"
         } else {
             "autobahn-js"
         }
     );
+    run_command(cmd, router, &label);
+}
+
+/// Runs a scenario script against `router`, stops the router, and panics
+/// with the script's output unless it exited 0 and the router stopped cleanly.
+fn run_command(mut cmd: Command, router: shardwamp::shard::RouterHandle, label: &str) {
     let started = Instant::now();
     let mut child = cmd
         .spawn()
@@ -227,4 +322,91 @@ fn js_websocket_cbor() {
 #[test]
 fn js_rawsocket_json() {
     run(Client::Js, "rawsocket", "json");
+}
+
+#[test]
+fn python_cryptosign_websocket_msgpack() {
+    run_cryptosign(Client::Python, "websocket", "msgpack");
+}
+
+#[test]
+fn python_cryptosign_rawsocket_cbor() {
+    run_cryptosign(Client::Python, "rawsocket", "cbor");
+}
+
+#[test]
+fn js_cryptosign_websocket_json() {
+    run_cryptosign(Client::Js, "websocket", "json");
+}
+
+#[test]
+fn js_cryptosign_rawsocket_json() {
+    run_cryptosign(Client::Js, "rawsocket", "json");
+}
+
+/// A router for the dynamic scenarios: `ws` (anonymous, role `anonymous`) and
+/// `ticket` (tickets checked by `com.interop.authenticate`); `realm1` has the
+/// role `dyn`, authorized by `com.interop.authorize`.
+fn dynamic_router() -> shardwamp::shard::RouterHandle {
+    use shardwamp::config::auth::TransportAuth;
+    use shardwamp::config::role::RoleConfig;
+    let mut realm = common::open_realm("realm1");
+    realm.roles.push(RoleConfig {
+        name: "dyn".into(),
+        permissions: vec![],
+        authorizer: Some("com.interop.authorize".into()),
+        allow_by_default: false,
+    });
+    let mut ticket = common::listener(1, "ticket", true, None);
+    ticket.auth = serde_json::from_value::<TransportAuth>(serde_json::json!({
+        "ticket": {"type": "dynamic", "authenticator": "com.interop.authenticate"}
+    }))
+    .expect("dynamic ticket config");
+    let spec = shardwamp::shard::RouterSpec {
+        shards: 2,
+        cpus: None,
+        io_memory: 1 << 20,
+        realms: vec![realm],
+        listeners: vec![common::listener(0, "ws", true, None), ticket],
+        seed: Some(42),
+        realm_transports: Vec::new(),
+        router_key: None,
+    };
+    shardwamp::shard::start(spec).expect("router starts")
+}
+
+fn run_dynamic(serializer: &str) {
+    let inst = installed();
+    let router = dynamic_router();
+    let url = format!("ws://{}/ws", router.tcp_addr("ws").unwrap());
+    let ticket_url = format!("ws://{}/ws", router.tcp_addr("ticket").unwrap());
+    let mut cmd = Command::new(&inst.python);
+    cmd.arg(repo().join("tests/interop/python/dynamic.py"))
+        .args(["--url", &url, "--ticket-url", &ticket_url])
+        .args(["--serializer", serializer])
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    run_command(
+        cmd,
+        router,
+        &format!("autobahn-python dynamic auth/{serializer}"),
+    );
+}
+
+#[test]
+fn python_dynamic_websocket_json() {
+    run_dynamic("json");
+}
+
+#[test]
+fn python_dynamic_websocket_msgpack() {
+    run_dynamic("msgpack");
+}
+
+#[test]
+fn python_dynamic_websocket_cbor() {
+    run_dynamic("cbor");
 }

@@ -217,3 +217,55 @@ fn the_binary_with_a_scenario_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--serializer xml"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Sessions that authenticate with cryptosign (`--auth cryptosign:KEYFILE`)
+/// through the client stack: every one joins with the listed key; with a key
+/// nobody lists, none does.
+#[test]
+fn sessions_authenticate_with_cryptosign() {
+    use shardwamp::wamp::cryptosign::PrivateKey;
+    let key = PrivateKey::from_seed(&[5; 32]);
+    let auth: shardwamp::config::auth::TransportAuth = serde_json::from_value(serde_json::json!({
+        "cryptosign": {"type": "static", "principals": {
+            "bench": {"authorized_keys": [key.public_hex()], "role": "anonymous"}}}
+    }))
+    .unwrap();
+    let mut listener = common::listener(0, "ws", true, None);
+    listener.auth = auth;
+    let router = shardwamp::shard::start(shardwamp::shard::RouterSpec {
+        shards: 2,
+        cpus: None,
+        io_memory: 1 << 20,
+        realms: vec![common::open_realm("realm1")],
+        listeners: vec![listener],
+        seed: Some(7),
+        realm_transports: Vec::new(),
+        router_key: None,
+    })
+    .expect("router starts");
+    let mut o = short(Scenario::Sessions, &url(&router, true), Serializer::Json);
+    o.sessions.sessions = 100;
+    o.sessions.rate = 1000.0;
+    o.sessions.hold = Duration::from_millis(200);
+    o.auth = loadgen::Auth::Cryptosign(key);
+    let r = loadgen::run(&o).expect("sessions run");
+    let s = r.sessions.as_ref().expect("session figures");
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!((s.opened, s.failed), (100, 0));
+    let v = check_json(&r);
+    assert!(v["params"]["auth"]
+        .as_str()
+        .unwrap()
+        .starts_with("cryptosign:"));
+    o.auth = loadgen::Auth::Cryptosign(PrivateKey::from_seed(&[6; 32]));
+    o.sessions.sessions = 10;
+    match loadgen::run(&o) {
+        Ok(r) => assert_eq!(
+            r.sessions.as_ref().map(|s| s.opened),
+            Some(0),
+            "{}",
+            r.summary()
+        ),
+        Err(e) => assert!(e.to_string().contains("authentication_denied"), "{e}"),
+    }
+}

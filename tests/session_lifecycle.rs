@@ -34,6 +34,7 @@ fn start() -> RouterHandle {
         listeners: vec![ws],
         seed: Some(42),
         realm_transports: Vec::new(),
+        router_key: None,
     };
     shardwamp::shard::start(spec).expect("router starts")
 }

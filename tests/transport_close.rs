@@ -3,7 +3,8 @@
 //! 1009 for an oversize message, the wait for the peer's Close bounded by
 //! `close_handshake_timeout` — and a RawSocket connection failed for an
 //! over-length frame closed with a FIN, not a reset. Also the WebSocket
-//! options that shape frames: `auto_fragment_size` and `auto_ping_size`.
+//! options that shape frames: `auto_fragment_size` and `auto_ping_size`; and
+//! Crossbar.io's `fail_by_drop` and `allow_null_origin`.
 
 mod common;
 
@@ -38,6 +39,7 @@ fn start(ws: impl FnOnce(&mut WebSocketOptions), rs_max: usize) -> RouterHandle 
         listeners: vec![w, r],
         seed: Some(7),
         realm_transports: Vec::new(),
+        router_key: None,
     })
     .unwrap()
 }
@@ -131,13 +133,18 @@ fn an_oversize_message_gets_close_code_1009() {
         1 << 24,
     );
     let mut ws = connect(router.tcp_addr("ws").unwrap());
-    hello(&mut ws);
-    assert!(matches!(ws.read().unwrap(), WsMessage::Text(_)), "WELCOME");
-    let big = format!(r#"[16,1,{{}},"com.big",["{}"]]"#, "x".repeat(4096));
-    ws.send(WsMessage::text(big)).unwrap();
+    send_oversize(&mut ws);
     assert_eq!(close_code(&mut ws), Some(CloseCode::Size));
     let stats = router_stats(&router);
     assert_eq!(stats, (0, 1), "(protocol errors, oversize messages)");
+}
+
+/// Joins, then publishes a message of 4 KiB (over a 1 KiB limit).
+fn send_oversize(ws: &mut WebSocket<TcpStream>) {
+    hello(ws);
+    assert!(matches!(ws.read().unwrap(), WsMessage::Text(_)), "WELCOME");
+    let big = format!(r#"[16,1,{{}},"com.big",["{}"]]"#, "x".repeat(4096));
+    ws.send(WsMessage::text(big)).unwrap();
 }
 
 /// The shard's (transport_protocol_errors, oversize_messages).
@@ -298,5 +305,64 @@ fn zero_max_sizes_mean_unlimited() {
     match ws.read().unwrap() {
         WsMessage::Text(t) => assert!(t.as_str().starts_with("[8,48,1,"), "ERROR: {t}"),
         other => panic!("expected an ERROR, got {other:?}"),
+    }
+}
+
+/// `fail_by_drop`: a connection failed for a message over the limit gets no
+/// Close frame, only the end of the TCP stream; without it, 1009.
+#[test]
+fn fail_by_drop_ends_a_failed_connection_without_a_close_frame() {
+    let router = start(
+        |o| {
+            o.max_message_size = 1024;
+            o.max_frame_size = 1024;
+            o.fail_by_drop = true;
+        },
+        1 << 24,
+    );
+    let mut ws = connect(router.tcp_addr("ws").unwrap());
+    send_oversize(&mut ws);
+    loop {
+        match ws.read() {
+            Ok(WsMessage::Close(f)) => panic!("a Close frame came: {f:?}"),
+            Ok(_) => continue,
+            Err(_) => break, // the stream ended without a closing handshake
+        }
+    }
+    assert_eq!(router_stats(&router), (0, 1), "still counted");
+}
+
+/// `allow_null_origin` lets `Origin: null` in past `allowed_origins`; without
+/// it, `null` is an origin like any other and refused.
+#[test]
+fn allow_null_origin_admits_the_null_origin_only_when_set() {
+    for allow in [false, true] {
+        let router = start(
+            |o| {
+                o.allowed_origins = vec!["https://app.example.com".into()];
+                o.allow_null_origin = allow;
+            },
+            1 << 24,
+        );
+        let addr = router.tcp_addr("ws").unwrap();
+        for (origin, admitted) in [
+            ("null", allow),
+            ("https://app.example.com", true),
+            ("https://evil.example.com", false),
+        ] {
+            let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+            req.headers_mut()
+                .insert("Sec-WebSocket-Protocol", "wamp.2.json".parse().unwrap());
+            req.headers_mut().insert("Origin", origin.parse().unwrap());
+            let stream = TcpStream::connect(addr).unwrap();
+            let result = tungstenite::client(req, stream);
+            assert_eq!(
+                result.is_ok(),
+                admitted,
+                "allow_null_origin = {allow}, Origin: {origin}"
+            );
+        }
+        router.shutdown("wamp.close.system_shutdown");
+        router.join().unwrap();
     }
 }

@@ -26,6 +26,7 @@ fn spec(listeners: Vec<transport::ListenerSpec>) -> RouterSpec {
         listeners,
         seed: Some(1),
         realm_transports: Vec::new(),
+        router_key: None,
     }
 }
 

@@ -1,12 +1,18 @@
 //! Client-side authentication: what a client announces in HELLO
 //! (`authmethods`, `authid`, `authextra`) and how it answers a CHALLENGE,
-//! behind one trait, [`ClientAuthenticator`], so that a new method (cryptosign
-//! next) is one more implementation.
+//! behind one trait, [`ClientAuthenticator`]: [`Anonymous`], [`Ticket`],
+//! [`WampCra`] and [`Cryptosign`].
 //!
-//! WAMP-CRA's signature and key derivation are the protocol's
-//! ([`crate::wamp::cra`]), shared with the router, which verifies with them.
+//! WAMP-CRA's signature and key derivation and WAMP-cryptosign's signature
+//! are the protocol's ([`crate::wamp::cra`], [`crate::wamp::cryptosign`]),
+//! shared with the router, which verifies with them.
+
+use std::fmt;
+
+use ed25519_dalek::VerifyingKey;
 
 use crate::wamp::cra;
+use crate::wamp::cryptosign::{self as cs, PrivateKey, LEN};
 use crate::wamp::value::{Dict, Value};
 
 /// What a client sends in AUTHENTICATE.
@@ -32,6 +38,11 @@ pub enum AuthError {
         /// What is wrong.
         reason: String,
     },
+    /// Cryptosign router authentication or channel binding failed: the
+    /// router is not the one expected, or did not bind the session to the
+    /// channel as asked.
+    #[error("the router failed cryptosign's checks: {0}")]
+    RouterNotAuthenticated(String),
 }
 
 /// A client authentication method: what HELLO announces and how a CHALLENGE
@@ -39,8 +50,8 @@ pub enum AuthError {
 ///
 /// `challenge` gets the CHALLENGE's `AuthMethod` and `Extra` and returns the
 /// signature and AUTHENTICATE extra: WAMP-CRA signs `extra.challenge`;
-/// cryptosign will sign `extra.challenge` with its private key and return the
-/// signature (and, with channel binding, say so in the extra).
+/// cryptosign signs `extra.challenge` (XOR the channel id when bound) with
+/// its private key.
 pub trait ClientAuthenticator {
     /// `HELLO.Details.authmethods`; empty leaves the key out (anonymous).
     fn authmethods(&self) -> Vec<String>;
@@ -163,6 +174,135 @@ impl ClientAuthenticator for WampCra {
     }
 }
 
+/// WAMP-cryptosign: announces the public key, signs the router's challenge
+/// with the private key (a key file read with
+/// `config::keyfile::read_key_file`, or any [`PrivateKey`]).
+///
+/// Optionally:
+/// * [`Cryptosign::channel_binding`]: binds the session to the TLS channel
+///   (the dialer gives the channel id of its TLS connection); the
+///   CHALLENGE must then say the same binding.
+/// * [`Cryptosign::authenticate_router`]: sends a random challenge and
+///   checks that the CHALLENGE carries the expected router key and its
+///   signature over it.
+#[derive(Clone)]
+pub struct Cryptosign {
+    authid: Option<String>,
+    key: PrivateKey,
+    /// `(binding type, channel id)`.
+    binding: Option<(String, [u8; LEN])>,
+    /// The router's expected key and the challenge sent to it.
+    router: Option<(VerifyingKey, [u8; LEN])>,
+}
+
+impl fmt::Debug for Cryptosign {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cryptosign")
+            .field("authid", &self.authid)
+            .field("key", &self.key)
+            .field("binding", &self.binding.as_ref().map(|(b, _)| b))
+            .field("router", &self.router.as_ref().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl Cryptosign {
+    /// Authenticates with `key`, as `authid` or (none) as whoever the router
+    /// finds the public key listed for.
+    pub fn new(key: PrivateKey, authid: Option<String>) -> Cryptosign {
+        Cryptosign {
+            authid,
+            key,
+            binding: None,
+            router: None,
+        }
+    }
+
+    /// Binds the session to the TLS channel: `binding` is `tls-exporter` or
+    /// `tls-unique`, `channel_id` its 32-byte channel id
+    /// ([`crate::wamp::cryptosign::channel_id`] of the connection's values).
+    pub fn channel_binding(mut self, binding: &str, channel_id: [u8; LEN]) -> Cryptosign {
+        self.binding = Some((binding.to_owned(), channel_id));
+        self
+    }
+
+    /// Asks the router to authenticate itself with the key `router`: a random
+    /// challenge goes in HELLO, and a CHALLENGE without `router`'s signature
+    /// over it is refused.
+    pub fn authenticate_router(mut self, router: VerifyingKey) -> Cryptosign {
+        self.router = Some((router, rand::random()));
+        self
+    }
+
+    /// The public key, as hex.
+    pub fn public_hex(&self) -> String {
+        self.key.public_hex()
+    }
+}
+
+impl ClientAuthenticator for Cryptosign {
+    fn authmethods(&self) -> Vec<String> {
+        vec!["cryptosign".into()]
+    }
+
+    fn authid(&self) -> Option<String> {
+        self.authid.clone()
+    }
+
+    fn authextra(&self) -> Dict {
+        let mut d = Dict::new();
+        d.insert("pubkey".into(), Value::from(self.key.public_hex()));
+        if let Some((binding, _)) = &self.binding {
+            d.insert("channel_binding".into(), Value::from(binding.as_str()));
+        }
+        if let Some((_, challenge)) = &self.router {
+            d.insert("challenge".into(), Value::from(cs::encode_hex(challenge)));
+        }
+        d
+    }
+
+    fn challenge(&mut self, method: &str, extra: &Dict) -> Result<Signature, AuthError> {
+        if method != "cryptosign" {
+            return Err(AuthError::UnexpectedMethod(method.to_owned()));
+        }
+        let malformed = |reason: String| AuthError::Malformed {
+            method: method.to_owned(),
+            reason,
+        };
+        let challenge = match extra.get("challenge") {
+            Some(Value::Str(s)) => {
+                cs::decode_hex::<LEN>(s, "challenge").map_err(|e| malformed(e.to_string()))?
+            }
+            _ => return Err(malformed("no challenge string".into())),
+        };
+        let said = extra.get("channel_binding").and_then(Value::as_str);
+        let channel_id = match &self.binding {
+            Some((binding, id)) if said == Some(binding.as_str()) => Some(id),
+            Some((binding, _)) => {
+                return Err(AuthError::RouterNotAuthenticated(format!(
+                    "channel binding {binding:?} was asked for, the router answered {said:?}"
+                )))
+            }
+            None => None,
+        };
+        if let Some((router, mine)) = &self.router {
+            let pubkey = extra.get("pubkey").and_then(Value::as_str).unwrap_or("");
+            let signature = extra.get("signature").and_then(Value::as_str).unwrap_or("");
+            let same_key =
+                cs::decode_hex::<LEN>(pubkey, "pubkey").is_ok_and(|k| k == *router.as_bytes());
+            if !same_key || !cs::verify(router, mine, channel_id, signature) {
+                return Err(AuthError::RouterNotAuthenticated(
+                    "the CHALLENGE does not carry the expected router key's signature of our challenge".into(),
+                ));
+            }
+        }
+        Ok(Signature {
+            signature: cs::sign(self.key.signing_key(), &challenge, channel_id),
+            extra: Dict::new(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +338,81 @@ mod tests {
             a.challenge("wampcra", &bad),
             Err(AuthError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn cryptosign_signs_the_spec_vector_and_checks_the_router() {
+        // The spec's first test vector.
+        let key = cs::parse_private_key(
+            b"4d57d97a68f555696620a6d849c0ce582568518d729eb753dc7c732de2804510",
+        )
+        .unwrap();
+        let mut c = Cryptosign::new(key.clone(), None);
+        assert_eq!(c.authmethods(), vec!["cryptosign".to_owned()]);
+        assert_eq!(c.authid(), None);
+        assert_eq!(c.authextra(), dict! { "pubkey" => key.public_hex() });
+        let ch = dict! { "challenge" => "ff".repeat(32), "channel_binding" => Value::Null };
+        let s = c.challenge("cryptosign", &ch).unwrap();
+        assert_eq!(s.signature, "b32675b221f08593213737bef8240e7c15228b07028e19595294678c90d11c0cae80a357331bfc5cc9fb71081464e6e75013517c2cf067ad566a6b7b728e5d03ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+        // Bound (the spec's vector with a channel id).
+        let id: [u8; 32] = cs::decode_hex(
+            "62e935ae755f3d48f80d4d59f6121358c435722a67e859cc0caa8b539027f2ff",
+            "id",
+        )
+        .unwrap();
+        let mut bound = Cryptosign::new(key.clone(), None).channel_binding("tls-unique", id);
+        assert_eq!(
+            bound.authextra().get("channel_binding"),
+            Some(&Value::from("tls-unique"))
+        );
+        // A router that does not confirm the binding is refused.
+        assert!(matches!(
+            bound.challenge("cryptosign", &ch),
+            Err(AuthError::RouterNotAuthenticated(_))
+        ));
+        let ch_bound = dict! { "challenge" => "ff".repeat(32), "channel_binding" => "tls-unique" };
+        assert_eq!(bound.challenge("cryptosign", &ch_bound).unwrap().signature, "9b6f41540c9b95b4b7b281c3042fa9c54cef43c842d62ea3fd6030fcb66e70b3e80d49d44c29d1635da9348d02ec93f3ed1ef227dfb59a07b580095c2b82f80f9d16ca518aa0c2b707f2b2a609edeca73bca8dd59817a633f35574ac6fd80d00");
+        // Router authentication: the router's signature over our challenge.
+        let router = PrivateKey::from_seed(&[9; 32]);
+        let mut r =
+            Cryptosign::new(key, Some("alice".into())).authenticate_router(router.public_key());
+        let mine: [u8; 32] = cs::decode_hex(
+            r.authextra()
+                .get("challenge")
+                .and_then(Value::as_str)
+                .unwrap(),
+            "c",
+        )
+        .unwrap();
+        let good = dict! {
+            "challenge" => "ff".repeat(32),
+            "pubkey" => router.public_hex(),
+            "signature" => cs::sign(router.signing_key(), &mine, None),
+        };
+        assert!(r.challenge("cryptosign", &good).is_ok());
+        let impostor = PrivateKey::from_seed(&[8; 32]);
+        for bad in [
+            dict! { "challenge" => "ff".repeat(32) },
+            dict! { "challenge" => "ff".repeat(32), "pubkey" => impostor.public_hex(), "signature" => cs::sign(impostor.signing_key(), &mine, None) },
+            dict! { "challenge" => "ff".repeat(32), "pubkey" => router.public_hex(), "signature" => cs::sign(router.signing_key(), &[0; 32], None) },
+        ] {
+            assert!(matches!(
+                r.challenge("cryptosign", &bad),
+                Err(AuthError::RouterNotAuthenticated(_))
+            ));
+        }
+        // Malformed challenges, other methods.
+        assert!(matches!(
+            r.challenge("cryptosign", &dict! { "challenge" => "00" }),
+            Err(AuthError::Malformed { .. })
+        ));
+        assert!(matches!(
+            r.challenge("ticket", &Dict::new()),
+            Err(AuthError::UnexpectedMethod(_))
+        ));
+        // No private key in Debug.
+        let dbg = format!("{r:?}");
+        assert!(!dbg.contains("4d57d97a"), "{dbg}");
     }
 
     #[test]

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::auth::{Anonymous, ClientAuthenticator, Ticket, WampCra};
+use super::auth::{Anonymous, ClientAuthenticator, Cryptosign, Ticket, WampCra};
 use super::session::{values_of, CallError, ClientSession, Event, Reply, Roles, SessionError};
 use crate::codec::Serializer;
 use crate::wamp::message::{Message, Payload};
 use crate::wamp::value::{Dict, Value};
 
-/// How to authenticate.
-#[derive(Debug, Clone)]
+/// How to authenticate. `Debug` shows no ticket, secret or private key.
+#[derive(Clone)]
 pub enum Credentials {
     /// Anonymous.
     Anonymous,
@@ -23,6 +23,20 @@ pub enum Credentials {
     Ticket(String, String),
     /// WAMP-CRA: authid and secret (or derived key for salted users: the client derives it).
     WampCra(String, String),
+    /// WAMP-cryptosign: the authid (none: the router infers it from the
+    /// public key) and the private key.
+    Cryptosign(Option<String>, crate::wamp::cryptosign::PrivateKey),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Anonymous => f.write_str("Anonymous"),
+            Credentials::Ticket(authid, _) => write!(f, "Ticket({authid:?}, <redacted>)"),
+            Credentials::WampCra(authid, _) => write!(f, "WampCra({authid:?}, <redacted>)"),
+            Credentials::Cryptosign(authid, key) => write!(f, "Cryptosign({authid:?}, {key:?})"),
+        }
+    }
 }
 
 impl Credentials {
@@ -38,6 +52,9 @@ impl Credentials {
                 authid: authid.clone(),
                 secret: secret.clone(),
             }),
+            Credentials::Cryptosign(authid, key) => {
+                Box::new(Cryptosign::new(key.clone(), authid.clone()))
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ pub const METHOD_ANONYMOUS: &str = "anonymous";
 pub const METHOD_TICKET: &str = "ticket";
 /// The WAMP-CRA method's name.
 pub const METHOD_WAMPCRA: &str = "wampcra";
-/// The WAMP-Cryptosign method's name (configuration parses; not supported yet).
+/// The WAMP-cryptosign method's name.
 pub const METHOD_CRYPTOSIGN: &str = "cryptosign";
 
 /// Default role of an anonymous session (Crossbar.io's default).
@@ -94,17 +94,62 @@ impl From<&str> for Secret {
 pub enum AuthMethodConfig<S> {
     /// Principals listed in the configuration.
     Static(S),
-    /// Principals looked up by calling a WAMP procedure (not supported yet:
-    /// [`TransportAuth::check`] returns [`AuthConfigError::DynamicNotSupported`]).
+    /// Principals looked up by calling a WAMP procedure, the dynamic
+    /// authenticator (`router::auth::dynamic`).
     Dynamic(DynamicAuth),
 }
 
-/// `{"type": "dynamic", "authenticator": "com.example.authenticate"}`.
+/// Default time, in ms, a dynamic authenticator has to answer
+/// ([`DynamicAuth::timeout`]).
+pub const DEFAULT_AUTHENTICATOR_TIMEOUT_MS: u64 = 10_000;
+
+/// `{"type": "dynamic", "authenticator": "com.example.authenticate",
+/// "authenticator-realm": "auth", "authenticator-role": "authenticator"}`
+/// (Crossbar.io's keys), plus shardwamp's `timeout`.
+///
+/// The procedure is called as `(realm, authid, details)` on the
+/// authenticator realm, as an ordinary invocation of whichever session
+/// registered it; see `router::auth::dynamic` for the answer it gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DynamicAuth {
     /// URI of the authenticator procedure.
     pub authenticator: String,
+    /// The realm the authenticator is registered on; absent: the realm the
+    /// client asked for in HELLO.
+    #[serde(
+        rename = "authenticator-realm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub authenticator_realm: Option<String>,
+    /// The role the router calls the authenticator under (that role's
+    /// permissions on the authenticator realm must allow the call); absent:
+    /// the router calls it as itself, trusted.
+    #[serde(
+        rename = "authenticator-role",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub authenticator_role: Option<String>,
+    /// The role given when the authenticator's answer names none (Crossbar.io's `default-role`).
+    #[serde(
+        rename = "default-role",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_role: Option<String>,
+    /// Time, in ms, the authenticator has to answer (shardwamp; default
+    /// [`DEFAULT_AUTHENTICATOR_TIMEOUT_MS`]); no answer in time is a denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+}
+
+impl DynamicAuth {
+    /// The answer deadline in ms ([`DEFAULT_AUTHENTICATOR_TIMEOUT_MS`] when not configured).
+    pub fn timeout_ms(&self) -> u64 {
+        self.timeout.unwrap_or(DEFAULT_AUTHENTICATOR_TIMEOUT_MS)
+    }
 }
 
 /// Static anonymous access: `{"type": "static", "role", "authid"}`.
@@ -175,8 +220,7 @@ pub struct WampCraUser {
     pub keylen: Option<u32>,
 }
 
-/// Static cryptosign principals (parsed so that a Crossbar.io configuration
-/// loads; [`TransportAuth::check`] rejects it as not supported yet).
+/// Static cryptosign principals: `{"type": "static", "principals": {AUTHID: {...}}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CryptosignStatic {
@@ -189,12 +233,13 @@ pub struct CryptosignStatic {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CryptosignPrincipal {
-    /// Hex-encoded Ed25519 public keys the principal may authenticate with.
+    /// Hex-encoded Ed25519 public keys (32 bytes each) the principal may
+    /// authenticate with. Public, so not redacted.
     #[serde(default)]
     pub authorized_keys: Vec<String>,
     /// The role the principal is authenticated under.
     pub role: String,
-    /// The realm the principal is joined to.
+    /// The only realm the principal may join (any realm when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realm: Option<String>,
 }
@@ -218,7 +263,7 @@ pub struct TransportAuth {
     /// WAMP-CRA authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wampcra: Option<AuthMethodConfig<WampCraStatic>>,
-    /// Cryptosign authentication (not supported yet).
+    /// Cryptosign authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cryptosign: Option<AuthMethodConfig<CryptosignStatic>>,
 }
@@ -236,17 +281,32 @@ impl TransportAuth {
         }
     }
 
-    /// Checks the table can be used: fails on `"type": "dynamic"`
-    /// ([`AuthConfigError::DynamicNotSupported`]), on `cryptosign`
-    /// ([`AuthConfigError::MethodNotSupported`]), and on empty authids, roles
-    /// or secrets and zero PBKDF2 parameters. The router's authenticator is
-    /// built only from a table that passes.
+    /// Checks the table can be used: fails on a dynamic entry with an empty
+    /// authenticator, realm or role or a zero timeout
+    /// ([`AuthConfigError::InvalidDynamic`]), on empty authids, roles or
+    /// secrets, zero PBKDF2 parameters, and cryptosign keys that are not 32
+    /// bytes of hex. The router's authenticator is built only from a table
+    /// that passes.
     pub fn check(&self) -> Result<(), AuthConfigError> {
-        if self.cryptosign.is_some() {
-            check_dynamic(METHOD_CRYPTOSIGN, &self.cryptosign)?;
+        if let Some(AuthMethodConfig::Dynamic(_)) = &self.cryptosign {
             return Err(AuthConfigError::MethodNotSupported {
-                method: METHOD_CRYPTOSIGN,
+                method: "cryptosign (dynamic)",
             });
+        }
+        if let Some(c) = check_dynamic(METHOD_CRYPTOSIGN, &self.cryptosign)? {
+            for (authid, p) in &c.principals {
+                // A public key is no secret: any non-empty placeholder passes that check.
+                check_principal(METHOD_CRYPTOSIGN, authid, &p.role, &Secret::new("-"))?;
+                for (index, key) in p.authorized_keys.iter().enumerate() {
+                    if let Err(e) = crate::wamp::cryptosign::parse_public_key(key) {
+                        return Err(AuthConfigError::BadAuthorizedKey {
+                            authid: authid.clone(),
+                            index,
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+            }
         }
         if let Some(a) = check_dynamic(METHOD_ANONYMOUS, &self.anonymous)? {
             if a.role.is_empty() {
@@ -290,15 +350,17 @@ impl TransportAuth {
 /// Why a transport's `auth` table cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthConfigError {
-    /// A method is configured with `"type": "dynamic"`, which is not supported yet.
-    #[error("dynamic authentication (authenticator {authenticator:?}) is not supported yet for method {method:?}")]
-    DynamicNotSupported {
+    /// A method's `"type": "dynamic"` entry cannot be used.
+    #[error("{method}: dynamic authenticator: {problem}")]
+    InvalidDynamic {
         /// The method's name.
         method: &'static str,
-        /// The configured authenticator procedure.
-        authenticator: String,
+        /// The key at fault (`authenticator`, `authenticator-realm`, ...).
+        key: &'static str,
+        /// What is wrong.
+        problem: String,
     },
-    /// A method that is parsed but not implemented yet (cryptosign).
+    /// A method that is parsed but not implemented yet.
     #[error("authentication method {method:?} is not supported yet")]
     MethodNotSupported {
         /// The method's name.
@@ -326,6 +388,16 @@ pub enum AuthConfigError {
         /// The method's name.
         method: &'static str,
     },
+    /// A cryptosign principal's `authorized_keys` entry is not a public key.
+    #[error("cryptosign principal {authid:?}: authorized_keys[{index}]: {reason}")]
+    BadAuthorizedKey {
+        /// The principal.
+        authid: String,
+        /// The entry's index in `authorized_keys`.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// A salted WAMP-CRA user has `iterations` or `keylen` of 0.
     #[error("wampcra user {authid:?}: {field} must be at least 1")]
     InvalidPbkdf2Parameter {
@@ -343,11 +415,42 @@ fn check_dynamic<'a, S>(
     match cfg {
         None => Ok(None),
         Some(AuthMethodConfig::Static(s)) => Ok(Some(s)),
-        Some(AuthMethodConfig::Dynamic(d)) => Err(AuthConfigError::DynamicNotSupported {
-            method,
-            authenticator: d.authenticator.clone(),
-        }),
+        Some(AuthMethodConfig::Dynamic(d)) => {
+            check_dynamic_entry(method, d)?;
+            Ok(None)
+        }
     }
+}
+
+fn check_dynamic_entry(method: &'static str, d: &DynamicAuth) -> Result<(), AuthConfigError> {
+    let bad = |key: &'static str, problem: String| AuthConfigError::InvalidDynamic {
+        method,
+        key,
+        problem,
+    };
+    if let Err(e) = crate::wamp::uri::validate(
+        &d.authenticator,
+        crate::wamp::uri::UriCheck::Loose,
+        crate::wamp::uri::MatchPolicy::Exact,
+    ) {
+        return Err(bad(
+            "authenticator",
+            format!("invalid procedure URI {:?}: {e}", d.authenticator),
+        ));
+    }
+    for (key, v) in [
+        ("authenticator-realm", &d.authenticator_realm),
+        ("authenticator-role", &d.authenticator_role),
+        ("default-role", &d.default_role),
+    ] {
+        if v.as_deref() == Some("") {
+            return Err(bad(key, "must not be empty".to_owned()));
+        }
+    }
+    if d.timeout == Some(0) {
+        return Err(bad("timeout", "must be at least 1 ms".to_owned()));
+    }
+    Ok(())
 }
 
 fn check_principal(

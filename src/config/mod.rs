@@ -95,6 +95,7 @@
 
 pub mod auth;
 pub mod crossbar;
+pub mod keyfile;
 pub mod realm;
 pub mod rlink;
 pub mod role;
@@ -619,6 +620,12 @@ pub struct RouterConfig {
     /// Log level: `off`, `error`, `warn`, `info` (default), `debug` or `trace`.
     #[serde(default)]
     pub log_level: LogLevel,
+    /// The router's Ed25519 key file (Crossbar.io's node key,
+    /// `.crossbar/key.priv`, or 64 hex characters of seed): cryptosign
+    /// clients that send their own challenge get it signed with this key.
+    /// A path relative to the working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_key: Option<PathBuf>,
 }
 
 fn default_io_memory() -> usize {
@@ -633,6 +640,7 @@ impl Default for RouterConfig {
             cpus: None,
             io_memory: default_io_memory(),
             log_level: LogLevel::default(),
+            node_key: None,
         }
     }
 }

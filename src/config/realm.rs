@@ -78,6 +78,18 @@ pub struct RealmOptions {
     /// management realm sets it false unless its config allows them).
     #[serde(default = "yes")]
     pub allow_anonymous: bool,
+    /// Time, in ms, a role's dynamic authorizer has to answer (shardwamp;
+    /// default 10 s); no answer in time refuses the action with
+    /// `wamp.error.authorization_failed`.
+    #[serde(default = "default_authorizer_timeout")]
+    pub authorizer_timeout: u64,
+}
+
+/// Default of [`RealmOptions::authorizer_timeout`], ms.
+pub const DEFAULT_AUTHORIZER_TIMEOUT_MS: u64 = 10_000;
+
+fn default_authorizer_timeout() -> u64 {
+    DEFAULT_AUTHORIZER_TIMEOUT_MS
 }
 
 fn yes() -> bool {
@@ -97,6 +109,7 @@ impl Default for RealmOptions {
             uri_check: UriCheck::Strict,
             allow_disclose_me: true,
             allow_anonymous: true,
+            authorizer_timeout: DEFAULT_AUTHORIZER_TIMEOUT_MS,
         }
     }
 }

@@ -89,7 +89,9 @@ pub struct RoleConfig {
     /// The role's static permissions.
     #[serde(default)]
     pub permissions: Vec<Permission>,
-    /// A dynamic authorizer procedure (not supported yet: [`RoleConfig::check`] rejects it).
+    /// A dynamic authorizer procedure, called as `(session, uri, action,
+    /// options)` on the session's realm for every action of a session of this
+    /// role (`router::authorizer`); a role has either this or `permissions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer: Option<String>,
     /// Crossbar.io's `allow-by-default`: a role without permissions (and
@@ -108,18 +110,33 @@ pub struct RoleConfig {
 impl RoleConfig {
     /// Checks the role can be built. Permission URIs are checked with the
     /// loose rules for their match policy (a strict realm simply never
-    /// presents a URI a non-strict pattern would match). Fails on a dynamic
-    /// authorizer, an empty name, an invalid URI, or two permissions with the
-    /// same effective pattern and policy.
+    /// presents a URI a non-strict pattern would match). Fails on an empty
+    /// name, an invalid URI, two permissions with the same effective pattern
+    /// and policy, and an authorizer that is not a procedure URI or comes with
+    /// permissions (which it would silently override).
     pub fn check(&self) -> Result<(), AuthzError> {
         if self.name.is_empty() {
             return Err(AuthzError::EmptyRoleName);
         }
         if let Some(authorizer) = &self.authorizer {
-            return Err(AuthzError::AuthorizerNotSupported {
+            let bad = |problem: String| AuthzError::InvalidAuthorizer {
                 role: self.name.clone(),
                 authorizer: authorizer.clone(),
-            });
+                problem,
+            };
+            if let Err(e) = validate(authorizer, UriCheck::Loose, MatchPolicy::Exact) {
+                return Err(bad(format!("not a procedure URI: {e}")));
+            }
+            if !self.permissions.is_empty() {
+                return Err(bad(
+                    "a role has either an authorizer or permissions, not both".to_owned(),
+                ));
+            }
+            if self.allow_by_default {
+                return Err(bad(
+                    "allow-by-default does not apply to a role with an authorizer".to_owned(),
+                ));
+            }
         }
         if self.allow_by_default && !self.permissions.is_empty() {
             return Err(AuthzError::AllowByDefaultWithPermissions {
@@ -150,13 +167,15 @@ impl RoleConfig {
 /// Why a role cannot be built, or a set of roles assembled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthzError {
-    /// The role uses a dynamic authorizer, which is not supported yet.
-    #[error("role {role:?}: dynamic authorizer {authorizer:?} is not supported yet")]
-    AuthorizerNotSupported {
+    /// The role's dynamic authorizer cannot be used.
+    #[error("role {role:?}: authorizer {authorizer:?}: {problem}")]
+    InvalidAuthorizer {
         /// The role.
         role: String,
         /// The configured authorizer procedure.
         authorizer: String,
+        /// What is wrong.
+        problem: String,
     },
     /// The role's name is empty.
     #[error("a role has an empty name")]

@@ -774,6 +774,7 @@ fn round_trip_everything_without_secrets() {
         cpus: Some(vec![0, 1]),
         io_memory: 4 * MIB,
         log_level: LogLevel::Debug,
+        node_key: Some("key.priv".into()),
     };
     c.realms[0].home_shard = Some(1);
     c.realms[0].store = Some(super::realm::StoreConfig {
@@ -911,4 +912,52 @@ fn websocket_options_that_cannot_be_honoured_are_refused() {
     ))
     .unwrap();
     load(&base).unwrap();
+}
+
+#[test]
+fn dynamic_authentication_and_authorizers_load() {
+    let text = r#"
+[[realms]]
+name = "realm1"
+
+[[realms.roles]]
+name = "anonymous"
+permissions = [{ uri = "", match = "prefix", allow = { call = true, register = true } }]
+
+[[realms.roles]]
+name = "user"
+authorizer = "com.example.authorize"
+
+[[transports]]
+type = "websocket"
+id = "ws"
+endpoint = { type = "tcp", port = 0, interface = "127.0.0.1" }
+
+[transports.auth.ticket]
+type = "dynamic"
+authenticator = "com.example.authenticate"
+authenticator-realm = "realm1"
+authenticator-role = "anonymous"
+timeout = 2000
+
+[transports.auth.wampcra]
+type = "dynamic"
+authenticator = "com.example.authenticate"
+"#;
+    let c = load(text).unwrap();
+    assert_eq!(
+        c.realms[0].roles[1].authorizer.as_deref(),
+        Some("com.example.authorize")
+    );
+    // A role with both an authorizer and permissions is refused at the key.
+    let both = text.replace(
+        "authorizer = \"com.example.authorize\"",
+        "authorizer = \"com.example.authorize\"\npermissions = [{ uri = \"a\", allow = { call = true } }]",
+    );
+    let e = err(&both);
+    assert_eq!(e.path(), Some("realms[0].roles[1].authorizer"), "{e}");
+    assert!(e.to_string().contains("not both"), "{e}");
+    // A zero timeout is refused at the key.
+    let e = err(&text.replace("timeout = 2000", "timeout = 0"));
+    assert_eq!(e.path(), Some("transports[0].auth.ticket.timeout"), "{e}");
 }

@@ -194,7 +194,7 @@ fn role_error_path(role: &RoleConfig, path: &KeyPath, e: &AuthzError) -> KeyPath
             .map(|k| path.key("permissions").index(k).key("uri"))
     };
     match e {
-        AuthzError::AuthorizerNotSupported { .. } => path.key("authorizer"),
+        AuthzError::InvalidAuthorizer { .. } => path.key("authorizer"),
         AuthzError::AllowByDefaultWithPermissions { .. } => path.key("allow-by-default"),
         AuthzError::EmptyRoleName | AuthzError::DuplicateRole(_) => path.key("name"),
         AuthzError::InvalidUri { uri, policy, .. }
@@ -341,8 +341,8 @@ fn endpoint(ep: &Endpoint, path: &KeyPath, out: &mut Vec<Problem>) {
 fn auth(auth: &TransportAuth, path: &KeyPath, roles: &HashSet<&str>, out: &mut Vec<Problem>) {
     if let Err(e) = auth.check() {
         let at = match &e {
-            AuthConfigError::DynamicNotSupported { method, .. }
-            | AuthConfigError::MethodNotSupported { method }
+            AuthConfigError::InvalidDynamic { method, key, .. } => path.key(method).key(key),
+            AuthConfigError::MethodNotSupported { method }
             | AuthConfigError::EmptyAuthid { method } => path.key(method),
             AuthConfigError::EmptyRole { method, authid } => match *method {
                 "anonymous" => path.key(method).key("role"),
@@ -358,6 +358,11 @@ fn auth(auth: &TransportAuth, path: &KeyPath, roles: &HashSet<&str>, out: &mut V
             }
             AuthConfigError::InvalidPbkdf2Parameter { authid, field } => {
                 principal(path, "wampcra", authid).key(field)
+            }
+            AuthConfigError::BadAuthorizedKey { authid, index, .. } => {
+                principal(path, "cryptosign", authid)
+                    .key("authorized_keys")
+                    .index(*index)
             }
         };
         out.push((at, e.to_string()));

@@ -36,7 +36,7 @@ pub fn render(
             "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} {kind}"
         );
     };
-    let per_shard: [ShardMetric; 19] = [
+    let per_shard: [ShardMetric; 23] = [
         ("sessions", "Sessions joined now.", "gauge", |s| s.sessions),
         (
             "connections_opened_total",
@@ -109,6 +109,30 @@ pub fn render(
             "HELLOs refused because their address failed to authenticate too often.",
             "counter",
             |s| s.auth_lockouts,
+        ),
+        (
+            "authenticator_calls_total",
+            "Calls made to dynamic authenticators.",
+            "counter",
+            |s| s.authenticator_calls,
+        ),
+        (
+            "authorizer_calls_total",
+            "Calls made to dynamic authorizers.",
+            "counter",
+            |s| s.authorizer_calls,
+        ),
+        (
+            "authorizer_cache_hits_total",
+            "Actions decided by a cached dynamic authorizer answer.",
+            "counter",
+            |s| s.authorizer_cache_hits,
+        ),
+        (
+            "authorizer_failures_total",
+            "Actions refused because the dynamic authorizer failed or was absent.",
+            "counter",
+            |s| s.authorizer_failures,
         ),
         (
             "connections_refused_total",

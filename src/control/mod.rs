@@ -353,6 +353,11 @@ pub const OPERATIONS: &[Operation] = &[
         summary: "whether a realm has a role of this name",
     },
     Operation {
+        name: "clear_authorizer_cache",
+        args: &["realm_id", "[role_id]"],
+        summary: "drops the cached answers of dynamic authorizers, of a realm or one role",
+    },
+    Operation {
         name: "get_router_transports",
         args: &[],
         summary: "the ids of the running transports",
@@ -866,6 +871,46 @@ impl Controller {
             r.config.roles.retain(|c| c.name != name);
         }
         Ok(detail)
+    }
+
+    /// Drops the cached answers of dynamic authorizers on every shard, of a
+    /// realm or (with `role_id`) of one of its roles; answers
+    /// `{"realm", "role", "dropped"}`, `dropped` the entries dropped in all.
+    pub async fn clear_authorizer_cache(
+        &self,
+        realm: &str,
+        role_id: Option<&str>,
+    ) -> Result<Value, CtlError> {
+        let (rid, name) = {
+            let r = self.realm(realm)?;
+            let name = match role_id {
+                None => None,
+                Some(id) => match r.roles.get(id) {
+                    Some(entry) => Some(entry.name.clone()),
+                    None => {
+                        return Err(CtlError::NoSuchObject(format!(
+                            "no role '{id}' on realm '{realm}'"
+                        )))
+                    }
+                },
+            };
+            (r.rid, name)
+        };
+        let dropped: usize = self
+            .handle
+            .on_all(|reply| CoreOp::ClearAuthorizerCache {
+                realm: rid,
+                role: name.clone(),
+                reply,
+            })
+            .await
+            .into_iter()
+            .sum();
+        Ok(Value::Dict(crate::dict! {
+            "realm" => realm,
+            "role" => role_id.map_or(Value::Null, Value::from),
+            "dropped" => dropped as u64,
+        }))
     }
 
     /// Whether realm `realm` (by name) has role `authrole`.
@@ -1553,6 +1598,13 @@ impl Controller {
             "has_role" => Ok(Value::Bool(
                 self.has_role(&text(0, "realm")?, &text(1, "authrole")?),
             )),
+            "clear_authorizer_cache" => {
+                self.clear_authorizer_cache(
+                    &text(0, "realm_id")?,
+                    opt_text(1, "role_id").as_deref(),
+                )
+                .await
+            }
             "get_router_transports" => Ok(list(self.get_router_transports())),
             "get_router_transport" => self.get_router_transport(&text(0, "transport_id")?),
             "start_router_transport" => {

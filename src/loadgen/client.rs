@@ -12,7 +12,6 @@ use std::rc::Rc;
 use glommio::net::TcpStream;
 
 use super::options::{Target, Transport};
-use crate::client::auth::Anonymous;
 use crate::client::session::{ClientSession, Event, Reply, SessionError};
 use crate::codec::Serializer;
 use crate::transport::dial::{self, DialError, DialOptions};
@@ -69,11 +68,13 @@ impl Session {
     }
 }
 
-/// Connects, handshakes and joins `realm`. `read_buf` sizes the receive buffer.
+/// Connects, handshakes and joins `realm`, authenticating as `auth` says.
+/// `read_buf` sizes the receive buffer.
 pub(crate) async fn open(
     target: &Target,
     serializer: Serializer,
     realm: &str,
+    auth: &super::options::Auth,
     source: Option<IpAddr>,
     read_buf: usize,
 ) -> Result<Session, DialError> {
@@ -92,7 +93,7 @@ pub(crate) async fn open(
     let mut conn = dial::handshake(stream, &options)
         .await
         .map_err(|e| DialError(format!("{}: {e}", target.url)))?;
-    let mut wamp = ClientSession::new(realm, Box::new(Anonymous::default()));
+    let mut wamp = ClientSession::new(realm, auth.authenticator());
     dial::join(&mut conn, &mut wamp)
         .await
         .map_err(|e| DialError(format!("joining '{realm}': {e}")))?;

@@ -66,8 +66,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use options::{
-    FanoutOptions, InvokePolicy, MetricsUrl, Options, Pace, RpcOptions, Scenario, SessionsOptions,
-    Settings, Target, Transport,
+    Auth, FanoutOptions, InvokePolicy, MetricsUrl, Options, Pace, RpcOptions, Scenario,
+    SessionsOptions, Settings, Target, Transport,
 };
 pub use report::{FanoutFigures, Report, RouterUsage, RpcFigures, SessionFigures};
 pub use stats::Latency;

@@ -11,6 +11,86 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer as SerdeSerializer}
 use super::Error;
 use crate::codec::Serializer;
 
+/// How the generator's sessions authenticate (`--auth`). `Debug` and the
+/// report show no ticket or private key: only the authid or the public key.
+#[derive(Clone, Default)]
+pub enum Auth {
+    /// No authentication (the router's anonymous method).
+    #[default]
+    Anonymous,
+    /// A ticket.
+    Ticket {
+        /// The authid.
+        authid: String,
+        /// The ticket.
+        ticket: String,
+    },
+    /// WAMP-cryptosign with a key file's key, the authid inferred.
+    Cryptosign(crate::wamp::cryptosign::PrivateKey),
+}
+
+impl Auth {
+    /// Parses `anonymous`, `ticket:AUTHID` (ticket from `SHARDWAMP_TICKET`)
+    /// or `cryptosign:KEYFILE`.
+    pub fn parse(text: &str) -> Result<Auth, Error> {
+        let bad = |m: String| Error::Options(format!("--auth {text}: {m}"));
+        match text.split_once(':') {
+            None if text == "anonymous" => Ok(Auth::Anonymous),
+            Some(("ticket", authid)) if !authid.is_empty() => Ok(Auth::Ticket {
+                authid: authid.to_owned(),
+                ticket: std::env::var("SHARDWAMP_TICKET")
+                    .map_err(|_| bad("set SHARDWAMP_TICKET to the ticket".into()))?,
+            }),
+            Some(("cryptosign", path)) => crate::config::keyfile::read_key_file(Path::new(path))
+                .map(|(key, _)| Auth::Cryptosign(key))
+                .map_err(|e| bad(e.to_string())),
+            _ => Err(bad(
+                "expected anonymous, ticket:AUTHID or cryptosign:KEYFILE".into(),
+            )),
+        }
+    }
+
+    /// What the report shows: the method and the authid or public key.
+    pub fn describe(&self) -> String {
+        match self {
+            Auth::Anonymous => "anonymous".into(),
+            Auth::Ticket { authid, .. } => format!("ticket:{authid}"),
+            Auth::Cryptosign(key) => format!("cryptosign:{}", key.public_hex()),
+        }
+    }
+
+    /// The client authenticator of one session.
+    pub fn authenticator(&self) -> Box<dyn crate::client::auth::ClientAuthenticator> {
+        use crate::client::auth::{Anonymous, Cryptosign, Ticket};
+        match self {
+            Auth::Anonymous => Box::new(Anonymous::default()),
+            Auth::Ticket { authid, ticket } => Box::new(Ticket {
+                authid: authid.clone(),
+                ticket: ticket.clone(),
+            }),
+            Auth::Cryptosign(key) => Box::new(Cryptosign::new(key.clone(), None)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl PartialEq for Auth {
+    fn eq(&self, other: &Auth) -> bool {
+        self.describe() == other.describe()
+    }
+}
+
+impl Serialize for Auth {
+    fn serialize<S: SerdeSerializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.describe())
+    }
+}
+
 /// The scenarios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,6 +149,11 @@ pub struct Settings {
     /// The realm to join. [default: realm1]
     #[arg(long)]
     pub realm: Option<String>,
+    /// How every session authenticates: `anonymous`, `ticket:AUTHID` (the
+    /// ticket from SHARDWAMP_TICKET) or `cryptosign:KEYFILE` (the authid
+    /// inferred from the key). [default: anonymous]
+    #[arg(long)]
+    pub auth: Option<String>,
     /// How long to measure (fanout, rpc, mixed). [default: 10s]
     #[arg(long)]
     #[serde(default, deserialize_with = "text")]
@@ -232,6 +317,7 @@ impl Settings {
             url,
             serializer,
             realm,
+            auth,
             duration,
             warmup,
             drain,
@@ -362,6 +448,10 @@ impl Settings {
             target,
             serializer,
             realm: self.realm.clone().unwrap_or_else(|| "realm1".into()),
+            auth: match &self.auth {
+                None => Auth::Anonymous,
+                Some(a) => Auth::parse(a)?,
+            },
             duration: dur("duration", &self.duration, Duration::from_secs(10))?,
             warmup: dur("warmup", &self.warmup, Duration::from_secs(2))?,
             drain: dur("drain", &self.drain, Duration::from_secs(5))?,
@@ -560,6 +650,8 @@ pub struct Options {
     pub serializer: Serializer,
     /// The realm every session joins.
     pub realm: String,
+    /// How every session authenticates.
+    pub auth: Auth,
     /// The measured interval (fanout, rpc, mixed).
     #[serde(serialize_with = "secs")]
     pub duration: Duration,
@@ -804,6 +896,25 @@ pub fn parse_source_ips(s: &str) -> Result<Vec<Ipv4Addr>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_methods() {
+        assert_eq!(Auth::parse("anonymous").unwrap(), Auth::Anonymous);
+        let path =
+            std::env::temp_dir().join(format!("shardwamp-loadgen-key-{}", std::process::id()));
+        std::fs::write(&path, "5b".repeat(32)).unwrap();
+        let a = Auth::parse(&format!("cryptosign:{}", path.display())).unwrap();
+        let public = crate::wamp::cryptosign::PrivateKey::from_seed(&[0x5b; 32]).public_hex();
+        // The report and Debug show the public key, never the seed.
+        assert_eq!(a.describe(), format!("cryptosign:{public}"));
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(!json.contains(&"5b".repeat(32)) && !format!("{a:?}").contains(&"5b".repeat(32)));
+        assert_eq!(a.authenticator().authmethods(), ["cryptosign"]);
+        std::fs::remove_file(&path).unwrap();
+        for bad in ["", "ticket:", "cryptosign:/nonexistent", "scram:x"] {
+            assert!(Auth::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations_rates_lists() {

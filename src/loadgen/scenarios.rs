@@ -110,7 +110,7 @@ where
 
 async fn open(l: &Local, read_buf: usize, source: Option<IpAddr>) -> Result<Session, String> {
     let o = &l.shared.opts;
-    client::open(&o.target, o.serializer, &o.realm, source, read_buf)
+    client::open(&o.target, o.serializer, &o.realm, &o.auth, source, read_buf)
         .await
         .map_err(|e| e.to_string())
 }

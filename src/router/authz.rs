@@ -24,8 +24,10 @@
 //!   beats everything; then wildcard patterns (`com..update`), the most specific
 //!   first ([`WildcardPattern::specificity_cmp`]); then prefixes, the longest first.
 //!
-//! Dynamic authorizers (`"authorizer": "com.example.authorize"`) parse but are
-//! rejected when a role is built ([`AuthzError::AuthorizerNotSupported`]).
+//! A role with a dynamic authorizer (`"authorizer": "com.example.authorize"`)
+//! has no permissions: [`Roles::verdict`] answers [`Verdict::Ask`] for it, and
+//! the core asks the authorizer (`router/authorizer.rs`), keeping cacheable
+//! answers in [`AuthzCache`].
 
 use super::HashMap;
 
@@ -131,6 +133,8 @@ impl Grant {
 #[derive(Debug, Clone)]
 pub struct Role {
     config: RoleConfig,
+    /// The dynamic authorizer, if the role has one (then it has no permissions).
+    authorizer: Option<String>,
     exact: HashMap<String, Grant>,
     /// Component count → patterns with that many components, most specific first.
     wildcards: HashMap<usize, Vec<(WildcardPattern, Grant)>>,
@@ -178,6 +182,7 @@ impl Role {
             disclose: false,
         };
         Ok(Role {
+            authorizer: config.authorizer.clone(),
             config,
             exact,
             wildcards,
@@ -194,6 +199,11 @@ impl Role {
     /// The configuration the role was built from.
     pub fn config(&self) -> &RoleConfig {
         &self.config
+    }
+
+    /// The role's dynamic authorizer procedure, if it has one.
+    pub fn authorizer(&self) -> Option<&str> {
+        self.authorizer.as_deref()
     }
 
     fn grant_for(&self, uri: &str) -> Option<Grant> {
@@ -288,13 +298,156 @@ impl Roles {
         self.roles.values()
     }
 
-    /// Authorizes `action` on `uri` for a session of role `role`; an unknown
-    /// role is denied.
+    /// Authorizes `action` on `uri` for a session of role `role` by the
+    /// role's permissions; an unknown role is denied, and so is a role with
+    /// a dynamic authorizer (it has no permissions): use [`Roles::verdict`]
+    /// where the authorizer can be asked.
     pub fn authorize(&self, role: &str, uri: &str, action: Action) -> Decision {
         match self.get(role) {
             Some(r) => r.authorize(uri, action),
             None => Decision::DENY,
         }
+    }
+
+    /// The decision on `action` on `uri` for a session of role `role`, or
+    /// the authorizer to ask when the role has one.
+    pub fn verdict(&self, role: &str, uri: &str, action: Action) -> Verdict<'_> {
+        match self.get(role) {
+            Some(r) => match r.authorizer() {
+                Some(a) => Verdict::Ask(a),
+                None => Verdict::Decided(r.authorize(uri, action)),
+            },
+            None => Verdict::Decided(Decision::DENY),
+        }
+    }
+}
+
+/// What the authorizer said about a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Granted {
+    /// Allowed or denied (with disclosure).
+    Decided(Decision),
+    /// The authorizer failed; the message says how.
+    Failed(String),
+}
+
+/// The decision on `action` on `uri` for a session of `role`: by the role's
+/// permissions (`granted` none) or by what its authorizer said; `Err` with
+/// the error URI and message to refuse with.
+pub fn decide(
+    roles: &Roles,
+    role: &str,
+    uri: &str,
+    action: Action,
+    granted: Option<&Granted>,
+) -> Result<Decision, (&'static str, String)> {
+    let denied = |by: &str| {
+        Err((
+            crate::wamp::uris::ERROR_NOT_AUTHORIZED,
+            format!("role '{role}' may not {} '{uri}'{by}", action.as_str()),
+        ))
+    };
+    match granted {
+        None => {
+            let d = roles.authorize(role, uri, action);
+            if d.allow {
+                Ok(d)
+            } else {
+                denied("")
+            }
+        }
+        Some(Granted::Decided(d)) if d.allow => Ok(*d),
+        Some(Granted::Decided(_)) => denied(" (denied by the authorizer)"),
+        Some(Granted::Failed(m)) => Err((crate::wamp::uris::ERROR_AUTHORIZATION_FAILED, m.clone())),
+    }
+}
+
+/// What the roles say about an action: decided by permissions, or a
+/// question for the role's dynamic authorizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    /// Decided by the role's permissions (or denied: no such role).
+    Decided(Decision),
+    /// Ask this authorizer procedure.
+    Ask(&'a str),
+}
+
+/// A realm's cache of dynamic authorizers' answers that said `cache`, by
+/// (authrole, uri, action), on one shard (Crossbar.io's key, the realm
+/// being the cache's owner). Entries never expire; they are dropped when
+/// their role is set or removed ([`AuthzCache::clear_role`]), on demand
+/// (the `clear_authorizer_cache` control operation), and all at once when
+/// the cache would exceed [`AuthzCache::MAX_ENTRIES`].
+#[derive(Debug, Default)]
+pub struct AuthzCache {
+    /// authrole → uri → decision per action (in [`Action::ALL`]'s order).
+    by_role: HashMap<String, HashMap<String, [Option<Decision>; 4]>>,
+    entries: usize,
+}
+
+impl AuthzCache {
+    /// Most entries one realm's cache holds on one shard; one more clears it.
+    pub const MAX_ENTRIES: usize = 100_000;
+
+    fn slot(action: Action) -> usize {
+        match action {
+            Action::Call => 0,
+            Action::Register => 1,
+            Action::Publish => 2,
+            Action::Subscribe => 3,
+        }
+    }
+
+    /// The cached decision, if any.
+    pub fn get(&self, role: &str, uri: &str, action: Action) -> Option<Decision> {
+        self.by_role.get(role)?.get(uri)?[Self::slot(action)]
+    }
+
+    /// Caches a decision.
+    pub fn insert(&mut self, role: &str, uri: &str, action: Action, decision: Decision) {
+        if self.entries >= Self::MAX_ENTRIES {
+            self.clear();
+        }
+        let slots = self
+            .by_role
+            .entry(role.to_owned())
+            .or_default()
+            .entry(uri.to_owned())
+            .or_default();
+        let slot = &mut slots[Self::slot(action)];
+        if slot.is_none() {
+            self.entries += 1;
+        }
+        *slot = Some(decision);
+    }
+
+    /// Drops a role's entries; how many.
+    pub fn clear_role(&mut self, role: &str) -> usize {
+        let n = self.by_role.remove(role).map_or(0, |uris| {
+            uris.values()
+                .map(|s| s.iter().filter(|d| d.is_some()).count())
+                .sum()
+        });
+        self.entries -= n;
+        n
+    }
+
+    /// Drops every entry; how many.
+    pub fn clear(&mut self) -> usize {
+        let n = self.entries;
+        self.by_role.clear();
+        self.entries = 0;
+        n
+    }
+
+    /// How many entries are cached.
+    pub fn len(&self) -> usize {
+        self.entries
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
     }
 }
 
@@ -552,6 +705,64 @@ mod tests {
     }
 
     #[test]
+    fn cache_by_role_uri_action() {
+        let mut c = AuthzCache::default();
+        let allow = Decision {
+            allow: true,
+            disclose: false,
+        };
+        c.insert("r", "com.a", Action::Call, allow);
+        c.insert("r", "com.a", Action::Call, allow);
+        c.insert("r", "com.a", Action::Publish, Decision::DENY);
+        c.insert("s", "com.a", Action::Call, Decision::DENY);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.get("r", "com.a", Action::Call), Some(allow));
+        assert_eq!(c.get("r", "com.a", Action::Publish), Some(Decision::DENY));
+        assert_eq!(c.get("r", "com.a", Action::Subscribe), None);
+        assert_eq!(c.get("r", "com.b", Action::Call), None);
+        assert_eq!(c.clear_role("r"), 2);
+        assert_eq!(c.get("r", "com.a", Action::Call), None);
+        assert_eq!(c.get("s", "com.a", Action::Call), Some(Decision::DENY));
+        assert_eq!(c.clear(), 1);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn verdict_asks_the_authorizer() {
+        let roles = Roles::from_configs([
+            RoleConfig {
+                name: "dyn".into(),
+                permissions: vec![],
+                authorizer: Some("com.example.authorize".into()),
+                allow_by_default: false,
+            },
+            RoleConfig {
+                name: "static".into(),
+                permissions: vec![perm("", Some(MatchPolicy::Prefix), Allow::ALL)],
+                authorizer: None,
+                allow_by_default: false,
+            },
+        ])
+        .unwrap();
+        assert_eq!(
+            roles.verdict("dyn", "com.x", Action::Call),
+            Verdict::Ask("com.example.authorize")
+        );
+        assert_eq!(
+            roles.authorize("dyn", "com.x", Action::Call),
+            Decision::DENY
+        );
+        assert!(matches!(
+            roles.verdict("static", "com.x", Action::Call),
+            Verdict::Decided(Decision { allow: true, .. })
+        ));
+        assert_eq!(
+            roles.verdict("none", "com.x", Action::Call),
+            Verdict::Decided(Decision::DENY)
+        );
+    }
+
+    #[test]
     fn allow_by_default_allows_what_a_role_without_permissions_is_asked() {
         let open = Role::new(RoleConfig {
             name: "open".into(),
@@ -599,15 +810,31 @@ mod tests {
 
     #[test]
     fn build_errors() {
-        let err = Role::new(RoleConfig {
+        let dynamic = Role::new(RoleConfig {
             name: "dyn".into(),
             permissions: vec![],
             authorizer: Some("com.example.authorize".into()),
             allow_by_default: false,
         })
+        .unwrap();
+        assert_eq!(dynamic.authorizer(), Some("com.example.authorize"));
+        let err = Role::new(RoleConfig {
+            name: "dyn".into(),
+            permissions: vec![perm("com.a", None, Allow::ALL)],
+            authorizer: Some("com.example.authorize".into()),
+            allow_by_default: false,
+        })
         .unwrap_err();
-        assert!(matches!(err, AuthzError::AuthorizerNotSupported { .. }));
-        assert!(err.to_string().contains("not supported yet"));
+        assert!(matches!(err, AuthzError::InvalidAuthorizer { .. }));
+        assert!(err.to_string().contains("not both"));
+        let err = Role::new(RoleConfig {
+            name: "dyn".into(),
+            permissions: vec![],
+            authorizer: Some("com..bad".into()),
+            allow_by_default: false,
+        })
+        .unwrap_err();
+        assert!(matches!(err, AuthzError::InvalidAuthorizer { .. }));
         let cfg = |perms| RoleConfig {
             name: "r".into(),
             permissions: perms,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::authz::Action;
+use super::authz::{decide, Action, Granted};
 use super::book::Entry;
 use super::limits::ERROR_LIMIT_EXCEEDED;
 use super::options::{flag, forward_for, match_policy};
@@ -88,6 +88,7 @@ impl RouterCore {
         request: Id,
         options: &Dict,
         topic: String,
+        granted: Option<&Granted>,
     ) {
         const T: MessageType = MessageType::Subscribe;
         let Some(s) = self.session(conn) else { return };
@@ -110,7 +111,7 @@ impl RouterCore {
             return;
         };
         if let Some((error, message)) =
-            RouterCore::refusal(realm, &role, &topic, policy, Action::Subscribe)
+            RouterCore::refusal(realm, &role, &topic, policy, Action::Subscribe, granted)
         {
             return self.error(conn, T, request, error, Some(&message));
         }
@@ -359,6 +360,7 @@ impl RouterCore {
         options: Dict,
         topic: String,
         payload: Payload,
+        granted: Option<&Granted>,
     ) {
         const T: MessageType = MessageType::Publish;
         let Some(s) = self.session(conn) else { return };
@@ -390,15 +392,16 @@ impl RouterCore {
                 format!("'{topic}' is reserved for the router")
             );
         }
-        let decision = realm
-            .roles
-            .authorize(&info.authrole, &topic, Action::Publish);
-        if !decision.allow {
-            fail!(
-                uris::ERROR_NOT_AUTHORIZED,
-                format!("role '{}' may not publish to '{topic}'", info.authrole)
-            );
-        }
+        let decision = match decide(
+            &realm.roles,
+            &info.authrole,
+            &topic,
+            Action::Publish,
+            granted,
+        ) {
+            Ok(d) => d,
+            Err((error, message)) => fail!(error, message),
+        };
         let max = realm.config.limits.max_payload_size;
         if max > 0 && payload.raw_len().unwrap_or(0) > max {
             fail!(

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rand::Rng;
 
-use super::authz::Action;
+use super::authz::{decide, Action, Granted};
 use super::book::Entry;
 use super::limits::ERROR_LIMIT_EXCEEDED;
 use super::options::{flag, forward_for, match_policy, InvokePolicy};
@@ -57,6 +57,11 @@ impl Dealer {
         id
     }
 
+    /// An open call made on this shard.
+    pub fn call_mut(&mut self, id: CallId) -> Option<&mut CallerCall> {
+        self.calls.get_mut(&id)
+    }
+
     /// How many calls are open (the leak check).
     pub fn open_calls(&self) -> usize {
         self.calls.len()
@@ -66,6 +71,25 @@ impl Dealer {
     pub fn open_invocations(&self) -> usize {
         self.invocations.len()
     }
+}
+
+/// What waits for an internal call's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Internal {
+    /// A connection waiting for its dynamic authenticator (`session`: the id it will get).
+    Authenticate {
+        /// The connection.
+        conn: ConnId,
+        /// The session id the authentication is for.
+        session: SessionId,
+    },
+    /// A joined session's message waiting for its role's authorizer.
+    Authorize {
+        /// The connection.
+        conn: ConnId,
+        /// The session.
+        session: SessionId,
+    },
 }
 
 /// A call whose caller is on this shard.
@@ -89,6 +113,8 @@ pub(crate) struct CallerCall {
     pub progressive: bool,
     /// Kept to re-invoke another callee if the chosen one bounces.
     pub payload: Payload,
+    /// The router's own call (`internal.rs`): its outcome goes there, not to a session.
+    pub internal: Option<Internal>,
 }
 
 /// An invocation open at a callee on this shard.
@@ -115,7 +141,7 @@ fn untranscodable(
 }
 
 /// Picks a callee from a replica entry by its invocation policy, skipping `tried`.
-fn pick(
+pub(crate) fn pick(
     realm: &Realm,
     procedure: &str,
     tried: &[CalleeRef],
@@ -156,6 +182,7 @@ impl RouterCore {
         request: Id,
         options: &Dict,
         procedure: String,
+        granted: Option<&Granted>,
     ) {
         const T: MessageType = MessageType::Register;
         let Some(s) = self.session(conn) else { return };
@@ -197,7 +224,7 @@ impl RouterCore {
             return;
         };
         if let Some((error, message)) =
-            RouterCore::refusal(realm, &role, &procedure, policy, Action::Register)
+            RouterCore::refusal(realm, &role, &procedure, policy, Action::Register, granted)
         {
             return self.error(conn, T, request, error, Some(&message));
         }
@@ -437,6 +464,7 @@ impl RouterCore {
         options: Dict,
         procedure: String,
         payload: Payload,
+        granted: Option<&Granted>,
     ) {
         const T: MessageType = MessageType::Call;
         let Some(s) = self.session(conn) else { return };
@@ -464,21 +492,16 @@ impl RouterCore {
                 Some(&format!("invalid procedure '{procedure}': {e}")),
             );
         }
-        let decision = realm
-            .roles
-            .authorize(&info.authrole, &procedure, Action::Call);
-        if !decision.allow {
-            return self.error(
-                conn,
-                T,
-                request,
-                uris::ERROR_NOT_AUTHORIZED,
-                Some(&format!(
-                    "role '{}' may not call '{procedure}'",
-                    info.authrole
-                )),
-            );
-        }
+        let decision = match decide(
+            &realm.roles,
+            &info.authrole,
+            &procedure,
+            Action::Call,
+            granted,
+        ) {
+            Ok(d) => d,
+            Err((error, message)) => return self.error(conn, T, request, error, Some(&message)),
+        };
         let max = realm.config.limits.max_payload_size;
         if max > 0 && payload.raw_len().unwrap_or(0) > max {
             return self.error(
@@ -569,6 +592,7 @@ impl RouterCore {
                 forward_for,
                 progressive: progress,
                 payload,
+                internal: None,
             },
         );
         if let Some(s) = self.session_mut(conn) {
@@ -693,6 +717,9 @@ impl RouterCore {
         if let Some(t) = call.timer {
             self.cancel_timer(t);
         }
+        if let Some(purpose) = call.internal {
+            return self.internal_done(purpose, &call.procedure, call.timeout, result);
+        }
         if let Some(s) = self.session_mut(call.conn) {
             s.calls.remove(&call.request);
         } else {
@@ -729,7 +756,7 @@ impl RouterCore {
     }
 
     /// Ends a call with `failure` at once and cancels its invocation (killnowait).
-    fn abandon_call(&mut self, call_id: CallId, failure: CallFailure) {
+    pub(crate) fn abandon_call(&mut self, call_id: CallId, failure: CallFailure) {
         let Some(call) = self.dealer.calls.get(&call_id) else {
             return;
         };

@@ -10,6 +10,21 @@ use crate::wamp::value::Dict;
 
 impl RouterCore {
     pub(crate) fn on_session_message(&mut self, conn: ConnId, msg: Message) {
+        // A role with a dynamic authorizer: the message may wait for it.
+        if let Some((msg, granted)) = self.authorize_gate(conn, msg) {
+            self.dispatch_session(conn, msg, granted);
+        }
+    }
+
+    /// Handles a joined session's message; `granted` is what the role's
+    /// dynamic authorizer decided about it (none: the role's permissions decide).
+    pub(crate) fn dispatch_session(
+        &mut self,
+        conn: ConnId,
+        msg: Message,
+        granted: Option<super::authz::Granted>,
+    ) {
+        let granted = granted.as_ref();
         match msg {
             Message::Goodbye { .. } => {
                 self.send(
@@ -37,12 +52,12 @@ impl RouterCore {
                 options,
                 topic,
                 payload,
-            } => self.on_publish(conn, request, options, topic, payload),
+            } => self.on_publish(conn, request, options, topic, payload, granted),
             Message::Subscribe {
                 request,
                 options,
                 topic,
-            } => self.on_subscribe(conn, request, &options, topic),
+            } => self.on_subscribe(conn, request, &options, topic, granted),
             Message::Unsubscribe {
                 request,
                 subscription,
@@ -52,13 +67,13 @@ impl RouterCore {
                 options,
                 procedure,
                 payload,
-            } => self.on_call(conn, request, options, procedure, payload),
+            } => self.on_call(conn, request, options, procedure, payload, granted),
             Message::Cancel { request, options } => self.on_cancel(conn, request, &options),
             Message::Register {
                 request,
                 options,
                 procedure,
-            } => self.on_register(conn, request, &options, procedure),
+            } => self.on_register(conn, request, &options, procedure, granted),
             Message::Unregister {
                 request,
                 registration,

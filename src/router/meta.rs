@@ -167,6 +167,7 @@ impl RouterCore {
             forward_for: None,
             progressive: false,
             payload: Payload::Empty,
+            internal: None,
         });
         if let Some(s) = self.session_mut(conn) {
             s.calls.insert(request, call);
@@ -294,11 +295,7 @@ impl RouterCore {
     pub(crate) fn publish_testaments(&mut self, session: &Session) {
         let realm = session.realm;
         let authorized = |core: &RouterCore, topic: &str| {
-            core.realm(realm).is_some_and(|r| {
-                r.roles
-                    .authorize(&session.info.authrole, topic, super::authz::Action::Publish)
-                    .allow
-            })
+            core.testament_allowed(realm, &session.info.authrole, topic)
         };
         for t in session
             .testaments

@@ -41,6 +41,8 @@
 //! | `meta.rs` | the meta API and testaments |
 //! | `realm.rs` | what a shard holds for a realm: roles, local sessions, home state (session directory, ids, pending replica updates), composing the broker's and dealer's state |
 //! | `peer.rs` | the mesh messages |
+//! | `internal.rs` | the router's own calls (to dynamic authenticators and authorizers): an invocation without a calling session |
+//! | `authorizer.rs` | dynamic authorizers: asking them, the order of a session's messages while one waits, the cache's upkeep |
 //! | `options.rs`, `limits.rs` | option parsing and limits both broker and dealer use |
 //! | [`auth`], [`authz`], [`matcher`], [`stats`] | authentication, authorization, pattern tables, counters |
 //!
@@ -49,11 +51,13 @@
 //! without a cycle (each uses this file's ids and `RouterCore`).
 
 pub mod auth;
+mod authorizer;
 pub mod authz;
 mod book;
 mod broker;
 mod dealer;
 mod dispatch;
+mod internal;
 mod limits;
 pub mod matcher;
 mod meta;
@@ -132,6 +136,8 @@ pub struct SessionInfo {
     pub authmethod: String,
     /// Who authenticated it.
     pub authprovider: String,
+    /// `WELCOME.Details.authextra` (what the authenticator gave, or HELLO's for anonymous).
+    pub authextra: Option<Dict>,
     /// Transport details (peer address, transport id, serializer), shared
     /// with the connection: one copy per connection, whatever joins on it.
     pub transport: Arc<Dict>,
@@ -239,6 +245,9 @@ pub struct RouterCore {
     limits: HashMap<TransportId, SessionLimits>,
     /// Key of the decoy principals, the same on every shard (from the seed).
     decoy_key: [u8; 32],
+    /// The router's Ed25519 key (`[router] node_key`), for cryptosign's
+    /// router authentication; given to every transport's authenticator.
+    router_key: Option<crate::wamp::cryptosign::PrivateKey>,
     /// Failed authentications by (transport, peer IP).
     auth_failures: HashMap<(TransportId, String), FailureWindow>,
     /// When expired entries of `auth_failures` are next swept.
@@ -257,6 +266,8 @@ pub struct RouterCore {
     broker: broker::Broker,
     /// Rate limit of the log line for payloads that could not be transcoded.
     transcode_log: stats::LogLimiter,
+    /// Rate limit of the log line for failed dynamic authorizers.
+    authz_log: stats::LogLimiter,
 }
 
 impl RouterCore {
@@ -273,6 +284,7 @@ impl RouterCore {
             transports: HashMap::default(),
             limits: HashMap::default(),
             decoy_key: Self::decoy_key(seed),
+            router_key: None,
             auth_failures: HashMap::default(),
             next_failure_sweep: 0,
             last_lockout_log: None,
@@ -286,6 +298,7 @@ impl RouterCore {
             realm_stats: Vec::new(),
             broker: broker::Broker::default(),
             transcode_log: stats::LogLimiter::default(),
+            authz_log: stats::LogLimiter::default(),
         }
     }
 
@@ -371,6 +384,7 @@ impl RouterCore {
     pub fn set_role(&mut self, realm: RealmId, role: &RoleConfig) -> Result<(), AuthzError> {
         let compiled = authz::Role::new(role.clone())?;
         if let Some(r) = self.realm_mut(realm) {
+            r.authz_cache.clear_role(&role.name);
             r.roles.insert(compiled);
             if let Some(c) = r.config.roles.iter_mut().find(|c| c.name == role.name) {
                 *c = role.clone();
@@ -384,6 +398,7 @@ impl RouterCore {
     /// Removes a role of a running realm.
     pub fn remove_role(&mut self, realm: RealmId, name: &str) {
         if let Some(r) = self.realm_mut(realm) {
+            r.authz_cache.clear_role(name);
             r.roles.remove(name);
             r.config.roles.retain(|c| c.name != name);
         }
@@ -394,9 +409,16 @@ impl RouterCore {
         self.realm_by_name.get(name).copied()
     }
 
+    /// Sets the router's key (cryptosign router authentication) for the
+    /// transports set from now on: set it before [`RouterCore::set_transport`].
+    pub fn set_router_key(&mut self, key: Option<crate::wamp::cryptosign::PrivateKey>) {
+        self.router_key = key;
+    }
+
     /// Sets (or replaces) a transport's authentication.
     pub fn set_transport(&mut self, id: TransportId, mut auth: Authenticator) {
         auth.set_decoy_key(self.decoy_key);
+        auth.set_router_key(self.router_key.clone());
         self.transports.insert(id, Arc::new(auth));
     }
 
@@ -613,12 +635,18 @@ impl RouterCore {
     pub fn receive(&mut self, conn: ConnId, msg: Message) {
         let ty = msg.message_type();
         self.stats.received[ty.index()] += 1;
+        self.handle(conn, msg);
+        self.flush_self();
+    }
+
+    /// Acts on a message by the connection's state (counted already).
+    pub(crate) fn handle(&mut self, conn: ConnId, msg: Message) {
+        let ty = msg.message_type();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         if !ty.client_may_send() {
             self.protocol_violation(conn, &format!("a client may not send {}", ty.name()));
-            self.flush_self();
             return;
         }
         match &c.state {
@@ -644,6 +672,16 @@ impl RouterCore {
                     &format!("{} while authenticating", other.message_type().name()),
                 ),
             },
+            ConnState::Authenticating { .. } => match msg {
+                Message::Abort { .. } => self.drop_conn(conn),
+                other => self.protocol_violation(
+                    conn,
+                    &format!(
+                        "{} while the router authenticates",
+                        other.message_type().name()
+                    ),
+                ),
+            },
             ConnState::Joining { .. } => match msg {
                 Message::Abort { .. } => self.close(conn),
                 other => self.protocol_violation(
@@ -654,13 +692,15 @@ impl RouterCore {
             ConnState::Closing => {}
             ConnState::Joined(s) => {
                 let realm = s.realm;
+                if s.authz_wait.is_some() {
+                    return self.hold(conn, msg);
+                }
                 if let Some(rs) = self.realm_stats.get_mut(realm as usize) {
                     rs.received[ty.index()] += 1;
                 }
                 self.on_session_message(conn, msg);
             }
         }
-        self.flush_self();
     }
 
     /// A connection closed (by the peer, the network, or after [`Output::Close`]).

@@ -181,6 +181,7 @@ impl RouterCore {
         uri: &str,
         policy: crate::wamp::uri::MatchPolicy,
         action: authz::Action,
+        granted: Option<&authz::Granted>,
     ) -> Option<(&'static str, String)> {
         if let Err(e) = crate::wamp::uri::validate(uri, realm.config.options.uri_check, policy) {
             return Some((uris::ERROR_INVALID_URI, format!("invalid URI '{uri}': {e}")));
@@ -193,13 +194,7 @@ impl RouterCore {
                 format!("'{uri}' is reserved for the router"),
             ));
         }
-        if !realm.roles.authorize(role, uri, action).allow {
-            return Some((
-                uris::ERROR_NOT_AUTHORIZED,
-                format!("role '{role}' may not {} '{uri}'", action.as_str()),
-            ));
-        }
-        None
+        authz::decide(&realm.roles, role, uri, action, granted).err()
     }
 
     /// Sends ERROR for a request.

@@ -78,6 +78,8 @@ pub(crate) struct Realm {
     pub regs: Registrations,
     /// Local sessions of this realm.
     pub local_sessions: HashMap<SessionId, ConnId>,
+    /// Dynamic authorizers' answers that said `cache` (`authorizer.rs`).
+    pub authz_cache: super::authz::AuthzCache,
     /// Authoritative state, on the home shard only.
     pub home_state: Option<Box<HomeRealm>>,
     /// Closed to new sessions (being stopped).
@@ -105,6 +107,7 @@ impl Realm {
             }),
             stopping: false,
             only_through: None,
+            authz_cache: super::authz::AuthzCache::default(),
         }
     }
 

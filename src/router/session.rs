@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use super::auth::{AuthInfo, AuthStep, PendingAuth};
+use super::auth::{AskFailure, AuthInfo, AuthStep, DynamicAsk, DynamicPending, PendingAuth};
+use super::dealer::Internal;
+use super::internal::InternalFailure;
 use super::peer::{self, PeerMsg};
 use super::realm::Realm;
 use super::{dealer, meta};
@@ -42,6 +44,12 @@ pub(crate) struct Session {
     /// Invocations that arrived for a registration this session has not yet
     /// been told of (REGISTERED is on its way): delivered after it.
     pub deferred: Vec<peer::Invoke>,
+    /// The message waiting for the role's dynamic authorizer, if any
+    /// (`authorizer.rs`).
+    pub authz_wait: Option<Box<super::authorizer::AuthzWait>>,
+    /// Messages the session sent after the one waiting for its authorizer:
+    /// handled in order once it is decided.
+    pub held: std::collections::VecDeque<Message>,
 }
 
 /// Where a local connection is in its life.
@@ -53,6 +61,14 @@ pub(crate) enum ConnState {
         realm: RealmId,
         session: SessionId,
         pending: Box<PendingAuth>,
+        details: Dict,
+    },
+    /// Waiting for a dynamic authenticator's answer (`call`, an internal call).
+    Authenticating {
+        realm: RealmId,
+        session: SessionId,
+        call: CallId,
+        pending: Box<DynamicPending>,
         details: Dict,
     },
     /// Authenticated; waiting for the home shard to admit the session.
@@ -69,7 +85,6 @@ pub(crate) struct Conn {
     pub transport: TransportId,
     pub transport_details: Arc<Dict>,
     /// What the connection's TLS tells authentication; none on a plain connection.
-    #[allow(dead_code)] // read by cryptosign's channel binding and the tls method
     pub tls: Option<Arc<super::TlsInfo>>,
     pub state: ConnState,
     /// The peer's IP (from the transport details' `peer`), for the
@@ -260,17 +275,7 @@ impl RouterCore {
             self.protocol_violation(conn, "HELLO.Details.roles must announce at least one role");
             return;
         }
-        let transport = self.conns.get(&conn).map(|c| c.transport);
-        let gated = |r: &Realm| {
-            r.only_through.as_ref().is_some_and(|only| {
-                transport.is_none_or(|t| !self.internal_transport(t) && !only.contains(&t))
-            })
-        };
-        let found = self
-            .realm_by_name
-            .get(&realm_name)
-            .copied()
-            .filter(|id| self.realm(*id).is_some_and(|r| !gated(r)));
+        let found = self.realm_for(conn, &realm_name);
         let Some(realm_id) = found else {
             self.stats.auth_failures += 1;
             self.abort(
@@ -293,8 +298,31 @@ impl RouterCore {
         };
         let session = crate::wamp::id::global_id(&mut self.rng);
         let now = self.now_iso();
-        let step = auth.hello(&realm_name, &details, session, &now, &mut self.rng);
+        let tls = self.conns.get(&conn).and_then(|c| c.tls.clone());
+        let step = auth.hello(
+            &realm_name,
+            &details,
+            tls.as_deref(),
+            session,
+            &now,
+            &mut self.rng,
+        );
         self.on_auth_step(conn, realm_id, session, details, step);
+    }
+
+    /// The realm named `name`, if it runs and `conn`'s transport may reach it
+    /// (the management realm's gate, `RouterCore::limit_realm_to`).
+    fn realm_for(&self, conn: ConnId, name: &str) -> Option<RealmId> {
+        let transport = self.conns.get(&conn).map(|c| c.transport);
+        let gated = |r: &Realm| {
+            r.only_through.as_ref().is_some_and(|only| {
+                transport.is_none_or(|t| !self.internal_transport(t) && !only.contains(&t))
+            })
+        };
+        self.realm_by_name
+            .get(name)
+            .copied()
+            .filter(|id| self.realm(*id).is_some_and(|r| !gated(r)))
     }
 
     pub(crate) fn on_authenticate(&mut self, conn: ConnId, signature: &str, extra: &Dict) {
@@ -335,6 +363,11 @@ impl RouterCore {
                 self.stats.auth_failures += 1;
                 self.abort(conn, reason, &message);
             }
+            AuthStep::Deny { reason, message } => {
+                self.stats.auth_failures += 1;
+                self.abort(conn, &reason, &message);
+            }
+            AuthStep::Ask(ask) => self.ask_authenticator(conn, realm_id, session, details, *ask),
             AuthStep::Challenge {
                 method,
                 extra,
@@ -361,6 +394,145 @@ impl RouterCore {
         }
     }
 
+    /// Calls a dynamic authenticator for `conn` (see `auth::dynamic`); the
+    /// connection waits in [`ConnState::Authenticating`] for the answer.
+    fn ask_authenticator(
+        &mut self,
+        conn: ConnId,
+        realm_id: RealmId,
+        session: SessionId,
+        details: Dict,
+        ask: DynamicAsk,
+    ) {
+        let DynamicAsk {
+            procedure,
+            realm: auth_realm,
+            role,
+            timeout_ms,
+            details: mut call_details,
+            pending,
+        } = ask;
+        let auth_realm = auth_realm.unwrap_or_else(|| pending.realm().to_owned());
+        let fail = |core: &mut RouterCore, message: String| {
+            core.stats.auth_failures += 1;
+            core.note_auth_failure(conn);
+            log::warn!(
+                "shard {}: conn {conn}: dynamic authentication ({}) failed: {message}",
+                core.shard,
+                pending.method()
+            );
+            core.abort(conn, uris::ERROR_AUTHENTICATION_FAILED, &message);
+        };
+        let Some(auth_realm_id) = self.realm_id(&auth_realm) else {
+            return fail(
+                self,
+                format!("the authenticator's realm '{auth_realm}' is not running"),
+            );
+        };
+        if let Some(role) = &role {
+            let verdict = self.realm(auth_realm_id).map(|r| {
+                (
+                    r.roles.contains(role),
+                    r.roles
+                        .authorize(role, &procedure, super::authz::Action::Call)
+                        .allow,
+                )
+            });
+            match verdict {
+                Some((true, true)) => {}
+                Some((true, false)) => {
+                    return fail(
+                        self,
+                        format!("role '{role}' may not call the authenticator '{procedure}' on realm '{auth_realm}'"),
+                    )
+                }
+                _ => {
+                    return fail(
+                        self,
+                        format!("the authenticator's role '{role}' does not exist on realm '{auth_realm}'"),
+                    )
+                }
+            }
+        }
+        let Some(transport) = self.conns.get(&conn).map(|c| c.transport_details.clone()) else {
+            return;
+        };
+        call_details.insert("session".into(), Value::UInt(session));
+        call_details.insert("transport".into(), Value::Dict((*transport).clone()));
+        let args = vec![
+            Value::from(pending.realm()),
+            pending.authid().map_or(Value::Null, Value::from),
+            Value::Dict(call_details),
+        ];
+        self.stats.authenticator_calls += 1;
+        let purpose = Internal::Authenticate { conn, session };
+        match self.internal_call(auth_realm_id, &procedure, args, timeout_ms, purpose) {
+            Err(m) => fail(self, format!("dynamic authenticator unavailable: {m}")),
+            Ok(call) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.state = ConnState::Authenticating {
+                        realm: realm_id,
+                        session,
+                        call,
+                        pending: Box::new(pending),
+                        details,
+                    };
+                }
+            }
+        }
+    }
+
+    /// A dynamic authenticator answered (or failed to) for `conn`.
+    pub(crate) fn on_authenticator_answer(
+        &mut self,
+        conn: ConnId,
+        session: SessionId,
+        outcome: Result<Value, InternalFailure>,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !matches!(&c.state, ConnState::Authenticating { session: s, .. } if *s == session) {
+            return; // the connection moved on (closed); a late answer
+        }
+        let state = std::mem::replace(&mut c.state, ConnState::Closing);
+        let transport = c.transport;
+        let ConnState::Authenticating {
+            realm,
+            session,
+            pending,
+            details,
+            ..
+        } = state
+        else {
+            return;
+        };
+        let Some(auth) = self.transports.get(&transport).cloned() else {
+            return self.abort(conn, uris::ERROR_AUTHENTICATION_FAILED, "transport stopped");
+        };
+        let outcome = outcome.map_err(|f| AskFailure {
+            error: f.error,
+            message: f.message,
+            by_callee: f.from_callee,
+        });
+        if let Err(f) = &outcome {
+            if !f.by_callee {
+                log::warn!(
+                    "shard {}: conn {conn}: dynamic authenticator for {} failed: {}",
+                    self.shard,
+                    pending.method(),
+                    f.message
+                );
+            }
+        }
+        let now = self.now_iso();
+        let step = auth.answer(*pending, outcome, &now, &mut self.rng);
+        if matches!(step, AuthStep::Abort { .. } | AuthStep::Deny { .. }) {
+            self.note_auth_failure(conn);
+        }
+        self.on_auth_step(conn, realm, session, details, step);
+    }
+
     /// Authentication succeeded: check the role, then ask the home shard to admit the session.
     pub(crate) fn admit(
         &mut self,
@@ -370,6 +542,17 @@ impl RouterCore {
         details: &Dict,
         info: AuthInfo,
     ) {
+        let realm_id = match &info.realm {
+            None => realm_id,
+            Some(name) => match self.realm_for(conn, name) {
+                Some(id) => id,
+                None => {
+                    self.stats.auth_failures += 1;
+                    let m = format!("no realm named '{name}' (assigned by the authenticator)");
+                    return self.abort(conn, uris::ERROR_NO_SUCH_REALM, &m);
+                }
+            },
+        };
         let Some(realm) = self.realm(realm_id) else {
             self.abort(conn, uris::ERROR_NO_SUCH_REALM, "realm stopped");
             return;
@@ -414,6 +597,7 @@ impl RouterCore {
             authrole: info.authrole,
             authmethod: info.authmethod,
             authprovider: info.authprovider,
+            authextra: info.authextra,
             transport,
             features: ClientFeatures::from_hello(details),
         });
@@ -457,14 +641,18 @@ impl RouterCore {
                 "testament_meta_api" => true,
             })
         };
-        dict! {
+        let mut d = dict! {
             "realm" => info.realm.as_str(),
             "authid" => info.authid.as_str(),
             "authrole" => info.authrole.as_str(),
             "authmethod" => info.authmethod.as_str(),
             "authprovider" => info.authprovider.as_str(),
             "roles" => Value::Dict(dict! { "broker" => Value::Dict(broker), "dealer" => Value::Dict(dealer) }),
+        };
+        if let Some(extra) = &info.authextra {
+            d.insert("authextra".into(), Value::Dict(extra.clone()));
         }
+        d
     }
 
     /// The home shard answered a join.
@@ -513,6 +701,8 @@ impl RouterCore {
                 testaments: meta::Testaments::default(),
                 registering: 0,
                 deferred: Vec::new(),
+                authz_wait: None,
+                held: std::collections::VecDeque::new(),
             }));
         }
         if let Some(r) = self.realm_mut(realm_id) {
@@ -532,10 +722,15 @@ impl RouterCore {
             return;
         };
         let state = std::mem::replace(&mut c.state, ConnState::Closing);
-        let ConnState::Joined(session) = state else {
-            return;
+        let session = match state {
+            ConnState::Joined(session) => session,
+            ConnState::Authenticating { call, .. } => return self.abandon_internal(call),
+            _ => return,
         };
         let session = *session;
+        if let Some(wait) = &session.authz_wait {
+            self.abandon_internal(wait.call);
+        }
         let realm_id = session.realm;
         let sid = session.info.session;
         self.stats.sessions = self.stats.sessions.saturating_sub(1);

@@ -40,6 +40,14 @@ pub struct ShardStats {
     pub auth_timeouts: u64,
     /// HELLOs refused because their address failed to authenticate too often.
     pub auth_lockouts: u64,
+    /// Calls made to dynamic authenticators.
+    pub authenticator_calls: u64,
+    /// Calls made to dynamic authorizers.
+    pub authorizer_calls: u64,
+    /// Actions decided by a cached authorizer answer.
+    pub authorizer_cache_hits: u64,
+    /// Actions refused because the authorizer failed (no callee, error, timeout, bad answer).
+    pub authorizer_failures: u64,
     /// Messages sent to peer shards.
     pub peer_sent: u64,
     /// Messages received from peer shards (and from itself).

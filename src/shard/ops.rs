@@ -85,6 +85,15 @@ pub enum CoreOp {
         /// Where to answer.
         reply: Reply<()>,
     },
+    /// Drops a realm's cached dynamic-authorizer answers (one role's, or all).
+    ClearAuthorizerCache {
+        /// The realm's id.
+        realm: RealmId,
+        /// The role's name; `None`: every role.
+        role: Option<String>,
+        /// Where to answer: how many entries were dropped on this shard.
+        reply: Reply<usize>,
+    },
     /// Lets sessions join a realm only through these transports (`None`: any).
     LimitRealmTo {
         /// The realm's id.
@@ -162,6 +171,9 @@ impl CoreOp {
             CoreOp::RemoveRole { realm, name, reply } => {
                 core.remove_role(realm, &name);
                 reply.send(());
+            }
+            CoreOp::ClearAuthorizerCache { realm, role, reply } => {
+                reply.send(core.clear_authorizer_cache(realm, role.as_deref()))
             }
             CoreOp::LimitRealmTo {
                 realm,

@@ -192,6 +192,7 @@ pub(crate) async fn shard_main(
         .ok_or_else(|| StartError::Shard(format!("no control channel for shard {id}")))?;
     let mut core = RouterCore::new(id as ShardId, shards as u16, seed);
     core.advance(now_ms());
+    core.set_router_key(spec.router_key.clone());
     for (i, r) in spec.realms.iter().enumerate() {
         core.start_realm(i as u32, r.clone())
             .map_err(|e| StartError::Config(format!("realm '{}': {e}", r.name)))?;

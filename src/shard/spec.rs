@@ -25,6 +25,9 @@ pub struct RouterSpec {
     /// Realms (by name) that sessions may join only through the listed
     /// transports; set before any listener accepts (the management realm).
     pub realm_transports: Vec<(String, Vec<TransportId>)>,
+    /// The router's Ed25519 key (`[router] node_key`), for cryptosign's
+    /// router authentication; `Debug` shows only its public half.
+    pub router_key: Option<crate::wamp::cryptosign::PrivateKey>,
 }
 
 impl RouterSpec {
@@ -36,7 +39,16 @@ impl RouterSpec {
         for (i, t) in c.transports.iter().enumerate() {
             listeners.push(ListenerSpec::from_transport(i as u32, t)?);
         }
+        let router_key = match &c.router.node_key {
+            None => None,
+            Some(path) => Some(
+                crate::config::keyfile::read_key_file(path)
+                    .map_err(|e| StartError::Config(format!("router.node_key: {e}")))?
+                    .0,
+            ),
+        };
         Ok(RouterSpec {
+            router_key,
             shards: usize::from(c.router.shard_count()),
             cpus: c.router.cpus.clone(),
             io_memory: c.router.io_memory,

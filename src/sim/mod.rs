@@ -132,6 +132,30 @@ impl Sim {
         transport: TransportId,
         peer: &str,
     ) -> ClientId {
+        self.connect_with(shard, serializer, transport, peer, None)
+    }
+
+    /// Opens a connection as [`Sim::connect_from`] does, one that the
+    /// transport says is TLS with what `tls` holds (channel bindings, ...).
+    pub fn connect_tls(
+        &mut self,
+        shard: ShardId,
+        serializer: Serializer,
+        transport: TransportId,
+        tls: crate::router::TlsInfo,
+    ) -> ClientId {
+        let peer = format!("sim:{}", self.clients.len());
+        self.connect_with(shard, serializer, transport, &peer, Some(tls))
+    }
+
+    fn connect_with(
+        &mut self,
+        shard: ShardId,
+        serializer: Serializer,
+        transport: TransportId,
+        peer: &str,
+        tls: Option<crate::router::TlsInfo>,
+    ) -> ClientId {
         let conn = self.next_conn;
         self.next_conn += 1;
         let id = self.clients.len();
@@ -149,7 +173,7 @@ impl Sim {
             serializer,
             transport,
             dict! { "type" => "sim", "peer" => peer },
-            None,
+            tls.map(std::sync::Arc::new),
         );
         self.collect(shard);
         id

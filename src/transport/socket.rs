@@ -155,3 +155,21 @@ pub(crate) fn set_unix_backlog(path: &std::path::Path, backlog: u32) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_of_a_listening_unix_socket_is_set_by_its_path() {
+        let dir = std::env::temp_dir().join(format!("shardwamp-backlog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("l.sock");
+        let _ = std::fs::remove_file(&path);
+        assert!(!set_unix_backlog(&path, 7), "nothing listens there yet");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert!(set_unix_backlog(&path, 7));
+        assert!(!set_unix_backlog(&dir.join("other.sock"), 7));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,7 +1,9 @@
 //! The WAMP v2 protocol as code, with no I/O: messages, values, URIs, IDs,
-//! the spec's URIs, the serializers' identities and WAMP-CRA's computations.
+//! the spec's URIs, the serializers' identities, and WAMP-CRA's and
+//! WAMP-cryptosign's computations.
 //! It imports nothing else of the crate.
 pub mod cra;
+pub mod cryptosign;
 pub mod id;
 pub mod message;
 pub mod serializer;

@@ -93,6 +93,7 @@ pub fn start(shards: usize) -> RouterHandle {
         listeners,
         seed: Some(42),
         realm_transports: Vec::new(),
+        router_key: None,
     };
     shardwamp::shard::start(spec).expect("router starts")
 }

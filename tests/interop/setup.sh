@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real WAMP clients the interop tests (tests/interop.rs) drive,
 # and the WebSocket test suite tests/autobahn.rs drives:
-#   - autobahn-python and kosoku (tests/interop/requirements.txt) into $INTEROP_DIR/venv
-#   - autobahn-js (tests/interop/package.json + package-lock.json) into
+#   - autobahn-python with its [encryption] extra (PyNaCl, for cryptosign) and
+#     kosoku (tests/interop/requirements.txt) into $INTEROP_DIR/venv
+#   - autobahn-js (tests/interop/package.json + package-lock.json; its
+#     dependency tweetnacl does cryptosign) into
 #     $INTEROP_DIR/node/node_modules
 # INTEROP_DIR defaults to target/interop under the repository root.
 #
@@ -64,6 +66,8 @@ else
     die "pip install -r tests/interop/requirements.txt failed (is PyPI reachable?)"
   "$venv/bin/python" -c 'import autobahn.asyncio.component, msgpack, cbor2, ujson' ||
     die "autobahn-python is installed but does not import"
+  "$venv/bin/python" -c 'from autobahn.wamp.cryptosign import HAS_CRYPTOSIGN; import nacl.signing; assert HAS_CRYPTOSIGN' ||
+    die "autobahn-python's cryptosign (autobahn[encryption]: PyNaCl) does not import"
   "$venv/bin/python" -c 'from kosoku import run_fuzzingclient' ||
     die "kosoku is installed but does not import (it is a native wheel: is there one for this platform?)"
   echo "$py_key" >"$py_stamp"

@@ -657,11 +657,7 @@ fn options(cx: &mut Cx, o: &Node, path: &str, kind: &str) -> Table {
     let mut t = Table::default();
     for (key, line, node) in o.entries() {
         let at = format!("{path}.{key}");
-        let accepted = if kind == "websocket" {
-            known::WEBSOCKET_OPTIONS.contains(&key.as_str())
-        } else {
-            known::RAWSOCKET_OPTIONS.contains(&key.as_str())
-        };
+        let accepted = known::takes_option(kind, key);
         if key == "compression" && !matches!(node.value, Value::Bool(false) | Value::Null) {
             cx.leave_out(
                 &mut t,
@@ -805,36 +801,8 @@ fn web(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Table> {
             }
         }
     }
-    match chosen {
-        Some((url, service, sp)) => {
-            let c = cx.note(
-                Verdict::Changed,
-                path,
-                t.line,
-                format!("a web transport: its WebSocket path {url:?} ({sp}) is served as a `websocket` transport on the same endpoint"),
-            );
-            let mut out = listening(cx, t, path, "websocket", Some((service, &url, sp)));
-            let mut comments = vec![c];
-            comments.append(&mut notes.comments);
-            out.comments.splice(0..0, comments);
-            Some(out)
-        }
-        None => {
-            let why = "a web transport without a WebSocket path: its HTTP services come with the web-transport work (README's \"Not built yet\"). Serve them with a web server until then.".to_owned();
-            cx.leave_out(
-                root,
-                path,
-                t.line,
-                &Node {
-                    line: t.line,
-                    value: Value::Null,
-                },
-                why,
-            );
-            root.comments.append(&mut notes.comments);
-            None
-        }
-    }
+    let why = "a web transport without a WebSocket path: its HTTP services come with the web-transport work (README's \"Not built yet\"). Serve them with a web server until then.";
+    serve_chosen(cx, t, path, "web", chosen, notes, root, why)
 }
 
 /// A universal transport: its WebSocket service (first path) is served on
@@ -862,13 +830,33 @@ fn universal(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Tabl
             _ => cx.unknown(&mut notes, path, key, *line, node),
         }
     }
+    let why = "a universal transport without a WebSocket service: serve its RawSocket part as a `rawsocket` transport (see the note above).";
+    serve_chosen(cx, t, path, "universal", chosen, notes, root, why)
+}
+
+/// The end of converting a web or universal transport `t`: its chosen
+/// WebSocket service (URL path, service, its key path) as a `websocket`
+/// transport on the same endpoint, with `notes` (what was left out) above
+/// it; without one, the transport is left out (`why`) and the notes go to
+/// the document's head.
+#[allow(clippy::too_many_arguments)]
+fn serve_chosen(
+    cx: &mut Cx,
+    t: &Node,
+    path: &str,
+    kind: &str,
+    chosen: Option<(String, &Node, String)>,
+    mut notes: Table,
+    root: &mut Table,
+    why: &str,
+) -> Option<Table> {
     match chosen {
         Some((url, service, sp)) => {
             let c = cx.note(
                 Verdict::Changed,
                 path,
                 t.line,
-                format!("a universal transport: its WebSocket path {url:?} ({sp}) is served as a `websocket` transport on the same endpoint"),
+                format!("a {kind} transport: its WebSocket path {url:?} ({sp}) is served as a `websocket` transport on the same endpoint"),
             );
             let mut out = listening(cx, t, path, "websocket", Some((service, &url, sp)));
             let mut comments = vec![c];
@@ -877,18 +865,12 @@ fn universal(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Tabl
             Some(out)
         }
         None => {
-            let why = "a universal transport without a WebSocket service: serve its RawSocket part as a `rawsocket` transport (see the note above).".to_owned();
             root.comments.append(&mut notes.comments);
-            cx.leave_out(
-                root,
-                path,
-                t.line,
-                &Node {
-                    line: t.line,
-                    value: Value::Null,
-                },
-                why,
-            );
+            let nothing = Node {
+                line: t.line,
+                value: Value::Null,
+            };
+            cx.leave_out(root, path, t.line, &nothing, why.to_owned());
             None
         }
     }

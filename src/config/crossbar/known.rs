@@ -18,24 +18,10 @@ const fn e(why: &'static str, todo: &'static str) -> Explanation {
 /// Where shardwamp's configuration is documented.
 pub const DOCS: &str = "shardwamp's configuration (`shardwamp init` prints every key)";
 
-/// WebSocket options the TOML takes, Crossbar.io's names.
-pub const WEBSOCKET_OPTIONS: &[&str] = &[
-    "allowed_origins",
-    "allow_null_origin",
-    "open_handshake_timeout",
-    "close_handshake_timeout",
-    "validate_utf8",
-    "max_frame_size",
+/// Options both transport kinds take (shardwamp's limits and timeouts).
+const COMMON_OPTIONS: &[&str] = &[
     "max_message_size",
-    "auto_fragment_size",
-    "auto_ping_interval",
-    "auto_ping_timeout",
-    "auto_ping_size",
-    "tcp_nodelay",
-    "compression",
-    "enable_webstatus",
-    "fail_by_drop",
-    "echo_close_codereason",
+    "open_handshake_timeout",
     "read_buffer_size",
     "max_queue_messages",
     "max_queue_bytes",
@@ -50,23 +36,28 @@ pub const WEBSOCKET_OPTIONS: &[&str] = &[
     "slow_consumer",
 ];
 
-/// RawSocket options the TOML takes.
-pub const RAWSOCKET_OPTIONS: &[&str] = &[
-    "max_message_size",
-    "open_handshake_timeout",
-    "read_buffer_size",
-    "max_queue_messages",
-    "max_queue_bytes",
-    "hello_timeout",
-    "auth_timeout",
-    "max_auth_failures_per_address",
-    "auth_failure_window",
-    "max_connections",
-    "max_connections_per_shard",
-    "max_handshakes",
-    "max_handshakes_per_shard",
-    "slow_consumer",
+/// Options only WebSocket transports take, Crossbar.io's (autobahn's) names.
+const WEBSOCKET_ONLY_OPTIONS: &[&str] = &[
+    "allowed_origins",
+    "allow_null_origin",
+    "close_handshake_timeout",
+    "validate_utf8",
+    "max_frame_size",
+    "auto_fragment_size",
+    "auto_ping_interval",
+    "auto_ping_timeout",
+    "auto_ping_size",
+    "tcp_nodelay",
+    "compression",
+    "enable_webstatus",
+    "fail_by_drop",
+    "echo_close_codereason",
 ];
+
+/// Whether a `kind` transport's `options` take `key`.
+pub fn takes_option(kind: &str, key: &str) -> bool {
+    COMMON_OPTIONS.contains(&key) || (kind == "websocket" && WEBSOCKET_ONLY_OPTIONS.contains(&key))
+}
 
 /// Component classes built into shardwamp (kept by the importer).
 pub const BUILTIN_COMPONENTS: &[&str] = &["shardwamp.stats"];

@@ -18,7 +18,7 @@ pub(super) const SERIAL_CHARS: &[u8] = b"345679ACEFGHJKLMNPQRSTUVWXY";
 
 /// A random `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX` serial (114 bits), the authid
 /// Crossbar.io gives anonymous sessions.
-fn random_serial<R: RngCore + ?Sized>(rng: &mut R) -> String {
+pub(super) fn random_serial<R: RngCore + ?Sized>(rng: &mut R) -> String {
     let mut out = String::with_capacity(29);
     for i in 0..24 {
         if i > 0 && i % 4 == 0 {
@@ -69,6 +69,7 @@ impl Authenticator {
             authmethod: METHOD_ANONYMOUS.to_owned(),
             authprovider: PROVIDER_STATIC.to_owned(),
             authextra,
+            realm: None,
         })
     }
 }

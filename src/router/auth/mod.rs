@@ -15,6 +15,10 @@
 //!   object with `authid`, `authrole`, `authmethod`, `authprovider`, `nonce`,
 //!   `timestamp` and `session`; the signature is
 //!   `base64(HMAC-SHA256(secret, challenge))`, see [`crate::wamp::cra::sign`].
+//! * **cryptosign** — `CHALLENGE("cryptosign", {"challenge": HEX, "channel_binding"})`,
+//!   32 random bytes the client signs with its Ed25519 key, XOR the TLS
+//!   channel id when bound; router authentication when the client sends its
+//!   own challenge. See `cryptosign.rs` and [`crate::wamp::cryptosign`].
 //!
 //! **Salted WAMP-CRA users.** As in the spec ("the password itself is never
 //! stored, but only a key derived from the password and a password salt. This
@@ -64,11 +68,15 @@
 //!
 //! This file holds the [`Authenticator`], method selection and the
 //! challenge/answer types; each method is a file of its own: `anonymous.rs`,
-//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives). A new method
-//! (cryptosign) is a new file beside them, a [`PendingAuth`] kind and an arm
-//! in [`Authenticator::hello`] and [`Authenticator::authenticate`].
+//! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives), `cryptosign.rs`,
+//! and `dynamic.rs` for methods configured `"type": "dynamic"` (the
+//! authenticator procedure is asked: [`AuthStep::Ask`], then
+//! [`Authenticator::answer`]). A new method is a new file beside them, a
+//! [`PendingAuth`] kind and an arm in [`Authenticator::hello`] and
+//! [`Authenticator::authenticate`], and for its dynamic form an arm in
+//! `dynamic.rs`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
@@ -78,9 +86,11 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use crate::config::auth::{
-    AnonymousStatic, AuthConfigError, AuthMethodConfig, Secret, TransportAuth, DEFAULT_ITERATIONS,
-    DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA,
+    AnonymousStatic, AuthConfigError, AuthMethodConfig, DynamicAuth, Secret, TransportAuth,
+    DEFAULT_ITERATIONS, DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_CRYPTOSIGN, METHOD_TICKET,
+    METHOD_WAMPCRA,
 };
+use crate::wamp::cryptosign::PrivateKey;
 use crate::wamp::uris::{
     ERROR_AUTHENTICATION_DENIED, ERROR_AUTHENTICATION_FAILED, ERROR_NO_MATCHING_AUTH_METHOD,
     ERROR_PROTOCOL_VIOLATION,
@@ -89,15 +99,27 @@ use crate::wamp::value::{Dict, Value};
 
 mod anonymous;
 mod channel;
+mod cryptosign;
+pub mod dynamic;
 mod ticket;
 mod wampcra;
 
 pub use channel::TlsInfo;
+use cryptosign::{ChannelId, CsTable};
+pub use dynamic::{AskFailure, DynamicAsk, DynamicPending, PROVIDER_DYNAMIC};
 use ticket::TicketEntry;
 use wampcra::{CraEntry, CraShape};
 
 /// `authprovider` of every static (configured) principal.
 pub const PROVIDER_STATIC: &str = "static";
+
+/// The dynamic entry of a method's configuration, if it is dynamic.
+fn dynamic_of<S>(cfg: &Option<AuthMethodConfig<S>>) -> Option<&DynamicAuth> {
+    match cfg {
+        Some(AuthMethodConfig::Dynamic(d)) => Some(d),
+        _ => None,
+    }
+}
 
 /// HMAC-SHA256 of `parts` (joined with NUL) under the decoy key: the
 /// deterministic material of a decoy principal.
@@ -123,12 +145,15 @@ pub struct AuthInfo {
     pub authid: String,
     /// The role the session is authenticated under.
     pub authrole: String,
-    /// The method used: `anonymous`, `ticket` or `wampcra`.
+    /// The method used: `anonymous`, `ticket`, `wampcra` or `cryptosign`.
     pub authmethod: String,
     /// Who vouched for the principal: `static` for configured principals.
     pub authprovider: String,
     /// Extra data for `WELCOME.Details.authextra`.
     pub authextra: Option<Dict>,
+    /// The realm the session joins instead of the one it asked for (a
+    /// dynamic authenticator may redirect it); `None`: the realm asked for.
+    pub realm: Option<String>,
 }
 
 impl AuthInfo {
@@ -150,15 +175,42 @@ impl AuthInfo {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum PendingKind {
     Ticket,
-    WampCra { challenge: String },
+    WampCra {
+        challenge: String,
+    },
+    Cryptosign {
+        /// The 32 random bytes sent.
+        challenge: [u8; 32],
+        /// The TLS channel id when bound (redacted in `Debug`).
+        channel_id: Option<ChannelId>,
+        /// The public key the client announced.
+        pubkey: [u8; 32],
+        /// Whether the client named its authid (else it was inferred, and a
+        /// denial must not name it).
+        named: bool,
+    },
+    /// A ticket the dynamic authenticator will check (asked at AUTHENTICATE).
+    DynTicket {
+        authextra: Option<Dict>,
+    },
+    /// A WAMP-CRA challenge under a secret a dynamic authenticator gave.
+    DynWampCra {
+        challenge: String,
+        /// The user's key (redacted in `Debug`).
+        key: Secret,
+        redirect: Option<String>,
+        authextra: Option<Dict>,
+    },
 }
 
 /// A challenge sent and not yet answered: the state the session keeps between
-/// `CHALLENGE` and `AUTHENTICATE`. Holds no secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `CHALLENGE` and `AUTHENTICATE`. Holds no secret but, for a dynamic
+/// WAMP-CRA user, the key its authenticator gave (a [`Secret`], redacted in
+/// `Debug`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingAuth {
     kind: PendingKind,
     authid: String,
@@ -171,11 +223,12 @@ pub struct PendingAuth {
 }
 
 impl PendingAuth {
-    /// The method being performed (`ticket` or `wampcra`).
+    /// The method being performed (`ticket`, `wampcra` or `cryptosign`).
     pub fn method(&self) -> &'static str {
         match self.kind {
-            PendingKind::Ticket => METHOD_TICKET,
-            PendingKind::WampCra { .. } => METHOD_WAMPCRA,
+            PendingKind::Ticket | PendingKind::DynTicket { .. } => METHOD_TICKET,
+            PendingKind::WampCra { .. } | PendingKind::DynWampCra { .. } => METHOD_WAMPCRA,
+            PendingKind::Cryptosign { .. } => METHOD_CRYPTOSIGN,
         }
     }
 
@@ -221,6 +274,16 @@ pub enum AuthStep {
         /// Human-readable detail (never contains a secret).
         message: String,
     },
+    /// Call a dynamic authenticator, then hand its answer to
+    /// [`Authenticator::answer`].
+    Ask(Box<DynamicAsk>),
+    /// Send `ABORT(reason)`, an error URI a dynamic authenticator raised.
+    Deny {
+        /// The authenticator's error URI.
+        reason: String,
+        /// Its message.
+        message: String,
+    },
 }
 
 fn abort(reason: &'static str, message: String) -> AuthStep {
@@ -236,11 +299,17 @@ pub struct Authenticator {
     wampcra: Option<HashMap<String, CraEntry>>,
     /// The configured WAMP-CRA users' shapes, in authid order (decoys copy one).
     cra_shapes: Vec<CraShape>,
+    cryptosign: Option<CsTable>,
+    /// The router's own key, for cryptosign's router authentication (`Debug`
+    /// shows only its public half).
+    router_key: Option<PrivateKey>,
     /// Key of the decoy principals (never logged).
     decoy_key: [u8; 32],
     /// Whether sessions through this transport are the router's own
     /// (components' internal transports): see [`Authenticator::internal`].
     internal: bool,
+    /// Methods authenticated by a dynamic authenticator, by name.
+    dynamic: BTreeMap<&'static str, DynamicAuth>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -249,8 +318,11 @@ impl fmt::Debug for Authenticator {
             .field("anonymous", &self.anonymous)
             .field("ticket", &self.ticket)
             .field("wampcra", &self.wampcra)
+            .field("cryptosign", &self.cryptosign)
+            .field("router_key", &self.router_key)
             .field("decoy_key", &"<redacted>")
             .field("internal", &self.internal)
+            .field("dynamic", &self.dynamic)
             .finish()
     }
 }
@@ -309,13 +381,30 @@ impl Authenticator {
             }
             _ => None,
         };
+        let cryptosign = match &config.cryptosign {
+            Some(AuthMethodConfig::Static(c)) => Some(CsTable::new(c)),
+            _ => None,
+        };
+        let mut dynamic = BTreeMap::new();
+        for (method, entry) in [
+            (METHOD_ANONYMOUS, dynamic_of(&config.anonymous)),
+            (METHOD_TICKET, dynamic_of(&config.ticket)),
+            (METHOD_WAMPCRA, dynamic_of(&config.wampcra)),
+        ] {
+            if let Some(d) = entry {
+                dynamic.insert(method, d.clone());
+            }
+        }
         Ok(Authenticator {
             anonymous,
             ticket,
             wampcra,
             cra_shapes,
+            cryptosign,
+            router_key: None,
             decoy_key: rand::random(),
             internal: false,
+            dynamic,
         })
     }
 
@@ -343,24 +432,35 @@ impl Authenticator {
 
     /// Whether this transport offers `method`.
     pub fn offers(&self, method: &str) -> bool {
+        if self.dynamic.contains_key(method) {
+            return true;
+        }
         match method {
             METHOD_ANONYMOUS => self.anonymous.is_some(),
             METHOD_TICKET => self.ticket.is_some(),
             METHOD_WAMPCRA => self.wampcra.is_some(),
+            METHOD_CRYPTOSIGN => self.cryptosign.is_some(),
             _ => false,
         }
     }
 
-    /// The methods this transport offers, in the order `anonymous`, `ticket`, `wampcra`.
+    /// The methods this transport offers, in the order `anonymous`, `ticket`,
+    /// `wampcra`, `cryptosign`.
     pub fn methods(&self) -> impl Iterator<Item = &'static str> + '_ {
-        [METHOD_ANONYMOUS, METHOD_TICKET, METHOD_WAMPCRA]
-            .into_iter()
-            .filter(move |m| self.offers(m))
+        [
+            METHOD_ANONYMOUS,
+            METHOD_TICKET,
+            METHOD_WAMPCRA,
+            METHOD_CRYPTOSIGN,
+        ]
+        .into_iter()
+        .filter(move |m| self.offers(m))
     }
 
     /// Answers a `HELLO` for `realm` with `details` (`HELLO.Details`).
     ///
-    /// `session_id` is the ID the session will get (it is bound into the
+    /// `tls` is what the connection's TLS tells authentication (none on a
+    /// plain connection): cryptosign's channel binding reads it. `session_id` is the ID the session will get (it is bound into the
     /// WAMP-CRA challenge), `now_iso8601` the current UTC time such as
     /// `2014-06-22T16:51:41.643Z`, and `rng` a cryptographically secure source
     /// for nonces and anonymous authids.
@@ -373,6 +473,7 @@ impl Authenticator {
         &self,
         realm: &str,
         details: &Dict,
+        tls: Option<&TlsInfo>,
         session_id: u64,
         now_iso8601: &str,
         rng: &mut R,
@@ -434,9 +535,15 @@ impl Authenticator {
                 ),
             );
         };
+        if let Some((method, entry)) = self.dynamic.get_key_value(method) {
+            return self.hello_dynamic(method, entry, realm, authid, details, session_id);
+        }
         match method {
             METHOD_ANONYMOUS => self.hello_anonymous(realm, details, rng),
             METHOD_TICKET => self.hello_ticket(realm, authid, session_id),
+            METHOD_CRYPTOSIGN => {
+                self.hello_cryptosign(realm, authid, details, tls, session_id, rng)
+            }
             _ => self.hello_wampcra(realm, authid, session_id, now_iso8601, rng),
         }
     }
@@ -454,15 +561,66 @@ impl Authenticator {
     /// came from: `WELCOME`, or `ABORT` `wamp.error.authentication_denied` when
     /// the ticket or signature is wrong. Comparisons run in constant time.
     ///
-    /// `extra` (`AUTHENTICATE.Extra`) is not used by ticket and WAMP-CRA.
+    /// `extra` (`AUTHENTICATE.Extra`) is not used by ticket, WAMP-CRA and cryptosign.
     pub fn authenticate(&self, pending: PendingAuth, signature: &str, extra: &Dict) -> AuthStep {
         let _ = extra;
+        let pending = match pending.kind {
+            PendingKind::DynTicket { authextra } => {
+                let p = PendingAuth {
+                    kind: PendingKind::Ticket,
+                    ..pending
+                };
+                return self.ticket_ask(p, signature, authextra);
+            }
+            PendingKind::DynWampCra {
+                ref challenge,
+                ref key,
+                ..
+            } => {
+                return match wampcra::cra_verify(key.expose(), challenge, signature) {
+                    None => abort(
+                        ERROR_AUTHENTICATION_FAILED,
+                        "could not compute the wampcra signature".to_owned(),
+                    ),
+                    Some(false) => abort(
+                        ERROR_AUTHENTICATION_DENIED,
+                        format!(
+                            "wampcra authentication as {:?} failed: invalid signature",
+                            pending.authid
+                        ),
+                    ),
+                    Some(true) => {
+                        let PendingKind::DynWampCra {
+                            redirect,
+                            authextra,
+                            ..
+                        } = pending.kind
+                        else {
+                            return abort(ERROR_AUTHENTICATION_FAILED, String::new());
+                        };
+                        AuthStep::Welcome(AuthInfo {
+                            authid: pending.authid,
+                            authrole: pending.authrole,
+                            authmethod: METHOD_WAMPCRA.to_owned(),
+                            authprovider: PROVIDER_DYNAMIC.to_owned(),
+                            authextra,
+                            realm: redirect,
+                        })
+                    }
+                };
+            }
+            _ => pending,
+        };
         // A decoy, or a principal removed since the challenge, is checked
         // against a decoy secret (the same work) and denied like a wrong password.
         // The decoy secret is derived for real principals too, so both cost the same.
         let decoy_secret = self.decoy_secret(&pending.authid);
         let ok = match &pending.kind {
-            PendingKind::Ticket => self.check_ticket(&pending, signature, &decoy_secret),
+            PendingKind::Ticket
+            | PendingKind::DynTicket { .. }
+            | PendingKind::DynWampCra { .. } => {
+                self.check_ticket(&pending, signature, &decoy_secret)
+            }
             PendingKind::WampCra { challenge } => {
                 match self.check_wampcra(&pending, challenge, signature, &decoy_secret) {
                     Some(ok) => ok,
@@ -474,20 +632,33 @@ impl Authenticator {
                     }
                 }
             }
+            PendingKind::Cryptosign {
+                challenge,
+                channel_id,
+                pubkey,
+                ..
+            } => self.check_cryptosign(&pending, challenge, channel_id.as_ref(), pubkey, signature),
         };
         if !ok {
-            return abort(
-                ERROR_AUTHENTICATION_DENIED,
-                format!(
-                    "{} authentication as {:?} failed: invalid {}",
+            let what = match pending.kind {
+                PendingKind::Ticket | PendingKind::DynTicket { .. } => "ticket",
+                PendingKind::WampCra { .. }
+                | PendingKind::DynWampCra { .. }
+                | PendingKind::Cryptosign { .. } => "signature",
+            };
+            let message = match pending.kind {
+                // An inferred authid is not named: that would tell which
+                // principal a public key belongs to.
+                PendingKind::Cryptosign { named: false, .. } => {
+                    format!("{} authentication failed: invalid {what}", pending.method())
+                }
+                _ => format!(
+                    "{} authentication as {:?} failed: invalid {what}",
                     pending.method(),
                     pending.authid,
-                    match pending.kind {
-                        PendingKind::Ticket => "ticket",
-                        PendingKind::WampCra { .. } => "signature",
-                    }
                 ),
-            );
+            };
+            return abort(ERROR_AUTHENTICATION_DENIED, message);
         }
         let authmethod = pending.method().to_owned();
         AuthStep::Welcome(AuthInfo {
@@ -496,6 +667,7 @@ impl Authenticator {
             authmethod,
             authprovider: PROVIDER_STATIC.to_owned(),
             authextra: None,
+            realm: None,
         })
     }
 }
@@ -539,7 +711,7 @@ mod tests {
     }
 
     fn hello(a: &Authenticator, details: Dict) -> AuthStep {
-        a.hello("realm1", &details, 3251278072152162, NOW, &mut rng())
+        a.hello("realm1", &details, None, 3251278072152162, NOW, &mut rng())
     }
 
     fn methods(list: &[&str]) -> Value {
@@ -597,7 +769,7 @@ mod tests {
         .unwrap();
         let a = Authenticator::new(&cfg).unwrap();
         assert_eq!(welcome(hello(&a, Dict::new())).authrole, "public");
-        let other = a.hello("realm2", &Dict::new(), 1, NOW, &mut rng());
+        let other = a.hello("realm2", &Dict::new(), None, 1, NOW, &mut rng());
         assert_eq!(reason(&other), ERROR_AUTHENTICATION_DENIED);
     }
 
@@ -640,6 +812,7 @@ mod tests {
                 authmethod: "ticket".into(),
                 authprovider: "static".into(),
                 authextra: None,
+                realm: None,
             }
         );
     }
@@ -833,7 +1006,7 @@ mod tests {
             let mut pendings = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 let d = dict! {"authmethods" => methods(&["wampcra"]), "authid" => who};
-                let (_, _, p) = challenge(a.hello("realm1", &d, 1, NOW, &mut r));
+                let (_, _, p) = challenge(a.hello("realm1", &d, None, 1, NOW, &mut r));
                 pendings.push(p);
             }
             let hello = t.elapsed() / n;
@@ -1000,32 +1173,84 @@ mod tests {
     }
 
     #[test]
-    fn dynamic_and_cryptosign_are_typed_errors() {
+    fn dynamic_is_a_typed_error_and_cryptosign_compiles() {
         let cfg: TransportAuth = serde_json::from_str(
             r#"{"ticket": {"type": "dynamic", "authenticator": "com.example.authenticate"}}"#,
         )
         .unwrap();
+        assert!(Authenticator::new(&cfg).unwrap().offers("ticket"));
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"ticket": {"type": "dynamic", "authenticator": "com.example.authenticate", "timeout": 0}}"#,
+        )
+        .unwrap();
         let err = Authenticator::new(&cfg).unwrap_err();
-        assert_eq!(
-            err,
-            AuthConfigError::DynamicNotSupported {
-                method: "ticket",
-                authenticator: "com.example.authenticate".into()
-            }
+        assert!(
+            matches!(
+                err,
+                AuthConfigError::InvalidDynamic {
+                    method: "ticket",
+                    key: "timeout",
+                    ..
+                }
+            ),
+            "{err:?}"
         );
-        assert!(err.to_string().contains("not supported yet"));
         let cfg: TransportAuth = serde_json::from_str(
             r#"{"cryptosign": {"type": "static", "principals": {"alice": {
                 "authorized_keys": ["545efb0a2192db8d43f118e9bf9aee081466e1ef36c708b96ee6f62dddad9122"],
                 "role": "user", "realm": "realm1"}}}}"#,
         )
         .unwrap();
-        assert_eq!(
+        let a = Authenticator::new(&cfg).unwrap();
+        assert_eq!(a.methods().collect::<Vec<_>>(), ["cryptosign"]);
+        // A key that is not 32 bytes of hex is refused.
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"cryptosign": {"type": "static", "principals": {"alice": {
+                "authorized_keys": ["545efb0a"], "role": "user"}}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
             Authenticator::new(&cfg).unwrap_err(),
-            AuthConfigError::MethodNotSupported {
-                method: "cryptosign"
-            }
+            AuthConfigError::BadAuthorizedKey { index: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn dynamic_secrets_not_in_debug() {
+        let cfg: TransportAuth = serde_json::from_str(
+            r#"{"ticket": {"type": "dynamic", "authenticator": "com.auth"},
+                "wampcra": {"type": "dynamic", "authenticator": "com.auth"}}"#,
+        )
+        .unwrap();
+        let a = Authenticator::new(&cfg).unwrap();
+        let (_, _, pending) = challenge(hello(
+            &a,
+            dict! {"authmethods" => methods(&["ticket"]), "authid" => "joe"},
+        ));
+        let ask = a.authenticate(pending, "tick3t!!", &Dict::new());
+        assert!(matches!(ask, AuthStep::Ask(_)), "{ask:?}");
+        assert!(!format!("{ask:?}").contains("tick3t!!"));
+        let AuthStep::Ask(ask) = hello(
+            &a,
+            dict! {"authmethods" => methods(&["wampcra"]), "authid" => "joe"},
+        ) else {
+            panic!("wampcra asks at HELLO")
+        };
+        let step = a.answer(
+            ask.pending,
+            Ok(Value::Dict(dict! {"secret" => "s3cr3t!!", "role" => "r"})),
+            NOW,
+            &mut rng(),
         );
+        let (method, _, pending) = challenge(step.clone());
+        assert_eq!(method, "wampcra");
+        for text in [
+            format!("{step:?}"),
+            format!("{pending:?}"),
+            format!("{a:?}"),
+        ] {
+            assert!(!text.contains("s3cr3t!!"), "{text}");
+        }
     }
 
     #[test]
@@ -1079,7 +1304,7 @@ mod tests {
         let a = auth();
         let mut r = rng();
         let dyn_rng: &mut dyn RngCore = &mut r;
-        let step = a.hello("realm1", &Dict::new(), 1, NOW, dyn_rng);
+        let step = a.hello("realm1", &Dict::new(), None, 1, NOW, dyn_rng);
         welcome(step);
     }
 }

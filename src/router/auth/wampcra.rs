@@ -44,6 +44,55 @@ pub(super) fn decoy_salt(key: &[u8; 32], authid: &str, len: usize) -> String {
     out
 }
 
+/// A WAMP-CRA challenge for `authid` under `role` vouched for by `provider`:
+/// the challenge string and `CHALLENGE.Extra` (with the salt parameters of
+/// a salted user). Shared by static and dynamic users.
+pub(super) fn cra_challenge<R: RngCore + ?Sized>(
+    authid: &str,
+    role: &str,
+    provider: &str,
+    salt: Option<&(String, u32, u32)>,
+    session_id: u64,
+    now_iso8601: &str,
+    rng: &mut R,
+) -> Result<(String, Dict), Box<AuthStep>> {
+    let nonce = random_nonce(rng);
+    let challenge = CraChallenge {
+        authid,
+        authrole: role,
+        authmethod: METHOD_WAMPCRA,
+        authprovider: provider,
+        nonce: &nonce,
+        timestamp: now_iso8601,
+        session: session_id,
+    };
+    let challenge = serde_json::to_string(&challenge).map_err(|e| {
+        Box::new(abort(
+            ERROR_AUTHENTICATION_FAILED,
+            format!("could not build the wampcra challenge: {e}"),
+        ))
+    })?;
+    let mut extra = Dict::new();
+    extra.insert("challenge".into(), Value::from(challenge.as_str()));
+    if let Some((salt, iterations, keylen)) = salt {
+        extra.insert("salt".into(), Value::from(salt.as_str()));
+        extra.insert("iterations".into(), Value::from(*iterations));
+        extra.insert("keylen".into(), Value::from(*keylen));
+    }
+    Ok((challenge, extra))
+}
+
+/// Whether `signature` (base64, padded or not) is the HMAC-SHA256 of
+/// `challenge` under `key`, compared in constant time; `None`: the HMAC
+/// could not be computed.
+pub(super) fn cra_verify(key: &str, challenge: &str, signature: &str) -> Option<bool> {
+    let expected = hmac_sha256(key.as_bytes(), challenge.as_bytes())?;
+    Some(match LENIENT_BASE64.decode(signature.trim()) {
+        Ok(given) => bool::from(given.as_slice().ct_eq(expected.as_slice())),
+        Err(_) => false,
+    })
+}
+
 /// The WAMP-CRA challenge object, fields in the spec's order.
 #[derive(Serialize)]
 struct CraChallenge<'a> {
@@ -111,32 +160,18 @@ impl Authenticator {
             Some(user) => (user.role.clone(), user.salt.clone(), false),
             None => (decoy_role, decoy_salt, true),
         };
-        let nonce = random_nonce(rng);
-        let challenge = CraChallenge {
+        let (challenge, extra) = match cra_challenge(
             authid,
-            authrole: &role,
-            authmethod: METHOD_WAMPCRA,
-            authprovider: PROVIDER_STATIC,
-            nonce: &nonce,
-            timestamp: now_iso8601,
-            session: session_id,
-        };
-        let challenge = match serde_json::to_string(&challenge) {
+            &role,
+            PROVIDER_STATIC,
+            salt.as_ref(),
+            session_id,
+            now_iso8601,
+            rng,
+        ) {
             Ok(c) => c,
-            Err(e) => {
-                return abort(
-                    ERROR_AUTHENTICATION_FAILED,
-                    format!("could not build the wampcra challenge: {e}"),
-                )
-            }
+            Err(step) => return *step,
         };
-        let mut extra = Dict::new();
-        extra.insert("challenge".into(), Value::from(challenge.as_str()));
-        if let Some((salt, iterations, keylen)) = &salt {
-            extra.insert("salt".into(), Value::from(salt.as_str()));
-            extra.insert("iterations".into(), Value::from(*iterations));
-            extra.insert("keylen".into(), Value::from(*keylen));
-        }
         AuthStep::Challenge {
             method: METHOD_WAMPCRA.to_owned(),
             extra,
@@ -191,11 +226,7 @@ impl Authenticator {
             Some(u) => u.key.expose(),
             None => decoy_secret.expose(),
         };
-        let expected = hmac_sha256(key.as_bytes(), challenge.as_bytes())?;
-        let matches = match LENIENT_BASE64.decode(signature.trim()) {
-            Ok(given) => bool::from(given.as_slice().ct_eq(expected.as_slice())),
-            Err(_) => false,
-        };
+        let matches = cra_verify(key, challenge, signature)?;
         Some(matches && real.is_some())
     }
 }

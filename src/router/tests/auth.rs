@@ -306,3 +306,180 @@ fn unknown_role_aborts_with_no_such_role() {
         Some(uris::ERROR_NO_SUCH_ROLE)
     );
 }
+
+// ---- cryptosign --------------------------------------------------------------
+
+fn cryptosign_transport(s: &mut Sim, id: u32, keys: &[&crate::wamp::cryptosign::PrivateKey]) {
+    let keys: Vec<String> = keys.iter().map(|k| k.public_hex()).collect();
+    let auth: crate::config::auth::TransportAuth = serde_json::from_value(serde_json::json!({
+        "cryptosign": { "type": "static", "principals": {
+            "alice": { "authorized_keys": keys, "role": "anonymous", "realm": "realm1" } } }
+    }))
+    .unwrap();
+    s.set_transport(id, &auth);
+}
+
+fn cryptosign_hello(s: &mut Sim, c: usize, extra: Dict) -> Vec<Message> {
+    s.hello(
+        c,
+        "realm1",
+        dict! { "authmethods" => Value::List(vec!["cryptosign".into()]), "authextra" => extra },
+    )
+}
+
+fn cryptosign_challenge(got: &[Message]) -> (Dict, [u8; 32]) {
+    match got {
+        [Message::Challenge { auth_method, extra }] if auth_method == "cryptosign" => {
+            let hex = extra.get("challenge").and_then(Value::as_str).unwrap();
+            (
+                extra.clone(),
+                crate::wamp::cryptosign::decode_hex(hex, "challenge").unwrap(),
+            )
+        }
+        other => panic!("expected a cryptosign CHALLENGE, got {other:?}"),
+    }
+}
+
+#[test]
+fn cryptosign_hello_challenge_authenticate() {
+    use crate::wamp::cryptosign::{sign, PrivateKey};
+    let alice = PrivateKey::from_seed(&[1; 32]);
+    let mallory = PrivateKey::from_seed(&[2; 32]);
+    let mut s = sim(2);
+    cryptosign_transport(&mut s, 1, &[&alice]);
+    // The right key, authid inferred from it: welcomed as alice.
+    let c = s.connect_via(1, JSON, 1);
+    let (_, ch) = cryptosign_challenge(&cryptosign_hello(
+        &mut s,
+        c,
+        dict! {"pubkey" => alice.public_hex()},
+    ));
+    let got = authenticate(&mut s, c, &sign(alice.signing_key(), &ch, None));
+    match got.as_slice() {
+        [Message::Welcome { details, .. }] => {
+            assert_eq!(details.get("authid"), Some(&Value::from("alice")));
+            assert_eq!(details.get("authmethod"), Some(&Value::from("cryptosign")));
+            assert_eq!(details.get("authprovider"), Some(&Value::from("static")));
+        }
+        other => panic!("{other:?}"),
+    }
+    // alice's key signed by another key; an unknown key; bad lengths: all denied alike.
+    type Answer<'a> = Box<dyn Fn(&[u8; 32]) -> String + 'a>;
+    let answers: Vec<(PrivateKey, Answer<'_>)> = vec![
+        (
+            alice.clone(),
+            Box::new(|ch: &[u8; 32]| sign(mallory.signing_key(), ch, None)),
+        ),
+        (
+            mallory.clone(),
+            Box::new(|ch: &[u8; 32]| sign(mallory.signing_key(), ch, None)),
+        ),
+        (
+            alice.clone(),
+            Box::new(|ch: &[u8; 32]| sign(alice.signing_key(), ch, None)[..128].to_owned()),
+        ),
+        (
+            alice.clone(),
+            Box::new(|ch: &[u8; 32]| format!("{}00", sign(alice.signing_key(), ch, None))),
+        ),
+    ];
+    let mut messages = Vec::new();
+    for (announced, answer) in answers {
+        let c = s.connect_via(0, JSON, 1);
+        let (_, ch) = cryptosign_challenge(&cryptosign_hello(
+            &mut s,
+            c,
+            dict! {"pubkey" => announced.public_hex()},
+        ));
+        let got = authenticate(&mut s, c, &answer(&ch));
+        assert_eq!(
+            abort_reason(&got).as_deref(),
+            Some(uris::ERROR_AUTHENTICATION_DENIED)
+        );
+        assert!(s.clients[c].closed);
+        messages.push(format!("{got:?}"));
+    }
+    assert!(messages.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
+}
+
+#[test]
+fn cryptosign_channel_binding_through_the_core() {
+    use crate::router::TlsInfo;
+    use crate::wamp::cryptosign::{sign, PrivateKey};
+    let alice = PrivateKey::from_seed(&[1; 32]);
+    let mut s = sim(1);
+    cryptosign_transport(&mut s, 1, &[&alice]);
+    let bound = dict! {"pubkey" => alice.public_hex(), "channel_binding" => "tls-exporter"};
+    // Requested on a plain connection: ABORT, never an unbound session.
+    let plain = s.connect_via(0, JSON, 1);
+    let got = cryptosign_hello(&mut s, plain, bound.clone());
+    assert_eq!(
+        abort_reason(&got).as_deref(),
+        Some(uris::ERROR_AUTHENTICATION_FAILED)
+    );
+    match got.as_slice() {
+        [Message::Abort { details, .. }] => {
+            let m = details.get("message").and_then(Value::as_str).unwrap_or("");
+            assert!(m.contains("not TLS"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // On a TLS connection: the challenge XOR its exporter value is signed.
+    let exporter = [0xa5u8; 32];
+    let tls = TlsInfo {
+        version: "TLSv1.3".into(),
+        tls_exporter: Some(exporter),
+        ..TlsInfo::default()
+    };
+    let c = s.connect_tls(0, JSON, 1, tls.clone());
+    let (extra, ch) = cryptosign_challenge(&cryptosign_hello(&mut s, c, bound.clone()));
+    assert_eq!(
+        extra.get("channel_binding"),
+        Some(&Value::from("tls-exporter"))
+    );
+    let got = authenticate(&mut s, c, &sign(alice.signing_key(), &ch, Some(&exporter)));
+    welcome_session(&got);
+    // An answer bound to another channel (a relayed challenge) is denied.
+    let c = s.connect_tls(0, JSON, 1, tls.clone());
+    let (_, ch) = cryptosign_challenge(&cryptosign_hello(&mut s, c, bound));
+    let got = authenticate(&mut s, c, &sign(alice.signing_key(), &ch, Some(&[0; 32])));
+    assert_eq!(
+        abort_reason(&got).as_deref(),
+        Some(uris::ERROR_AUTHENTICATION_DENIED)
+    );
+    // tls-unique on TLS 1.3 (none): ABORT naming the version.
+    let c = s.connect_tls(0, JSON, 1, tls);
+    let got = cryptosign_hello(
+        &mut s,
+        c,
+        dict! {"pubkey" => alice.public_hex(), "channel_binding" => "tls-unique"},
+    );
+    assert_eq!(
+        abort_reason(&got).as_deref(),
+        Some(uris::ERROR_AUTHENTICATION_FAILED)
+    );
+}
+
+#[test]
+fn cryptosign_router_authentication_uses_the_router_key() {
+    use crate::wamp::cryptosign::{sign, verify, PrivateKey};
+    let alice = PrivateKey::from_seed(&[1; 32]);
+    let router = PrivateKey::from_seed(&[9; 32]);
+    let mut s = sim(2);
+    for core in &mut s.cores {
+        core.set_router_key(Some(router.clone()));
+    }
+    cryptosign_transport(&mut s, 1, &[&alice]);
+    let mine = [0x42u8; 32];
+    let c = s.connect_via(1, JSON, 1);
+    let extra = dict! {"pubkey" => alice.public_hex(), "challenge" => crate::wamp::cryptosign::encode_hex(&mine)};
+    let (extra, ch) = cryptosign_challenge(&cryptosign_hello(&mut s, c, extra));
+    assert_eq!(extra.get("pubkey"), Some(&Value::from(router.public_hex())));
+    let signature = extra.get("signature").and_then(Value::as_str).unwrap();
+    assert!(verify(&router.public_key(), &mine, None, signature));
+    welcome_session(&authenticate(
+        &mut s,
+        c,
+        &sign(alice.signing_key(), &ch, None),
+    ));
+}

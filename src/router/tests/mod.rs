@@ -4,6 +4,7 @@
 //! one `use` line, below.
 
 mod auth;
+mod dynamic;
 mod limits;
 mod meta;
 mod pubsub;
