@@ -776,3 +776,66 @@ endpoint = {{ type = "unix", path = "{}" }}"#,
     a.shutdown();
     b.shutdown();
 }
+
+#[test]
+fn a_link_authenticates_with_cryptosign_and_a_node_key_file() {
+    // The linking router's key, in Crossbar.io's node key format.
+    let seed = [9u8; 32];
+    let key = shardwamp::wamp::cryptosign::PrivateKey::from_seed(&seed);
+    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let path = std::env::temp_dir().join(format!("shardwamp-link-{}.priv", std::process::id()));
+    std::fs::write(&path, format!("private-key-ed25519: {hex}\n")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let b = router_with(
+        1,
+        &format!(
+            r#"
+[[transports]]
+type = "websocket"
+id = "cs"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+[transports.auth.cryptosign]
+type = "static"
+principals = {{ node1 = {{ authorized_keys = ["{}"], role = "rlink" }} }}
+"#,
+            key.public_hex()
+        ),
+    );
+    let a = router(1);
+    let cs = b.transport_addr("cs").unwrap();
+    let config: RLinkConfig = toml::from_str(&format!(
+        r#"realm = "realm1"
+authentication = {{ key = "{}" }}
+transport = {{ type = "websocket", url = "ws://{cs}/ws", endpoint = {{ type = "tcp", host = "127.0.0.1", port = {} }} }}"#,
+        path.display(),
+        cs.port()
+    ))
+    .unwrap();
+    futures_lite::future::block_on(a.start_router_realm_link("realm1", "signed", config))
+        .expect("link starts");
+    let mut subs: Vec<(Client, Vec<u64>)> = [&a, &b].iter().map(|r| subscriber(r)).collect();
+    settle(&a, "signed", 6, 0);
+    events_everywhere_once(&[&a, &b], &mut subs);
+
+    // A key file that is not a key is refused at start, naming the file only.
+    let bad = path.with_extension("bad");
+    std::fs::write(&bad, "hunter2").unwrap();
+    let mut config = link_to(&b);
+    config.authid = None;
+    config.authentication = toml::from_str(&format!("key = \"{}\"", bad.display())).unwrap();
+    let err = futures_lite::future::block_on(a.start_router_realm_link("realm1", "bad", config))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("authentication.key") && !err.contains("hunter2"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&bad);
+    a.shutdown();
+    b.shutdown();
+}

@@ -143,10 +143,10 @@ impl RLinkConfig {
                 "give one of `ticket`, `secret` (WAMP-CRA) or `key` (cryptosign)".to_owned(),
             ));
         }
-        if (a.ticket.is_some() || a.secret.is_some() || a.key.is_some()) && self.authid.is_none() {
+        if (a.ticket.is_some() || a.secret.is_some()) && self.authid.is_none() {
             out.push((
                 "authid",
-                "a link that authenticates needs the `authid` to authenticate as".to_owned(),
+                "a link that authenticates with a ticket or secret needs the `authid` to authenticate as".to_owned(),
             ));
         }
         if a.ticket.as_ref().is_some_and(Secret::is_empty) {
@@ -155,11 +155,11 @@ impl RLinkConfig {
         if a.secret.as_ref().is_some_and(Secret::is_empty) {
             out.push(("authentication.secret", "the secret is empty".to_owned()));
         }
-        if a.key.is_some() {
-            out.push((
-                "authentication.key",
-                "cryptosign (a node key file) is not built yet for links: use `ticket` or `secret` (docs/links.md)".to_owned(),
-            ));
+        if let Some(path) = &a.key {
+            // The message names the file and what is wrong, never the key.
+            if let Err(e) = super::keyfile::read_key_file(path) {
+                out.push(("authentication.key", e.to_string()));
+            }
         }
         let b = &self.reconnect;
         if b.initial_delay_ms == 0 {
@@ -282,8 +282,9 @@ pub struct RLinkAuth {
     /// client derives it from the CHALLENGE's salt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Secret>,
-    /// Cryptosign: the path of an Ed25519 key file in Crossbar.io's node key
-    /// format (`.crossbar/key.priv`). Not built yet: refused by validation.
+    /// Cryptosign: the path of an Ed25519 key file, Crossbar.io's node key
+    /// (`.crossbar/key.priv`) or another format `config::keyfile` reads;
+    /// the authid may be left to the other router to infer from the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<PathBuf>,
 }

@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::client::auth::{Anonymous, ClientAuthenticator, Ticket, WampCra};
+use crate::client::auth::{Anonymous, ClientAuthenticator, Cryptosign, Ticket, WampCra};
 use crate::component::ComponentHost;
 use crate::config::rlink::{ConnectEndpoint, RLinkConfig, RLinkTransportKind};
 use crate::router::TransportId;
@@ -354,10 +354,16 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
     why
 }
 
-/// The remote leg's authentication.
-fn authenticator(c: &RLinkConfig) -> Box<dyn ClientAuthenticator> {
+/// The remote leg's authentication; a key file is read at each try (a
+/// replaced key is used from the next connect on).
+fn authenticator(c: &RLinkConfig) -> Result<Box<dyn ClientAuthenticator>, String> {
     let a = &c.authentication;
-    match (&a.ticket, &a.secret, &c.authid) {
+    if let Some(path) = &a.key {
+        let (key, _warning) =
+            crate::config::keyfile::read_key_file(path).map_err(|e| e.to_string())?;
+        return Ok(Box::new(Cryptosign::new(key, c.authid.clone())));
+    }
+    Ok(match (&a.ticket, &a.secret, &c.authid) {
         (Some(t), _, Some(authid)) => Box::new(Ticket {
             authid: authid.clone(),
             ticket: t.expose().to_owned(),
@@ -366,11 +372,10 @@ fn authenticator(c: &RLinkConfig) -> Box<dyn ClientAuthenticator> {
             authid: authid.clone(),
             secret: s.expose().to_owned(),
         }),
-        // Cryptosign (`key`) plugs in here once `client::auth` signs.
         _ => Box::new(Anonymous {
             authid: c.authid.clone(),
         }),
-    }
+    })
 }
 
 /// Joins the local leg, then dials and joins the remote one.
@@ -415,7 +420,7 @@ async fn dial_remote(c: &RLinkConfig) -> Result<Session, String> {
         RLinkTransportKind::Rawsocket => dial::Transport::RawSocket,
     };
     let options = DialOptions::new(transport, serializer);
-    let auth = authenticator(c);
+    let auth = authenticator(c)?;
     let e = |e: dial::DialError| e.to_string();
     match &t.endpoint {
         ConnectEndpoint::Tcp { host, port, .. } => {

@@ -328,7 +328,7 @@ fn rlink(cx: &mut Cx, l: &Node, path: &str) -> Table {
         Verdict::Changed,
         path,
         l.line,
-        "Crossbar.io's links authenticate with cryptosign and the node's key (.crossbar/key.priv); shardwamp's links do not sign with a node key yet. The link is written to join anonymously: add `authid` and an `[authentication]` table with a `ticket` or WAMP-CRA `secret` the other router accepts (docs/links.md).".into(),
+        "Crossbar.io's links authenticate with cryptosign and the node's key (.crossbar/key.priv), which this file does not name. The link is written to join anonymously: to sign as Crossbar.io does, add `authentication = { key = \"PATH/.crossbar/key.priv\" }` and list the key's public half under the other router's cryptosign principals (role `rlink`); or give `authid` and a `ticket` or WAMP-CRA `secret` (docs/links.md).".into(),
     );
     t.comment(c);
     t
