@@ -46,6 +46,8 @@ enum ImportFrom {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start: the size of `ctl`'s variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the router (with the embedded default configuration when no file is given).
     Run {
@@ -77,8 +79,26 @@ enum Command {
         ///   rs://HOST:PORT         RawSocket over TCP (also tcp://, rawsocket://)
         ///   rs+unix:///SOCKET      RawSocket over a Unix socket (also
         ///                          unix:///SOCKET, unix:SOCKET)
+        ///   wss://, wss+unix://, rss://, rss+unix://   the same over TLS
         #[arg(long, default_value = "ws://127.0.0.1:8080/ws", verbatim_doc_comment)]
         url: String,
+        /// TLS: a CA certificate (PEM) to trust instead of the Mozilla roots
+        /// (repeat for more).
+        #[arg(long = "tls-ca")]
+        tls_ca: Vec<PathBuf>,
+        /// TLS: a client certificate (PEM) to present, with --tls-key.
+        #[arg(long = "tls-cert")]
+        tls_cert: Option<PathBuf>,
+        /// TLS: the client certificate's private key (PEM).
+        #[arg(long = "tls-key")]
+        tls_key: Option<PathBuf>,
+        /// TLS: the name the router's certificate must carry (default: the URL's host).
+        #[arg(long = "tls-hostname")]
+        tls_hostname: Option<String>,
+        /// Authenticate with the TLS client certificate (the `tls` method;
+        /// --authid optional) instead of a ticket or WAMP-CRA.
+        #[arg(long = "tls-auth")]
+        tls_auth: bool,
         /// The management realm.
         #[arg(long, default_value = "shardwamp.management")]
         realm: String,
@@ -222,7 +242,22 @@ fn init_config() -> String {
 }
 
 /// The URL `ctl --url` takes for a transport of `kind` listening on `endpoint`.
-fn ctl_url(endpoint: &EndpointSpec, kind: &ListenerKind) -> String {
+fn ctl_url(endpoint: &EndpointSpec, kind: &ListenerKind, tls: bool) -> String {
+    let url = plain_url(endpoint, kind);
+    if !tls {
+        return url;
+    }
+    // ws -> wss, rs -> rss, ws+unix -> wss+unix, rs+unix -> rss+unix
+    match url.split_once(':') {
+        Some((scheme, rest)) => match scheme.split_once('+') {
+            Some((s, unix)) => format!("{s}s+{unix}:{rest}"),
+            None => format!("{scheme}s:{rest}"),
+        },
+        None => url,
+    }
+}
+
+fn plain_url(endpoint: &EndpointSpec, kind: &ListenerKind) -> String {
     match (endpoint, kind) {
         (EndpointSpec::Tcp(a), ListenerKind::WebSocket(o)) => format!("ws://{a}{}", o.path),
         (EndpointSpec::Tcp(a), ListenerKind::RawSocket(_)) => format!("rs://{a}"),
@@ -249,7 +284,7 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
     for l in &spec.listeners {
         let serializers: Vec<&str> = l.serializers.iter().map(|s| s.name()).collect();
         let kind = l.kind.name();
-        let at = ctl_url(&l.endpoint, &l.kind);
+        let at = ctl_url(&l.endpoint, &l.kind, l.tls.is_some());
         lines.push(format!(
             "transport '{}': {kind} on {at} ({})",
             l.name,
@@ -263,8 +298,8 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
     lines
 }
 
-/// Blocks SIGINT and SIGTERM in this thread (and the shards it spawns) so
-/// that only [`wait_for_signal`] receives them.
+/// Blocks SIGINT, SIGTERM and SIGHUP in this thread (and the shards it
+/// spawns) so that only [`wait_for_signal`] receives them.
 fn block_signals() -> libc::sigset_t {
     // SAFETY: a zeroed sigset_t is filled by sigemptyset before use; the calls
     // only touch the set passed.
@@ -273,6 +308,7 @@ fn block_signals() -> libc::sigset_t {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     }
@@ -302,7 +338,7 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
     );
     for b in handle.bound() {
         let at = match spec.listeners.iter().find(|l| l.name == b.name) {
-            Some(l) => ctl_url(&b.endpoint, &l.kind),
+            Some(l) => ctl_url(&b.endpoint, &l.kind, l.tls.is_some()),
             None => b.endpoint.display(),
         };
         println!("listening: {} ({}) on {at}", b.name, b.kind);
@@ -310,7 +346,17 @@ fn run(cli_level: Option<&str>, path: Option<&PathBuf>) -> Result<(), String> {
     if let Some(a) = controller.admin_addr() {
         println!("admin: http://{a}/metrics");
     }
-    let sig = wait_for_signal(&signals);
+    let sig = loop {
+        let sig = wait_for_signal(&signals);
+        if sig != libc::SIGHUP {
+            break sig;
+        }
+        // SIGHUP: TLS certificates and keys are read again (docs/tls.md).
+        match controller.reload_router_transport_tls(None) {
+            Ok(v) => log::info!("SIGHUP: TLS reloaded: {}", control::to_json(&v)),
+            Err(e) => log::error!("SIGHUP: TLS reload failed: {e}"),
+        }
+    };
     log::info!("signal {sig}: shutting down");
     println!("shutting down");
     controller.shutdown();
@@ -404,6 +450,8 @@ fn ctl_after_help() -> String {
 #[allow(clippy::too_many_arguments)]
 fn ctl(
     url: &str,
+    tls: &shardwamp::transport::TlsClientOptions,
+    tls_auth: bool,
     realm: &str,
     authid: Option<&str>,
     key: Option<&std::path::Path>,
@@ -447,8 +495,15 @@ fn ctl(
             .ok_or_else(|| format!("--kw {k}: expected key=value"))?;
         kw.insert(key.to_owned(), arg_value(value));
     }
-    let mut client =
-        shardwamp::transport::blocking::connect(url, realm, &creds).map_err(|e| e.to_string())?;
+    let auth: Box<dyn shardwamp::client::auth::ClientAuthenticator> = if tls_auth {
+        Box::new(shardwamp::client::auth::TlsCertificate {
+            authid: authid.map(str::to_owned),
+        })
+    } else {
+        creds.authenticator()
+    };
+    let mut client = shardwamp::transport::blocking::connect_tls(url, realm, auth, tls)
+        .map_err(|e| e.to_string())?;
     let (result, _) = client
         .call(&control::management::procedure(op), positional, kw)
         .map_err(|e| e.to_string())?;
@@ -490,6 +545,11 @@ fn main() -> ExitCode {
         } => import_crossbar(file, worker.as_deref(), output.as_ref()),
         Command::Ctl {
             url,
+            tls_ca,
+            tls_cert,
+            tls_key,
+            tls_hostname,
+            tls_auth,
             realm,
             authid,
             key,
@@ -500,6 +560,13 @@ fn main() -> ExitCode {
             kwargs,
         } => ctl(
             url,
+            &shardwamp::transport::TlsClientOptions {
+                hostname: tls_hostname.clone(),
+                ca_certificates: tls_ca.clone(),
+                certificate: tls_cert.clone(),
+                key: tls_key.clone(),
+            },
+            *tls_auth,
             realm,
             authid.as_deref(),
             key.as_deref(),

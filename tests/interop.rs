@@ -26,6 +26,10 @@
 //! authid inferred and named, an unknown key denied, router authentication
 //! (the router's signature checked by the client), and (Python) channel
 //! binding asked for on a plain connection refused.
+//!
+//! TLS: autobahn-python over `wss://` and `rss://` (a certificate made at test
+//! time by rcgen and trusted through autobahn's `trust_root`) × json,
+//! msgpack, cbor.
 
 mod common;
 
@@ -104,16 +108,88 @@ enum Client {
     Js,
 }
 
+/// A router whose `ws` and `rs` transports serve TLS with a certificate for
+/// `localhost` made now; returns it with the CA file that signed it.
+fn start_tls() -> (shardwamp::shard::RouterHandle, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "interop-tls-{}-{:?}",
+        std::process::id(),
+        thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "interop CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let (ca_file, cert_file, key_file) = (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let files = shardwamp::config::TlsConfig {
+        key: key_file,
+        certificate: cert_file,
+        chain_certificates: Vec::new(),
+        ciphers: None,
+        ca_certificates: Vec::new(),
+        dhparam: None,
+    };
+    let mut listeners = vec![
+        common::listener(0, "ws", true, None),
+        common::listener(1, "rs", false, None),
+    ];
+    for l in &mut listeners {
+        let tls = shardwamp::transport::TlsServer::load(&l.name, &files).unwrap();
+        l.tls = Some(std::sync::Arc::new(tls));
+    }
+    let spec = shardwamp::shard::RouterSpec {
+        shards: 2,
+        cpus: None,
+        io_memory: 1 << 20,
+        realms: vec![common::open_realm("realm1")],
+        listeners,
+        seed: Some(42),
+        realm_transports: Vec::new(),
+        router_key: None,
+    };
+    (
+        shardwamp::shard::start(spec).expect("router starts"),
+        ca_file,
+    )
+}
+
 /// Starts a router and runs one client's scenarios over `transport` with
 /// `serializer`; panics with the script's output unless it exits 0.
 fn run(client: Client, transport: &str, serializer: &str) {
+    run_with(client, transport, serializer, false)
+}
+
+/// [`run`], over TLS when `tls`.
+fn run_with(client: Client, transport: &str, serializer: &str, tls: bool) {
+    let (router, trust_root) = if tls {
+        let (r, ca) = start_tls();
+        (r, Some(ca))
+    } else {
+        (common::start(2), None)
+    };
     run_script(
         client,
         "scenarios",
-        common::start(2),
+        router,
         transport,
         serializer,
         &[],
+        trust_root.as_deref(),
     );
 }
 
@@ -171,10 +247,12 @@ fn run_cryptosign(client: Client, transport: &str, serializer: &str) {
         transport,
         serializer,
         &args,
+        None,
     );
 }
 
-/// Runs tests/interop/{python,js}/`script`.{py,js} against `router`.
+/// Runs tests/interop/{python,js}/`script`.{py,js} against `router`, over
+/// TLS trusting the CA file `trust_root` when one is given.
 fn run_script(
     client: Client,
     script: &str,
@@ -182,11 +260,20 @@ fn run_script(
     transport: &str,
     serializer: &str,
     extra: &[String],
+    trust_root: Option<&Path>,
 ) {
     let inst = installed();
+    let tls = trust_root.is_some();
+    let s = if tls { "s" } else { "" };
     let url = match transport {
-        "websocket" => format!("ws://{}/ws", router.tcp_addr("ws").unwrap()),
-        "rawsocket" => format!("rs://{}", router.tcp_addr("rs").unwrap()),
+        "websocket" => format!(
+            "ws{s}://localhost:{}/ws",
+            router.tcp_addr("ws").unwrap().port()
+        ),
+        "rawsocket" => format!(
+            "rs{s}://localhost:{}",
+            router.tcp_addr("rs").unwrap().port()
+        ),
         other => panic!("unknown transport {other}"),
     };
     let mut cmd = match client {
@@ -206,6 +293,9 @@ fn run_script(
             c
         }
     };
+    if let Some(ca) = &trust_root {
+        cmd.arg("--trust-root").arg(ca);
+    }
     cmd.args(["--url", &url, "--transport", transport])
         .args(["--serializer", serializer, "--realm", "realm1"])
         .args(extra)
@@ -215,12 +305,13 @@ fn run_script(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let label = format!(
-        "{} {script} {transport}/{serializer}",
+        "{} {script} {transport}{}/{serializer}",
         if client == Client::Python {
             "autobahn-python"
         } else {
             "autobahn-js"
-        }
+        },
+        if tls { " over TLS" } else { "" }
     );
     run_command(cmd, router, &label);
 }
@@ -409,4 +500,34 @@ fn python_dynamic_websocket_msgpack() {
 #[test]
 fn python_dynamic_websocket_cbor() {
     run_dynamic("cbor");
+}
+
+#[test]
+fn python_wss_json() {
+    run_with(Client::Python, "websocket", "json", true);
+}
+
+#[test]
+fn python_wss_msgpack() {
+    run_with(Client::Python, "websocket", "msgpack", true);
+}
+
+#[test]
+fn python_wss_cbor() {
+    run_with(Client::Python, "websocket", "cbor", true);
+}
+
+#[test]
+fn python_rss_json() {
+    run_with(Client::Python, "rawsocket", "json", true);
+}
+
+#[test]
+fn python_rss_msgpack() {
+    run_with(Client::Python, "rawsocket", "msgpack", true);
+}
+
+#[test]
+fn python_rss_cbor() {
+    run_with(Client::Python, "rawsocket", "cbor", true);
 }

@@ -88,6 +88,29 @@ impl ClientAuthenticator for Anonymous {
     }
 }
 
+/// TLS client-certificate authentication (`tls`): the certificate the TLS
+/// connection presented is the credential, so there is no CHALLENGE to
+/// answer. An authid may be asked for (it must be the certificate's principal).
+#[derive(Debug, Clone, Default)]
+pub struct TlsCertificate {
+    /// The authid to ask for, if any.
+    pub authid: Option<String>,
+}
+
+impl ClientAuthenticator for TlsCertificate {
+    fn authmethods(&self) -> Vec<String> {
+        vec!["tls".to_owned()]
+    }
+
+    fn authid(&self) -> Option<String> {
+        self.authid.clone()
+    }
+
+    fn challenge(&mut self, method: &str, _extra: &Dict) -> Result<Signature, AuthError> {
+        Err(AuthError::UnexpectedMethod(method.to_owned()))
+    }
+}
+
 /// Ticket authentication: the ticket is the signature.
 #[derive(Debug, Clone)]
 pub struct Ticket {

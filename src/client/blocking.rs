@@ -188,6 +188,11 @@ impl Client {
         }
     }
 
+    /// The session's ID (from WELCOME).
+    pub fn session_id(&self) -> u64 {
+        self.session
+    }
+
     /// Calls a procedure and returns its positional and keyword results.
     pub fn call(
         &mut self,

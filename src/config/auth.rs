@@ -19,6 +19,8 @@ pub const METHOD_TICKET: &str = "ticket";
 pub const METHOD_WAMPCRA: &str = "wampcra";
 /// The WAMP-cryptosign method's name.
 pub const METHOD_CRYPTOSIGN: &str = "cryptosign";
+/// The TLS client-certificate method's name.
+pub const METHOD_TLS: &str = "tls";
 
 /// Default role of an anonymous session (Crossbar.io's default).
 pub const DEFAULT_ANONYMOUS_ROLE: &str = "anonymous";
@@ -244,6 +246,40 @@ pub struct CryptosignPrincipal {
     pub realm: Option<String>,
 }
 
+/// Static TLS client-certificate principals:
+/// `{"type": "static", "principals": {AUTHID: {"certificate-sha1", "role"}}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsStatic {
+    /// The principals by `authid`.
+    #[serde(default)]
+    pub principals: BTreeMap<String, TlsPrincipal>,
+}
+
+/// One TLS principal: `{"certificate-sha1", "role"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsPrincipal {
+    /// The SHA-1 fingerprint of the client's certificate, hex bytes joined
+    /// by `:` (`B6:E5:E6:...`, as Crossbar.io and `openssl x509 -fingerprint
+    /// -sha1` write it); case and the colons do not matter.
+    #[serde(rename = "certificate-sha1")]
+    pub certificate_sha1: String,
+    /// The role the principal is authenticated under.
+    pub role: String,
+}
+
+/// A fingerprint as 40 upper-case hex digits without separators, or `None`
+/// when `s` is not 20 hex bytes (colons and spaces between them allowed).
+pub fn normalize_sha1(s: &str) -> Option<String> {
+    let hex: String = s
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (hex.len() == 40 && hex.chars().all(|c| c.is_ascii_hexdigit())).then_some(hex)
+}
+
 /// A transport's `auth` table: one optional entry per method, keyed by the
 /// method's name as in Crossbar.io (`"anonymous"`, `"ticket"`, `"wampcra"`,
 /// `"cryptosign"`).
@@ -266,6 +302,10 @@ pub struct TransportAuth {
     /// Cryptosign authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cryptosign: Option<AuthMethodConfig<CryptosignStatic>>,
+    /// TLS client-certificate authentication (the endpoint must ask for
+    /// client certificates: `tls.ca_certificates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<AuthMethodConfig<TlsStatic>>,
 }
 
 impl TransportAuth {
@@ -291,6 +331,11 @@ impl TransportAuth {
         if let Some(AuthMethodConfig::Dynamic(_)) = &self.cryptosign {
             return Err(AuthConfigError::MethodNotSupported {
                 method: "cryptosign (dynamic)",
+            });
+        }
+        if let Some(AuthMethodConfig::Dynamic(_)) = &self.tls {
+            return Err(AuthConfigError::MethodNotSupported {
+                method: "tls (dynamic)",
             });
         }
         if let Some(c) = check_dynamic(METHOD_CRYPTOSIGN, &self.cryptosign)? {
@@ -324,6 +369,24 @@ impl TransportAuth {
         if let Some(t) = check_dynamic(METHOD_TICKET, &self.ticket)? {
             for (authid, p) in &t.principals {
                 check_principal(METHOD_TICKET, authid, &p.role, &p.ticket)?;
+            }
+        }
+        if let Some(t) = check_dynamic(METHOD_TLS, &self.tls)? {
+            for (authid, p) in &t.principals {
+                if authid.is_empty() {
+                    return Err(AuthConfigError::EmptyAuthid { method: METHOD_TLS });
+                }
+                if p.role.is_empty() {
+                    return Err(AuthConfigError::EmptyRole {
+                        method: METHOD_TLS,
+                        authid: authid.clone(),
+                    });
+                }
+                if normalize_sha1(&p.certificate_sha1).is_none() {
+                    return Err(AuthConfigError::InvalidFingerprint {
+                        authid: authid.clone(),
+                    });
+                }
             }
         }
         if let Some(w) = check_dynamic(METHOD_WAMPCRA, &self.wampcra)? {
@@ -397,6 +460,12 @@ pub enum AuthConfigError {
         index: usize,
         /// What is wrong.
         reason: String,
+    },
+    /// A `tls` principal's `certificate-sha1` is not 20 hex bytes.
+    #[error("tls principal {authid:?}: certificate-sha1 must be 20 hex bytes (B6:E5:...)")]
+    InvalidFingerprint {
+        /// The principal.
+        authid: String,
     },
     /// A salted WAMP-CRA user has `iterations` or `keylen` of 0.
     #[error("wampcra user {authid:?}: {field} must be at least 1")]

@@ -100,6 +100,7 @@ pub mod realm;
 pub mod rlink;
 pub mod role;
 mod source;
+pub mod tls;
 mod validate;
 pub(crate) use validate::clash as endpoints_clash;
 
@@ -361,8 +362,9 @@ impl Config {
     /// Loads a file as [`Config::from_file`] does, then checks what `run`
     /// would refuse that loading cannot know: each component's class (and its
     /// `extra`) with `build_component` (the registry's, for `shardwamp
-    /// check`), and that each Unix socket's directory exists. Errors name the
-    /// key and the line.
+    /// check`), that each Unix socket's directory exists, and that each TLS
+    /// endpoint's key and certificate files read as PEM. Errors name the key
+    /// and the line.
     pub fn check_file(
         path: impl AsRef<Path>,
         build_component: impl Fn(&ComponentConfig) -> Result<(), String>,
@@ -392,6 +394,31 @@ impl Config {
                             dir.display()
                         ),
                     ));
+                }
+            }
+        }
+        for (i, t) in config.transports.iter().enumerate() {
+            let Some(tls) = t.endpoint().tls() else {
+                continue;
+            };
+            let at = source::KeyPath::root("transports")
+                .index(i)
+                .key("endpoint")
+                .key("tls");
+            if let Err(e) = tls::read_private_key(&tls.key) {
+                return Err(invalid(at.key("key"), e));
+            }
+            if let Err(e) = tls::read_certificates(&tls.certificate) {
+                return Err(invalid(at.key("certificate"), e));
+            }
+            for (key, files) in [
+                ("chain_certificates", &tls.chain_certificates),
+                ("ca_certificates", &tls.ca_certificates),
+            ] {
+                for (j, f) in files.iter().enumerate() {
+                    if let Err(e) = tls::read_certificates(f) {
+                        return Err(invalid(at.key(key).index(j), e));
+                    }
                 }
             }
         }
@@ -1333,6 +1360,16 @@ pub enum Endpoint {
     Unix(UnixEndpoint),
 }
 
+impl Endpoint {
+    /// The endpoint's TLS settings, when it serves TLS.
+    pub fn tls(&self) -> Option<&TlsConfig> {
+        match self {
+            Endpoint::Tcp(t) => t.tls.as_ref(),
+            Endpoint::Unix(u) => u.tls.as_ref(),
+        }
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -1403,7 +1440,8 @@ pub struct TcpEndpoint {
     /// Crossbar.io's port sharing between workers (accepted, no effect).
     #[serde(default)]
     pub shared: bool,
-    /// TLS: parsed and checked for presence here; serving TLS is up to the transport.
+    /// TLS (Crossbar.io's keys); the files are checked by the config check
+    /// and loaded by the transport.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
 }
@@ -1453,7 +1491,8 @@ pub struct TlsConfig {
     /// CA certificates client certificates are checked against.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ca_certificates: Vec<PathBuf>,
-    /// Diffie-Hellman parameters file.
+    /// Diffie-Hellman parameters file: accepted and ignored with a warning
+    /// (rustls has no finite-field Diffie-Hellman).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhparam: Option<PathBuf>,
 }
@@ -1482,7 +1521,7 @@ fn port_number<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
     d.deserialize_any(V)
 }
 
-/// A Unix domain socket endpoint: `{type = "unix", path}`.
+/// A Unix domain socket endpoint: `{type = "unix", path, backlog, tls}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnixEndpoint {
@@ -1491,6 +1530,9 @@ pub struct UnixEndpoint {
     /// The listen backlog (default 1024).
     #[serde(default = "default_backlog")]
     pub backlog: u32,
+    /// TLS over the Unix socket (as on a TCP endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
 }
 
 // ---------------------------------------------------------------------------

@@ -211,6 +211,7 @@ serializers = ["${{SER}}"]
         Endpoint::Unix(UnixEndpoint {
             path: "/run/sock".into(),
             backlog: 1024,
+            tls: None,
         })
     );
     assert_eq!(w.serializers, vec![Serializer::Cbor]);

@@ -299,6 +299,17 @@ fn transports(config: &Config, out: &mut Vec<Problem>) {
         }
         endpoint(t.endpoint(), &path.key("endpoint"), out);
         auth(t.auth(), &path.key("auth"), &all_roles, out);
+        if t.auth().tls.is_some()
+            && t.endpoint()
+                .tls()
+                .is_none_or(|tls| tls.ca_certificates.is_empty())
+        {
+            out.push((
+                path.key("auth").key("tls"),
+                "the tls method needs client certificates: set endpoint.tls.ca_certificates"
+                    .to_owned(),
+            ));
+        }
     }
 }
 
@@ -317,22 +328,27 @@ fn endpoint(ep: &Endpoint, path: &KeyPath, out: &mut Vec<Problem>) {
                     ));
                 }
             }
-            if let Some(tls) = &tcp.tls {
-                let tpath = path.key("tls");
-                if tls.key.as_os_str().is_empty() {
-                    out.push((tpath.key("key"), "empty key path".to_owned()));
-                }
-                if tls.certificate.as_os_str().is_empty() {
-                    out.push((
-                        tpath.key("certificate"),
-                        "empty certificate path".to_owned(),
-                    ));
-                }
-            }
         }
         Endpoint::Unix(unix) => {
             if unix.path.as_os_str().is_empty() {
                 out.push((path.key("path"), "empty socket path".to_owned()));
+            }
+        }
+    }
+    if let Some(tls) = ep.tls() {
+        let tpath = path.key("tls");
+        if tls.key.as_os_str().is_empty() {
+            out.push((tpath.key("key"), "empty key path".to_owned()));
+        }
+        if tls.certificate.as_os_str().is_empty() {
+            out.push((
+                tpath.key("certificate"),
+                "empty certificate path".to_owned(),
+            ));
+        }
+        if let Some(ciphers) = &tls.ciphers {
+            if let Err(e) = super::tls::openssl_ciphers(ciphers) {
+                out.push((tpath.key("ciphers"), e));
             }
         }
     }
@@ -364,6 +380,9 @@ fn auth(auth: &TransportAuth, path: &KeyPath, roles: &HashSet<&str>, out: &mut V
                     .key("authorized_keys")
                     .index(*index)
             }
+            AuthConfigError::InvalidFingerprint { authid } => {
+                principal(path, "tls", authid).key("certificate-sha1")
+            }
         };
         out.push((at, e.to_string()));
     }
@@ -393,6 +412,11 @@ fn auth(auth: &TransportAuth, path: &KeyPath, roles: &HashSet<&str>, out: &mut V
     if let Some(AuthMethodConfig::Static(c)) = &auth.cryptosign {
         for (authid, p) in &c.principals {
             check(principal(path, "cryptosign", authid).key("role"), &p.role);
+        }
+    }
+    if let Some(AuthMethodConfig::Static(t)) = &auth.tls {
+        for (authid, p) in &t.principals {
+            check(principal(path, "tls", authid).key("role"), &p.role);
         }
     }
 }

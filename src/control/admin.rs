@@ -36,7 +36,7 @@ pub fn render(
             "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} {kind}"
         );
     };
-    let per_shard: [ShardMetric; 23] = [
+    let per_shard: [ShardMetric; 24] = [
         ("sessions", "Sessions joined now.", "gauge", |s| s.sessions),
         (
             "connections_opened_total",
@@ -67,6 +67,12 @@ pub fn render(
             "Connections failed for breaking the WebSocket or RawSocket protocol.",
             "counter",
             |s| s.transport_protocol_errors,
+        ),
+        (
+            "tls_handshake_failures_total",
+            "Connections closed for a failed or timed-out TLS handshake.",
+            "counter",
+            |s| s.tls_handshake_failures,
         ),
         (
             "oversize_messages_total",

@@ -229,6 +229,8 @@ struct TransportEntry {
     config: TransportConfig,
     bound: Bound,
     created: String,
+    /// Its TLS (shared with every shard's listener), for reloads.
+    tls: Option<Arc<transport::TlsServer>>,
 }
 
 /// A running router link.
@@ -432,6 +434,11 @@ pub const OPERATIONS: &[Operation] = &[
         args: &[],
         summary: "the running configuration, as TOML",
     },
+    Operation {
+        name: "reload_router_transport_tls",
+        args: &["[transport_id]"],
+        summary: "reads TLS certificates and keys again, of one transport or all",
+    },
 ];
 
 /// The operation of this name.
@@ -507,6 +514,11 @@ impl Controller {
                         config: t.clone(),
                         bound,
                         created: now.clone(),
+                        tls: spec
+                            .listeners
+                            .iter()
+                            .find(|l| l.id == i as TransportId)
+                            .and_then(|l| l.tls.clone()),
                     },
                 );
             }
@@ -937,13 +949,67 @@ impl Controller {
             .transports
             .into_iter()
             .next();
-        Value::Dict(crate::dict! {
+        let mut d = crate::dict! {
             "id" => id,
             "type" => t.config.kind(),
             "created" => t.created.as_str(),
             "listening" => listening,
             "config" => redacted.map(|c| serialize(&c)).unwrap_or(Value::Null),
-        })
+        };
+        if let Some(tls) = &t.tls {
+            // What new connections get (after reloads), never the key.
+            d.insert(
+                "tls".into(),
+                Value::Dict(crate::dict! {
+                    "certificate_sha1" => tls.certificate_sha1(),
+                    "client_certificates" => tls.requires_client_certificates(),
+                }),
+            );
+        }
+        Value::Dict(d)
+    }
+
+    /// Reads the TLS certificates and keys of transport `id` (of every TLS
+    /// transport when `None`) again; connections accepted from now on get
+    /// them. Answers `[{"id", "certificate_sha1"}, ...]`. A transport whose
+    /// files do not load keeps its running certificate, and the operation
+    /// fails naming it (the others are reloaded).
+    pub fn reload_router_transport_tls(&self, id: Option<&str>) -> Result<Value, CtlError> {
+        let servers: Vec<(String, Arc<transport::TlsServer>)> = {
+            let st = self.lock();
+            match id {
+                Some(id) => {
+                    let t = st
+                        .transports
+                        .get(id)
+                        .ok_or_else(|| CtlError::NoSuchObject(format!("no transport '{id}'")))?;
+                    let tls = t.tls.clone().ok_or_else(|| {
+                        CtlError::InvalidArgument(format!("transport '{id}' does not serve TLS"))
+                    })?;
+                    vec![(id.to_owned(), tls)]
+                }
+                None => st
+                    .transports
+                    .iter()
+                    .filter_map(|(id, t)| t.tls.clone().map(|tls| (id.clone(), tls)))
+                    .collect(),
+            }
+        };
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        for (id, tls) in servers {
+            match tls.reload() {
+                Ok(sha1) => done.push(Value::Dict(crate::dict! {
+                    "id" => id.as_str(),
+                    "certificate_sha1" => sha1,
+                })),
+                Err(e) => failed.push(e),
+            }
+        }
+        if !failed.is_empty() {
+            return Err(CtlError::Failed(failed.join("; ")));
+        }
+        Ok(Value::List(done))
     }
 
     /// A transport: id, type, where it listens, created, config (secrets redacted).
@@ -1041,6 +1107,7 @@ impl Controller {
             config,
             bound,
             created: now_iso(),
+            tls: spec.tls.clone(),
         };
         let v = Self::describe_transport(id, &entry);
         let gate = {
@@ -1484,6 +1551,7 @@ impl Controller {
                         "events_dropped" => s.events_dropped,
                         "transport_protocol_errors" => s.transport_protocol_errors,
                         "oversize_messages" => s.oversize_messages,
+                        "tls_handshake_failures" => s.tls_handshake_failures,
                         "queued_frames" => s.queued_frames,
                         "loop_stalls" => s.loop_stalls,
                         "events_per_sec" => s.events_per_sec,
@@ -1663,6 +1731,9 @@ impl Controller {
             }
             "get_router_shard_stats" => Ok(self.get_router_shard_stats().await),
             "get_running_config" => Ok(Value::Str(self.get_running_config()?)),
+            "reload_router_transport_tls" => {
+                self.reload_router_transport_tls(opt_text(0, "transport_id").as_deref())
+            }
             other => Err(CtlError::NoSuchOperation(format!("no operation '{other}'"))),
         }
     }

@@ -139,10 +139,13 @@ pub struct Settings {
     /// The scenario (scenario files only; on the command line it is the first argument).
     #[arg(skip)]
     pub scenario: Option<Scenario>,
-    /// The router: `ws://HOST:PORT/PATH` (WebSocket) or `rs://HOST:PORT` (RawSocket).
-    /// [default: ws://127.0.0.1:8080/ws]
+    /// The router: `ws://HOST:PORT/PATH` (WebSocket) or `rs://HOST:PORT` (RawSocket);
+    /// `wss://` and `rss://` over TLS. [default: ws://127.0.0.1:8080/ws]
     #[arg(long)]
     pub url: Option<String>,
+    /// TLS: a CA certificate (PEM) to trust instead of the Mozilla roots.
+    #[arg(long)]
+    pub tls_ca: Option<String>,
     /// json, msgpack or cbor. [default: json]
     #[arg(long)]
     pub serializer: Option<String>,
@@ -315,6 +318,7 @@ impl Settings {
             over,
             scenario,
             url,
+            tls_ca,
             serializer,
             realm,
             auth,
@@ -356,7 +360,10 @@ impl Settings {
             .url
             .clone()
             .unwrap_or_else(|| "ws://127.0.0.1:8080/ws".into());
-        let target = Target::parse(&url)?;
+        let mut target = Target::parse(&url)?;
+        if let (Some(tls), Some(ca)) = (&mut target.tls, &self.tls_ca) {
+            tls.ca_certificates = vec![ca.into()];
+        }
         let serializer = match &self.serializer {
             None => Serializer::Json,
             Some(s) => Serializer::from_name(s).ok_or_else(|| {
@@ -595,6 +602,8 @@ pub struct Target {
     pub transport: Transport,
     /// The address it resolves to.
     pub addr: SocketAddr,
+    /// TLS (`wss://`, `rss://`): whom to trust, the name to check (the URL's host).
+    pub tls: Option<crate::transport::TlsClientOptions>,
 }
 
 impl Target {
@@ -605,11 +614,12 @@ impl Target {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| bad("expected ws://HOST:PORT/PATH or rs://HOST:PORT"))?;
-        let transport = match scheme {
-            "ws" => Transport::WebSocket,
-            "rs" | "rawsocket" | "tcp" => Transport::RawSocket,
-            "wss" => return Err(bad("TLS is not supported")),
-            _ => return Err(bad("expected ws://HOST:PORT/PATH or rs://HOST:PORT")),
+        let (transport, tls) = match scheme {
+            "ws" => (Transport::WebSocket, false),
+            "wss" => (Transport::WebSocket, true),
+            "rs" | "rawsocket" | "tcp" => (Transport::RawSocket, false),
+            "rss" => (Transport::RawSocket, true),
+            _ => return Err(bad("expected ws[s]://HOST:PORT/PATH or rs[s]://HOST:PORT")),
         };
         let authority = rest.split('/').next().unwrap_or_default();
         let with_port = if authority.rsplit_once(':').is_some_and(|(h, p)| {
@@ -619,6 +629,7 @@ impl Target {
             authority.to_owned()
         } else {
             match transport {
+                Transport::WebSocket if tls => format!("{authority}:443"),
                 Transport::WebSocket => format!("{authority}:80"),
                 Transport::RawSocket => return Err(bad("a port is needed")),
             }
@@ -628,10 +639,20 @@ impl Target {
             .map_err(|e| bad(&e.to_string()))?
             .next()
             .ok_or_else(|| bad("the host resolves to no address"))?;
+        let host = authority
+            .rsplit_once(':')
+            .filter(|(h, _)| !h.is_empty() && !authority.ends_with(']'))
+            .map_or(authority, |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         Ok(Target {
             url: url.to_owned(),
             transport,
             addr,
+            tls: tls.then(|| crate::transport::TlsClientOptions {
+                hostname: Some(host.to_owned()),
+                ..Default::default()
+            }),
         })
     }
 }
@@ -944,7 +965,9 @@ mod tests {
         let t = Target::parse("rs://127.0.0.1:8081").unwrap();
         assert_eq!(t.transport, Transport::RawSocket);
         assert!(Target::parse("rs://127.0.0.1").is_err());
-        assert!(Target::parse("wss://127.0.0.1:443/ws").is_err());
+        let t = Target::parse("wss://localhost:8443/ws").unwrap();
+        assert_eq!(t.tls.unwrap().hostname.as_deref(), Some("localhost"));
+        assert!(Target::parse("rss://127.0.0.1:9").unwrap().tls.is_some());
         assert!(Target::parse("127.0.0.1:8080").is_err());
     }
 

@@ -477,6 +477,11 @@ impl RouterCore {
         self.stats.transport_protocol_errors += 1;
     }
 
+    /// The runtime closed a connection whose TLS handshake failed or timed out.
+    pub fn note_tls_handshake_failure(&mut self) {
+        self.stats.tls_handshake_failures += 1;
+    }
+
     /// The runtime failed a connection that sent a message over the
     /// transport's size limit.
     pub fn note_oversize_message(&mut self) {

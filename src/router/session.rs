@@ -285,7 +285,8 @@ impl RouterCore {
             );
             return;
         };
-        let Some(transport) = self.conns.get(&conn).map(|c| c.transport) else {
+        let Some((transport, tls)) = self.conns.get(&conn).map(|c| (c.transport, c.tls.clone()))
+        else {
             return;
         };
         let Some(auth) = self.transports.get(&transport).cloned() else {
@@ -298,7 +299,6 @@ impl RouterCore {
         };
         let session = crate::wamp::id::global_id(&mut self.rng);
         let now = self.now_iso();
-        let tls = self.conns.get(&conn).and_then(|c| c.tls.clone());
         let step = auth.hello(
             &realm_name,
             &details,

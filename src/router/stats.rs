@@ -59,6 +59,8 @@ pub struct ShardStats {
     pub transport_protocol_errors: u64,
     /// Connections failed for sending a message over the transport's size limit.
     pub oversize_messages: u64,
+    /// Connections closed because their TLS handshake failed or timed out.
+    pub tls_handshake_failures: u64,
     /// Frames waiting in this shard's outgoing queues (sampled by the runtime).
     pub queued_frames: u64,
     /// Times the shard's event loop was late by more than 50 ms (sampled by the runtime).

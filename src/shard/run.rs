@@ -168,6 +168,10 @@ impl Host for Shard {
     fn note_connection_refused(&self) {
         self.core.borrow_mut().note_connection_refused();
     }
+
+    fn note_tls_handshake_failure(&self) {
+        self.core.borrow_mut().note_tls_handshake_failure();
+    }
 }
 
 /// One shard's life: join the mesh, set up the core, start the peer, timer,

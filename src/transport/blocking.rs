@@ -9,6 +9,7 @@
 //! | `ws+unix:///path/to.sock` | WebSocket over a Unix socket, HTTP path `/ws` (`?path=/other` for another) |
 //! | `rs://host:port`, `rawsocket://host:port`, `tcp://host:port` | RawSocket over TCP |
 //! | `rs+unix:///path/to.sock`, `unix:///path/to.sock`, `unix:/path/to.sock` | RawSocket over a Unix socket |
+//! | `wss://`, `wss+unix://`, `rss://`, `rss+unix://` | the same over TLS ([`connect_tls`]; [`super::TlsClientOptions`] says whom to trust) |
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -20,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 use tungstenite::client::IntoClientRequest;
 
 use super::rawsocket::{self, Frame, FrameKind};
+use super::tls::TlsClientOptions;
 use crate::client::auth::ClientAuthenticator;
 use crate::client::blocking::Wire;
 use crate::client::{Client, ClientError, Credentials};
@@ -33,13 +35,49 @@ pub fn connect(url: &str, realm: &str, creds: &Credentials) -> Result<Client, Cl
     connect_with(url, realm, creds.authenticator())
 }
 
-/// Connects to `url` and joins `realm`, authenticating with `auth`.
+/// Connects to `url` and joins `realm`, authenticating with `auth`; a TLS
+/// URL trusts the Mozilla roots (see [`connect_tls`] for more).
 pub fn connect_with(
     url: &str,
     realm: &str,
     auth: Box<dyn ClientAuthenticator>,
 ) -> Result<Client, ClientError> {
+    connect_tls(url, realm, auth, &TlsClientOptions::default())
+}
+
+/// Connects to `url` and joins `realm`, authenticating with `auth`; `tls`
+/// (whom to trust, the name to check, a client certificate) is used when the
+/// URL is a TLS one (`wss://`, `rss://`, ...).
+pub fn connect_tls(
+    url: &str,
+    realm: &str,
+    auth: Box<dyn ClientAuthenticator>,
+    tls: &TlsClientOptions,
+) -> Result<Client, ClientError> {
     let serializer = Serializer::Json;
+    let secure = is_tls_url(url);
+    let connect_err = |e: &dyn std::fmt::Display| ClientError::Connect(format!("{url}: {e}"));
+    let open = |address: &Address| -> Result<Box<dyn Stream>, ClientError> {
+        let stream = open(address, READ_TIMEOUT)?;
+        if !secure {
+            return Ok(stream);
+        }
+        let host = match address {
+            Address::Tcp(h, _) => h.as_str(),
+            Address::Unix(_) => "localhost",
+        };
+        let config = tls.client_config().map_err(|e| connect_err(&e))?;
+        let name = tls.server_name(host).map_err(|e| connect_err(&e))?;
+        let conn = rustls::ClientConnection::new(config, name).map_err(|e| connect_err(&e))?;
+        let mut s = rustls::StreamOwned::new(conn, stream);
+        // The handshake now, so that its failure is reported as such.
+        while s.conn.is_handshaking() {
+            s.conn
+                .complete_io(&mut s.sock)
+                .map_err(|e| connect_err(&format!("TLS handshake: {e}")))?;
+        }
+        Ok(Box::new(TlsStream(s)))
+    };
     match parse_url(url)? {
         Target::WebSocket { address, path } => {
             let host = match &address {
@@ -47,18 +85,54 @@ pub fn connect_with(
                 Address::Tcp(h, p) => format!("{h}:{p}"),
                 Address::Unix(_) => "localhost".to_owned(),
             };
-            let stream = open(&address, READ_TIMEOUT)?;
-            let ws = websocket(stream, &host, &path, serializer)
-                .map_err(|e| ClientError::Connect(format!("{url}: {e}")))?;
+            let stream = open(&address)?;
+            let ws = websocket(stream, &host, &path, serializer).map_err(|e| connect_err(&e))?;
             Client::over(Box::new(ws), serializer, realm, auth)
         }
         Target::RawSocket(address) => {
-            let stream = open(&address, READ_TIMEOUT)?;
+            let stream = open(&address)?;
             let wire = RawSocket::handshake(stream, serializer)
                 .map_err(|e| ClientError::Connect(format!("{url}: RawSocket handshake: {e}")))?;
             Client::over(Box::new(wire), serializer, realm, auth)
         }
     }
+}
+
+/// A TLS connection over a TCP or Unix stream.
+struct TlsStream(rustls::StreamOwned<rustls::ClientConnection, Box<dyn Stream>>);
+
+impl Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Stream for TlsStream {
+    fn set_timeout(&self, d: Duration) {
+        self.0.sock.set_timeout(d);
+    }
+    fn shutdown(&self) {
+        self.0.sock.shutdown();
+    }
+}
+
+/// Whether `url`'s scheme is a TLS one (`wss`, `wss+unix`, `rss`, `rss+unix`).
+pub fn is_tls_url(url: &str) -> bool {
+    url.split_once(':').is_some_and(|(scheme, _)| {
+        matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "wss" | "wss+unix" | "rss" | "rss+unix"
+        )
+    })
 }
 
 /// Where a URL points: a TCP host and port, or a Unix socket path.
@@ -86,9 +160,11 @@ pub enum Target {
 
 /// The URL schemes [`parse_url`] accepts, for help texts and errors.
 pub const URL_SCHEMES: &str = "ws://HOST:PORT/PATH, ws+unix:///SOCKET[?path=/ws], \
-rs://HOST:PORT (or tcp://, rawsocket://), rs+unix:///SOCKET (or unix:///SOCKET, unix:SOCKET)";
+rs://HOST:PORT (or tcp://, rawsocket://), rs+unix:///SOCKET (or unix:///SOCKET, unix:SOCKET), \
+and over TLS wss://, wss+unix://, rss://, rss+unix://";
 
-/// Parses a client URL (the table in this module's docs).
+/// Parses a client URL (the table in this module's docs); a TLS scheme
+/// parses as its plain one ([`is_tls_url`] tells them apart).
 pub fn parse_url(url: &str) -> Result<Target, ClientError> {
     let bad = |why: &str| ClientError::Connect(format!("{url}: {why} (expected {URL_SCHEMES})"));
     let (scheme, rest) = url.split_once(':').ok_or_else(|| bad("no scheme"))?;
@@ -118,7 +194,15 @@ pub fn parse_url(url: &str) -> Result<Target, ClientError> {
         }
         Ok((Address::Tcp(host.to_owned(), port), path))
     };
-    match scheme.to_ascii_lowercase().as_str() {
+    let scheme = scheme.to_ascii_lowercase();
+    let scheme = match scheme.as_str() {
+        "wss" => "ws",
+        "wss+unix" => "ws+unix",
+        "rss" => "rs",
+        "rss+unix" => "rs+unix",
+        other => other,
+    };
+    match scheme {
         "ws" => {
             let (address, path) = tcp(rest)?;
             Ok(Target::WebSocket { address, path })
@@ -142,7 +226,6 @@ pub fn parse_url(url: &str) -> Result<Target, ClientError> {
             Ok(Target::RawSocket(address))
         }
         "rs+unix" | "unix" => Ok(Target::RawSocket(Address::Unix(unix_path(rest)?))),
-        "wss" | "rss" => Err(bad("TLS is not supported by this client")),
         _ => Err(bad("unknown scheme")),
     }
 }
@@ -359,6 +442,9 @@ mod url_tests {
             ),
             ("unix:///run/c.sock", Target::RawSocket(unix("/run/c.sock"))),
             ("unix:/run/c.sock", Target::RawSocket(unix("/run/c.sock"))),
+            ("wss://h:443/ws", ws(tcp("h", 443), "/ws")),
+            ("rss://h:1", Target::RawSocket(tcp("h", 1))),
+            ("rss+unix:///s", Target::RawSocket(unix("/s"))),
         ] {
             assert_eq!(parse_url(url).ok(), Some(want), "{url}");
         }
@@ -368,7 +454,7 @@ mod url_tests {
     fn bad_urls_name_the_schemes() {
         for url in [
             "http://h:1/",
-            "wss://h:1/ws",
+            "wss://h/ws",
             "ws://h/ws",
             "ws://:1/ws",
             "rs://h:1/path",

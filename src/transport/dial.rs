@@ -1,6 +1,6 @@
 //! Dialing a router: WebSocket (async-tungstenite) or RawSocket (the crate's
-//! framing) over any connected glommio stream — TCP, Unix, and next a TLS
-//! stream wrapping either — driving the sans-IO [`ClientSession`].
+//! framing) over any connected glommio stream — TCP, Unix, or a TLS stream
+//! wrapping either ([`TlsDialer`]) — driving the sans-IO [`ClientSession`].
 //!
 //! Two levels:
 //!
@@ -93,6 +93,43 @@ impl DialOptions {
             read_buf: 64 * 1024,
         }
     }
+}
+
+/// TLS for dialing: a rustls connector built once (trust, client
+/// certificate) and the server name to check, for many connections.
+#[derive(Clone)]
+pub struct TlsDialer {
+    connector: futures_rustls::TlsConnector,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+/// A TLS stream over a dialed one.
+pub type TlsStream<S> = futures_rustls::client::TlsStream<S>;
+
+impl TlsDialer {
+    /// A dialer for `host` (checked against the server's certificate unless
+    /// `options.hostname` names another) with `options`' trust and client
+    /// certificate.
+    pub fn new(options: &super::TlsClientOptions, host: &str) -> Result<TlsDialer, DialError> {
+        Ok(TlsDialer {
+            connector: options.connector().map_err(err)?,
+            name: options.server_name(host).map_err(err)?,
+        })
+    }
+
+    /// Runs the TLS handshake over `stream`.
+    pub async fn connect<S: Stream>(&self, stream: S) -> Result<TlsStream<S>, DialError> {
+        self.connector
+            .connect(self.name.clone(), stream)
+            .await
+            .map_err(|e| err(format!("TLS handshake: {e}")))
+    }
+}
+
+/// What a dialed TLS stream tells (its `tls-exporter` channel binding, the
+/// server certificate's fingerprint as `client_certificate_sha1`: the peer's).
+pub fn tls_info<S>(stream: &TlsStream<S>) -> crate::router::TlsInfo {
+    super::tls::client_tls_info(stream.get_ref().1)
 }
 
 /// Opens a TCP connection to `addr` (with `TCP_NODELAY`), from `source` when given.

@@ -50,4 +50,7 @@ pub trait Host: 'static {
 
     /// Counts a connection refused at accept by a connection or handshake cap.
     fn note_connection_refused(&self);
+
+    /// Counts a TLS handshake that failed or did not finish in time.
+    fn note_tls_handshake_failure(&self);
 }

@@ -13,11 +13,12 @@
 //! | `outbox.rs` | a connection's bounded, batched write queue |
 //! | `admin.rs` | the admin HTTP listener: one request per connection, answered by an [`AdminSite`] |
 //! | `host.rs` | [`Host`]: what serving needs from whoever hosts the connections (a shard) |
+//! | `tls.rs` | TLS with rustls: a transport's reloadable [`TlsServer`], the dialers' [`TlsClientOptions`], what a handshake tells authentication |
 //!
 //! The transports import nothing of the shard, the control plane or the
 //! components: a shard implements [`Host`], and the serving code is generic
-//! over it and over the stream (`AsyncRead + AsyncWrite + Unpin`), which is
-//! where TLS wraps a connection.
+//! over it and over the stream (`AsyncRead + AsyncWrite + Unpin`): a TLS
+//! connection is served as a rustls stream over the TCP or Unix one.
 
 mod admin;
 mod admission;
@@ -32,6 +33,7 @@ mod serve;
 mod socket;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 pub use admin::{spawn_admin, AdminAnswer, AdminSite};
 pub use admission::ConnGauge;
@@ -43,3 +45,4 @@ pub use options::{
 };
 pub use outbox::{CloseReason, Outbox, QueueLimits, SlowConsumer};
 pub use socket::{check_free, listen_socket, reserve};
+pub use tls::{TlsClientOptions, TlsServer};

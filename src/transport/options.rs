@@ -16,6 +16,7 @@ use crate::router::TransportId;
 
 use super::admission::ConnGauge;
 use super::outbox::{QueueLimits, SlowConsumer};
+use super::tls::TlsServer;
 
 /// Why a transport could not be set up or could not listen.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -160,6 +161,9 @@ pub struct ListenerSpec {
     pub limits: ConnectionLimits,
     /// Its connections, all shards together (shared by every shard's copy).
     pub gauge: Arc<ConnGauge>,
+    /// TLS, when the endpoint has a `tls` table (shared by every shard's
+    /// copy, so that one reload serves every shard).
+    pub tls: Option<Arc<TlsServer>>,
 }
 
 /// An address a transport is bound to.
@@ -201,12 +205,6 @@ impl ListenerSpec {
         let backlog;
         let endpoint = match t.endpoint() {
             Endpoint::Tcp(tcp) => {
-                if tcp.tls.is_some() {
-                    return Err(ListenError::Config(format!(
-                        "transport '{}': TLS endpoints are not supported yet; terminate TLS in front of shardwamp",
-                        t.id()
-                    )));
-                }
                 backlog = tcp.backlog;
                 EndpointSpec::Tcp(tcp.socket_addr())
             }
@@ -214,6 +212,12 @@ impl ListenerSpec {
                 backlog = u.backlog;
                 EndpointSpec::Unix(u.path.clone())
             }
+        };
+        let tls = match t.endpoint().tls() {
+            Some(files) => Some(Arc::new(
+                TlsServer::load(t.id(), files).map_err(ListenError::Config)?,
+            )),
+            None => None,
         };
         let q = t.queue();
         let queue = QueueLimits {
@@ -259,6 +263,7 @@ impl ListenerSpec {
             backlog,
             limits: t.limits(),
             gauge: Default::default(),
+            tls,
         })
     }
 

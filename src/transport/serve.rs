@@ -35,6 +35,8 @@ use super::outbox::{Batch, CloseReason, Out};
 use super::rawsocket::{self, Frame, FrameKind};
 use crate::codec::Serializer;
 use crate::dict;
+use crate::router::TlsInfo;
+use crate::wamp::value::{Dict, Value};
 
 /// Starts serving a connected stream of any kind (TCP, a Unix socket, and
 /// whatever wraps one) for `host`; `admission` holds its places under the
@@ -53,16 +55,69 @@ pub(crate) fn serve<H, S>(
         return;
     }
     let f = async move {
-        match &l.kind {
-            ListenerKind::WebSocket(o) => {
-                serve_websocket(&host, &l, o, stream, peer, admission).await
+        let Some(tls) = l.tls.clone() else {
+            return serve_wamp(&host, &l, stream, peer, admission, None).await;
+        };
+        // The TLS handshake counts against the transport's opening
+        // handshake timeout and holds its handshake place (`admission`).
+        let timeout = match &l.kind {
+            ListenerKind::WebSocket(o) => o.open_handshake_timeout,
+            ListenerKind::RawSocket(o) => o.open_handshake_timeout,
+        };
+        // Boxed: a handshake in progress is large and short-lived.
+        let accepted = within(timeout, Box::pin(tls.acceptor().accept(stream))).await;
+        let stream = match accepted {
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                host.note_tls_handshake_failure();
+                log::info!("'{}' {peer}: TLS handshake failed: {e}", l.name);
+                return;
             }
-            ListenerKind::RawSocket(o) => {
-                serve_rawsocket(&host, &l, o, stream, peer, admission).await
+            None => {
+                host.note_tls_handshake_failure();
+                log::info!("'{}' {peer}: TLS handshake timed out", l.name);
+                return;
             }
-        }
+        };
+        let info = super::tls::server_tls_info(stream.get_ref().1);
+        serve_wamp(&host, &l, stream, peer, admission, Some(info)).await
     };
     glommio::spawn_local(f).detach();
+}
+
+/// Serves WebSocket or RawSocket over `stream` (plain, or TLS with `tls`).
+async fn serve_wamp<H, S>(
+    host: &Rc<H>,
+    l: &ListenerSpec,
+    stream: S,
+    peer: String,
+    admission: Admission,
+    tls: Option<TlsInfo>,
+) where
+    H: Host,
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    match &l.kind {
+        ListenerKind::WebSocket(o) => {
+            serve_websocket(host, l, o, stream, peer, admission, tls).await
+        }
+        ListenerKind::RawSocket(o) => {
+            serve_rawsocket(host, l, o, stream, peer, admission, tls).await
+        }
+    }
+}
+
+/// Session details of a connection: `type`, `peer`, `protocol`, and for a
+/// TLS connection `is_secure`, `channel_type = "tls"` and `tls_version`
+/// (autobahn's `TransportDetails` names).
+fn transport_details(kind: &str, peer: &str, protocol: &str, tls: Option<&TlsInfo>) -> Dict {
+    let mut d = dict! { "type" => kind, "peer" => peer, "protocol" => protocol };
+    if let Some(t) = tls {
+        d.insert("is_secure".into(), Value::Bool(true));
+        d.insert("channel_type".into(), Value::from("tls"));
+        d.insert("tls_version".into(), Value::from(t.version.as_str()));
+    }
+    d
 }
 
 /// Runs `f` with a deadline; `None` when it passed.
@@ -179,6 +234,7 @@ async fn serve_websocket<H, S>(
     stream: S,
     peer: String,
     mut admission: Admission,
+    tls: Option<TlsInfo>,
 ) where
     H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
@@ -228,9 +284,9 @@ async fn serve_websocket<H, S>(
     let Some(serializer) = chosen.get() else {
         return;
     };
-    let details = dict! { "type" => "websocket", "peer" => peer.as_str(), "protocol" => serializer.subprotocol() };
+    let details = transport_details("websocket", &peer, serializer.subprotocol(), tls.as_ref());
     admission.handshake_done();
-    let (conn, ob) = host.open(serializer, l.id, details, None, l.queue);
+    let (conn, ob) = host.open(serializer, l.id, details, tls, l.queue);
     let (mut tx, mut rx) = ws.split();
     // The payload of the ping waiting for its pong, and when it was sent.
     let ping: RefCell<Option<(Bytes, Instant)>> = RefCell::new(None);
@@ -550,6 +606,7 @@ async fn serve_rawsocket<H, S>(
     stream: S,
     peer: String,
     mut admission: Admission,
+    tls: Option<TlsInfo>,
 ) where
     H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
@@ -585,10 +642,9 @@ async fn serve_rawsocket<H, S>(
     if w.write_all(&n.reply).await.is_err() || w.flush().await.is_err() {
         return;
     }
-    let details =
-        dict! { "type" => "rawsocket", "peer" => peer.as_str(), "protocol" => n.serializer.name() };
+    let details = transport_details("rawsocket", &peer, n.serializer.name(), tls.as_ref());
     admission.handshake_done();
-    let (conn, ob) = host.open(n.serializer, l.id, details, None, l.queue);
+    let (conn, ob) = host.open(n.serializer, l.id, details, tls, l.queue);
     let pongs = Rc::new(std::cell::RefCell::new(Vec::<Bytes>::new()));
     // Set when the peer broke the framing: the connection is failed.
     let failed = Cell::new(false);

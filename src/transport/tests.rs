@@ -64,6 +64,8 @@ impl Host for TestHost {
         self.closed.set(self.closed.get() + 1);
     }
 
+    fn note_tls_handshake_failure(&self) {}
+
     fn note_transport_protocol_error(&self) {
         self.protocol_errors.set(self.protocol_errors.get() + 1);
     }
@@ -86,6 +88,7 @@ fn rawsocket_spec() -> ListenerSpec {
         backlog: 16,
         limits: Default::default(),
         gauge: Default::default(),
+        tls: None,
     }
 }
 

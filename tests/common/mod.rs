@@ -67,6 +67,7 @@ pub fn listener(id: u32, name: &str, websocket: bool, shards: Option<Vec<usize>>
         backlog: 1024,
         limits: shardwamp::config::ConnectionLimits::default(),
         gauge: Default::default(),
+        tls: None,
     }
 }
 

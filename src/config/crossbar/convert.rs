@@ -336,23 +336,65 @@ fn rlink(cx: &mut Cx, l: &Node, path: &str) -> Table {
 
 fn role(cx: &mut Cx, r: &Node, path: &str) -> Table {
     let mut t = Table::default();
-    let mut permissions = Vec::new();
+    let has_permissions = r.get("permissions").is_some_and(|p| !p.items().is_empty());
+    // (uri, effective match) of each permission, to find the ones a later one replaces.
+    let mut permissions: Vec<(Option<(String, String)>, Table)> = Vec::new();
     for (key, line, node) in r.entries() {
         let at = format!("{path}.{key}");
         match key.as_str() {
+            "allow-by-default" if has_permissions => cx.leave_out(
+                &mut t,
+                &at,
+                *line,
+                node,
+                "Crossbar.io ignores allow-by-default on a role with permissions (they deny what they do not match), so it is left out to keep the role as it was. To allow by default, add a permission {uri = \"\", match = \"prefix\", allow = {...}}.".into(),
+            ),
             "name" | "authorizer" | "allow-by-default" => cx.copy(&mut t, key, node),
             "permissions" => {
                 for (i, p) in node.items().iter().enumerate() {
-                    permissions.push(permission(cx, p, &format!("{at}[{i}]")));
+                    permissions.push((pattern_of(p), permission(cx, p, &format!("{at}[{i}]"))));
                 }
             }
             _ => cx.unknown(&mut t, path, key, *line, node),
         }
     }
-    if !permissions.is_empty() {
-        t.array("permissions", permissions);
+    // Crossbar.io keeps the last permission for a pattern (a trie
+    // assignment); shardwamp refuses two, so the earlier ones are left out.
+    let permissions_node = r.get("permissions");
+    let mut kept = Vec::new();
+    for (i, (pattern, table)) in permissions.iter().enumerate() {
+        let replaced = pattern.is_some()
+            && permissions[i + 1..]
+                .iter()
+                .any(|(later, _)| later == pattern);
+        if replaced {
+            let node = permissions_node.map(|n| &n.items()[i]);
+            let line = node.map(|n| n.line).unwrap_or(0);
+            let why = "a later permission has the same URI and match; Crossbar.io applies only the last one, so this one is left out.".to_owned();
+            if let Some(n) = node {
+                cx.leave_out(&mut t, &format!("{path}.permissions[{i}]"), line, n, why);
+            }
+        } else {
+            kept.push(table.clone());
+        }
+    }
+    if !kept.is_empty() {
+        t.array("permissions", kept);
     }
     t
+}
+
+/// A permission's pattern as Crossbar.io keys it: the URI (a trailing `*`
+/// without `match` meaning a prefix) and the match policy.
+fn pattern_of(p: &Node) -> Option<(String, String)> {
+    let uri = p.get("uri")?.as_str()?;
+    Some(match p.get("match").and_then(Node::as_str) {
+        Some(m) => (uri.to_owned(), m.to_owned()),
+        None => match uri.strip_suffix('*') {
+            Some(prefix) => (prefix.to_owned(), "prefix".to_owned()),
+            None => (uri.to_owned(), "exact".to_owned()),
+        },
+    })
 }
 
 /// The actions of a permission; Crossbar.io's old flat form (`"call": true`

@@ -19,6 +19,8 @@
 //!   32 random bytes the client signs with its Ed25519 key, XOR the TLS
 //!   channel id when bound; router authentication when the client sends its
 //!   own challenge. See `cryptosign.rs` and [`crate::wamp::cryptosign`].
+//! * **tls** — no challenge: the verified TLS client certificate's SHA-1
+//!   fingerprint names the principal (Crossbar.io's `certificate-sha1`).
 //!
 //! **Salted WAMP-CRA users.** As in the spec ("the password itself is never
 //! stored, but only a key derived from the password and a password salt. This
@@ -69,7 +71,8 @@
 //! This file holds the [`Authenticator`], method selection and the
 //! challenge/answer types; each method is a file of its own: `anonymous.rs`,
 //! `ticket.rs`, `wampcra.rs` (with the WAMP-CRA primitives), `cryptosign.rs`,
-//! and `dynamic.rs` for methods configured `"type": "dynamic"` (the
+//! `tls.rs` (the client certificate's fingerprint, no challenge), and
+//! `dynamic.rs` for methods configured `"type": "dynamic"` (the
 //! authenticator procedure is asked: [`AuthStep::Ask`], then
 //! [`Authenticator::answer`]). A new method is a new file beside them, a
 //! [`PendingAuth`] kind and an arm in [`Authenticator::hello`] and
@@ -88,7 +91,7 @@ use sha2::Sha256;
 use crate::config::auth::{
     AnonymousStatic, AuthConfigError, AuthMethodConfig, DynamicAuth, Secret, TransportAuth,
     DEFAULT_ITERATIONS, DEFAULT_KEYLEN, METHOD_ANONYMOUS, METHOD_CRYPTOSIGN, METHOD_TICKET,
-    METHOD_WAMPCRA,
+    METHOD_TLS, METHOD_WAMPCRA,
 };
 use crate::wamp::cryptosign::PrivateKey;
 use crate::wamp::uris::{
@@ -102,6 +105,7 @@ mod channel;
 mod cryptosign;
 pub mod dynamic;
 mod ticket;
+mod tls;
 mod wampcra;
 
 pub use channel::TlsInfo;
@@ -297,6 +301,8 @@ pub struct Authenticator {
     anonymous: Option<AnonymousStatic>,
     ticket: Option<HashMap<String, TicketEntry>>,
     wampcra: Option<HashMap<String, CraEntry>>,
+    /// The `tls` principals by certificate fingerprint (40 upper-case hex digits).
+    tls: Option<HashMap<String, tls::TlsEntry>>,
     /// The configured WAMP-CRA users' shapes, in authid order (decoys copy one).
     cra_shapes: Vec<CraShape>,
     cryptosign: Option<CsTable>,
@@ -320,6 +326,7 @@ impl fmt::Debug for Authenticator {
             .field("wampcra", &self.wampcra)
             .field("cryptosign", &self.cryptosign)
             .field("router_key", &self.router_key)
+            .field("tls", &self.tls)
             .field("decoy_key", &"<redacted>")
             .field("internal", &self.internal)
             .field("dynamic", &self.dynamic)
@@ -381,6 +388,10 @@ impl Authenticator {
             }
             _ => None,
         };
+        let tls = match &config.tls {
+            Some(AuthMethodConfig::Static(t)) => Some(tls::compile(t)),
+            _ => None,
+        };
         let cryptosign = match &config.cryptosign {
             Some(AuthMethodConfig::Static(c)) => Some(CsTable::new(c)),
             _ => None,
@@ -399,6 +410,7 @@ impl Authenticator {
             anonymous,
             ticket,
             wampcra,
+            tls,
             cra_shapes,
             cryptosign,
             router_key: None,
@@ -440,18 +452,20 @@ impl Authenticator {
             METHOD_TICKET => self.ticket.is_some(),
             METHOD_WAMPCRA => self.wampcra.is_some(),
             METHOD_CRYPTOSIGN => self.cryptosign.is_some(),
+            METHOD_TLS => self.tls.is_some(),
             _ => false,
         }
     }
 
     /// The methods this transport offers, in the order `anonymous`, `ticket`,
-    /// `wampcra`, `cryptosign`.
+    /// `wampcra`, `cryptosign`, `tls`.
     pub fn methods(&self) -> impl Iterator<Item = &'static str> + '_ {
         [
             METHOD_ANONYMOUS,
             METHOD_TICKET,
             METHOD_WAMPCRA,
             METHOD_CRYPTOSIGN,
+            METHOD_TLS,
         ]
         .into_iter()
         .filter(move |m| self.offers(m))
@@ -468,7 +482,9 @@ impl Authenticator {
     /// The first method in `details.authmethods` (default `["anonymous"]`) that
     /// the transport offers is performed; none → `ABORT`
     /// `wamp.error.no_matching_auth_method`. A malformed `authmethods` or
-    /// `authid` is `wamp.error.protocol_violation`.
+    /// `authid` is `wamp.error.protocol_violation`. `tls` is what the
+    /// connection's TLS told (none on a plain connection): the `tls` method
+    /// reads the client certificate's fingerprint from it.
     pub fn hello<R: RngCore + ?Sized>(
         &self,
         realm: &str,
@@ -544,6 +560,7 @@ impl Authenticator {
             METHOD_CRYPTOSIGN => {
                 self.hello_cryptosign(realm, authid, details, tls, session_id, rng)
             }
+            METHOD_TLS => self.hello_tls(authid, tls),
             _ => self.hello_wampcra(realm, authid, session_id, now_iso8601, rng),
         }
     }
@@ -712,6 +729,93 @@ mod tests {
 
     fn hello(a: &Authenticator, details: Dict) -> AuthStep {
         a.hello("realm1", &details, None, 3251278072152162, NOW, &mut rng())
+    }
+
+    fn tls_auth() -> Authenticator {
+        Authenticator::new(
+            &serde_json::from_str(
+                r#"{"tls": {"type": "static", "principals": {
+                    "client_0": {"certificate-sha1": "b6:e5:e6:f2:2a:bb:6f:c2:79:b8:c1:5c:b7:62:4e:66:79:6c:6f:54", "role": "backend"}
+                }}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn with_cert(sha1: &str) -> TlsInfo {
+        TlsInfo {
+            version: "TLSv1.3".into(),
+            client_certificate_sha1: Some(sha1.into()),
+            client_certificate_subject: Some("CN=client_0".into()),
+            ..TlsInfo::default()
+        }
+    }
+
+    const CERT: &str = "B6:E5:E6:F2:2A:BB:6F:C2:79:B8:C1:5C:B7:62:4E:66:79:6C:6F:54";
+
+    #[test]
+    fn tls_welcomes_the_principal_of_the_certificate() {
+        let a = tls_auth();
+        let d = dict! { "authmethods" => Value::List(vec![Value::from("tls")]) };
+        let info = with_cert(CERT);
+        match a.hello("realm1", &d, Some(&info), 1, NOW, &mut rng()) {
+            AuthStep::Welcome(w) => {
+                assert_eq!(
+                    (w.authid.as_str(), w.authrole.as_str()),
+                    ("client_0", "backend")
+                );
+                assert_eq!(w.authmethod, "tls");
+                let extra = w.authextra.unwrap();
+                assert_eq!(extra.get("certificate-sha1"), Some(&Value::from(CERT)));
+            }
+            other => panic!("{other:?}"),
+        }
+        // the right authid may be named; another may not
+        let named = |authid: &str| {
+            let d = dict! { "authmethods" => Value::List(vec![Value::from("tls")]), "authid" => authid };
+            a.hello("realm1", &d, Some(&info), 1, NOW, &mut rng())
+        };
+        assert!(matches!(named("client_0"), AuthStep::Welcome(_)));
+        assert!(matches!(
+            named("admin"),
+            AuthStep::Abort {
+                reason: ERROR_AUTHENTICATION_DENIED,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn tls_denies_no_certificate_and_an_unknown_one() {
+        let a = tls_auth();
+        let d = dict! { "authmethods" => Value::List(vec![Value::from("tls")]) };
+        let other = with_cert("00:E5:E6:F2:2A:BB:6F:C2:79:B8:C1:5C:B7:62:4E:66:79:6C:6F:54");
+        let no_cert = TlsInfo::default();
+        for tls in [None, Some(&no_cert), Some(&other)] {
+            assert!(
+                matches!(
+                    a.hello("realm1", &d, tls, 1, NOW, &mut rng()),
+                    AuthStep::Abort {
+                        reason: ERROR_AUTHENTICATION_DENIED,
+                        ..
+                    }
+                ),
+                "{tls:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tls_principals_need_a_fingerprint() {
+        let bad: TransportAuth = serde_json::from_str(
+            r#"{"tls": {"type": "static", "principals": {"x": {"certificate-sha1": "B6:E5", "role": "r"}}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            Authenticator::new(&bad),
+            Err(AuthConfigError::InvalidFingerprint { .. })
+        ));
     }
 
     fn methods(list: &[&str]) -> Value {

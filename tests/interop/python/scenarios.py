@@ -16,6 +16,7 @@ to a CANCEL sent by ``future.cancel()``.
 """
 
 import argparse
+import urllib.parse
 import asyncio
 import os
 import sys
@@ -149,6 +150,15 @@ async def connect(args, name):
             "url": args.url,
             "serializer": args.serializer,
             "max_retries": 0,
+        }
+    if args.trust_root:
+        # TLS (wss:// or rss://): trust the test's CA, check the name localhost
+        u = urllib.parse.urlsplit(args.url)
+        transport["endpoint"] = {
+            "type": "tcp",
+            "host": u.hostname,
+            "port": u.port,
+            "tls": {"hostname": "localhost", "trust_root": args.trust_root},
         }
     comp = Component(transports=[transport], realm=args.realm)
     joined = loop.create_future()
@@ -627,7 +637,8 @@ async def main(args):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--url", required=True, help="ws://HOST:PORT/PATH or rs://HOST:PORT")
+    ap.add_argument("--url", required=True, help="ws[s]://HOST:PORT/PATH or rs[s]://HOST:PORT")
+    ap.add_argument("--trust-root", help="a CA file (PEM) to trust: TLS (wss://, rss://)")
     ap.add_argument("--transport", choices=["websocket", "rawsocket"], required=True)
     ap.add_argument("--serializer", choices=["json", "msgpack", "cbor"], required=True)
     ap.add_argument("--realm", default="realm1")

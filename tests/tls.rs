@@ -1,0 +1,689 @@
+//! TLS on the listening transports, against a running two-shard router with
+//! certificates made at test time (rcgen): WebSocket and RawSocket over TLS,
+//! what authentication learns (the `tls` method, session details), clients a
+//! router must refuse (untrusted, expired, wrong host, no client
+//! certificate), hostile input (garbage instead of a ClientHello, a handshake
+//! that stops halfway) and reloading the certificate (the control operation
+//! and SIGHUP).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use shardwamp::client::auth::{Anonymous, ClientAuthenticator, TlsCertificate};
+use shardwamp::component::Registry;
+use shardwamp::config::Config;
+use shardwamp::control::Controller;
+use shardwamp::transport::blocking::connect_tls;
+use shardwamp::transport::TlsClientOptions;
+use shardwamp::wamp::value::{Dict, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shardwamp");
+
+/// A certificate authority that signs the test's certificates.
+struct Ca {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, name);
+        let cert = p.self_signed(&key).unwrap();
+        Ca { cert, key }
+    }
+
+    /// A certificate for `names`, written as `stem.crt` and `stem.key` in
+    /// `dir`; `expired` dates it in the past.
+    fn issue(&self, dir: &Path, stem: &str, names: &[&str], expired: bool) -> (PathBuf, PathBuf) {
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut p = CertificateParams::new(names).unwrap();
+        p.distinguished_name.push(DnType::CommonName, stem);
+        if expired {
+            p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        }
+        let cert = p.signed_by(&key, &self.cert, &self.key).unwrap();
+        let (c, k) = (
+            dir.join(format!("{stem}.crt")),
+            dir.join(format!("{stem}.key")),
+        );
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        set_mode(&k, 0o600);
+        (c, k)
+    }
+
+    fn write(&self, dir: &Path, stem: &str) -> PathBuf {
+        let p = dir.join(format!("{stem}.crt"));
+        std::fs::write(&p, self.cert.pem()).unwrap();
+        p
+    }
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("shardwamp-tls-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// SHA-1 of a PEM certificate file, as the router writes fingerprints.
+fn fingerprint(pem: &Path) -> String {
+    let der = shardwamp::config::tls::read_certificates(pem).unwrap();
+    shardwamp::transport::tls::sha1_fingerprint(&der[0])
+}
+
+/// The test's files: a server CA and certificate, a client CA and two
+/// client certificates (one a principal, one not).
+struct Pki {
+    dir: PathBuf,
+    server_ca: Ca,
+    server_ca_file: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+    client_ca_file: PathBuf,
+    alice: (PathBuf, PathBuf),
+    mallory: (PathBuf, PathBuf),
+}
+
+fn pki(name: &str) -> Pki {
+    let dir = tempdir(name);
+    let server_ca = Ca::new("server CA");
+    let server_ca_file = server_ca.write(&dir, "server-ca");
+    let (server_cert, server_key) =
+        server_ca.issue(&dir, "server", &["localhost", "127.0.0.1"], false);
+    let client_ca = Ca::new("client CA");
+    let client_ca_file = client_ca.write(&dir, "client-ca");
+    let alice = client_ca.issue(&dir, "alice", &["alice"], false);
+    let mallory = client_ca.issue(&dir, "mallory", &["mallory"], false);
+    Pki {
+        dir,
+        server_ca,
+        server_ca_file,
+        server_cert,
+        server_key,
+        client_ca_file,
+        alice,
+        mallory,
+    }
+}
+
+fn config_text(p: &Pki) -> String {
+    let tls = |ca: bool| {
+        format!(
+            "{{ key = {:?}, certificate = {:?}{} }}",
+            p.server_key,
+            p.server_cert,
+            if ca {
+                format!(", ca_certificates = [{:?}]", p.client_ca_file)
+            } else {
+                String::new()
+            }
+        )
+    };
+    format!(
+        r#"
+[router]
+shards = 2
+
+[[realms]]
+name = "realm1"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+[[realms.roles]]
+name = "backend"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+
+[[transports]]
+type = "websocket"
+id = "wss"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {wss} }}
+options = {{ open_handshake_timeout = 1500 }}
+
+[[transports]]
+type = "rawsocket"
+id = "rss"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {rss} }}
+serializers = ["json", "msgpack", "cbor"]
+
+[[transports]]
+type = "websocket"
+id = "mtls"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {mtls} }}
+[transports.auth.tls]
+type = "static"
+principals = {{ alice = {{ "certificate-sha1" = "{alice}", role = "backend" }} }}
+[transports.auth.anonymous]
+type = "static"
+role = "anonymous"
+
+[[transports]]
+type = "websocket"
+id = "ws"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+
+[[transports]]
+type = "rawsocket"
+id = "unix"
+endpoint = {{ type = "unix", path = {sock:?}, tls = {rss} }}
+"#,
+        sock = p.dir.join("r.sock"),
+        wss = tls(false),
+        rss = tls(false),
+        mtls = tls(true),
+        alice = fingerprint(&p.alice.0),
+    )
+}
+
+fn start(p: &Pki) -> Arc<Controller> {
+    let config = Config::from_str_with_env(&config_text(p), |_| None).expect("config");
+    Controller::start(config, Registry::with_builtins()).expect("router starts")
+}
+
+fn trust(p: &Pki) -> TlsClientOptions {
+    TlsClientOptions {
+        ca_certificates: vec![p.server_ca_file.clone()],
+        ..Default::default()
+    }
+}
+
+fn anonymous() -> Box<dyn ClientAuthenticator> {
+    Box::new(Anonymous::default())
+}
+
+/// This session's details as the meta API reports them.
+fn own_details(c: &mut shardwamp::client::Client) -> Dict {
+    let id = c.session_id();
+    let (args, _) = c
+        .call("wamp.session.get", vec![Value::UInt(id)], Dict::new())
+        .expect("wamp.session.get");
+    match args.into_iter().next() {
+        Some(Value::Dict(d)) => d,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn tls_failures(c: &Controller) -> u64 {
+    match c
+        .call_blocking("get_router_shard_stats", &[], &Dict::new())
+        .unwrap()
+    {
+        Value::List(shards) => shards
+            .iter()
+            .map(|s| match s {
+                Value::Dict(d) => d
+                    .get("tls_handshake_failures")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                _ => 0,
+            })
+            .sum(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn websocket_and_rawsocket_over_tls_join_and_say_so() {
+    let p = pki("join");
+    let c = start(&p);
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("wss").unwrap().port()
+    );
+    let rss = format!(
+        "rss://127.0.0.1:{}",
+        c.transport_addr("rss").unwrap().port()
+    );
+    for url in [&wss, &rss] {
+        let mut client = connect_tls(url, "realm1", anonymous(), &trust(&p)).expect(url);
+        let d = own_details(&mut client);
+        let Some(Value::Dict(t)) = d.get("transport") else {
+            panic!("{d:?}")
+        };
+        assert_eq!(t.get("is_secure"), Some(&Value::Bool(true)), "{url}: {t:?}");
+        assert_eq!(t.get("channel_type"), Some(&Value::from("tls")), "{url}");
+        assert_eq!(t.get("tls_version"), Some(&Value::from("TLSv1.3")), "{url}");
+        client.leave();
+    }
+    // over a Unix socket, the name checked is localhost
+    let unix = format!("rss+unix://{}", p.dir.join("r.sock").display());
+    let mut client = connect_tls(&unix, "realm1", anonymous(), &trust(&p)).expect(&unix);
+    own_details(&mut client);
+    client.leave();
+    // by the name in the certificate, too
+    let by_name = TlsClientOptions {
+        hostname: Some("localhost".into()),
+        ..trust(&p)
+    };
+    connect_tls(&wss, "realm1", anonymous(), &by_name)
+        .expect("localhost")
+        .leave();
+    c.shutdown();
+}
+
+#[test]
+fn clients_that_must_be_refused_are() {
+    let p = pki("refused");
+    let c = start(&p);
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("wss").unwrap().port()
+    );
+    let before = tls_failures(&c);
+    // an untrusted (self-signed, from the client's view) certificate
+    let e = connect_tls(&wss, "realm1", anonymous(), &TlsClientOptions::default())
+        .err()
+        .expect("untrusted");
+    assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+    // a name the certificate does not carry
+    let wrong = TlsClientOptions {
+        hostname: Some("wrong.example".into()),
+        ..trust(&p)
+    };
+    let e = connect_tls(&wss, "realm1", anonymous(), &wrong)
+        .err()
+        .expect("wrong host");
+    assert!(e.to_string().contains("not valid for name"), "{e}");
+    // the router counts the handshakes the clients gave up on
+    wait_for("two failed handshakes", || tls_failures(&c) >= before + 2);
+    c.shutdown();
+
+    // an expired certificate
+    let expired = pki("expired");
+    let (cert, key) = expired
+        .server_ca
+        .issue(&expired.dir, "old", &["127.0.0.1"], true);
+    std::fs::copy(&cert, &expired.server_cert).unwrap();
+    std::fs::copy(&key, &expired.server_key).unwrap();
+    let c = start(&expired);
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("wss").unwrap().port()
+    );
+    let e = connect_tls(&wss, "realm1", anonymous(), &trust(&expired))
+        .err()
+        .expect("expired");
+    assert!(e.to_string().to_lowercase().contains("expired"), "{e}");
+    c.shutdown();
+}
+
+#[test]
+fn client_certificates_are_required_and_authenticate() {
+    let p = pki("mtls");
+    let c = start(&p);
+    let url = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("mtls").unwrap().port()
+    );
+    let as_ = |who: &(PathBuf, PathBuf)| TlsClientOptions {
+        certificate: Some(who.0.clone()),
+        key: Some(who.1.clone()),
+        ..trust(&p)
+    };
+    // no client certificate: refused in the handshake
+    assert!(connect_tls(&url, "realm1", anonymous(), &trust(&p)).is_err());
+    // alice's certificate is a principal's: welcomed as alice, no challenge
+    let mut alice = connect_tls(
+        &url,
+        "realm1",
+        Box::new(TlsCertificate::default()),
+        &as_(&p.alice),
+    )
+    .expect("alice");
+    let d = own_details(&mut alice);
+    assert_eq!(d.get("authid"), Some(&Value::from("alice")), "{d:?}");
+    assert_eq!(d.get("authrole"), Some(&Value::from("backend")));
+    assert_eq!(d.get("authmethod"), Some(&Value::from("tls")));
+    alice.leave();
+    // naming another authid is denied
+    let e = connect_tls(
+        &url,
+        "realm1",
+        Box::new(TlsCertificate {
+            authid: Some("bob".into()),
+        }),
+        &as_(&p.alice),
+    )
+    .err()
+    .expect("bob");
+    assert!(e.to_string().contains("authentication_denied"), "{e}");
+    // mallory's certificate is trusted but no principal's: denied; she may
+    // still join anonymously
+    let e = connect_tls(
+        &url,
+        "realm1",
+        Box::new(TlsCertificate::default()),
+        &as_(&p.mallory),
+    )
+    .err()
+    .expect("mallory");
+    assert!(e.to_string().contains("authentication_denied"), "{e}");
+    connect_tls(&url, "realm1", anonymous(), &as_(&p.mallory))
+        .expect("anonymous")
+        .leave();
+    // the tls method on a plain transport: no certificate, denied
+    let plain = format!("ws://{}/ws", c.transport_addr("ws").unwrap());
+    assert!(connect_tls(
+        &plain,
+        "realm1",
+        Box::new(TlsCertificate::default()),
+        &trust(&p)
+    )
+    .is_err());
+    c.shutdown();
+}
+
+#[test]
+fn hostile_handshakes_cost_a_counter_not_the_shard() {
+    let p = pki("hostile");
+    let c = start(&p);
+    let addr: SocketAddr = c.transport_addr("wss").unwrap();
+    let wss = format!("wss://127.0.0.1:{}/ws", addr.port());
+    let before = tls_failures(&c);
+    // garbage instead of a ClientHello: closed at once
+    let mut g = TcpStream::connect(addr).unwrap();
+    g.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    g.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 256];
+    let mut got = Vec::new();
+    while let Ok(n @ 1..) = g.read(&mut buf) {
+        got.extend_from_slice(&buf[..n]);
+    }
+    // at most a TLS alert record, never an HTTP answer
+    assert!(got.is_empty() || got[0] == 0x15, "{got:?}");
+    // a handshake that stops halfway: a record header promising more than comes
+    let mut stalled: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])
+                .unwrap();
+            s
+        })
+        .collect();
+    // meanwhile every shard serves others
+    for _ in 0..6 {
+        let mut client = connect_tls(&wss, "realm1", anonymous(), &trust(&p)).expect("served");
+        own_details(&mut client);
+        client.leave();
+    }
+    // the stalled ones are closed after the handshake timeout (1.5 s)
+    let t0 = Instant::now();
+    for s in &mut stalled {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut b = [0u8; 16];
+        while let Ok(1..) = s.read(&mut b) {}
+    }
+    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
+    wait_for("five failed handshakes", || tls_failures(&c) >= before + 5);
+    c.shutdown();
+}
+
+#[test]
+fn a_reload_serves_new_connections_the_new_certificate() {
+    let p = pki("reload");
+    let c = start(&p);
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("wss").unwrap().port()
+    );
+    let old = fingerprint(&p.server_cert);
+    assert_eq!(
+        served_fingerprint(&p, c.transport_addr("wss").unwrap()),
+        old
+    );
+    // an open session survives the reload
+    let mut kept = connect_tls(&wss, "realm1", anonymous(), &trust(&p)).unwrap();
+    let (cert, key) = p
+        .server_ca
+        .issue(&p.dir, "server2", &["localhost", "127.0.0.1"], false);
+    std::fs::copy(&cert, &p.server_cert).unwrap();
+    std::fs::copy(&key, &p.server_key).unwrap();
+    let new = fingerprint(&p.server_cert);
+    assert_ne!(old, new);
+    let answer = c
+        .call_blocking(
+            "reload_router_transport_tls",
+            &[Value::from("wss")],
+            &Dict::new(),
+        )
+        .unwrap();
+    let Value::List(items) = answer else {
+        panic!("{answer:?}")
+    };
+    let Value::Dict(d) = &items[0] else { panic!() };
+    assert_eq!(d.get("certificate_sha1"), Some(&Value::from(new.as_str())));
+    assert_eq!(
+        served_fingerprint(&p, c.transport_addr("wss").unwrap()),
+        new
+    );
+    let detail = c
+        .call_blocking("get_router_transport", &[Value::from("wss")], &Dict::new())
+        .unwrap();
+    let Value::Dict(detail) = detail else {
+        panic!()
+    };
+    let Some(Value::Dict(tls)) = detail.get("tls") else {
+        panic!("{detail:?}")
+    };
+    assert_eq!(
+        tls.get("certificate_sha1"),
+        Some(&Value::from(new.as_str()))
+    );
+    own_details(&mut kept);
+    kept.leave();
+    // every TLS transport at once; a plain one is not a TLS transport
+    let all = c
+        .call_blocking("reload_router_transport_tls", &[], &Dict::new())
+        .unwrap();
+    assert!(matches!(&all, Value::List(l) if l.len() == 4), "{all:?}");
+    assert!(c
+        .call_blocking(
+            "reload_router_transport_tls",
+            &[Value::from("ws")],
+            &Dict::new()
+        )
+        .is_err());
+    // a broken file: the error names the key, the running certificate stays
+    std::fs::write(&p.server_cert, "not a certificate").unwrap();
+    let e = c
+        .call_blocking(
+            "reload_router_transport_tls",
+            &[Value::from("wss")],
+            &Dict::new(),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("tls.certificate"), "{e}");
+    assert_eq!(
+        served_fingerprint(&p, c.transport_addr("wss").unwrap()),
+        new
+    );
+    c.shutdown();
+}
+
+/// The fingerprint of the certificate the router serves at `addr`.
+fn served_fingerprint(p: &Pki, addr: SocketAddr) -> String {
+    let config = trust(p).client_config().unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut sock = TcpStream::connect(addr).unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).unwrap();
+    }
+    let der = conn.peer_certificates().unwrap()[0].clone();
+    shardwamp::transport::tls::sha1_fingerprint(&der)
+}
+
+#[test]
+fn sighup_reloads_the_certificate() {
+    let p = pki("sighup");
+    let text = format!(
+        r#"
+[[realms]]
+name = "realm1"
+[[realms.roles]]
+name = "anonymous"
+
+[[transports]]
+type = "websocket"
+id = "wss"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {{ key = {:?}, certificate = {:?}, dhparam = "dh.pem" }} }}
+"#,
+        p.server_key, p.server_cert
+    );
+    let file = p.dir.join("router.toml");
+    std::fs::write(&file, text).unwrap();
+    set_mode(&p.server_key, 0o644);
+    let mut child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut url = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(at) = line
+            .split(" on ")
+            .nth(1)
+            .filter(|_| line.starts_with("listening"))
+        {
+            url = Some(at.to_owned());
+            break;
+        }
+    }
+    let url = url.expect("the router prints where it listens");
+    assert!(url.starts_with("wss://"), "{url}");
+    let addr: SocketAddr = url
+        .trim_start_matches("wss://")
+        .trim_end_matches("/ws")
+        .parse()
+        .unwrap();
+    assert_eq!(served_fingerprint(&p, addr), fingerprint(&p.server_cert));
+    let (cert, key) = p.server_ca.issue(&p.dir, "server2", &["127.0.0.1"], false);
+    std::fs::copy(&cert, &p.server_cert).unwrap();
+    std::fs::copy(&key, &p.server_key).unwrap();
+    let new = fingerprint(&p.server_cert);
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGHUP);
+    }
+    wait_for("the new certificate", || {
+        served_fingerprint(&p, addr) == new
+    });
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("dhparam is ignored"), "{log}");
+    assert!(log.contains("can be read by anyone"), "{log}");
+    assert!(log.contains("TLS certificate and key reloaded"), "{log}");
+    assert!(!log.contains("PRIVATE KEY"), "{log}");
+}
+
+#[test]
+fn check_names_the_key_and_line_of_a_bad_tls_file() {
+    let p = pki("check");
+    let text = format!(
+        "[[realms]]\nname = \"realm1\"\n\n[[transports]]\ntype = \"websocket\"\nid = \"wss\"\nurl = \"/ws\"\n[transports.endpoint]\ntype = \"tcp\"\nport = 0\n[transports.endpoint.tls]\nkey = {:?}\ncertificate = {:?}\n",
+        p.dir.join("missing.key"),
+        p.server_cert
+    );
+    let file = p.dir.join("bad.toml");
+    std::fs::write(&file, &text).unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("transports[0].endpoint.tls.key"), "{err}");
+    assert!(err.contains("line 12"), "{err}");
+    // ciphers rustls has none of
+    let text = text.replace(
+        "[transports.endpoint.tls]\n",
+        "[transports.endpoint.tls]\nciphers = \"DHE-RSA-AES128-SHA:RC4-MD5\"\n",
+    );
+    let text = text.replace(
+        &format!("{:?}", p.dir.join("missing.key")),
+        &format!("{:?}", p.server_key),
+    );
+    std::fs::write(&file, &text).unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("tls.ciphers"), "{err}");
+}
+
+#[test]
+fn the_load_generator_dials_tls() {
+    use shardwamp::loadgen::{self, Options, Scenario};
+    let p = pki("loadgen");
+    let c = start(&p);
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("wss").unwrap().port()
+    );
+    let rss = format!(
+        "rss://127.0.0.1:{}",
+        c.transport_addr("rss").unwrap().port()
+    );
+    for (scenario, url) in [(Scenario::Fanout, &wss), (Scenario::Rpc, &rss)] {
+        let mut o = Options::new(scenario, url).expect("options");
+        o.target.tls.as_mut().expect("a TLS target").ca_certificates =
+            vec![p.server_ca_file.clone()];
+        o.duration = Duration::from_millis(600);
+        o.warmup = Duration::from_millis(200);
+        o.fanout.subscribers = 10;
+        o.fanout.publishers = 1;
+        o.fanout.topics = 1;
+        o.rpc.callers = 2;
+        o.rpc.callees = 1;
+        let r = loadgen::run(&o).expect(url);
+        assert!(r.passed, "{url}: {}", r.summary());
+        assert_eq!(r.errors, 0, "{url}: {}", r.summary());
+        assert!(r.throughput > 0.0, "{url}: {}", r.summary());
+    }
+    c.shutdown();
+}
