@@ -19,6 +19,7 @@
 //! | [`config`] | the TOML configuration (Crossbar.io's router config, one to one): the one owner of the schema |
 //! | [`control`] | the controller (RouterController operations), management realm, admin HTTP |
 //! | [`component`] | router components: in-process sessions running Rust code, on the client session |
+//! | [`link`] | router-to-router links: a local in-process leg and a dialed remote leg mirroring subscriptions and registrations both ways |
 //! | [`client`] | the WAMP client stack: the sans-IO [`client::session`], authenticators ([`client::auth`]), a blocking client (`shardwamp ctl`) |
 //! | [`loadgen`] | the glommio load generator behind `shardwamp-bench` |
 //!
@@ -48,6 +49,7 @@ pub mod codec;
 pub mod component;
 pub mod config;
 pub mod control;
+pub mod link;
 pub mod loadgen;
 pub mod router;
 pub mod shard;

@@ -33,6 +33,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["wamp", "codec", "config", "router", "client", "transport"],
     ),
     (
+        "link",
+        &[
+            "wamp",
+            "codec",
+            "config",
+            "router",
+            "client",
+            "transport",
+            "component",
+        ],
+    ),
+    (
         "shard",
         &[
             "wamp",
@@ -41,6 +53,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "router",
             "transport",
             "component",
+            "link",
         ],
     ),
     (
@@ -53,6 +66,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "client",
             "transport",
             "component",
+            "link",
             "shard",
         ],
     ),
@@ -73,6 +87,7 @@ const ONLY: &[(&str, &str, &[&str])] = &[
         "router",
         &["ConnId", "ShardId", "TlsInfo", "TransportId"],
     ),
+    ("link", "router", &["TransportId", "options"]),
     (
         "loadgen",
         "shard",

@@ -586,3 +586,78 @@ pub fn start<H: ComponentHost + 'static>(
         task: Some(task),
     }
 }
+
+/// An in-process connection's sending side: messages go straight to the core.
+struct InProcess<H: ComponentHost> {
+    host: Rc<H>,
+    conn: ConnId,
+    closed: Cell<bool>,
+}
+
+impl<H: ComponentHost> crate::transport::dial::Outgoing for InProcess<H> {
+    fn send(&self, msg: Message) -> bool {
+        if self.closed.get() {
+            return false;
+        }
+        self.host.deliver(self.conn, msg);
+        true
+    }
+
+    fn close(&self) {
+        if !self.closed.replace(true) {
+            self.host.closed(self.conn);
+        }
+    }
+}
+
+/// A session dropped without closing (its task was canceled while joining,
+/// say) still releases its connection of the core.
+impl<H: ComponentHost> Drop for InProcess<H> {
+    fn drop(&mut self) {
+        if !self.closed.replace(true) {
+            self.host.closed(self.conn);
+        }
+    }
+}
+
+/// Opens an in-process session on `host`'s router core through `transport`
+/// (an internal transport: its authenticator gives the session its authid
+/// and role) and joins `realm` with `auth`. The session has the dialed
+/// session's API ([`crate::transport::dial::Session`]: options on every
+/// request, progressive results, cancel, interrupts), which a router link's
+/// local leg needs; `details` are the transport details the core reports.
+pub async fn open_session<H: ComponentHost + 'static>(
+    host: &Rc<H>,
+    realm: &str,
+    transport: TransportId,
+    details: Dict,
+    auth: Box<dyn crate::client::auth::ClientAuthenticator>,
+) -> Result<crate::transport::dial::Session, crate::transport::dial::DialError> {
+    use std::collections::VecDeque;
+    let serializer = Serializer::MsgPack;
+    let (conn, inbox) = host.open(serializer, transport, details);
+    let out = Rc::new(InProcess {
+        host: host.clone(),
+        conn,
+        closed: Cell::new(false),
+    });
+    let incoming: crate::transport::dial::Incoming = Box::pin(futures_lite::stream::unfold(
+        (inbox, VecDeque::<Message>::new()),
+        move |(mut inbox, mut queued)| async move {
+            loop {
+                if let Some(m) = queued.pop_front() {
+                    return Some((m, (inbox, queued)));
+                }
+                let frames = inbox.next_frames().await?;
+                for f in frames {
+                    match serializer.decode(&f) {
+                        Ok(m) => queued.push_back(m),
+                        Err(e) => log::warn!("an in-process session could not decode a frame: {e}"),
+                    }
+                }
+            }
+        },
+    ));
+    let wamp = ClientSession::with_details(realm, auth, wamp::Roles::all(), Dict::new());
+    crate::transport::dial::Session::join_over(wamp, out, incoming).await
+}

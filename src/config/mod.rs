@@ -97,6 +97,7 @@ pub mod auth;
 pub mod crossbar;
 pub mod keyfile;
 pub mod realm;
+pub mod rlink;
 pub mod role;
 mod source;
 pub mod tls;
@@ -514,6 +515,11 @@ impl Config {
         let mut copy = self.clone();
         for c in &mut copy.components {
             redact_table(&mut c.extra);
+        }
+        for r in &mut copy.realms {
+            for l in &mut r.rlinks {
+                *l = l.redacted();
+            }
         }
         for t in &mut copy.transports {
             let auth = match t {

@@ -49,6 +49,9 @@ pub struct RealmConfig {
     /// The shard that owns the realm's authoritative state; by default a hash of its name.
     #[serde(default)]
     pub home_shard: Option<u16>,
+    /// Router-to-router links of this realm (Crossbar.io's `rlinks`; docs/links.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rlinks: Vec<super::rlink::RLinkConfig>,
 }
 
 /// Crossbar.io's realm options.
@@ -210,6 +213,7 @@ impl RealmConfig {
             store: None,
             limits: RealmLimits::default(),
             home_shard: None,
+            rlinks: Vec::new(),
         }
     }
 

@@ -104,6 +104,7 @@ fn realms(config: &Config, out: &mut Vec<Problem>) {
             }
         }
         roles(realm, &path, out);
+        rlinks(realm, &path, out);
         if let Some(store) = &realm.store {
             let spath = path.key("store");
             if store.kind != "memory" {
@@ -135,6 +136,31 @@ fn realms(config: &Config, out: &mut Vec<Problem>) {
                     out.push((hpath.key("limit"), "limit must be at least 1".to_owned()));
                 }
             }
+        }
+    }
+}
+
+/// A realm's links: each one's own checks, and ids unique in the realm.
+fn rlinks(realm: &RealmConfig, path: &KeyPath, out: &mut Vec<Problem>) {
+    let mut ids = HashMap::new();
+    for (i, l) in realm.rlinks.iter().enumerate() {
+        let lpath = path.key("rlinks").index(i);
+        for (key, message) in l.problems() {
+            let mut at = lpath.clone();
+            for k in key.split('.') {
+                at = at.key(k);
+            }
+            out.push((at, message));
+        }
+        let id = l.id_at(i);
+        if let Some(first) = ids.insert(id.clone(), i) {
+            out.push((
+                lpath.key("id"),
+                format!(
+                    "link {id:?} is defined twice in realm {:?} (first at rlinks[{first}])",
+                    realm.name
+                ),
+            ));
         }
     }
 }

@@ -224,6 +224,133 @@ pub fn render(
     out
 }
 
+/// Renders the router links' figures in Prometheus text format: one
+/// series per link (`realm`, `link` labels), the same figures as
+/// `get_router_realm_link`.
+pub fn render_links(links: &[(String, String, Arc<crate::link::LinkStats>)]) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = String::new();
+    if links.is_empty() {
+        return out;
+    }
+    let label = |realm: &str, link: &str| {
+        format!(
+            "realm=\"{}\",link=\"{}\"",
+            realm.replace('"', "\\\""),
+            link.replace('"', "\\\"")
+        )
+    };
+    type Figure = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&crate::link::LinkStats) -> u64,
+    );
+    let figures: [Figure; 8] = [
+        (
+            "link_connected",
+            "Whether a router link is connected (1) or not (0).",
+            "gauge",
+            |s| u64::from(s.state() == crate::link::LinkState::Connected),
+        ),
+        (
+            "link_reconnects_total",
+            "Times a router link connected again.",
+            "counter",
+            |s| s.reconnects.load(Relaxed),
+        ),
+        (
+            "link_connect_failures_total",
+            "Failed tries to connect a router link.",
+            "counter",
+            |s| s.connect_failures.load(Relaxed),
+        ),
+        (
+            "link_loops_dropped_total",
+            "Events and calls a router link did not relay as they had crossed it before.",
+            "counter",
+            |s| s.loops_dropped.load(Relaxed),
+        ),
+        (
+            "link_subscriptions_mirrored",
+            "Subscriptions a router link mirrors now.",
+            "gauge",
+            |s| s.subscriptions_mirrored.load(Relaxed),
+        ),
+        (
+            "link_registrations_mirrored",
+            "Registrations a router link mirrors now.",
+            "gauge",
+            |s| s.registrations_mirrored.load(Relaxed),
+        ),
+        (
+            "link_events_dropped_total",
+            "Events a router link dropped as the other router was too far behind.",
+            "counter",
+            |s| s.events_dropped.load(Relaxed),
+        ),
+        (
+            "link_mirror_failures_total",
+            "Mirrors the other router refused.",
+            "counter",
+            |s| s.mirror_failures.load(Relaxed),
+        ),
+    ];
+    for (name, help, kind, get) in figures {
+        let _ = writeln!(
+            out,
+            "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} {kind}"
+        );
+        for (realm, link, s) in links {
+            let _ = writeln!(out, "shardwamp_{name}{{{}}} {}", label(realm, link), get(s));
+        }
+    }
+    type Flow = (
+        &'static str,
+        &'static str,
+        fn(&crate::link::LinkStats) -> [u64; 2],
+    );
+    let flows: [Flow; 2] = [
+        (
+            "link_events_forwarded_total",
+            "Events a router link relayed, by direction.",
+            |s| {
+                [
+                    s.events_local_to_remote.load(Relaxed),
+                    s.events_remote_to_local.load(Relaxed),
+                ]
+            },
+        ),
+        (
+            "link_calls_forwarded_total",
+            "Calls a router link relayed, by direction.",
+            |s| {
+                [
+                    s.calls_local_to_remote.load(Relaxed),
+                    s.calls_remote_to_local.load(Relaxed),
+                ]
+            },
+        ),
+    ];
+    for (name, help, get) in flows {
+        let _ = writeln!(
+            out,
+            "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} counter"
+        );
+        for (realm, link, s) in links {
+            let [out_n, in_n] = get(s);
+            for (dir, n) in [("local_to_remote", out_n), ("remote_to_local", in_n)] {
+                let _ = writeln!(
+                    out,
+                    "shardwamp_{name}{{{},direction=\"{dir}\"}} {n}",
+                    label(realm, link)
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Starts the admin listener on shard 0.
 pub fn start(controller: &Arc<Controller>) -> Result<(), String> {
     let addr: SocketAddr = match &controller.base.admin.endpoint {
@@ -269,7 +396,9 @@ impl AdminSite for Site {
                     Some(c) => {
                         let stats = c.shard_stats().await;
                         let realms = c.realm_stats_by_name().await;
-                        ("200 OK", render(&stats, &realms))
+                        let mut body = render(&stats, &realms);
+                        body.push_str(&render_links(&c.link_stats()));
+                        ("200 OK", body)
                     }
                     None => ("503 Service Unavailable", String::new()),
                 },

@@ -233,6 +233,17 @@ struct TransportEntry {
     tls: Option<Arc<transport::TlsServer>>,
 }
 
+/// A running router link.
+#[derive(Debug, Clone)]
+struct LinkEntry {
+    config: crate::config::rlink::RLinkConfig,
+    shard: usize,
+    started: String,
+    /// Who started it: `{"source": "config"}` or `{"source": "controller"}`.
+    started_by: &'static str,
+    stats: Arc<crate::link::LinkStats>,
+}
+
 /// A running component.
 #[derive(Debug, Clone)]
 struct ComponentEntry {
@@ -249,6 +260,8 @@ struct State {
     next_transport: TransportId,
     components: BTreeMap<String, ComponentEntry>,
     next_component: TransportId,
+    /// Router links by (realm id, link id).
+    links: BTreeMap<(String, String), LinkEntry>,
 }
 
 /// Controls a running router. See the module docs.
@@ -385,6 +398,26 @@ pub const OPERATIONS: &[Operation] = &[
         name: "stop_router_component",
         args: &["component_id"],
         summary: "stops a component",
+    },
+    Operation {
+        name: "get_router_realm_links",
+        args: &["realm_id"],
+        summary: "the ids of a realm's router links",
+    },
+    Operation {
+        name: "get_router_realm_link",
+        args: &["realm_id", "link_id"],
+        summary: "a router link's detail and figures",
+    },
+    Operation {
+        name: "start_router_realm_link",
+        args: &["realm_id", "link_id", "link_config"],
+        summary: "starts a router link",
+    },
+    Operation {
+        name: "stop_router_realm_link",
+        args: &["realm_id", "link_id"],
+        summary: "stops a router link, removing what it mirrored",
     },
     Operation {
         name: "kill_by_authid",
@@ -543,6 +576,20 @@ impl Controller {
             futures_lite::future::block_on(controller.start_router_component(&c.id.clone(), c))
                 .map_err(|e| StartError::Config(e.to_string()))?;
         }
+        // Links last; start-up does not wait for them to connect (as Crossbar.io).
+        let mut links: Vec<(String, String, crate::config::rlink::RLinkConfig)> = Vec::new();
+        for (id, r) in controller.lock().realms.iter_mut() {
+            for (i, l) in r.config.rlinks.iter_mut().enumerate() {
+                // Crossbar.io's default ids, made explicit: they stay put
+                // when a link before them is stopped.
+                l.id = Some(l.id_at(i));
+                links.push((id.clone(), l.id_at(i), l.clone()));
+            }
+        }
+        for (realm, id, l) in links {
+            futures_lite::future::block_on(controller.start_link(&realm, &id, l, "config"))
+                .map_err(|e| StartError::Config(e.to_string()))?;
+        }
         if controller.base.admin.enabled {
             admin::start(&controller).map_err(StartError::Config)?;
         }
@@ -592,7 +639,11 @@ impl Controller {
         d.insert("name".into(), Value::from(r.config.name.as_str()));
         d.insert("created".into(), Value::Str(r.created.clone()));
         d.insert("sessions".into(), Value::UInt(sessions as u64));
-        d.insert("config".into(), serialize(&r.config));
+        let mut config = r.config.clone();
+        for l in &mut config.rlinks {
+            *l = l.redacted();
+        }
+        d.insert("config".into(), serialize(&config));
         let roles = r.roles.keys().filter_map(|k| r.role_detail(k)).collect();
         d.insert("roles".into(), Value::List(roles));
         Ok(Value::Dict(d))
@@ -693,6 +744,9 @@ impl Controller {
     ) -> Result<Value, CtlError> {
         let r = self.realm(id)?;
         let rid = r.rid;
+        for link in self.get_router_realm_links(id)? {
+            self.stop_router_realm_link(id, &link).await?;
+        }
         let mut detached: Vec<u64> = self
             .handle
             .on_all(|reply| CoreOp::StopRealm {
@@ -1228,6 +1282,180 @@ impl Controller {
         }
     }
 
+    // ---- router links ------------------------------------------------------------
+
+    /// The ids of realm `realm`'s links (Crossbar.io: a list of ids).
+    pub fn get_router_realm_links(&self, realm: &str) -> Result<Vec<String>, CtlError> {
+        self.realm(realm)?;
+        Ok(self
+            .lock()
+            .links
+            .keys()
+            .filter(|(r, _)| r == realm)
+            .map(|(_, id)| id.clone())
+            .collect())
+    }
+
+    /// A link: Crossbar.io's `RLink.marshal()` (`id`, `config` with secrets
+    /// redacted, `started`, `started_by`, `connected`) and shardwamp's
+    /// figures (`state`, `reconnects`, `last_error`, events and calls
+    /// forwarded each way, ...).
+    pub fn get_router_realm_link(&self, realm: &str, id: &str) -> Result<Value, CtlError> {
+        let st = self.lock();
+        let l = st
+            .links
+            .get(&(realm.to_owned(), id.to_owned()))
+            .ok_or_else(|| CtlError::NoSuchObject(format!("no link '{id}' in realm '{realm}'")))?;
+        let mut d = crate::dict! {
+            "id" => id,
+            "realm" => realm,
+            "config" => serialize(&l.config.redacted()),
+            "started" => l.started.as_str(),
+            "started_by" => Value::Dict(crate::dict! { "source" => l.started_by }),
+            "shard" => l.shard as u64,
+            "remote" => l.config.transport.endpoint.to_string(),
+            "remote_realm" => l.config.realm.as_str(),
+        };
+        d.extend(l.stats.to_dict());
+        Ok(Value::Dict(d))
+    }
+
+    /// Every running link's figures: (realm id, link id, figures).
+    pub fn link_stats(&self) -> Vec<(String, String, Arc<crate::link::LinkStats>)> {
+        self.lock()
+            .links
+            .iter()
+            .map(|((r, id), l)| (r.clone(), id.clone(), l.stats.clone()))
+            .collect()
+    }
+
+    /// Starts a link of realm `realm` (on shard 0); the answer is its detail.
+    pub async fn start_router_realm_link(
+        &self,
+        realm: &str,
+        id: &str,
+        config: crate::config::rlink::RLinkConfig,
+    ) -> Result<Value, CtlError> {
+        self.start_link(realm, id, config, "controller").await
+    }
+
+    async fn start_link(
+        &self,
+        realm: &str,
+        id: &str,
+        mut config: crate::config::rlink::RLinkConfig,
+        started_by: &'static str,
+    ) -> Result<Value, CtlError> {
+        config.id = Some(id.to_owned());
+        if let Some((key, m)) = config.problems().into_iter().next() {
+            return Err(CtlError::InvalidConfiguration(format!(
+                "link '{id}': {key}: {m}"
+            )));
+        }
+        let (rid, realm_name, transport) = {
+            let mut st = self.lock();
+            let r = st
+                .realms
+                .get(realm)
+                .ok_or_else(|| CtlError::NoSuchObject(format!("no realm '{realm}'")))?;
+            let (rid, name) = (r.rid, r.config.name.clone());
+            if st.links.contains_key(&(realm.to_owned(), id.to_owned())) {
+                return Err(CtlError::AlreadyRunning(format!(
+                    "link '{id}' of realm '{realm}' is running"
+                )));
+            }
+            let t = st.next_component;
+            st.next_component += 1;
+            (rid, name, t)
+        };
+        // The local leg's role (internal, not listed among the realm's roles).
+        let results = self
+            .handle
+            .on_all(|reply| CoreOp::SetRole {
+                realm: rid,
+                role: Box::new(crate::link::local_role()),
+                reply,
+            })
+            .await;
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            return Err(CtlError::Shard(e));
+        }
+        let stats = Arc::new(crate::link::LinkStats::default());
+        let shard = 0;
+        let spec = crate::link::LinkSpec {
+            id: id.to_owned(),
+            realm: realm_name,
+            config: config.clone(),
+            transport,
+        };
+        let answer = self
+            .handle
+            .ask(shard, |reply| ControlMsg::StartLink {
+                spec: Box::new(spec),
+                stats: stats.clone(),
+                reply,
+            })
+            .await
+            .unwrap_or(Err(OpError::ShardGone));
+        answer.map_err(CtlError::Shard)?;
+        {
+            let mut st = self.lock();
+            // The running configuration lists it (ids are explicit there).
+            if let Some(r) = st.realms.get_mut(realm) {
+                if !r.config.rlinks.iter().any(|l| l.id.as_deref() == Some(id)) {
+                    r.config.rlinks.push(config.clone());
+                }
+            }
+            st.links.insert(
+                (realm.to_owned(), id.to_owned()),
+                LinkEntry {
+                    config,
+                    shard,
+                    started: now_iso(),
+                    started_by,
+                    stats,
+                },
+            );
+        }
+        self.get_router_realm_link(realm, id)
+    }
+
+    /// Stops a link at run time (Crossbar.io raises NotImplementedError):
+    /// both legs close, so each router withdraws what the link mirrored.
+    pub async fn stop_router_realm_link(&self, realm: &str, id: &str) -> Result<Value, CtlError> {
+        let detail = self.get_router_realm_link(realm, id)?;
+        let shard = self
+            .lock()
+            .links
+            .get(&(realm.to_owned(), id.to_owned()))
+            .map(|l| l.shard)
+            .unwrap_or(0);
+        let r = self
+            .handle
+            .ask(shard, |reply| ControlMsg::StopLink {
+                realm: self
+                    .lock()
+                    .realms
+                    .get(realm)
+                    .map(|r| r.config.name.clone())
+                    .unwrap_or_default(),
+                id: id.to_owned(),
+                reply,
+            })
+            .await;
+        {
+            let mut st = self.lock();
+            st.links.remove(&(realm.to_owned(), id.to_owned()));
+            if let Some(r) = st.realms.get_mut(realm) {
+                r.config.rlinks.retain(|l| l.id.as_deref() != Some(id));
+            }
+        }
+        match r {
+            Some(Err(e)) => Err(CtlError::Shard(e)),
+            _ => Ok(detail),
+        }
+    }
+
     // ---- sessions and statistics ---------------------------------------------
 
     /// Closes every session of `authid` on realm `realm` (an id), on whichever
@@ -1479,6 +1707,21 @@ impl Controller {
                 self.start_router_component(&id, config).await
             }
             "stop_router_component" => self.stop_router_component(&text(0, "component_id")?).await,
+            "get_router_realm_links" => {
+                Ok(list(self.get_router_realm_links(&text(0, "realm_id")?)?))
+            }
+            "get_router_realm_link" => {
+                self.get_router_realm_link(&text(0, "realm_id")?, &text(1, "link_id")?)
+            }
+            "start_router_realm_link" => {
+                let (realm, id) = (text(0, "realm_id")?, text(1, "link_id")?);
+                let config = deserialize(arg(2, "link_config")?, "link_config")?;
+                self.start_router_realm_link(&realm, &id, config).await
+            }
+            "stop_router_realm_link" => {
+                self.stop_router_realm_link(&text(0, "realm_id")?, &text(1, "link_id")?)
+                    .await
+            }
             "kill_by_authid" => {
                 let (realm, authid) = (text(0, "realm_id")?, text(1, "authid")?);
                 let reason = opt_text(2, "reason")

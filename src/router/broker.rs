@@ -13,7 +13,7 @@ use bytes::Bytes;
 use super::authz::{decide, Action, Granted};
 use super::book::Entry;
 use super::limits::ERROR_LIMIT_EXCEEDED;
-use super::options::{flag, match_policy};
+use super::options::{flag, forward_for, match_policy};
 use super::peer::{Filters, PeerMsg, Publication, ReplicaOp, SubscribeDone};
 use super::realm::Continuation;
 use super::subscriptions::HomeSub;
@@ -420,15 +420,17 @@ impl RouterCore {
                 );
             }
         }
+        let relays = self.may_relay(conn, &info);
         let parsed = (|| -> Result<_, String> {
             Ok((
                 flag(&options, "exclude_me")?.unwrap_or(true),
                 flag(&options, "disclose_me")?.unwrap_or(false),
                 flag(&options, "retain")?.unwrap_or(false),
                 filters(&options)?,
+                if relays { forward_for(&options)? } else { None },
             ))
         })();
-        let (exclude_me, disclose_me, retain, filters) = match parsed {
+        let (exclude_me, disclose_me, retain, filters, forward_for) = match parsed {
             Ok(p) => p,
             Err(m) => fail!(uris::ERROR_INVALID_ARGUMENT, m),
         };
@@ -449,6 +451,7 @@ impl RouterCore {
             exclude_me,
             filters,
             retained: false,
+            forward_for,
             payload,
         });
         let id = publication.id;
@@ -525,7 +528,23 @@ impl RouterCore {
             details.insert("topic".into(), Value::from(p.topic.as_str()));
         }
         if p.disclose {
-            if let Some(info) = &p.publisher {
+            // A relayed event discloses its original publisher, the first
+            // entry of `forward_for` (as Crossbar.io), not the link's session.
+            let origin = p.forward_for.as_ref().and_then(|f| match f.first() {
+                Some(Value::Dict(d)) => Some(d),
+                _ => None,
+            });
+            if let Some(o) = origin {
+                for (from, to) in [
+                    ("session", "publisher"),
+                    ("authid", "publisher_authid"),
+                    ("authrole", "publisher_authrole"),
+                ] {
+                    if let Some(v) = o.get(from) {
+                        details.insert(to.into(), v.clone());
+                    }
+                }
+            } else if let Some(info) = &p.publisher {
                 details.insert("publisher".into(), Value::UInt(info.session));
                 details.insert("publisher_authid".into(), Value::from(info.authid.as_str()));
                 details.insert(
@@ -533,6 +552,9 @@ impl RouterCore {
                     Value::from(info.authrole.as_str()),
                 );
             }
+        }
+        if let Some(f) = &p.forward_for {
+            details.insert("forward_for".into(), Value::List(f.clone()));
         }
         if retained {
             details.insert("retained".into(), Value::Bool(true));
@@ -659,6 +681,7 @@ impl RouterCore {
             exclude_me: false,
             filters: None,
             retained: false,
+            forward_for: None,
             payload: Payload::Values { args, kwargs },
         });
         self.route(&publication);

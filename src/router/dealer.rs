@@ -15,7 +15,7 @@ use rand::Rng;
 use super::authz::{decide, Action, Granted};
 use super::book::Entry;
 use super::limits::ERROR_LIMIT_EXCEEDED;
-use super::options::{flag, match_policy, InvokePolicy};
+use super::options::{flag, forward_for, match_policy, InvokePolicy};
 use super::peer::{CallFailure, CalleeRef, CancelMode, Invoke, PeerMsg, RegisterDone, ReplicaOp};
 use super::realm::{Continuation, Realm};
 use super::registrations::HomeReg;
@@ -107,6 +107,8 @@ pub(crate) struct CallerCall {
     pub timer: Option<(u64, u64)>,
     /// The caller, when disclosed to the callee.
     pub caller: Option<Arc<SessionInfo>>,
+    /// The links that relayed the call (CALL `forward_for`).
+    pub forward_for: Option<Vec<Value>>,
     /// Progressive call invocation still open (more CALLs may follow).
     pub progressive: bool,
     /// Kept to re-invoke another callee if the chosen one bounces.
@@ -510,6 +512,7 @@ impl RouterCore {
                 Some(&format!("payload larger than {max} bytes")),
             );
         }
+        let relays = self.may_relay(conn, &info);
         let parsed = (|| -> Result<_, String> {
             let timeout = match options.get("timeout") {
                 None | Some(Value::Null) => 0,
@@ -521,9 +524,10 @@ impl RouterCore {
                 flag(&options, "receive_progress")?.unwrap_or(false),
                 flag(&options, "disclose_me")?.unwrap_or(false),
                 timeout,
+                if relays { forward_for(&options)? } else { None },
             ))
         })();
-        let (receive_progress, disclose_me, timeout) = match parsed {
+        let (receive_progress, disclose_me, timeout, forward_for) = match parsed {
             Ok(p) => p,
             Err(m) => return self.error(conn, T, request, uris::ERROR_INVALID_ARGUMENT, Some(&m)),
         };
@@ -563,6 +567,7 @@ impl RouterCore {
             call,
             caller_shard: self.shard,
             caller: caller.clone(),
+            forward_for: forward_for.clone(),
             registration,
             callee: callee.session,
             procedure: (reg_policy != MatchPolicy::Exact).then(|| procedure.clone()),
@@ -584,6 +589,7 @@ impl RouterCore {
                 timeout,
                 timer,
                 caller,
+                forward_for,
                 progressive: progress,
                 payload,
                 internal: None,
@@ -658,6 +664,7 @@ impl RouterCore {
             call: call_id,
             caller_shard: self.shard,
             caller: call.caller.clone(),
+            forward_for: call.forward_for.clone(),
             registration,
             callee: next.session,
             procedure: (reg_policy != MatchPolicy::Exact).then_some(procedure),
@@ -940,9 +947,30 @@ impl RouterCore {
             details.insert("procedure".into(), Value::Str(p));
         }
         if let Some(c) = &inv.caller {
-            details.insert("caller".into(), Value::UInt(c.session));
-            details.insert("caller_authid".into(), Value::from(c.authid.as_str()));
-            details.insert("caller_authrole".into(), Value::from(c.authrole.as_str()));
+            // A relayed call discloses its original caller, the first entry
+            // of `forward_for` (as Crossbar.io), not the link's session.
+            let origin = inv.forward_for.as_ref().and_then(|f| match f.first() {
+                Some(Value::Dict(d)) => Some(d),
+                _ => None,
+            });
+            if let Some(o) = origin {
+                for (from, to) in [
+                    ("session", "caller"),
+                    ("authid", "caller_authid"),
+                    ("authrole", "caller_authrole"),
+                ] {
+                    if let Some(v) = o.get(from) {
+                        details.insert(to.into(), v.clone());
+                    }
+                }
+            } else {
+                details.insert("caller".into(), Value::UInt(c.session));
+                details.insert("caller_authid".into(), Value::from(c.authid.as_str()));
+                details.insert("caller_authrole".into(), Value::from(c.authrole.as_str()));
+            }
+        }
+        if let Some(f) = inv.forward_for {
+            details.insert("forward_for".into(), Value::List(f));
         }
         if inv.receive_progress {
             details.insert("receive_progress".into(), Value::Bool(true));

@@ -164,6 +164,7 @@ impl RouterCore {
             timeout: 0,
             timer: None,
             caller: None,
+            forward_for: None,
             progressive: false,
             payload: Payload::Empty,
             internal: None,
@@ -315,6 +316,7 @@ impl RouterCore {
                 exclude_me: true,
                 filters: None,
                 retained: false,
+                forward_for: None,
                 payload: t.payload.clone(),
             });
             self.route(&publication);

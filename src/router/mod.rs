@@ -96,6 +96,10 @@ use realm::Realm;
 
 pub use auth::TlsInfo;
 pub use limits::{SessionLimits, ERROR_LIMIT_EXCEEDED};
+
+/// The authrole of a router link's session on the router it dials
+/// (Crossbar.io's `rlink`): such a session may relay (`forward_for`).
+pub const RLINK_ROLE: &str = "rlink";
 use session::peer_ip;
 pub(crate) use session::{Conn, ConnState, FailureWindow, Session};
 use stats::{RealmStats, ShardStats};
@@ -424,6 +428,18 @@ impl RouterCore {
         self.transports
             .get(&transport)
             .is_some_and(|a| a.is_internal())
+    }
+
+    /// Whether the session on `conn` may relay messages for other routers
+    /// (set PUBLISH/CALL `forward_for`): a trusted session (a link's local
+    /// leg joins through an internal transport) or one of authrole
+    /// [`RLINK_ROLE`] (a link's remote leg, as Crossbar.io names it).
+    pub(crate) fn may_relay(&self, conn: ConnId, info: &SessionInfo) -> bool {
+        info.authrole == RLINK_ROLE
+            || self
+                .conns
+                .get(&conn)
+                .is_some_and(|c| self.internal_transport(c.transport))
     }
 
     /// Sets (or replaces) a transport's session-opening deadlines and

@@ -16,6 +16,33 @@ pub(crate) fn flag(options: &Dict, key: &str) -> Result<Option<bool>, String> {
     }
 }
 
+/// The longest `forward_for` accepted: a path through more routers than
+/// this is refused (a loop that escaped the links' own checks ends here).
+pub const MAX_FORWARD_HOPS: usize = 32;
+
+/// Reads PUBLISH/CALL `forward_for` (the routers' links that relayed the
+/// message, a list of `{session, authid, authrole}` dicts, wamp-proto issue
+/// 399): `Ok(None)` when absent. Only sessions that may relay (a link's
+/// session) set it; the caller checks that.
+pub(crate) fn forward_for(options: &Dict) -> Result<Option<Vec<Value>>, String> {
+    match options.get("forward_for") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::List(l)) => {
+            if l.len() > MAX_FORWARD_HOPS {
+                return Err(format!(
+                    "option 'forward_for' lists {} hops, more than {MAX_FORWARD_HOPS}",
+                    l.len()
+                ));
+            }
+            if !l.iter().all(|e| matches!(e, Value::Dict(_))) {
+                return Err("option 'forward_for' must be a list of dicts".into());
+            }
+            Ok(Some(l.clone()))
+        }
+        Some(_) => Err("option 'forward_for' must be a list".into()),
+    }
+}
+
 /// The match policy of SUBSCRIBE/REGISTER options.
 pub(crate) fn match_policy(options: &Dict) -> Result<MatchPolicy, String> {
     match options.get("match") {

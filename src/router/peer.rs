@@ -10,7 +10,7 @@ use super::options::InvokePolicy;
 use super::{CallId, ConnId, RealmId, RegId, SessionId, SessionInfo, ShardId, SubId};
 use crate::wamp::message::{Id, Payload};
 use crate::wamp::uri::MatchPolicy;
-use crate::wamp::value::Dict;
+use crate::wamp::value::{Dict, Value};
 
 /// A callee somewhere in the router: its shard and session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,6 +40,8 @@ pub struct Publication {
     pub filters: Option<Box<Filters>>,
     /// Whether this is a retained event being replayed to a new subscriber.
     pub retained: bool,
+    /// The links that relayed it (PUBLISH `forward_for`, from a link's session).
+    pub forward_for: Option<Vec<Value>>,
     /// Arguments and keyword arguments, as received.
     pub payload: Payload,
 }
@@ -214,6 +216,8 @@ pub struct Invoke {
     pub caller_shard: ShardId,
     /// The caller, when disclosed.
     pub caller: Option<Arc<SessionInfo>>,
+    /// The links that relayed the call (CALL `forward_for`, from a link's session).
+    pub forward_for: Option<Vec<Value>>,
     /// The registration.
     pub registration: RegId,
     /// The chosen callee.

@@ -1,7 +1,9 @@
 //! The components running on a shard: starting one (its class built from the
 //! registry, its internal transport's anonymous authentication giving it its
 //! configured authid and role, its session joined through
-//! [`crate::component::start`]), stopping one, and stopping all at shutdown.
+//! [`crate::component::start`]), stopping one, and stopping all at shutdown;
+//! and the router links running on a shard ([`Links`]), which join their
+//! local leg the same way.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -68,6 +70,64 @@ impl Components {
     pub fn stop_all(&mut self) {
         for (_, c) in self.running.drain() {
             c.stop();
+        }
+    }
+}
+
+/// The router links running on one shard, by (realm, id).
+#[derive(Default)]
+pub(crate) struct Links {
+    running: HashMap<(String, String), crate::link::Running>,
+}
+
+impl Links {
+    /// Starts a link on `shard`: its internal transport gives the local leg
+    /// the link's role; a link of the same realm and id is stopped first.
+    pub fn start(
+        &mut self,
+        shard: &Rc<Shard>,
+        spec: crate::link::LinkSpec,
+        stats: std::sync::Arc<crate::link::LinkStats>,
+    ) -> Result<(), OpError> {
+        let auth = TransportAuth {
+            anonymous: Some(AuthMethodConfig::Static(AnonymousStatic {
+                role: crate::link::LOCAL_ROLE.into(),
+                authid: Some(format!("rlink:{}", spec.id)),
+                realm: None,
+            })),
+            ..Default::default()
+        };
+        let auth = Authenticator::new(&auth)?;
+        shard
+            .core
+            .borrow_mut()
+            .set_transport(spec.transport, auth.internal());
+        let key = (spec.realm.clone(), spec.id.clone());
+        if let Some(old) = self.running.remove(&key) {
+            old.stop();
+        }
+        let running = crate::link::start(shard, spec, stats);
+        self.running.insert(key, running);
+        Ok(())
+    }
+
+    /// Stops link `id` of `realm`.
+    pub fn stop(&mut self, realm: &str, id: &str) -> Result<(), OpError> {
+        match self.running.remove(&(realm.to_owned(), id.to_owned())) {
+            Some(l) => {
+                l.stop();
+                Ok(())
+            }
+            None => Err(OpError::NoSuchLink(format!(
+                "link '{id}' of realm '{realm}'"
+            ))),
+        }
+    }
+
+    /// Stops every link (at shutdown).
+    pub fn stop_all(&mut self) {
+        for (_, l) in self.running.drain() {
+            l.stop();
         }
     }
 }

@@ -65,6 +65,25 @@ pub enum ControlMsg {
         /// Where to answer.
         reply: Reply<Result<(), OpError>>,
     },
+    /// Start a router link on this shard (its local leg joins through
+    /// `spec.transport`, made internal here with the link's role).
+    StartLink {
+        /// What the link runs.
+        spec: Box<crate::link::LinkSpec>,
+        /// Its figures, which the controller reads.
+        stats: Arc<crate::link::LinkStats>,
+        /// Where to answer.
+        reply: Reply<Result<(), OpError>>,
+    },
+    /// Stop a router link (by realm and id): its legs close.
+    StopLink {
+        /// The local realm.
+        realm: String,
+        /// The link's id.
+        id: String,
+        /// Where to answer.
+        reply: Reply<Result<(), OpError>>,
+    },
 }
 
 /// A running router.

@@ -31,6 +31,9 @@ pub enum OpError {
     /// No component of this id runs on the shard.
     #[error("no component '{0}' on this shard")]
     NoSuchComponent(String),
+    /// No router link of this realm and id runs on the shard.
+    #[error("no {0} on this shard")]
+    NoSuchLink(String),
     /// The admin HTTP listener could not start.
     #[error("admin listener on {addr}: {error}")]
     Admin {

@@ -301,6 +301,7 @@ pub(crate) async fn shard_main(
     }
     // Components: the start-up ones arrive as control messages.
     let mut components = Components::default();
+    let mut links = super::components::Links::default();
     let _ = ready.send(Ok(()));
     log::debug!("shard {id} running");
 
@@ -347,10 +348,17 @@ pub(crate) async fn shard_main(
             ControlMsg::StopComponent { id, reply } => {
                 reply.send(components.stop(&id));
             }
+            ControlMsg::StartLink { spec, stats, reply } => {
+                reply.send(links.start(&shard, *spec, stats));
+            }
+            ControlMsg::StopLink { realm, id, reply } => {
+                reply.send(links.stop(&realm, &id));
+            }
             ControlMsg::Shutdown { reason } => {
                 shard.stopping.set(true);
                 drop(std::mem::take(&mut listeners));
                 components.stop_all();
+                links.stop_all();
                 shard.core.borrow_mut().shutdown(&reason);
                 shard.pump();
                 // Let the writers flush their GOODBYEs, within a bound.

@@ -236,6 +236,8 @@ pub struct Sender {
     notify: Notify,
     failed: Cell<bool>,
     closing: Cell<bool>,
+    /// Bytes queued for a WebSocket writer (a RawSocket queue is one buffer).
+    ws_queued: Cell<usize>,
 }
 
 impl Sender {
@@ -248,6 +250,7 @@ impl Sender {
             notify: Notify::default(),
             failed: Cell::new(false),
             closing: Cell::new(false),
+            ws_queued: Cell::new(0),
         }
     }
 
@@ -279,11 +282,21 @@ impl Sender {
                         Err(_) => return false,
                     }
                 };
+                self.ws_queued.set(self.ws_queued.get() + m.len());
                 q.push(m);
             }
         }
         self.notify.notify();
         true
+    }
+
+    /// Bytes queued and not yet taken by the writer: how far a slow peer
+    /// is behind.
+    pub fn backlog_bytes(&self) -> usize {
+        match &*self.queue.borrow() {
+            Queue::Raw(buf) => buf.len(),
+            Queue::Ws(_) => self.ws_queued.get(),
+        }
     }
 
     /// Whether writing failed (the connection is gone).
@@ -303,6 +316,38 @@ impl Sender {
         self.notify.notify();
     }
 }
+
+/// Where a session's outgoing messages go: a dialed connection's
+/// [`Sender`], or an in-process connection of a router core (a link's local
+/// leg, see `crate::component::open_session`).
+pub trait Outgoing {
+    /// Hands over a message; `false` when it cannot be sent.
+    fn send(&self, msg: Message) -> bool;
+    /// The session is over: release the connection.
+    fn close(&self);
+    /// Bytes handed over and not yet written (0 where nothing queues).
+    fn backlog_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl Outgoing for Sender {
+    fn send(&self, msg: Message) -> bool {
+        self.push(&msg)
+    }
+
+    fn close(&self) {
+        Sender::close(self)
+    }
+
+    fn backlog_bytes(&self) -> usize {
+        Sender::backlog_bytes(self)
+    }
+}
+
+/// The messages that arrive for a session, in order; `None` when the
+/// connection is gone.
+pub type Incoming = std::pin::Pin<Box<dyn futures_lite::Stream<Item = Message>>>;
 
 enum Rx<S: Stream> {
     Ws(WebSocketReceiver<S>),
@@ -477,6 +522,7 @@ async fn ws_writer<S: Stream>(tx: Rc<Sender>, mut sink: WebSocketSender<S>) {
             Queue::Ws(q) => std::mem::take(q),
             Queue::Raw(_) => return,
         };
+        tx.ws_queued.set(0);
         for m in batch {
             if sink.feed(m).await.is_err() {
                 tx.failed.set(true);
@@ -516,9 +562,9 @@ async fn raw_writer<S: Stream>(tx: Rc<Sender>, mut w: WriteHalf<S>) {
 }
 
 /// Sends what the session queued.
-fn transmit(session: &mut ClientSession, tx: &Sender) {
+fn transmit(session: &mut ClientSession, tx: &dyn Outgoing) {
     while let Some(m) = session.poll_transmit() {
-        tx.push(&m);
+        tx.send(m);
     }
 }
 
@@ -528,14 +574,14 @@ pub async fn join<S: Stream>(
     conn: &mut Connection<S>,
     session: &mut ClientSession,
 ) -> Result<(), DialError> {
-    transmit(session, &conn.tx);
+    transmit(session, &*conn.tx);
     loop {
         let Some(msg) = conn.rx.next().await? else {
             session.transport_closed();
             return Err(err("connection closed while joining"));
         };
         let r = session.receive(msg);
-        transmit(session, &conn.tx);
+        transmit(session, &*conn.tx);
         r.map_err(|e| err(format!("joining: {e}")))?;
         while let Some(ev) = session.poll_event() {
             match ev {
@@ -644,17 +690,19 @@ enum Filing {
 struct Inner {
     wamp: RefCell<ClientSession>,
     filing: RefCell<HashMap<Id, Filing>>,
-    tx: Rc<Sender>,
+    tx: Rc<dyn Outgoing>,
     waiters: RefCell<HashMap<Id, Rc<Mailbox<Answer>>>>,
     subscriptions: RefCell<HashMap<Id, Rc<Mailbox<EventData>>>>,
     registrations: RefCell<HashMap<Id, Rc<Mailbox<Invocation>>>>,
     closed: Rc<Mailbox<Close>>,
     close: RefCell<Option<Close>>,
+    /// INTERRUPTs of invocations: (invocation request id, options).
+    interrupts: Rc<Mailbox<(Id, Dict)>>,
 }
 
 impl Inner {
     fn flush(&self) {
-        transmit(&mut self.wamp.borrow_mut(), &self.tx);
+        transmit(&mut self.wamp.borrow_mut(), &*self.tx);
     }
 
     /// Routes what the session reported.
@@ -735,7 +783,10 @@ impl Inner {
                         m.close();
                     }
                 }
-                Event::Interrupt { .. } | Event::Joined { .. } => {}
+                Event::Interrupt { request, options } => {
+                    self.interrupts.put((request, options));
+                }
+                Event::Joined { .. } => {}
                 Event::Closed(c) => {
                     for (_, w) in self.waiters.borrow_mut().drain() {
                         w.put(Answer::Final(Err(CallError::message(
@@ -752,6 +803,7 @@ impl Inner {
                     *self.close.borrow_mut() = Some(c.clone());
                     self.closed.put(c);
                     self.closed.close();
+                    self.interrupts.close();
                 }
             }
         }
@@ -862,7 +914,58 @@ impl Session {
     ) -> Result<Session, DialError> {
         let mut conn = handshake(stream, options).await?;
         join(&mut conn, &mut wamp).await?;
-        let Connection { tx, mut rx, writer } = conn;
+        let Connection { tx, rx, writer } = conn;
+        let incoming: Incoming = Box::pin(futures_lite::stream::unfold(rx, |mut rx| async move {
+            match rx.next().await {
+                Ok(Some(m)) => Some((m, rx)),
+                Ok(None) | Err(_) => None,
+            }
+        }));
+        Ok(Session::serve(wamp, tx, incoming, Some(writer)))
+    }
+
+    /// Runs `wamp`'s opening over a pipe of messages (`out` takes what it
+    /// sends, `incoming` gives what arrives), then serves it: how an
+    /// in-process session (a link's local leg) gets this same API.
+    pub async fn join_over(
+        mut wamp: ClientSession,
+        out: Rc<dyn Outgoing>,
+        mut incoming: Incoming,
+    ) -> Result<Session, DialError> {
+        transmit(&mut wamp, &*out);
+        'opening: loop {
+            let Some(msg) = incoming.next().await else {
+                wamp.transport_closed();
+                out.close();
+                return Err(err("connection closed while joining"));
+            };
+            let r = wamp.receive(msg);
+            transmit(&mut wamp, &*out);
+            if let Err(e) = r {
+                out.close();
+                return Err(err(format!("joining: {e}")));
+            }
+            while let Some(ev) = wamp.poll_event() {
+                match ev {
+                    Event::Joined { .. } => break 'opening,
+                    Event::Closed(c) => {
+                        out.close();
+                        return Err(err(format!("joining: ABORT {} {}", c.reason, c.message())));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Session::serve(wamp, out, incoming, None))
+    }
+
+    /// Serves a joined session: the reader task feeds it what arrives.
+    fn serve(
+        wamp: ClientSession,
+        tx: Rc<dyn Outgoing>,
+        mut incoming: Incoming,
+        writer: Option<glommio::Task<()>>,
+    ) -> Session {
         let inner = Rc::new(Inner {
             wamp: RefCell::new(wamp),
             filing: RefCell::new(HashMap::new()),
@@ -872,14 +975,14 @@ impl Session {
             registrations: RefCell::new(HashMap::new()),
             closed: Mailbox::new(),
             close: RefCell::new(None),
+            interrupts: Mailbox::new(),
         });
         let reader = {
             let inner = inner.clone();
             glommio::spawn_local(async move {
                 loop {
-                    let msg = match rx.next().await {
-                        Ok(Some(m)) => m,
-                        Ok(None) | Err(_) => break,
+                    let Some(msg) = incoming.next().await else {
+                        break;
                     };
                     let r = inner.wamp.borrow_mut().receive(msg);
                     inner.flush();
@@ -894,11 +997,11 @@ impl Session {
                 inner.tx.close();
             })
         };
-        Ok(Session {
+        Session {
             inner,
             reader: Rc::new(RefCell::new(Some(reader))),
-            writer: Rc::new(RefCell::new(Some(writer))),
-        })
+            writer: Rc::new(RefCell::new(writer)),
+        }
     }
 
     /// The session id.
@@ -1166,5 +1269,61 @@ impl Session {
         self.writer.borrow_mut().take();
         self.inner.wamp.borrow_mut().transport_closed();
         self.inner.dispatch();
+        self.inner.tx.close();
+    }
+
+    /// Bytes sent and not yet written to the connection (a slow peer's
+    /// backlog; 0 for an in-process session).
+    pub fn backlog_bytes(&self) -> usize {
+        self.inner.tx.backlog_bytes()
+    }
+
+    /// The next INTERRUPT of an invocation this session serves: (the
+    /// invocation's request id, INTERRUPT.Options); `None` once the session
+    /// is over.
+    pub async fn next_interrupt(&self) -> Option<(Id, Dict)> {
+        self.inner.interrupts.next().await
+    }
+
+    /// Publishes with PUBLISH.Options as given; with `acknowledge`, waits
+    /// for PUBLISHED and returns the publication id.
+    pub async fn publish_with(
+        &self,
+        topic: &str,
+        options: Dict,
+        payload: Payload,
+        acknowledge: bool,
+    ) -> Result<Option<Id>, CallError> {
+        let request = self
+            .inner
+            .wamp
+            .borrow_mut()
+            .publish(topic, options, payload, acknowledge)
+            .map_err(refused)?;
+        if !acknowledge {
+            self.inner.flush();
+            return Ok(None);
+        }
+        let w = self.waiter(request);
+        match self.reply(w).await? {
+            Reply::Published(id) => Ok(Some(id)),
+            _ => Err(CallError::uri(uris::ERROR_PROTOCOL_VIOLATION)),
+        }
+    }
+
+    /// Answers an invocation with an error, payload as given.
+    pub fn invocation_error_with(
+        &self,
+        request: Id,
+        uri: &str,
+        details: Dict,
+        payload: Payload,
+    ) -> Result<(), SessionError> {
+        self.inner
+            .wamp
+            .borrow_mut()
+            .invocation_error(request, uri, details, payload)?;
+        self.inner.flush();
+        Ok(())
     }
 }

@@ -231,6 +231,7 @@ fn worker_options(cx: &mut Cx, options: &Node, path: &str, router: &mut Table) {
 fn realm(cx: &mut Cx, r: &Node, path: &str) -> Table {
     let mut t = Table::default();
     let mut roles = Vec::new();
+    let mut rlinks = Vec::new();
     for (key, line, node) in r.entries() {
         let at = format!("{path}.{key}");
         match key.as_str() {
@@ -257,12 +258,79 @@ fn realm(cx: &mut Cx, r: &Node, path: &str) -> Table {
                 let s = store(cx, node, &at);
                 t.table("store", s);
             }
+            "rlinks" => {
+                for (i, l) in node.items().iter().enumerate() {
+                    rlinks.push(rlink(cx, l, &format!("{at}[{i}]")));
+                }
+            }
             _ => cx.unknown(&mut t, path, key, *line, node),
         }
     }
     if !roles.is_empty() {
         t.array("roles", roles);
     }
+    if !rlinks.is_empty() {
+        t.array("rlinks", rlinks);
+    }
+    t
+}
+
+/// A router-to-router link: Crossbar.io's keys as they are; its transport's
+/// `tls` is left out (links dial without TLS for now), and a note says
+/// that Crossbar.io's links authenticate with the node's cryptosign key,
+/// which shardwamp's links do not use yet (docs/links.md).
+fn rlink(cx: &mut Cx, l: &Node, path: &str) -> Table {
+    let mut t = Table::default();
+    for (key, line, node) in l.entries() {
+        let at = format!("{path}.{key}");
+        match key.as_str() {
+            "id"
+            | "realm"
+            | "authid"
+            | "exclude_authid"
+            | "forward_local_events"
+            | "forward_remote_events"
+            | "forward_local_invocations"
+            | "forward_remote_invocations" => cx.copy(&mut t, key, node),
+            "transport" => {
+                let mut tt = Table::default();
+                for (k, kl, n) in node.entries() {
+                    match k.as_str() {
+                        "type" | "url" | "serializers" | "serializer" => cx.copy(&mut tt, k, n),
+                        "endpoint" => {
+                            let mut e = Table::default();
+                            for (ek, el, en) in n.entries() {
+                                match ek.as_str() {
+                                    "type" | "host" | "port" | "path" | "version" | "timeout" => {
+                                        cx.copy(&mut e, ek, en)
+                                    }
+                                    "tls" => cx.leave_out(
+                                        &mut e,
+                                        &format!("{at}.endpoint.tls"),
+                                        *el,
+                                        en,
+                                        "a link dials without TLS for now (docs/links.md, \"Not built yet\"). Put the link on a private network or a Unix socket until links dial TLS.".into(),
+                                    ),
+                                    _ => cx.unknown(&mut e, &format!("{at}.endpoint"), ek, *el, en),
+                                }
+                            }
+                            tt.table("endpoint", e);
+                        }
+                        _ => cx.unknown(&mut tt, &at, k, *kl, n),
+                    }
+                }
+                t.table("transport", tt);
+            }
+            _ => cx.unknown(&mut t, path, key, *line, node),
+        }
+    }
+    let c = cx.note(
+        Verdict::Changed,
+        path,
+        l.line,
+        "Crossbar.io's links authenticate with cryptosign and the node's key (.crossbar/key.priv), which this file does not name. The link is written to join anonymously: to sign as Crossbar.io does, add `authentication = { key = \"PATH/.crossbar/key.priv\" }` and list the key's public half under the other router's cryptosign principals (role `rlink`); or give `authid` and a `ticket` or WAMP-CRA `secret` (docs/links.md).".into(),
+    );
+    t.comment(c);
     t
 }
 

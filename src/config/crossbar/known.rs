@@ -110,10 +110,6 @@ pub fn explain(key: &str) -> Option<Explanation> {
             "cookie authentication and the cookie store track browsers across connections through the web transport, which shardwamp does not serve yet (README's \"Not built yet\").",
             "Leave it out; browsers authenticate with the transport's other methods (ticket, wampcra, cryptosign).",
         ),
-        "rlinks" => e(
-            "router-to-router links are not built yet (README's \"Not built yet\").",
-            "Leave them out; until then, run one router for the realm, or bridge with a component of your own.",
-        ),
         "paths" => e(
             "`paths` belongs to a web transport, which shardwamp does not serve yet (README's \"Not built yet\").",
             "Convert the file with `shardwamp import crossbar`, which serves the web transport's WebSocket path as a `websocket` transport.",
@@ -291,7 +287,7 @@ mod tests {
 
     #[test]
     fn every_explanation_says_why_and_what_to_do() {
-        for key in ["pythonpath", "env", "cookie", "rlinks", "debug", "reactor"] {
+        for key in ["pythonpath", "env", "cookie", "debug", "reactor"] {
             let x = explain(key).expect(key);
             assert!(!x.why.is_empty() && !x.todo.is_empty(), "{key}");
         }

@@ -178,11 +178,6 @@ fn the_toml_loader_explains_crossbar_keys_it_does_not_take() {
             4,
             "cookie",
         ),
-        (
-            "[[realms]]\nname = \"realm1\"\nrlinks = []\n",
-            3,
-            "router-to-router links",
-        ),
     ];
     for (text, line, words) in cases {
         let err = Config::from_str_with_env(text, |_| None).unwrap_err();
@@ -209,6 +204,12 @@ store = { type = "memory", limit = 50, event-history = [{ uri = "com.x.", match 
 name = "anonymous"
 allow-by-default = true
 
+[[realms.rlinks]]
+id = "rlink_2_1"
+realm = "realm1"
+forward_local_events = false
+transport = { type = "websocket", url = "ws://localhost:8001/ws", endpoint = { type = "tcp", host = "localhost", port = 8001 } }
+
 [[transports]]
 type = "websocket"
 endpoint = { type = "tcp", port = "${PORT}" }
@@ -223,9 +224,49 @@ endpoint = { type = "unix", path = "/tmp/x.sock", backlog = 32 }
     assert_eq!(c.router.id.as_deref(), Some("worker001"));
     assert_eq!(c.realms[0].history_slot("com.x.y"), Some((0, 50)));
     assert!(c.realms[0].roles[0].allow_by_default);
+    assert_eq!(c.realms[0].rlinks[0].id_at(0), "rlink_2_1");
+    assert!(!c.realms[0].rlinks[0].forward_local_events);
+    assert!(c.realms[0].rlinks[0].forward_remote_events);
     assert_eq!(c.transports[0].endpoint().to_string(), "tcp:0.0.0.0:9000");
     let crate::config::Endpoint::Unix(u) = c.transports[1].endpoint() else {
         panic!()
     };
     assert_eq!(u.backlog, 32);
+}
+
+#[test]
+fn rlinks_convert_with_the_node_key_noted_and_load() {
+    let json = r#"{"workers": [{"type": "router", "realms": [{"name": "realm1", "roles": [],
+        "rlinks": [{"id": "l1", "realm": "realm1", "forward_local_events": true,
+          "transport": {"type": "rawsocket", "serializer": "cbor",
+            "endpoint": {"type": "tcp", "host": "node1", "port": 8001, "tls": {"hostname": "node1"}}}}]}]}]}"#;
+    let out = super::import(json, super::Format::Json, "config", None).unwrap();
+    assert!(out.toml.contains("[[realms.rlinks]]"), "{}", out.toml);
+    assert!(
+        out.notes.iter().any(|n| n.message.contains("node's key")),
+        "{:?}",
+        out.notes
+    );
+    assert!(
+        out.notes.iter().any(|n| n.path.ends_with("endpoint.tls")),
+        "{:?}",
+        out.notes
+    );
+    let c = Config::from_str_with_env(&out.toml, |_| None).unwrap();
+    let l = &c.realms[0].rlinks[0];
+    assert_eq!(l.id_at(0), "l1");
+    assert_eq!(
+        l.transport.serializer_names().unwrap(),
+        vec!["cbor".to_owned()]
+    );
+}
+
+#[test]
+fn a_bad_rlink_is_reported_at_its_key_and_line() {
+    let text = "[[realms]]\nname = \"realm1\"\n[[realms.rlinks]]\nrealm = \"realm1\"\nauthentication = { ticket = \"t0p-s3cret\" }\ntransport = { type = \"websocket\", endpoint = { type = \"tcp\", host = \"h\", port = 0 } }\n";
+    let err = Config::from_str_with_env(text, |_| None).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("realms[0].rlinks[0]."), "{msg}");
+    assert!(err.line().is_some(), "{msg}");
+    assert!(!msg.contains("t0p-s3cret"), "{msg}");
 }

@@ -413,8 +413,8 @@ impl Authenticator {
             return AuthStep::Challenge {
                 method: METHOD_CRYPTOSIGN.to_owned(),
                 extra,
-                pending: PendingAuth {
-                    kind: PendingKind::DynCryptosign {
+                pending: challenged(
+                    PendingKind::DynCryptosign {
                         challenge,
                         channel_id: parts.channel_id,
                         pubkey: parts.pubkey,
@@ -423,10 +423,9 @@ impl Authenticator {
                     },
                     authid,
                     authrole,
-                    realm: pending.realm,
-                    session_id: pending.session_id,
-                    decoy: false,
-                },
+                    pending.realm,
+                    pending.session_id,
+                ),
             };
         }
         if pending.method == METHOD_WAMPCRA {
@@ -467,8 +466,8 @@ impl Authenticator {
             return AuthStep::Challenge {
                 method: METHOD_WAMPCRA.to_owned(),
                 extra,
-                pending: PendingAuth {
-                    kind: PendingKind::DynWampCra {
+                pending: challenged(
+                    PendingKind::DynWampCra {
                         challenge,
                         key,
                         redirect: p.realm,
@@ -476,10 +475,9 @@ impl Authenticator {
                     },
                     authid,
                     authrole,
-                    realm: pending.realm,
-                    session_id: pending.session_id,
-                    decoy: false,
-                },
+                    pending.realm,
+                    pending.session_id,
+                ),
             };
         }
         AuthStep::Welcome(AuthInfo {
@@ -490,6 +488,24 @@ impl Authenticator {
             authextra: p.extra,
             realm: p.realm,
         })
+    }
+}
+
+/// The pending authentication of a challenge issued on an authenticator's answer.
+fn challenged(
+    kind: PendingKind,
+    authid: String,
+    authrole: String,
+    realm: String,
+    session_id: u64,
+) -> PendingAuth {
+    PendingAuth {
+        kind,
+        authid,
+        authrole,
+        realm,
+        session_id,
+        decoy: false,
     }
 }
 

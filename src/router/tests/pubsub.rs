@@ -492,3 +492,88 @@ fn prefix_event_history_is_one_bounded_history() {
     // t1's event was pushed out by later topics' events.
     assert_eq!(events_of(&mut s, 41, one), 0);
 }
+
+/// `forward_for` (router links): kept from a session of role `rlink` into
+/// EVENT and INVOCATION details, its first entry disclosed as the publisher
+/// or caller; ignored from any other session; more than
+/// `MAX_FORWARD_HOPS` entries refused.
+#[test]
+fn forward_for_only_from_links_and_bounded() {
+    let mut s = Sim::new(2, 7);
+    let mut realm = open_realm("realm1");
+    realm.roles.push(role(
+        crate::router::RLINK_ROLE,
+        vec![perm("", Some(MatchPolicy::Prefix), allow_all())],
+    ));
+    s.start_realm(0, realm);
+    s.set_transport(
+        1,
+        &crate::config::auth::TransportAuth::anonymous_only(crate::router::RLINK_ROLE),
+    );
+    let (sub, _) = s.join(1, JSON, "realm1");
+    let (plain, _) = s.join(0, MP, "realm1");
+    let (link, _) = s
+        .join_with(
+            0,
+            CBOR,
+            1,
+            "realm1",
+            Box::new(crate::client::auth::Anonymous::default()),
+        )
+        .expect("the link's session joins");
+    subscribe(&mut s, sub, "com.t", Dict::new());
+    let origin = Value::Dict(dict! { "session" => 5u64, "authid" => "far", "authrole" => "user" });
+    let ff = |n: usize| Value::List(vec![origin.clone(); n]);
+    publish(
+        &mut s,
+        link,
+        1,
+        "com.t",
+        dict! { "forward_for" => ff(2), "disclose_me" => true },
+        vec![],
+    );
+    let ev = events(&s.take(sub));
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].1.get("forward_for"), Some(&ff(2)));
+    assert_eq!(ev[0].1.get("publisher"), Some(&Value::UInt(5)));
+    assert_eq!(ev[0].1.get("publisher_authid"), Some(&Value::from("far")));
+    // Not a link: ignored.
+    publish(
+        &mut s,
+        plain,
+        2,
+        "com.t",
+        dict! { "forward_for" => ff(1) },
+        vec![],
+    );
+    let ev = events(&s.take(sub));
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].1.get("forward_for"), None);
+    // Too long: refused.
+    publish(
+        &mut s,
+        link,
+        3,
+        "com.t",
+        dict! { "forward_for" => ff(crate::router::options::MAX_FORWARD_HOPS + 1), "acknowledge" => true },
+        vec![],
+    );
+    assert_eq!(
+        error_of(&s.take(link)).as_deref(),
+        Some(uris::ERROR_INVALID_ARGUMENT)
+    );
+    assert!(events(&s.take(sub)).is_empty());
+    // Calls: the callee sees the path and the original caller.
+    register(&mut s, sub, "com.p", Dict::new());
+    call(
+        &mut s,
+        link,
+        4,
+        "com.p",
+        dict! { "forward_for" => ff(1), "disclose_me" => true },
+        vec![],
+    );
+    let (_, _, details, _) = invocation(&s.take(sub));
+    assert_eq!(details.get("forward_for"), Some(&ff(1)));
+    assert_eq!(details.get("caller"), Some(&Value::UInt(5)));
+}

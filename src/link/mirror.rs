@@ -1,0 +1,552 @@
+//! One direction of a link's mirroring: the subscriptions and registrations
+//! of the router one leg is on (the *watched* router) mirrored through the
+//! other leg onto the other router (the *acting* side), and the events and
+//! invocations those mirrors receive relayed back to the watched router.
+//!
+//! Changes are reconciled one entry at a time: a meta event, or the list
+//! read when the legs join, names a subscription or registration; the
+//! reconciler reads it again (`get`, then its members) and makes the mirror
+//! match: present while a member other than the link's own legs exists.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use glommio::channels::local_channel::{self, LocalSender};
+
+use super::LinkStats;
+use crate::router::options::MAX_FORWARD_HOPS;
+use crate::transport::dial::{CallStep, Session};
+use crate::wamp::message::{Id, Payload};
+use crate::wamp::uris;
+use crate::wamp::value::{Dict, Value};
+
+/// How a direction is set up.
+pub struct Setup {
+    /// The leg on the watched router.
+    pub watch: Session,
+    /// The leg on the other router, where mirrors are made.
+    pub act: Session,
+    /// Mirror subscriptions.
+    pub subscriptions: bool,
+    /// Mirror registrations.
+    pub registrations: bool,
+    /// `exclude_authid` for events relayed onto the watched router.
+    pub exclude_authid: Vec<String>,
+    /// The link's two legs' session ids (never counted as interest; a
+    /// `forward_for` naming one has crossed this link before).
+    pub own: Rc<[Id; 2]>,
+    /// The link's figures.
+    pub stats: Arc<LinkStats>,
+    /// Whether the watched router is the local one (what flows is then
+    /// remote-to-local).
+    pub toward_local: bool,
+    /// The link's id, for log lines.
+    pub link: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Sub,
+    Reg,
+}
+
+/// A mirror on the acting side, and the task relaying what it receives.
+struct Mirrored {
+    id: Id,
+    _task: glommio::Task<()>,
+}
+
+struct State {
+    setup: Setup,
+    mirrors: RefCell<HashMap<(Kind, Id), Mirrored>>,
+    /// Recent publication ids (acting side): an event that matches several
+    /// mirrored subscriptions is relayed once.
+    seen: RefCell<(HashSet<Id>, VecDeque<Id>)>,
+    /// Open relayed calls: acting-side invocation request -> watched-side call request.
+    calls: RefCell<HashMap<Id, Id>>,
+}
+
+/// A running direction; dropping it (or [`Mirror::stop`]) stops its tasks.
+pub struct Mirror {
+    tasks: Vec<glommio::Task<()>>,
+    state: Rc<State>,
+}
+
+const SEEN: usize = 4096;
+
+impl Mirror {
+    /// Starts watching and mirroring.
+    pub fn start(setup: Setup) -> Mirror {
+        let (tx, rx) = local_channel::new_unbounded::<(Kind, Id)>();
+        let state = Rc::new(State {
+            setup,
+            mirrors: RefCell::new(HashMap::new()),
+            seen: RefCell::new((HashSet::new(), VecDeque::new())),
+            calls: RefCell::new(HashMap::new()),
+        });
+        let mut tasks = Vec::new();
+        // The watcher: meta events, then the existing entries.
+        {
+            let state = state.clone();
+            tasks.push(glommio::spawn_local(async move { watch(state, tx).await }));
+        }
+        // The reconciler: one entry at a time.
+        {
+            let state = state.clone();
+            tasks.push(glommio::spawn_local(async move {
+                while let Some((kind, id)) = rx.recv().await {
+                    reconcile(&state, kind, id).await;
+                }
+            }));
+        }
+        // INTERRUPTs of relayed calls become CANCELs of the onward call.
+        {
+            let state = state.clone();
+            tasks.push(glommio::spawn_local(async move {
+                while let Some((request, options)) = state.setup.act.next_interrupt().await {
+                    let call = state.calls.borrow().get(&request).copied();
+                    if let Some(call) = call {
+                        let mode = options
+                            .get("mode")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned);
+                        let _ = state
+                            .setup
+                            .watch
+                            .cancel(call, Some(mode.as_deref().unwrap_or("killnowait")));
+                    }
+                }
+            }));
+        }
+        Mirror { tasks, state }
+    }
+
+    /// Stops the direction's tasks and forgets its mirrors (the legs
+    /// closing removes them from the routers).
+    pub fn stop(mut self) {
+        self.tasks.clear();
+        let n =
+            self.state
+                .mirrors
+                .borrow_mut()
+                .drain()
+                .fold((0, 0), |(s, r), ((k, _), _)| match k {
+                    Kind::Sub => (s + 1, r),
+                    Kind::Reg => (s, r + 1),
+                });
+        let st = &self.state.setup.stats;
+        st.subscriptions_mirrored.fetch_sub(n.0, Ordering::Relaxed);
+        st.registrations_mirrored.fetch_sub(n.1, Ordering::Relaxed);
+    }
+}
+
+fn id_of(v: Option<&Value>) -> Option<Id> {
+    match v? {
+        Value::UInt(u) => Some(*u),
+        Value::Int(i) => u64::try_from(*i).ok(),
+        Value::Dict(d) => id_of(d.get("id")),
+        _ => None,
+    }
+}
+
+/// Subscribes to the watched router's meta events, then lists what exists;
+/// every id seen goes to the reconciler.
+async fn watch(state: Rc<State>, tx: LocalSender<(Kind, Id)>) {
+    let s = &state.setup;
+    let tx = Rc::new(tx);
+    let mut meta = Vec::new();
+    let mut kinds = Vec::new();
+    if s.subscriptions {
+        kinds.push((Kind::Sub, "wamp.subscription"));
+    }
+    if s.registrations {
+        kinds.push((Kind::Reg, "wamp.registration"));
+    }
+    for (kind, base) in &kinds {
+        let topics: &[&str] = match kind {
+            Kind::Sub => &["on_create", "on_subscribe", "on_unsubscribe", "on_delete"],
+            Kind::Reg => &["on_create", "on_register", "on_unregister", "on_delete"],
+        };
+        for t in topics {
+            match s.watch.subscribe(&format!("{base}.{t}"), Dict::new()).await {
+                Ok(sub) => meta.push((*kind, sub)),
+                Err(e) => {
+                    log::warn!(
+                        "link '{}': cannot subscribe to {base}.{t}: {} (the link's role needs the meta API)",
+                        s.link,
+                        e.uri
+                    );
+                    return;
+                }
+            }
+        }
+    }
+    // Each meta subscription feeds the reconciler.
+    let mut feeders = Vec::new();
+    for (kind, sub) in meta {
+        let tx = tx.clone();
+        feeders.push(glommio::spawn_local(async move {
+            while let Some(ev) = sub.next().await {
+                let (args, _) = crate::client::session::values_of(&ev.payload);
+                if let Some(id) = id_of(args.get(1)) {
+                    let _ = tx.try_send((kind, id));
+                }
+            }
+        }));
+    }
+    // What exists already (crossbar#1909, #2079).
+    for (kind, base) in &kinds {
+        match s
+            .watch
+            .call(&format!("{base}.list"), Vec::new(), Dict::new())
+            .await
+        {
+            Ok((args, _)) => {
+                if let Some(Value::Dict(d)) = args.first() {
+                    for policy in ["exact", "prefix", "wildcard"] {
+                        if let Some(Value::List(ids)) = d.get(policy) {
+                            for id in ids.iter().filter_map(|v| id_of(Some(v))) {
+                                let _ = tx.try_send((*kind, id));
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => log::warn!("link '{}': {base}.list failed: {}", s.link, e.uri),
+        }
+    }
+    for f in feeders {
+        f.await;
+    }
+}
+
+/// What an entry of the watched router should be mirrored as: (uri,
+/// options) while a member other than the link's legs exists.
+async fn wanted(state: &State, kind: Kind, id: Id) -> Option<(String, Dict)> {
+    let s = &state.setup;
+    let (get, members) = match kind {
+        Kind::Sub => (
+            "wamp.subscription.get",
+            "wamp.subscription.list_subscribers",
+        ),
+        Kind::Reg => ("wamp.registration.get", "wamp.registration.list_callees"),
+    };
+    let (args, _) = s
+        .watch
+        .call(get, vec![Value::UInt(id)], Dict::new())
+        .await
+        .ok()?;
+    let Some(Value::Dict(d)) = args.first() else {
+        return None;
+    };
+    let uri = d.get("uri").and_then(Value::as_str)?.to_owned();
+    // The meta API's own topics stay on their router (bridge_meta_api is not built).
+    if crate::wamp::uri::is_reserved(&uri) {
+        return None;
+    }
+    let (args, _) = s
+        .watch
+        .call(members, vec![Value::UInt(id)], Dict::new())
+        .await
+        .ok()?;
+    let Some(Value::List(sessions)) = args.first() else {
+        return None;
+    };
+    let foreign = sessions
+        .iter()
+        .filter_map(|v| id_of(Some(v)))
+        .any(|sid| !s.own.contains(&sid));
+    if !foreign {
+        return None;
+    }
+    let mut options = Dict::new();
+    if let Some(m) = d.get("match") {
+        options.insert("match".into(), m.clone());
+    }
+    if kind == Kind::Reg {
+        if let Some(i) = d.get("invoke") {
+            options.insert("invoke".into(), i.clone());
+        }
+    }
+    Some((uri, options))
+}
+
+/// Makes the mirror of entry `id` match the watched router.
+async fn reconcile(state: &Rc<State>, kind: Kind, id: Id) {
+    let want = wanted(state, kind, id).await;
+    let have = state.mirrors.borrow().contains_key(&(kind, id));
+    let s = &state.setup;
+    match (want, have) {
+        (Some((uri, options)), false) => {
+            let task = match kind {
+                Kind::Sub => match s.act.subscribe(&uri, options).await {
+                    Ok(sub) => {
+                        let act_id = sub.id;
+                        let st = state.clone();
+                        let fallback = uri.clone();
+                        let task = glommio::spawn_local(async move {
+                            while let Some(ev) = sub.next().await {
+                                relay_event(&st, &fallback, ev.publication, ev.details, ev.payload)
+                                    .await;
+                            }
+                        });
+                        s.stats
+                            .subscriptions_mirrored
+                            .fetch_add(1, Ordering::Relaxed);
+                        Some((act_id, task))
+                    }
+                    Err(e) => {
+                        s.stats.mirror_failures.fetch_add(1, Ordering::Relaxed);
+                        log::warn!(
+                            "link '{}': cannot mirror subscription '{uri}': {}",
+                            s.link,
+                            e.uri
+                        );
+                        None
+                    }
+                },
+                Kind::Reg => match s.act.register(&uri, options).await {
+                    Ok(reg) => {
+                        let act_id = reg.id;
+                        let st = state.clone();
+                        let fallback = uri.clone();
+                        let task = glommio::spawn_local(async move {
+                            while let Some(inv) = reg.next().await {
+                                let st = st.clone();
+                                let fallback = fallback.clone();
+                                glommio::spawn_local(async move {
+                                    relay_call(
+                                        &st,
+                                        &fallback,
+                                        inv.request,
+                                        inv.details,
+                                        inv.payload,
+                                    )
+                                    .await
+                                })
+                                .detach();
+                            }
+                        });
+                        s.stats
+                            .registrations_mirrored
+                            .fetch_add(1, Ordering::Relaxed);
+                        Some((act_id, task))
+                    }
+                    Err(e) => {
+                        s.stats.mirror_failures.fetch_add(1, Ordering::Relaxed);
+                        log::warn!(
+                            "link '{}': cannot mirror registration '{uri}': {}",
+                            s.link,
+                            e.uri
+                        );
+                        None
+                    }
+                },
+            };
+            if let Some((act_id, task)) = task {
+                state.mirrors.borrow_mut().insert(
+                    (kind, id),
+                    Mirrored {
+                        id: act_id,
+                        _task: task,
+                    },
+                );
+            }
+        }
+        (None, true) => {
+            let m = state.mirrors.borrow_mut().remove(&(kind, id));
+            if let Some(m) = m {
+                match kind {
+                    Kind::Sub => {
+                        s.stats
+                            .subscriptions_mirrored
+                            .fetch_sub(1, Ordering::Relaxed);
+                        let _ = s.act.unsubscribe(m.id).await;
+                    }
+                    Kind::Reg => {
+                        s.stats
+                            .registrations_mirrored
+                            .fetch_sub(1, Ordering::Relaxed);
+                        let _ = s.act.unregister(m.id).await;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `forward_for` of a relayed event or invocation, extended by the acting
+/// leg: `None` when it has crossed this link before or is too long (a loop).
+fn extend_forward_for(state: &State, details: &Dict, origin: &[&str; 3]) -> Option<Vec<Value>> {
+    let s = &state.setup;
+    let mut ff: Vec<Value> = match details.get("forward_for") {
+        Some(Value::List(l)) => l.clone(),
+        _ => Vec::new(),
+    };
+    let crossed = ff.iter().any(|e| match e {
+        Value::Dict(d) => id_of(d.get("session")).is_some_and(|sid| s.own.contains(&sid)),
+        _ => false,
+    });
+    if crossed || ff.len() + 2 > MAX_FORWARD_HOPS {
+        s.stats.loops_dropped.fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    // The original publisher or caller first, when disclosed (Crossbar.io
+    // reports forward_for[0] as such).
+    if ff.is_empty() {
+        if let Some(session) = details.get(origin[0]) {
+            let mut e = Dict::new();
+            e.insert("session".into(), session.clone());
+            for (from, to) in [(origin[1], "authid"), (origin[2], "authrole")] {
+                if let Some(v) = details.get(from) {
+                    e.insert(to.into(), v.clone());
+                }
+            }
+            ff.push(Value::Dict(e));
+        }
+    }
+    let welcome = s.act.welcome_details();
+    let mut e = Dict::new();
+    e.insert("session".into(), Value::UInt(s.act.id()));
+    for k in ["authid", "authrole"] {
+        if let Some(v) = welcome.get(k) {
+            e.insert(k.into(), v.clone());
+        }
+    }
+    ff.push(Value::Dict(e));
+    Some(ff)
+}
+
+/// Relays an event a mirror received onto the watched router.
+async fn relay_event(state: &State, uri: &str, publication: Id, details: Dict, payload: Payload) {
+    {
+        let mut seen = state.seen.borrow_mut();
+        if !seen.0.insert(publication) {
+            return;
+        }
+        seen.1.push_back(publication);
+        if seen.1.len() > SEEN {
+            if let Some(old) = seen.1.pop_front() {
+                seen.0.remove(&old);
+            }
+        }
+    }
+    let Some(ff) = extend_forward_for(
+        state,
+        &details,
+        &["publisher", "publisher_authid", "publisher_authrole"],
+    ) else {
+        return;
+    };
+    let s = &state.setup;
+    if s.watch.backlog_bytes() > super::MAX_BACKLOG_BYTES {
+        s.stats.events_dropped.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let topic = details
+        .get("topic")
+        .and_then(Value::as_str)
+        .unwrap_or(uri)
+        .to_owned();
+    let mut options = Dict::new();
+    options.insert("exclude_me".into(), Value::Bool(true));
+    options.insert("forward_for".into(), Value::List(ff));
+    if details.contains_key("publisher") {
+        options.insert("disclose_me".into(), Value::Bool(true));
+    }
+    if !s.exclude_authid.is_empty() {
+        options.insert(
+            "exclude_authid".into(),
+            Value::List(
+                s.exclude_authid
+                    .iter()
+                    .map(|a| Value::from(a.as_str()))
+                    .collect(),
+            ),
+        );
+    }
+    if s.watch
+        .publish_with(&topic, options, payload, false)
+        .await
+        .is_ok()
+    {
+        let c = if s.toward_local {
+            &s.stats.events_remote_to_local
+        } else {
+            &s.stats.events_local_to_remote
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Relays an invocation a mirrored registration received as a call on the
+/// watched router, and its answers back: progressive results, the result,
+/// or the callee's error as an error.
+async fn relay_call(state: &State, uri: &str, request: Id, details: Dict, payload: Payload) {
+    let s = &state.setup;
+    let Some(ff) = extend_forward_for(
+        state,
+        &details,
+        &["caller", "caller_authid", "caller_authrole"],
+    ) else {
+        let _ = s.act.invocation_error_with(
+            request,
+            uris::ERROR_NO_SUCH_PROCEDURE,
+            Dict::new(),
+            Payload::args(vec![Value::from(
+                "the call has crossed this router link before (a loop): not relayed",
+            )]),
+        );
+        return;
+    };
+    let procedure = details
+        .get("procedure")
+        .and_then(Value::as_str)
+        .unwrap_or(uri)
+        .to_owned();
+    let progress = matches!(details.get("receive_progress"), Some(Value::Bool(true)));
+    let mut options = Dict::new();
+    options.insert("forward_for".into(), Value::List(ff));
+    if progress {
+        options.insert("receive_progress".into(), Value::Bool(true));
+    }
+    if details.contains_key("caller") {
+        options.insert("disclose_me".into(), Value::Bool(true));
+    }
+    let call = match s.watch.call_with(&procedure, options, payload) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = s.act.invocation_error(request, &e);
+            return;
+        }
+    };
+    let c = if s.toward_local {
+        &s.stats.calls_remote_to_local
+    } else {
+        &s.stats.calls_local_to_remote
+    };
+    c.fetch_add(1, Ordering::Relaxed);
+    state.calls.borrow_mut().insert(request, call.request);
+    loop {
+        match call.next().await {
+            Ok(CallStep::Progress(_, p)) => {
+                if s.act.yield_result(request, p, true).is_err() {
+                    break;
+                }
+            }
+            Ok(CallStep::Done(_, p)) => {
+                let _ = s.act.yield_result(request, p, false);
+                break;
+            }
+            Err(e) => {
+                let _ = s.act.invocation_error(request, &e);
+                break;
+            }
+        }
+    }
+    state.calls.borrow_mut().remove(&request);
+}

@@ -1,0 +1,841 @@
+//! Router-to-router links (issue 14, first slice): two and three shardwamp
+//! routers in this process (ports 0), linked in a chain and in a star, with
+//! blocking clients on each. Events published on any router reach every
+//! subscription (exact, prefix, wildcard) exactly once; calls from any
+//! router reach a callee on another (errors passed back as errors); a link
+//! stopped at run time withdraws its mirrors, and started again restores
+//! them without duplicates.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Client;
+use shardwamp::client::session::values_of;
+use shardwamp::codec::Serializer;
+use shardwamp::component::Registry;
+use shardwamp::config::rlink::RLinkConfig;
+use shardwamp::config::Config;
+use shardwamp::control::Controller;
+use shardwamp::dict;
+use shardwamp::wamp::message::{Message, MessageType, Payload};
+use shardwamp::wamp::value::{Dict, Value};
+
+const TICKET: &str = "link-ticket-not-logged";
+const BIN: &str = env!("CARGO_BIN_EXE_shardwamp");
+
+/// Runs `shardwamp ctl` against `c`'s management realm; the answer as JSON.
+fn ctl(c: &Controller, args: &[&str]) -> serde_json::Value {
+    let url = format!("ws://{}/ws", c.transport_addr("ws").unwrap());
+    let out = std::process::Command::new(BIN)
+        .args(["ctl", "--url", &url, "--authid", "operator"])
+        .args(args)
+        .env("SHARDWAMP_TICKET", TICKET)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ctl {args:?}: {stderr}");
+    assert!(
+        !stdout.contains(TICKET) && !stderr.contains(TICKET),
+        "a ticket in ctl's output"
+    );
+    serde_json::from_str(&stdout).unwrap_or(serde_json::Value::String(stdout))
+}
+
+/// A router with `realm1` open to anonymous clients and a ticket principal
+/// `link` of role `rlink` for other routers' links.
+fn router(shards: u16) -> Arc<Controller> {
+    router_with(shards, "")
+}
+
+/// [`router`] with `extra` TOML appended to realm1's table (its rlinks, say).
+fn router_with(shards: u16, extra: &str) -> Arc<Controller> {
+    let text = format!(
+        r#"
+[router]
+shards = {shards}
+
+[[realms]]
+name = "realm1"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+disclose = {{ caller = true, publisher = true }}
+[[realms.roles]]
+name = "rlink"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+{extra}
+
+[[realms]]
+name = "shardwamp.management"
+[[realms.roles]]
+name = "admin"
+[[realms.roles.permissions]]
+uri = "shardwamp.router."
+match = "prefix"
+allow = {{ call = true }}
+
+[management]
+realm = "shardwamp.management"
+role = "admin"
+
+[admin]
+enabled = true
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+
+[[transports]]
+type = "websocket"
+id = "ws"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+[transports.auth.anonymous]
+type = "static"
+role = "anonymous"
+[transports.auth.ticket]
+type = "static"
+principals = {{ link = {{ ticket = "{TICKET}", role = "rlink" }}, operator = {{ ticket = "{TICKET}", role = "admin" }} }}
+
+[[transports]]
+type = "rawsocket"
+id = "rs"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+[transports.auth.ticket]
+type = "static"
+principals = {{ link = {{ ticket = "{TICKET}", role = "rlink" }} }}
+"#
+    );
+    let config = Config::from_str_with_env(&text, |_| None).expect("config");
+    Controller::start(config, Registry::with_builtins()).expect("router starts")
+}
+
+fn link_to(target: &Controller) -> RLinkConfig {
+    let addr = target.transport_addr("ws").expect("ws");
+    let text = format!(
+        r#"
+realm = "realm1"
+authid = "link"
+authentication = {{ ticket = "{TICKET}" }}
+reconnect = {{ initial_delay_ms = 100, max_delay_ms = 400 }}
+transport = {{ type = "websocket", url = "ws://{addr}/ws", serializers = ["msgpack"], endpoint = {{ type = "tcp", host = "127.0.0.1", port = {port} }} }}
+"#,
+        port = addr.port()
+    );
+    toml::from_str(&text).expect("link config")
+}
+
+fn start_link(on: &Controller, id: &str, to: &Controller) {
+    futures_lite::future::block_on(on.start_router_realm_link("realm1", id, link_to(to)))
+        .expect("link starts");
+}
+
+fn stop_link(on: &Controller, id: &str) {
+    futures_lite::future::block_on(on.stop_router_realm_link("realm1", id)).expect("link stops");
+}
+
+fn detail(on: &Controller, id: &str) -> Dict {
+    match on.get_router_realm_link("realm1", id).expect("link") {
+        Value::Dict(d) => d,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn figure(d: &Dict, key: &str) -> u64 {
+    d.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Waits until link `id` on `on` is connected and mirrors exactly `subs`
+/// subscriptions and `regs` registrations, stable for a moment.
+fn settle(on: &Controller, id: &str, subs: u64, regs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut stable = 0;
+    loop {
+        let d = detail(on, id);
+        let ok = d.get("connected") == Some(&Value::Bool(true))
+            && figure(&d, "subscriptions_mirrored") == subs
+            && figure(&d, "registrations_mirrored") == regs;
+        stable = if ok { stable + 1 } else { 0 };
+        if stable >= 5 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "link {id} did not settle at {subs} subscriptions, {regs} registrations: {d:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn client(on: &Controller) -> Client {
+    let mut c = Client::websocket(on.transport_addr("ws").unwrap(), "/ws", Serializer::Json);
+    c.join("realm1");
+    c
+}
+
+static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+fn req() -> u64 {
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The three patterns every subscriber holds: exact, prefix, wildcard.
+const PATTERNS: [(&str, &str); 3] = [
+    ("com.example.news", "exact"),
+    ("com.example", "prefix"),
+    ("com..news", "wildcard"),
+];
+
+/// A client subscribed to [`PATTERNS`]; returns it with its subscription ids.
+fn subscriber(on: &Controller) -> (Client, Vec<u64>) {
+    let mut c = client(on);
+    let mut ids = Vec::new();
+    for (topic, policy) in PATTERNS {
+        let request = req();
+        let mut options = Dict::new();
+        if policy != "exact" {
+            options.insert("match".into(), Value::from(policy));
+        }
+        c.send(&Message::Subscribe {
+            request,
+            options,
+            topic: topic.into(),
+        });
+        match c.expect(
+            "SUBSCRIBED",
+            |m| matches!(m, Message::Subscribed { request: r, .. } if *r == request),
+        ) {
+            Message::Subscribed { subscription, .. } => ids.push(subscription),
+            _ => unreachable!(),
+        }
+    }
+    (c, ids)
+}
+
+/// Publishes `n` events tagged `round`, then a sentinel, acknowledged.
+fn publish_round(p: &mut Client, round: &str, n: u64) {
+    for i in 0..=n {
+        let request = req();
+        let tag = if i == n {
+            "end".to_owned()
+        } else {
+            i.to_string()
+        };
+        p.send(&Message::Publish {
+            request,
+            options: dict! { "acknowledge" => true },
+            topic: "com.example.news".into(),
+            payload: Payload::args(vec![Value::from(round), Value::from(tag.as_str())]),
+        });
+        p.expect(
+            "PUBLISHED",
+            |m| matches!(m, Message::Published { request: r, .. } if *r == request),
+        );
+    }
+}
+
+/// Reads a subscriber's events until each of its subscriptions saw the
+/// sentinel of `round`; asserts each got every event of the round exactly
+/// once (and nothing of another round).
+fn expect_round(s: &mut (Client, Vec<u64>), round: &str, n: u64, who: &str) {
+    let mut seen: HashMap<u64, Vec<String>> = HashMap::new();
+    let mut ended = 0;
+    while ended < s.1.len() {
+        let m =
+            s.0.recv()
+                .unwrap_or_else(|| panic!("{who}: closed in round {round}"));
+        if let Message::Event {
+            subscription,
+            payload,
+            details,
+            ..
+        } = m
+        {
+            let (args, _) = values_of(&payload);
+            let r = args
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let tag = args.get(1).and_then(Value::as_str).unwrap_or("").to_owned();
+            assert_eq!(
+                r, round,
+                "{who}: an event of another round: {args:?} {details:?}"
+            );
+            if tag == "end" {
+                ended += 1;
+            }
+            seen.entry(subscription).or_default().push(tag);
+        }
+    }
+    for id in &s.1 {
+        let tags = seen.get(id).cloned().unwrap_or_default();
+        let mut want: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        want.push("end".into());
+        assert_eq!(tags, want, "{who}: subscription {id} in round {round}");
+    }
+}
+
+/// Every subscriber gets every event of a publisher on each router once.
+fn events_everywhere_once(routers: &[&Arc<Controller>], subs: &mut [(Client, Vec<u64>)]) {
+    let mut publishers: Vec<Client> = routers.iter().map(|r| client(r)).collect();
+    for (i, p) in publishers.iter_mut().enumerate() {
+        let round = format!("from-{i}");
+        publish_round(p, &round, 5);
+        for (j, s) in subs.iter_mut().enumerate() {
+            expect_round(s, &round, 5, &format!("subscriber on router {j}"));
+        }
+    }
+}
+
+/// A callee thread: answers `com.example.add` (and any `com.example.math.`
+/// or `com..mul` procedure) with the sum and its router's name, and
+/// `com.example.fail` with the error `com.example.error.failed`.
+fn callee(on: &Controller, name: &'static str) -> std::thread::JoinHandle<()> {
+    let mut c = client(on);
+    for (procedure, policy) in [
+        ("com.example.add", "exact"),
+        ("com.example.fail", "exact"),
+        ("com.example.math", "prefix"),
+        ("com..mul", "wildcard"),
+        ("com.example.count", "exact"),
+        ("com.example.slow", "exact"),
+    ] {
+        let request = req();
+        let mut options = Dict::new();
+        if policy != "exact" {
+            options.insert("match".into(), Value::from(policy));
+        }
+        c.send(&Message::Register {
+            request,
+            options,
+            procedure: procedure.into(),
+        });
+        c.expect(
+            "REGISTERED",
+            |m| matches!(m, Message::Registered { request: r, .. } if *r == request),
+        );
+    }
+    std::thread::spawn(move || loop {
+        let Some(m) = c.recv() else { return };
+        if let Message::Invocation {
+            request,
+            details,
+            payload,
+            ..
+        } = m
+        {
+            let procedure = details
+                .get("procedure")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let (args, _) = values_of(&payload);
+            let fail = args.first().and_then(Value::as_str) == Some("fail");
+            if procedure.is_empty() && details.get("receive_progress") == Some(&Value::Bool(true)) {
+                // com.example.count: two progressive results, then the last.
+                for (i, progress) in [(1u64, true), (2, true), (3, false)] {
+                    c.send(&Message::Yield {
+                        request,
+                        options: if progress {
+                            dict! { "progress" => true }
+                        } else {
+                            Dict::new()
+                        },
+                        payload: Payload::args(vec![Value::UInt(i)]),
+                    });
+                }
+            } else if args.first().and_then(Value::as_str) == Some("slow") {
+                // com.example.slow: never answers; the INTERRUPT is dropped.
+            } else if fail {
+                c.send(&Message::Error {
+                    request_type: MessageType::Invocation,
+                    request,
+                    details: Dict::new(),
+                    error: "com.example.error.failed".into(),
+                    payload: Payload::args(vec![Value::from("as asked")]),
+                });
+            } else {
+                let sum: u64 = args.iter().filter_map(Value::as_u64).sum();
+                c.send(&Message::Yield {
+                    request,
+                    options: Dict::new(),
+                    payload: Payload::args(vec![
+                        Value::UInt(sum),
+                        Value::from(name),
+                        Value::from(procedure.as_str()),
+                    ]),
+                });
+            }
+        }
+    })
+}
+
+/// Calls `procedure` with `args`; the RESULT's args, or the ERROR's URI.
+fn call(c: &mut Client, procedure: &str, args: Vec<Value>) -> Result<Vec<Value>, String> {
+    let request = req();
+    c.send(&Message::Call {
+        request,
+        options: Dict::new(),
+        procedure: procedure.into(),
+        payload: Payload::args(args),
+    });
+    match c.expect("RESULT or ERROR", |m| match m {
+        Message::Result { request: r, .. } | Message::Error { request: r, .. } => *r == request,
+        _ => false,
+    }) {
+        Message::Result { payload, .. } => Ok(values_of(&payload).0),
+        Message::Error { error, .. } => Err(error),
+        _ => unreachable!(),
+    }
+}
+
+fn calls_reach(c: &mut Client, callee: &str) {
+    let r = call(c, "com.example.add", vec![Value::UInt(2), Value::UInt(3)]).expect("add");
+    assert_eq!(r[0], Value::UInt(5));
+    assert_eq!(r[1], Value::from(callee));
+    let r = call(c, "com.example.math.square", vec![Value::UInt(4)]).expect("prefix");
+    assert_eq!(r[2], Value::from("com.example.math.square"));
+    let r = call(c, "com.x.mul", vec![Value::UInt(1)]).expect("wildcard");
+    assert_eq!(r[2], Value::from("com.x.mul"));
+    assert_eq!(
+        call(c, "com.example.fail", vec![Value::from("fail")]),
+        Err("com.example.error.failed".to_owned()),
+        "the callee's error comes back as an error"
+    );
+}
+
+/// Progressive results arrive as progressive results; a CANCEL of a call
+/// relayed over links ends it with `wamp.error.canceled`.
+fn progress_and_cancel_reach(c: &mut Client) {
+    let request = req();
+    c.send(&Message::Call {
+        request,
+        options: dict! { "receive_progress" => true },
+        procedure: "com.example.count".into(),
+        payload: Payload::args(vec![Value::from("count")]),
+    });
+    let mut got = Vec::new();
+    loop {
+        match c.expect(
+            "RESULT",
+            |m| matches!(m, Message::Result { request: r, .. } if *r == request),
+        ) {
+            Message::Result {
+                details, payload, ..
+            } => {
+                let progress = details.get("progress") == Some(&Value::Bool(true));
+                got.push((values_of(&payload).0[0].clone(), progress));
+                if !progress {
+                    break;
+                }
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(
+        got,
+        vec![
+            (Value::UInt(1), true),
+            (Value::UInt(2), true),
+            (Value::UInt(3), false)
+        ]
+    );
+    let request = req();
+    c.send(&Message::Call {
+        request,
+        options: Dict::new(),
+        procedure: "com.example.slow".into(),
+        payload: Payload::args(vec![Value::from("slow")]),
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    c.send(&Message::Cancel {
+        request,
+        options: dict! { "mode" => "killnowait" },
+    });
+    match c.expect(
+        "ERROR",
+        |m| matches!(m, Message::Error { request: r, .. } if *r == request),
+    ) {
+        Message::Error { error, .. } => assert_eq!(error, "wamp.error.canceled"),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn chain_of_three_routes_events_once_and_calls_across() {
+    // a -> b -> c: link "ab" runs on a, link "bc" on b.
+    let (a, b, c) = (router(1), router(2), router(1));
+    let mut subs: Vec<(Client, Vec<u64>)> = [&a, &b, &c].iter().map(|r| subscriber(r)).collect();
+    start_link(&a, "ab", &b);
+    start_link(&b, "bc", &c);
+    // Each link mirrors the three patterns each way.
+    settle(&a, "ab", 6, 0);
+    settle(&b, "bc", 6, 0);
+    events_everywhere_once(&[&a, &b, &c], &mut subs);
+
+    // The far subscriber sees the original publisher (disclosed by its
+    // role) and the path: publisher, then one entry per link crossed. A
+    // client's own `forward_for` is ignored (only links may set it).
+    let mut p = client(&a);
+    let request = req();
+    p.send(&Message::Publish {
+        request,
+        options: dict! {
+            "acknowledge" => true,
+            "forward_for" => Value::List(vec![Value::Dict(dict! { "session" => 1u64 })]),
+        },
+        topic: "com.example.news".into(),
+        payload: Payload::args(vec![Value::from("path"), Value::from("end")]),
+    });
+    p.expect("PUBLISHED", |m| matches!(m, Message::Published { .. }));
+    for (k, s) in subs.iter_mut().enumerate() {
+        let mut got = 0;
+        while got < s.1.len() {
+            if let Some(Message::Event { details, .. }) = s.0.recv() {
+                got += 1;
+                assert_eq!(
+                    details.get("publisher"),
+                    Some(&Value::UInt(p.session)),
+                    "{details:?}"
+                );
+                let hops = match details.get("forward_for") {
+                    Some(Value::List(l)) => l.len(),
+                    _ => 0,
+                };
+                // On a: not relayed (and the client's forward_for ignored);
+                // on b: publisher + ab; on c: publisher + ab + bc.
+                assert_eq!(hops, [0, 2, 3][k], "router {k}: {details:?}");
+            }
+        }
+    }
+
+    // A callee on c is called from a (two hops) and b (one hop).
+    let _callee = callee(&c, "c");
+    settle(&b, "bc", 6, 6);
+    settle(&a, "ab", 6, 6);
+    calls_reach(&mut client(&a), "c");
+    calls_reach(&mut client(&b), "c");
+    progress_and_cancel_reach(&mut client(&a));
+
+    let d = detail(&a, "ab");
+    assert!(figure(&d, "reconnects") == 0, "{d:?}");
+    assert_eq!(d.get("state"), Some(&Value::from("connected")));
+    // Once per publication per link, not per subscription: 7 events were
+    // published on a (a round and the path check), 12 on b and c.
+    let Some(Value::Dict(ev)) = d.get("events_forwarded") else {
+        panic!("{d:?}")
+    };
+    assert_eq!(figure(ev, "local_to_remote"), 7, "{d:?}");
+    assert_eq!(figure(ev, "remote_to_local"), 12, "{d:?}");
+    let Some(Value::Dict(calls)) = d.get("calls_forwarded") else {
+        panic!("{d:?}")
+    };
+    assert_eq!(figure(calls, "local_to_remote"), 6, "{d:?}");
+    assert_eq!(
+        a.get_router_realm_links("realm1").unwrap(),
+        vec!["ab".to_owned()]
+    );
+    for r in [&a, &b, &c] {
+        r.shutdown();
+    }
+}
+
+#[test]
+fn star_routes_events_between_spokes_once() {
+    // Hub h, spokes s1 and s2, each spoke links to the hub (crossbar#1918
+    // fails here: events between two nodes linked to the same hub).
+    let (h, s1, s2) = (router(1), router(1), router(1));
+    start_link(&s1, "up", &h);
+    start_link(&s2, "up", &h);
+    let mut subs: Vec<(Client, Vec<u64>)> = [&h, &s1, &s2].iter().map(|r| subscriber(r)).collect();
+    settle(&s1, "up", 6, 0);
+    settle(&s2, "up", 6, 0);
+    events_everywhere_once(&[&h, &s1, &s2], &mut subs);
+    // A callee on one spoke is reached from the other spoke and the hub.
+    let _callee = callee(&s2, "s2");
+    settle(&s2, "up", 6, 6);
+    settle(&s1, "up", 6, 6);
+    calls_reach(&mut client(&s1), "s2");
+    calls_reach(&mut client(&h), "s2");
+    for r in [&h, &s1, &s2] {
+        r.shutdown();
+    }
+}
+
+#[test]
+fn a_link_stopped_and_started_again_restores_mirrors_without_duplicates() {
+    let (a, b) = (router(1), router(1));
+    let mut subs: Vec<(Client, Vec<u64>)> = [&a, &b].iter().map(|r| subscriber(r)).collect();
+    let _callee = callee(&b, "b");
+    start_link(&a, "ab", &b);
+    settle(&a, "ab", 6, 6);
+    events_everywhere_once(&[&a, &b], &mut subs);
+    calls_reach(&mut client(&a), "b");
+
+    // Stopped: what it mirrored is gone, calls fail fast.
+    stop_link(&a, "ab");
+    assert!(a.get_router_realm_link("realm1", "ab").is_err());
+    let mut caller = client(&a);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match call(&mut caller, "com.example.add", vec![Value::UInt(1)]) {
+            Err(e) if e == "wamp.error.no_such_procedure" => break,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "still routed after stop: {other:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    // Started again: everything is back, once.
+    start_link(&a, "ab", &b);
+    settle(&a, "ab", 6, 6);
+    events_everywhere_once(&[&a, &b], &mut subs);
+    calls_reach(&mut caller, "b");
+
+    // The other router's side drops: the link reconnects and restores.
+    b.shutdown();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while detail(&a, "ab").get("connected") == Some(&Value::Bool(true)) {
+        assert!(Instant::now() < deadline, "the link did not notice");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let d = detail(&a, "ab");
+    assert!(
+        d.get("last_error").is_some_and(|e| *e != Value::Null),
+        "{d:?}"
+    );
+    // While it is down, what it mirrored is withdrawn: calls fail fast.
+    assert_eq!(
+        call(&mut caller, "com.example.add", vec![Value::UInt(1)]),
+        Err("wamp.error.no_such_procedure".to_owned())
+    );
+    a.shutdown();
+}
+
+#[test]
+fn links_from_the_config_and_through_ctl() {
+    let b = router(1);
+    let addr = b.transport_addr("ws").unwrap();
+    // A link in the config file, Crossbar.io's keys, default id.
+    let a = router_with(
+        2,
+        &format!(
+            r#"[[realms.rlinks]]
+realm = "realm1"
+authid = "link"
+authentication = {{ ticket = "{TICKET}" }}
+transport = {{ type = "rawsocket", serializer = "cbor", endpoint = {{ type = "tcp", host = "127.0.0.1", port = {} }} }}"#,
+            b.transport_addr("rs").unwrap().port()
+        ),
+    );
+    assert_eq!(
+        ctl(&a, &["get_router_realm_links", "realm1"]),
+        serde_json::json!(["rlink001"])
+    );
+    let mut subs: Vec<(Client, Vec<u64>)> = [&a, &b].iter().map(|r| subscriber(r)).collect();
+    settle(&a, "rlink001", 6, 0);
+    events_everywhere_once(&[&a, &b], &mut subs);
+    let d = ctl(&a, &["get_router_realm_link", "realm1", "rlink001"]);
+    assert_eq!(d["connected"], true, "{d}");
+    assert_eq!(d["started_by"]["source"], "config", "{d}");
+    assert_eq!(d["config"]["authentication"]["ticket"], "<redacted>", "{d}");
+    // The same figures in /metrics.
+    let metrics = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(a.admin_addr().expect("admin")).unwrap();
+        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    for line in [
+        "shardwamp_link_connected{realm=\"realm1\",link=\"rlink001\"} 1",
+        "shardwamp_link_subscriptions_mirrored{realm=\"realm1\",link=\"rlink001\"} 6",
+        "shardwamp_link_events_forwarded_total{realm=\"realm1\",link=\"rlink001\",direction=\"local_to_remote\"} 6",
+        "shardwamp_link_events_forwarded_total{realm=\"realm1\",link=\"rlink001\",direction=\"remote_to_local\"} 6",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    let running = ctl(&a, &["get_running_config"]);
+    assert!(
+        running.as_str().unwrap().contains("[[realms.rlinks]]"),
+        "{running}"
+    );
+
+    // Stopped through ctl: gone, and b's events no longer reach a.
+    let d = ctl(&a, &["stop_router_realm_link", "realm1", "rlink001"]);
+    assert_eq!(d["id"], "rlink001");
+    assert_eq!(
+        ctl(&a, &["get_router_realm_links", "realm1"]),
+        serde_json::json!([])
+    );
+
+    // Started through ctl with a JSON config.
+    let config = serde_json::json!({
+        "realm": "realm1",
+        "authid": "link",
+        "authentication": {"ticket": TICKET},
+        "transport": {"type": "websocket", "url": format!("ws://{addr}/ws"),
+            "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": addr.port()}},
+    });
+    let d = ctl(
+        &a,
+        &[
+            "start_router_realm_link",
+            "realm1",
+            "l2",
+            &config.to_string(),
+        ],
+    );
+    assert_eq!(d["started_by"]["source"], "controller", "{d}");
+    settle(&a, "l2", 6, 0);
+    events_everywhere_once(&[&a, &b], &mut subs);
+    a.shutdown();
+    b.shutdown();
+}
+
+#[test]
+fn a_link_to_nowhere_retries_leaks_no_session_and_stops() {
+    let a = router(1);
+    let mut config = link_to(&a);
+    // A port nothing listens on.
+    let spare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = spare.local_addr().unwrap().port();
+    drop(spare);
+    if let shardwamp::config::rlink::ConnectEndpoint::Tcp { port: p, .. } =
+        &mut config.transport.endpoint
+    {
+        *p = port;
+    }
+    config.transport.url = Some(format!("ws://127.0.0.1:{port}/ws"));
+    futures_lite::future::block_on(a.start_router_realm_link("realm1", "nowhere", config))
+        .expect("starts although it cannot connect");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while figure(&detail(&a, "nowhere"), "connect_failures") < 3 {
+        assert!(Instant::now() < deadline, "{:?}", detail(&a, "nowhere"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let d = detail(&a, "nowhere");
+    assert_ne!(d.get("connected"), Some(&Value::Bool(true)));
+    assert!(
+        d.get("last_error").is_some_and(|e| *e != Value::Null),
+        "{d:?}"
+    );
+    stop_link(&a, "nowhere");
+    // Neither the failed tries nor the stop left a local leg behind.
+    let realm = futures_lite::future::block_on(a.get_router_realm("realm1")).unwrap();
+    let Value::Dict(r) = realm else { panic!() };
+    assert_eq!(r.get("sessions"), Some(&Value::UInt(0)), "{r:?}");
+    a.shutdown();
+}
+
+#[test]
+fn a_link_over_a_unix_socket() {
+    let path = std::env::temp_dir().join(format!("shardwamp-link-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let b = router_with(
+        1,
+        &format!(
+            r#"
+[[transports]]
+type = "rawsocket"
+id = "unix"
+endpoint = {{ type = "unix", path = "{}" }}
+[transports.auth.ticket]
+type = "static"
+principals = {{ link = {{ ticket = "{TICKET}", role = "rlink" }} }}
+"#,
+            path.display()
+        ),
+    );
+    let a = router(1);
+    let mut config = link_to(&b);
+    config.transport = toml::from_str(&format!(
+        r#"type = "rawsocket"
+serializer = "msgpack"
+endpoint = {{ type = "unix", path = "{}" }}"#,
+        path.display()
+    ))
+    .unwrap();
+    futures_lite::future::block_on(a.start_router_realm_link("realm1", "u", config))
+        .expect("link starts");
+    let mut subs: Vec<(Client, Vec<u64>)> = [&a, &b].iter().map(|r| subscriber(r)).collect();
+    settle(&a, "u", 6, 0);
+    events_everywhere_once(&[&a, &b], &mut subs);
+    a.shutdown();
+    b.shutdown();
+}
+
+#[test]
+fn a_link_authenticates_with_cryptosign_and_a_node_key_file() {
+    // The linking router's key, in Crossbar.io's node key format.
+    let seed = [9u8; 32];
+    let key = shardwamp::wamp::cryptosign::PrivateKey::from_seed(&seed);
+    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let path = std::env::temp_dir().join(format!("shardwamp-link-{}.priv", std::process::id()));
+    std::fs::write(&path, format!("private-key-ed25519: {hex}\n")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let b = router_with(
+        1,
+        &format!(
+            r#"
+[[transports]]
+type = "websocket"
+id = "cs"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+[transports.auth.cryptosign]
+type = "static"
+principals = {{ node1 = {{ authorized_keys = ["{}"], role = "rlink" }} }}
+"#,
+            key.public_hex()
+        ),
+    );
+    let a = router(1);
+    let cs = b.transport_addr("cs").unwrap();
+    let config: RLinkConfig = toml::from_str(&format!(
+        r#"realm = "realm1"
+authentication = {{ key = "{}" }}
+transport = {{ type = "websocket", url = "ws://{cs}/ws", endpoint = {{ type = "tcp", host = "127.0.0.1", port = {} }} }}"#,
+        path.display(),
+        cs.port()
+    ))
+    .unwrap();
+    futures_lite::future::block_on(a.start_router_realm_link("realm1", "signed", config))
+        .expect("link starts");
+    let mut subs: Vec<(Client, Vec<u64>)> = [&a, &b].iter().map(|r| subscriber(r)).collect();
+    settle(&a, "signed", 6, 0);
+    events_everywhere_once(&[&a, &b], &mut subs);
+
+    // A key file that is not a key is refused at start, naming the file only.
+    let bad = path.with_extension("bad");
+    std::fs::write(&bad, "hunter2").unwrap();
+    let mut config = link_to(&b);
+    config.authid = None;
+    config.authentication = toml::from_str(&format!("key = \"{}\"", bad.display())).unwrap();
+    let err = futures_lite::future::block_on(a.start_router_realm_link("realm1", "bad", config))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("authentication.key") && !err.contains("hunter2"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&bad);
+    a.shutdown();
+    b.shutdown();
+}
