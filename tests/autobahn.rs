@@ -23,9 +23,11 @@
 
 mod common;
 
+use common::interop::repo;
+
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -49,30 +51,9 @@ const EXPECTED: [(&str, usize, usize); 6] = [
     ("7", 37, 35),
 ];
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs tests/interop/setup.sh (it locks itself against concurrent runs and
-/// is quick when nothing changed); the venv's python.
+/// The interop virtual environment's python (tests/interop/setup.sh).
 fn python() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("CARGO_TARGET_TMPDIR has a parent")
-        .join("interop");
-    let out = Command::new("bash")
-        .arg(repo().join("tests/interop/setup.sh"))
-        .env("INTEROP_DIR", &dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run bash tests/interop/setup.sh: {e}"));
-    assert!(
-        out.status.success(),
-        "tests/interop/setup.sh failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir.join("venv/bin/python")
+    common::interop::installed().python.clone()
 }
 
 fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {

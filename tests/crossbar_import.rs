@@ -5,6 +5,8 @@
 //! started from it serves real clients (autobahn-python joins each realm
 //! through each TCP transport).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -156,27 +158,6 @@ fn converted_configs_load_or_name_the_feature_they_wait_for() {
     assert!(loaded >= 25, "only {loaded} converted configs load");
 }
 
-/// tests/interop/setup.sh's virtual environment (it locks itself against
-/// other test processes), as tests/interop.rs uses it.
-fn python() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("CARGO_TARGET_TMPDIR has a parent")
-        .join("interop");
-    let out = Command::new("bash")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/setup.sh"))
-        .env("INTEROP_DIR", &dir)
-        .output()
-        .expect("bash tests/interop/setup.sh");
-    assert!(
-        out.status.success(),
-        "tests/interop/setup.sh failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir.join("venv/bin/python")
-}
-
 /// Makes a converted config runnable here: TCP on 127.0.0.1 port 0, Unix
 /// sockets in `dir`, TLS transports dropped (this test has no certificates
 /// for them), no admin listener. Returns the config and whether anything
@@ -245,7 +226,7 @@ fn target(
 
 #[test]
 fn converted_configs_serve_autobahn_python() {
-    let python = python();
+    let python = common::interop::installed().python.clone();
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("crossbar_import");
     let _ = std::fs::remove_dir_all(&tmp);
     let mut served = 0;

@@ -36,71 +36,13 @@ mod common;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long one scenario script may run.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `<target dir>/interop` (CARGO_TARGET_TMPDIR is `<target dir>/tmp`).
-fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("CARGO_TARGET_TMPDIR has a parent")
-        .join("interop")
-}
-
-struct Installed {
-    python: PathBuf,
-    node_modules: PathBuf,
-    node_major: u32,
-}
-
-/// Runs tests/interop/setup.sh once per process (it locks itself against
-/// other processes); panics with its output when it fails.
-fn installed() -> &'static Installed {
-    static INSTALLED: OnceLock<Result<Installed, String>> = OnceLock::new();
-    let res = INSTALLED.get_or_init(|| {
-        let dir = interop_dir();
-        let out = Command::new("bash")
-            .arg(repo().join("tests/interop/setup.sh"))
-            .env("INTEROP_DIR", &dir)
-            .output()
-            .map_err(|e| format!("cannot run bash tests/interop/setup.sh: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "tests/interop/setup.sh failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let version = Command::new("node")
-            .args(["-p", "process.versions.node"])
-            .output()
-            .map_err(|e| format!("cannot run node: {e}"))?;
-        let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
-        let node_major = version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .ok_or_else(|| format!("cannot read node's version from {version:?}"))?;
-        Ok(Installed {
-            python: dir.join("venv/bin/python"),
-            node_modules: dir.join("node/node_modules"),
-            node_major,
-        })
-    });
-    match res {
-        Ok(i) => i,
-        Err(e) => panic!("{e}"),
-    }
-}
+use common::interop::{installed, repo};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Client {

@@ -2,6 +2,8 @@
 //! and helpers to start a router on port 0.
 #![allow(dead_code)]
 
+pub mod interop;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
