@@ -112,6 +112,11 @@ enum Command {
         /// finds the principal whose authorized_keys list the public key.
         #[arg(long, value_name = "FILE", conflicts_with = "wampcra")]
         key: Option<PathBuf>,
+        /// With --key over wss:// or rss://: bind the cryptosign signature to
+        /// the TLS channel with this binding type (`tls-exporter`, RFC 9266;
+        /// rustls has no `tls-unique`). Fails on a plain connection.
+        #[arg(long = "channel-binding", value_name = "TYPE", requires = "key")]
+        channel_binding: Option<String>,
         /// Authenticate with WAMP-CRA (the secret is read from SHARDWAMP_SECRET)
         /// instead of a ticket (read from SHARDWAMP_TICKET).
         #[arg(long)]
@@ -455,6 +460,7 @@ fn ctl(
     realm: &str,
     authid: Option<&str>,
     key: Option<&std::path::Path>,
+    channel_binding: Option<&str>,
     wampcra: bool,
     as_table: bool,
     op: &str,
@@ -499,6 +505,12 @@ fn ctl(
         Box::new(shardwamp::client::auth::TlsCertificate {
             authid: authid.map(str::to_owned),
         })
+    } else if let (Credentials::Cryptosign(authid, key), Some(binding)) = (&creds, channel_binding)
+    {
+        Box::new(
+            shardwamp::client::auth::Cryptosign::new(key.clone(), authid.clone())
+                .bind_to_tls(binding),
+        )
     } else {
         creds.authenticator()
     };
@@ -553,6 +565,7 @@ fn main() -> ExitCode {
             realm,
             authid,
             key,
+            channel_binding,
             wampcra,
             table,
             operation,
@@ -570,6 +583,7 @@ fn main() -> ExitCode {
             realm,
             authid.as_deref(),
             key.as_deref(),
+            channel_binding.as_deref(),
             *wampcra,
             *table,
             operation,

@@ -180,6 +180,16 @@ fn ctl_with_a_key_file_and_router_authentication() {
         assert!(err.contains("wamp.error.authentication_denied"), "{err}");
         errors.push(err);
     }
+    // Channel binding needs TLS: over ws:// ctl refuses before HELLO.
+    let out = ctl(
+        &router.ws,
+        &["--key", key, "--channel-binding", "tls-exporter"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("needs a TLS connection"),
+        "{err}"
+    );
     // A key file that is not one: a clear error, not the file's content.
     let bad = dir.join("bad.priv");
     std::fs::write(&bad, "hunter2").unwrap();

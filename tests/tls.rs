@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use shardwamp::client::auth::{Anonymous, ClientAuthenticator, TlsCertificate};
+use shardwamp::client::auth::{Anonymous, ClientAuthenticator, Cryptosign, TlsCertificate};
 use shardwamp::component::Registry;
 use shardwamp::config::Config;
 use shardwamp::control::Controller;
 use shardwamp::transport::blocking::connect_tls;
 use shardwamp::transport::TlsClientOptions;
+use shardwamp::wamp::cryptosign::PrivateKey;
 use shardwamp::wamp::value::{Dict, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shardwamp");
@@ -190,13 +191,40 @@ endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
 type = "rawsocket"
 id = "unix"
 endpoint = {{ type = "unix", path = {sock:?}, tls = {rss} }}
+
+[[transports]]
+type = "websocket"
+id = "cs-wss"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {wss} }}
+{cryptosign}
+[[transports]]
+type = "rawsocket"
+id = "cs-rss"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {rss} }}
+{cryptosign}
+[[transports]]
+type = "websocket"
+id = "cs-ws"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+{cryptosign}
 "#,
+        cryptosign = format!(
+            "[transports.auth.cryptosign]\ntype = \"static\"\nprincipals = {{ carol = {{ authorized_keys = [\"{}\"], role = \"backend\" }} }}\n",
+            carol().public_hex()
+        ),
         sock = p.dir.join("r.sock"),
         wss = tls(false),
         rss = tls(false),
         mtls = tls(true),
         alice = fingerprint(&p.alice.0),
     )
+}
+
+/// The cryptosign principal `carol` of the `cs-*` transports.
+fn carol() -> PrivateKey {
+    PrivateKey::from_seed(&[0xca; 32])
 }
 
 fn start(p: &Pki) -> Arc<Controller> {
@@ -685,5 +713,87 @@ fn the_load_generator_dials_tls() {
         assert_eq!(r.errors, 0, "{url}: {}", r.summary());
         assert!(r.throughput > 0.0, "{url}: {}", r.summary());
     }
+    // Sessions authenticated with cryptosign bound to the TLS channel.
+    let cs_wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("cs-wss").unwrap().port()
+    );
+    let mut o = Options::new(Scenario::Sessions, &cs_wss).expect("options");
+    o.target.tls.as_mut().expect("a TLS target").ca_certificates = vec![p.server_ca_file.clone()];
+    o.auth = loadgen::Auth::CryptosignBound(carol());
+    o.sessions.sessions = 20;
+    o.sessions.rate = 200.0;
+    o.sessions.hold = Duration::from_millis(100);
+    let r = loadgen::run(&o).expect(&cs_wss);
+    assert!(r.passed, "bound sessions: {}", r.summary());
+    assert_eq!(r.errors, 0, "bound sessions: {}", r.summary());
+    c.shutdown();
+}
+
+#[test]
+fn cryptosign_binds_to_the_tls_channel() {
+    let p = pki("binding");
+    let c = start(&p);
+    let port = |id: &str| c.transport_addr(id).unwrap().port();
+    let wss = format!("wss://127.0.0.1:{}/ws", port("cs-wss"));
+    let rss = format!("rss://127.0.0.1:{}", port("cs-rss"));
+    let ws = format!("ws://127.0.0.1:{}/ws", port("cs-ws"));
+    let bound = || Box::new(Cryptosign::new(carol(), None).bind_to_tls("tls-exporter"));
+    // tls-exporter over wss:// and rss://: welcomed as carol.
+    for url in [&wss, &rss] {
+        let mut client = connect_tls(url, "realm1", bound(), &trust(&p)).expect(url);
+        let d = own_details(&mut client);
+        assert_eq!(d.get("authid"), Some(&Value::from("carol")), "{url}: {d:?}");
+        assert_eq!(d.get("authmethod"), Some(&Value::from("cryptosign")));
+        client.leave();
+        // and unbound, too
+        let unbound = Box::new(Cryptosign::new(carol(), None));
+        connect_tls(url, "realm1", unbound, &trust(&p))
+            .expect(url)
+            .leave();
+    }
+    // The client stack will not ask for a binding a plain connection lacks.
+    let e = connect_tls(&ws, "realm1", bound(), &trust(&p))
+        .err()
+        .expect("bound over ws://");
+    assert!(e.to_string().contains("needs a TLS connection"), "{e}");
+    // A client claiming a binding over plain ws:// is refused by the router.
+    let claims = Cryptosign::new(carol(), None).channel_binding("tls-exporter", [7; 32]);
+    let e = connect_tls(&ws, "realm1", Box::new(claims), &trust(&p))
+        .err()
+        .expect("claimed binding over ws://");
+    let e = e.to_string();
+    assert!(e.contains("wamp.error.authentication_failed"), "{e}");
+    assert!(e.contains("tls-exporter"), "{e}");
+    // Signing with another channel id than the connection's: denied.
+    let wrong = Cryptosign::new(carol(), None).channel_binding("tls-exporter", [7; 32]);
+    let e = connect_tls(&wss, "realm1", Box::new(wrong), &trust(&p))
+        .err()
+        .expect("wrong channel id");
+    assert!(
+        e.to_string().contains("wamp.error.authentication_denied"),
+        "{e}"
+    );
+    // tls-unique (what autobahn-python asks for): rustls has none, and
+    // TLS 1.3 defines none; a clear refusal naming it, not an unbound session.
+    let unique = Cryptosign::new(carol(), None).channel_binding("tls-unique", [7; 32]);
+    let e = connect_tls(&wss, "realm1", Box::new(unique), &trust(&p))
+        .err()
+        .expect("tls-unique");
+    let e = e.to_string();
+    assert!(e.contains("wamp.error.authentication_failed"), "{e}");
+    assert!(
+        e.contains("tls-unique") && e.contains("tls-exporter"),
+        "{e}"
+    );
+    // and the client stack says so before dialing further
+    let unique = Box::new(Cryptosign::new(carol(), None).bind_to_tls("tls-unique"));
+    let e = connect_tls(&wss, "realm1", unique, &trust(&p))
+        .err()
+        .expect("tls-unique from the dialer");
+    assert!(
+        e.to_string().contains("no \"tls-unique\" channel binding"),
+        "{e}"
+    );
     c.shutdown();
 }
