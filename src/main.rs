@@ -536,6 +536,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run { config } => run(cli.log_level.as_deref(), config.as_ref()),
         Command::Check { config } => load(Some(config)).and_then(|c| {
+            // Warnings (a key file others may read, an ignored dhparam) on
+            // stderr; info lines only when asked for.
+            init_log(Some(cli.log_level.as_deref().unwrap_or("warn")), &c);
             let spec = RouterSpec::from_config(&c).map_err(|e| e.to_string())?;
             println!("{}: ok", config.display());
             for line in describe(&spec) {

@@ -810,3 +810,53 @@ fn cryptosign_binds_to_the_tls_channel() {
     );
     c.shutdown();
 }
+
+/// Item 8 of issue 13: no private key in `get_router_transport` or the
+/// running config (the key's path only), and no channel binding in what the
+/// meta API tells of a session bound to its TLS channel.
+#[test]
+fn no_private_key_or_channel_binding_is_shown() {
+    let p = pki("secrets");
+    let c = start(&p);
+    let pem = std::fs::read_to_string(&p.server_key).unwrap();
+    let body: Vec<&str> = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 16)
+        .collect();
+    assert!(!body.is_empty());
+    let leaks = |what: &str, text: &str| {
+        assert!(!text.contains("PRIVATE KEY"), "{what}: {text}");
+        for line in &body {
+            assert!(!text.contains(line), "{what} shows the key: {text}");
+        }
+    };
+    for id in ["wss", "rss", "mtls", "cs-wss"] {
+        let t = c
+            .call_blocking("get_router_transport", &[Value::from(id)], &Dict::new())
+            .unwrap();
+        let text = format!("{t:?}");
+        leaks(id, &text);
+        assert!(
+            text.contains(&p.server_key.display().to_string()),
+            "{id}: {text}"
+        );
+    }
+    let running = c
+        .call_blocking("get_running_config", &[], &Dict::new())
+        .unwrap();
+    leaks("get_running_config", &format!("{running:?}"));
+    // a session bound with tls-exporter: its details name TLS, not the binding
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("cs-wss").unwrap().port()
+    );
+    let bound = Box::new(Cryptosign::new(carol(), None).bind_to_tls("tls-exporter"));
+    let mut client = connect_tls(&wss, "realm1", bound, &trust(&p)).expect("bound");
+    let details = format!("{:?}", own_details(&mut client));
+    assert!(details.contains("TLSv1.3"), "{details}");
+    for word in ["exporter", "channel_id", "tls_unique"] {
+        assert!(!details.contains(word), "{details}");
+    }
+    client.leave();
+    c.shutdown();
+}
