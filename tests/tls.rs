@@ -164,6 +164,13 @@ endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {wss} }}
 
 [[transports]]
 type = "websocket"
+id = "wss-capped"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {wss} }}
+options = {{ max_handshakes = 1 }}
+
+[[transports]]
+type = "websocket"
 id = "wss-short"
 url = "/ws"
 endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {wss} }}
@@ -547,8 +554,8 @@ fn a_reload_serves_new_connections_the_new_certificate() {
     let all = c
         .call_blocking("reload_router_transport_tls", &[], &Dict::new())
         .unwrap();
-    // every TLS transport: wss, wss-short, rss, mtls, unix, cs-wss, cs-rss
-    assert!(matches!(&all, Value::List(l) if l.len() == 7), "{all:?}");
+    // every TLS transport: wss, wss-capped, wss-short, rss, mtls, unix, cs-wss, cs-rss
+    assert!(matches!(&all, Value::List(l) if l.len() == 8), "{all:?}");
     assert!(c
         .call_blocking(
             "reload_router_transport_tls",
@@ -858,5 +865,54 @@ fn no_private_key_or_channel_binding_is_shown() {
         assert!(!details.contains(word), "{details}");
     }
     client.leave();
+    c.shutdown();
+}
+
+/// A TLS handshake holds its place among the transport's `max_handshakes`
+/// until the WebSocket handshake is done: with a cap of one, a client stalled
+/// halfway through its ClientHello makes the next connection be refused at
+/// once (not queued), and once it leaves, clients are served again.
+#[test]
+fn a_tls_handshake_counts_against_the_handshake_cap() {
+    let p = pki("capped");
+    let c = start(&p);
+    let addr = c.transport_addr("wss-capped").unwrap();
+    let wss = format!("wss://127.0.0.1:{}/ws", addr.port());
+    // nobody stalled: served
+    connect_tls(&wss, "realm1", anonymous(), &trust(&p))
+        .expect("served")
+        .leave();
+    // Half a ClientHello. The shards accept from their own sockets, so a
+    // client may take the one place before the stalled connection is
+    // accepted, which is then refused itself: such a stalled connection is
+    // made again.
+    let stall = || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])
+            .unwrap();
+        s
+    };
+    let open = |s: &TcpStream| {
+        s.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 1];
+        let open = matches!(s.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        s.set_nonblocking(false).unwrap();
+        open
+    };
+    let mut stalled = stall();
+    // the stalled connection holds the place: the next one is refused
+    wait_for("a refusal while one handshake is stalled", || {
+        if !open(&stalled) {
+            stalled = stall();
+        }
+        connect_tls(&wss, "realm1", anonymous(), &trust(&p)).is_err() && open(&stalled)
+    });
+    drop(stalled);
+    // its place is free again once it closes
+    wait_for("a client served after the stalled one left", || {
+        connect_tls(&wss, "realm1", anonymous(), &trust(&p))
+            .map(|client| client.leave())
+            .is_ok()
+    });
     c.shutdown();
 }
