@@ -916,3 +916,77 @@ fn a_tls_handshake_counts_against_the_handshake_cap() {
     });
     c.shutdown();
 }
+
+/// `shardwamp ctl --key FILE --channel-binding tls-exporter` over `wss://`:
+/// the operator's cryptosign signature bound to the TLS channel is accepted
+/// by the management realm; asking `tls-unique`, which the connection does
+/// not have, fails in the client stack before HELLO, naming it.
+#[test]
+fn ctl_binds_cryptosign_to_the_tls_channel() {
+    let p = pki("ctl-binding");
+    let operator = p.dir.join("operator.key");
+    std::fs::write(
+        &operator,
+        shardwamp::wamp::cryptosign::encode_hex(&[0xcb; 32]),
+    )
+    .unwrap();
+    set_mode(&operator, 0o600);
+    let public = PrivateKey::from_seed(&[0xcb; 32]).public_hex();
+    let text = format!(
+        r#"
+[router]
+shards = 1
+
+[[realms]]
+name = "shardwamp.management"
+[[realms.roles]]
+name = "admin"
+[[realms.roles.permissions]]
+uri = "shardwamp.router."
+match = "prefix"
+allow = {{ call = true }}
+
+[[transports]]
+type = "websocket"
+id = "wss"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {{ key = {key:?}, certificate = {cert:?} }} }}
+[transports.auth.cryptosign]
+type = "static"
+principals = {{ operator = {{ authorized_keys = ["{public}"], role = "admin" }} }}
+
+[management]
+realm = "shardwamp.management"
+"#,
+        key = p.server_key,
+        cert = p.server_cert,
+    );
+    let config = Config::from_str_with_env(&text, |_| None).expect("config");
+    let c = Controller::start(config, Registry::with_builtins()).expect("router starts");
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("wss").unwrap().port()
+    );
+    let ctl = |binding: &str| {
+        Command::new(BIN)
+            .args(["ctl", "--url", &wss, "--tls-ca"])
+            .arg(&p.server_ca_file)
+            .arg("--key")
+            .arg(&operator)
+            .args(["--channel-binding", binding, "get_router_realms"])
+            .output()
+            .unwrap()
+    };
+    let out = ctl("tls-exporter");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("shardwamp.management"));
+    let out = ctl("tls-unique");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "tls-unique joined");
+    assert!(err.contains("tls-unique"), "{err}");
+    c.shutdown();
+}
