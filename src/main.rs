@@ -112,6 +112,11 @@ enum Command {
         /// finds the principal whose authorized_keys list the public key.
         #[arg(long, value_name = "FILE", conflicts_with = "wampcra")]
         key: Option<PathBuf>,
+        /// With --key over wss:// or rss://: bind the cryptosign signature to
+        /// the TLS channel with this binding type (`tls-exporter`, RFC 9266;
+        /// rustls has no `tls-unique`). Fails on a plain connection.
+        #[arg(long = "channel-binding", value_name = "TYPE", requires = "key")]
+        channel_binding: Option<String>,
         /// Authenticate with WAMP-CRA (the secret is read from SHARDWAMP_SECRET)
         /// instead of a ticket (read from SHARDWAMP_TICKET).
         #[arg(long)]
@@ -455,6 +460,7 @@ fn ctl(
     realm: &str,
     authid: Option<&str>,
     key: Option<&std::path::Path>,
+    channel_binding: Option<&str>,
     wampcra: bool,
     as_table: bool,
     op: &str,
@@ -499,6 +505,12 @@ fn ctl(
         Box::new(shardwamp::client::auth::TlsCertificate {
             authid: authid.map(str::to_owned),
         })
+    } else if let (Credentials::Cryptosign(authid, key), Some(binding)) = (&creds, channel_binding)
+    {
+        Box::new(
+            shardwamp::client::auth::Cryptosign::new(key.clone(), authid.clone())
+                .bind_to_tls(binding),
+        )
     } else {
         creds.authenticator()
     };
@@ -524,6 +536,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run { config } => run(cli.log_level.as_deref(), config.as_ref()),
         Command::Check { config } => load(Some(config)).and_then(|c| {
+            // Warnings (a key file others may read, an ignored dhparam) on
+            // stderr; info lines only when asked for.
+            init_log(Some(cli.log_level.as_deref().unwrap_or("warn")), &c);
             let spec = RouterSpec::from_config(&c).map_err(|e| e.to_string())?;
             println!("{}: ok", config.display());
             for line in describe(&spec) {
@@ -553,6 +568,7 @@ fn main() -> ExitCode {
             realm,
             authid,
             key,
+            channel_binding,
             wampcra,
             table,
             operation,
@@ -570,6 +586,7 @@ fn main() -> ExitCode {
             realm,
             authid.as_deref(),
             key.as_deref(),
+            channel_binding.as_deref(),
             *wampcra,
             *table,
             operation,

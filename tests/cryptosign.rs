@@ -180,6 +180,16 @@ fn ctl_with_a_key_file_and_router_authentication() {
         assert!(err.contains("wamp.error.authentication_denied"), "{err}");
         errors.push(err);
     }
+    // Channel binding needs TLS: over ws:// ctl refuses before HELLO.
+    let out = ctl(
+        &router.ws,
+        &["--key", key, "--channel-binding", "tls-exporter"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("needs a TLS connection"),
+        "{err}"
+    );
     // A key file that is not one: a clear error, not the file's content.
     let bad = dir.join("bad.priv");
     std::fs::write(&bad, "hunter2").unwrap();
@@ -267,5 +277,72 @@ principals = {{ alice = {{ authorized_keys = ["{key}"], role = "user" }} }}
             "{expect}: {err}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Item 8 of issue 13: a key file its group or others may read gets a
+/// warning (the router's `node_key` at `check` and `run`, `ctl --key`), and
+/// no output carries the private key.
+#[test]
+fn key_files_readable_by_others_get_a_warning_and_keys_stay_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let (router, dir) = start();
+    let seed_hex = |seed: u8| shardwamp::wamp::cryptosign::encode_hex(&[seed; 32]);
+    // ctl --key with a world-readable key: joins, warns, never shows the seed.
+    let key = dir.join("operator.priv");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = ctl(&router.ws, &["--key", key.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+    let all = format!("{err}{}", String::from_utf8_lossy(&out.stdout));
+    assert!(!all.contains(&seed_hex(1)), "{all}");
+    // the running config names the node key's file, never its content
+    let out = Command::new(BIN)
+        .args(["ctl", "--url", &router.ws, "--key", key.to_str().unwrap()])
+        .arg("get_running_config")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("node.priv"), "{text}");
+    assert!(
+        !text.contains(&seed_hex(7)) && !text.contains(&seed_hex(1)),
+        "{text}"
+    );
+    drop(router);
+    // node_key: check warns too.
+    let dir =
+        std::env::temp_dir().join(format!("shardwamp-cryptosign-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let node = dir.join("node.priv");
+    write_key(&node, 9, true);
+    std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let path = dir.join("router.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[router]\nnode_key = {:?}\n[[realms]]\nname = \"realm1\"\n[[transports]]\ntype = \"websocket\"\nid = \"ws\"\nendpoint = {{ type = \"tcp\", port = 0, interface = \"127.0.0.1\" }}\n",
+            node
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("chmod 600"), "{all}");
+    assert!(!all.contains(&seed_hex(9)), "{all}");
     let _ = std::fs::remove_dir_all(&dir);
 }

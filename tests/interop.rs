@@ -25,7 +25,20 @@
 //! whose transports take cryptosign principals, over WebSocket and RawSocket:
 //! authid inferred and named, an unknown key denied, router authentication
 //! (the router's signature checked by the client), and (Python) channel
-//! binding asked for on a plain connection refused.
+//! binding asked for (autobahn-python binds with `tls-unique` only) refused
+//! with `wamp.error.authentication_failed`: on a plain connection, and over
+//! `wss://` and `rss://` (`python_cryptosign_wss_json`,
+//! `python_cryptosign_rss_msgpack`: rustls has no `tls-unique`), where
+//! cryptosign without binding joins.
+//!
+//! Dynamic `tls` and `cryptosign` authenticators
+//! (tests/interop/python/dynamic_tls.py, `python_dynamic_tls_and_cryptosign_*`):
+//! an autobahn-python session registers them; autobahn-python clients join
+//! over `wss://` with a client certificate and with an Ed25519 key, welcomed
+//! with the authid and role the authenticator chose, or refused with its
+//! error. And autobahn-js (tests/interop/js/dynamic.js, `js_dynamic_ticket_*`):
+//! a ticket checked by a dynamic authenticator an autobahn-js session
+//! registered, for autobahn-js clients.
 //!
 //! TLS: autobahn-python over `wss://` and `rss://` (a certificate made at test
 //! time by rcgen and trusted through autobahn's `trust_root`) × json,
@@ -50,49 +63,100 @@ enum Client {
     Js,
 }
 
+/// Certificates made at test time (rcgen) in a directory of their own: a CA,
+/// a server certificate for `localhost` it signed, and a client CA with the
+/// client certificates `alice` and `mallory`.
+struct Pki {
+    dir: PathBuf,
+    ca_file: PathBuf,
+    server: shardwamp::config::TlsConfig,
+    client_ca_file: PathBuf,
+}
+
+impl Pki {
+    fn new(what: &str) -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "interop-{what}-{}-{:?}",
+            std::process::id(),
+            thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = |name: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name.push(DnType::CommonName, name);
+            let cert = p.self_signed(&key).unwrap();
+            (cert, key)
+        };
+        let issue = |ca: &(rcgen::Certificate, KeyPair), stem: &str, names: Vec<String>| {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(names).unwrap();
+            p.distinguished_name.push(DnType::CommonName, stem);
+            let cert = p.signed_by(&key, &ca.0, &ca.1).unwrap();
+            let (c, k) = (
+                dir.join(format!("{stem}.crt")),
+                dir.join(format!("{stem}.key")),
+            );
+            std::fs::write(&c, cert.pem()).unwrap();
+            write_private(&k, &key.serialize_pem());
+            (c, k)
+        };
+        let server_ca = ca("interop CA");
+        let ca_file = dir.join("ca.crt");
+        std::fs::write(&ca_file, server_ca.0.pem()).unwrap();
+        let (certificate, key) = issue(&server_ca, "server", vec!["localhost".to_owned()]);
+        let client_ca = ca("interop client CA");
+        let client_ca_file = dir.join("client-ca.crt");
+        std::fs::write(&client_ca_file, client_ca.0.pem()).unwrap();
+        issue(&client_ca, "alice", vec!["alice".to_owned()]);
+        issue(&client_ca, "mallory", vec!["mallory".to_owned()]);
+        let server = shardwamp::config::TlsConfig {
+            key,
+            certificate,
+            chain_certificates: Vec::new(),
+            ciphers: None,
+            ca_certificates: Vec::new(),
+            dhparam: None,
+        };
+        Pki {
+            dir,
+            ca_file,
+            server,
+            client_ca_file,
+        }
+    }
+
+    /// Serves TLS on `l` with the server certificate; client certificates
+    /// signed by the client CA are required when `clients`.
+    fn serve(&self, l: &mut shardwamp::transport::ListenerSpec, clients: bool) {
+        let mut files = self.server.clone();
+        if clients {
+            files.ca_certificates = vec![self.client_ca_file.clone()];
+        }
+        let tls = shardwamp::transport::TlsServer::load(&l.name, &files).unwrap();
+        l.tls = Some(std::sync::Arc::new(tls));
+    }
+}
+
+/// Writes a private key readable by its owner only.
+fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// A router whose `ws` and `rs` transports serve TLS with a certificate for
 /// `localhost` made now; returns it with the CA file that signed it.
 fn start_tls() -> (shardwamp::shard::RouterHandle, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "interop-tls-{}-{:?}",
-        std::process::id(),
-        thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "interop CA");
-    let ca = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    let (ca_file, cert_file, key_file) = (
-        dir.join("ca.crt"),
-        dir.join("server.crt"),
-        dir.join("server.key"),
-    );
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-    std::fs::write(&cert_file, cert.pem()).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    let files = shardwamp::config::TlsConfig {
-        key: key_file,
-        certificate: cert_file,
-        chain_certificates: Vec::new(),
-        ciphers: None,
-        ca_certificates: Vec::new(),
-        dhparam: None,
-    };
+    let pki = Pki::new("tls");
     let mut listeners = vec![
         common::listener(0, "ws", true, None),
         common::listener(1, "rs", false, None),
     ];
     for l in &mut listeners {
-        let tls = shardwamp::transport::TlsServer::load(&l.name, &files).unwrap();
-        l.tls = Some(std::sync::Arc::new(tls));
+        pki.serve(l, false);
     }
     let spec = shardwamp::shard::RouterSpec {
         shards: 2,
@@ -106,7 +170,7 @@ fn start_tls() -> (shardwamp::shard::RouterHandle, PathBuf) {
     };
     (
         shardwamp::shard::start(spec).expect("router starts"),
-        ca_file,
+        pki.ca_file,
     )
 }
 
@@ -142,8 +206,9 @@ const STRANGER_SEED: [u8; 32] = [22; 32];
 const NODE_SEED: [u8; 32] = [23; 32];
 
 /// A router whose `ws` and `rs` transports take cryptosign principal `client`
-/// (role `anonymous`), with node key [`NODE_SEED`].
-fn cryptosign_router() -> shardwamp::shard::RouterHandle {
+/// (role `anonymous`), with node key [`NODE_SEED`]; over TLS when `tls` is
+/// given.
+fn cryptosign_router(tls: Option<&Pki>) -> shardwamp::shard::RouterHandle {
     use shardwamp::wamp::cryptosign::PrivateKey;
     let client = PrivateKey::from_seed(&CLIENT_SEED);
     let auth: shardwamp::config::auth::TransportAuth = serde_json::from_value(serde_json::json!({
@@ -157,6 +222,9 @@ fn cryptosign_router() -> shardwamp::shard::RouterHandle {
     ];
     for l in &mut listeners {
         l.auth = auth.clone();
+        if let Some(pki) = tls {
+            pki.serve(l, false);
+        }
     }
     shardwamp::shard::start(shardwamp::shard::RouterSpec {
         shards: 2,
@@ -171,8 +239,10 @@ fn cryptosign_router() -> shardwamp::shard::RouterHandle {
     .expect("router starts")
 }
 
-/// Runs one client's cryptosign scenarios against [`cryptosign_router`].
-fn run_cryptosign(client: Client, transport: &str, serializer: &str) {
+/// Runs one client's cryptosign scenarios against [`cryptosign_router`],
+/// over TLS when `tls` (`wss://`, `rss://`).
+fn run_cryptosign(client: Client, transport: &str, serializer: &str, tls: bool) {
+    let pki = tls.then(|| Pki::new("cryptosign"));
     use shardwamp::wamp::cryptosign::{encode_hex, PrivateKey};
     let args = [
         "--privkey".to_owned(),
@@ -185,11 +255,11 @@ fn run_cryptosign(client: Client, transport: &str, serializer: &str) {
     run_script(
         client,
         "cryptosign",
-        cryptosign_router(),
+        cryptosign_router(pki.as_ref()),
         transport,
         serializer,
         &args,
-        None,
+        pki.as_ref().map(|p| p.ca_file.as_path()),
     );
 }
 
@@ -359,22 +429,36 @@ fn js_rawsocket_json() {
 
 #[test]
 fn python_cryptosign_websocket_msgpack() {
-    run_cryptosign(Client::Python, "websocket", "msgpack");
+    run_cryptosign(Client::Python, "websocket", "msgpack", false);
 }
 
 #[test]
 fn python_cryptosign_rawsocket_cbor() {
-    run_cryptosign(Client::Python, "rawsocket", "cbor");
+    run_cryptosign(Client::Python, "rawsocket", "cbor", false);
 }
 
 #[test]
 fn js_cryptosign_websocket_json() {
-    run_cryptosign(Client::Js, "websocket", "json");
+    run_cryptosign(Client::Js, "websocket", "json", false);
 }
 
 #[test]
 fn js_cryptosign_rawsocket_json() {
-    run_cryptosign(Client::Js, "rawsocket", "json");
+    run_cryptosign(Client::Js, "rawsocket", "json", false);
+}
+
+/// autobahn-python cryptosign over `wss://`: joins unbound; asking for
+/// `tls-unique` (rustls has none, TLS 1.3 defines none) is refused with
+/// `wamp.error.authentication_failed` naming it.
+#[test]
+fn python_cryptosign_wss_json() {
+    run_cryptosign(Client::Python, "websocket", "json", true);
+}
+
+/// The same over `rss://`.
+#[test]
+fn python_cryptosign_rss_msgpack() {
+    run_cryptosign(Client::Python, "rawsocket", "msgpack", true);
 }
 
 /// A router for the dynamic scenarios: `ws` (anonymous, role `anonymous`) and
@@ -472,4 +556,122 @@ fn python_rss_msgpack() {
 #[test]
 fn python_rss_cbor() {
     run_with(Client::Python, "rawsocket", "cbor", true);
+}
+
+/// A router for the dynamic `tls` and `cryptosign` scenarios: `ws`
+/// (anonymous, for the service session), `tls` (wss://, client certificates
+/// required, `com.interop.authenticate_tls`) and `cryptosign` (wss://,
+/// `com.interop.authenticate_cryptosign`); `realm1` has the role `chosen`.
+fn dynamic_tls_router(pki: &Pki) -> shardwamp::shard::RouterHandle {
+    use shardwamp::config::auth::TransportAuth;
+    use shardwamp::config::role::RoleConfig;
+    let mut realm = common::open_realm("realm1");
+    realm.roles.push(RoleConfig {
+        name: "chosen".into(),
+        permissions: vec![],
+        authorizer: None,
+        allow_by_default: false,
+    });
+    let dynamic = |method: &str, uri: &str| {
+        serde_json::from_value::<TransportAuth>(serde_json::json!({
+            method: {"type": "dynamic", "authenticator": uri}
+        }))
+        .expect("dynamic auth config")
+    };
+    let mut tls = common::listener(1, "tls", true, None);
+    tls.auth = dynamic("tls", "com.interop.authenticate_tls");
+    pki.serve(&mut tls, true);
+    let mut cryptosign = common::listener(2, "cryptosign", true, None);
+    cryptosign.auth = dynamic("cryptosign", "com.interop.authenticate_cryptosign");
+    pki.serve(&mut cryptosign, false);
+    let spec = shardwamp::shard::RouterSpec {
+        shards: 2,
+        cpus: None,
+        io_memory: 1 << 20,
+        realms: vec![realm],
+        listeners: vec![common::listener(0, "ws", true, None), tls, cryptosign],
+        seed: Some(42),
+        realm_transports: Vec::new(),
+        router_key: None,
+    };
+    shardwamp::shard::start(spec).expect("router starts")
+}
+
+/// tests/interop/python/dynamic_tls.py: an autobahn-python session
+/// registers dynamic `tls` and `cryptosign` authenticators; other
+/// autobahn-python clients join over `wss://` with a client certificate and
+/// with an Ed25519 key, and are welcomed with the role the authenticator
+/// chose, or refused with its error.
+fn run_dynamic_tls(serializer: &str) {
+    use shardwamp::wamp::cryptosign::encode_hex;
+    let inst = installed();
+    let pki = Pki::new("dynamic-tls");
+    let router = dynamic_tls_router(&pki);
+    let url = format!("ws://{}/ws", router.tcp_addr("ws").unwrap());
+    let wss = |id: &str| format!("wss://localhost:{}/ws", router.tcp_addr(id).unwrap().port());
+    let mut cmd = Command::new(&inst.python);
+    cmd.arg(repo().join("tests/interop/python/dynamic_tls.py"))
+        .args(["--url", &url, "--tls-url", &wss("tls")])
+        .args(["--cryptosign-url", &wss("cryptosign")])
+        .arg("--pki")
+        .arg(&pki.dir)
+        .args(["--serializer", serializer])
+        .args(["--privkey", &encode_hex(&CLIENT_SEED)])
+        .args(["--stranger", &encode_hex(&STRANGER_SEED)])
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    run_command(
+        cmd,
+        router,
+        &format!("autobahn-python dynamic tls/cryptosign over wss/{serializer}"),
+    );
+}
+
+#[test]
+fn python_dynamic_tls_and_cryptosign_json() {
+    run_dynamic_tls("json");
+}
+
+#[test]
+fn python_dynamic_tls_and_cryptosign_cbor() {
+    run_dynamic_tls("cbor");
+}
+
+/// tests/interop/js/dynamic.js: an autobahn-js session registers a dynamic
+/// ticket authenticator on [`dynamic_router`]; autobahn-js clients join with
+/// a good ticket (the role it chose) and a bad one (ABORT with its error).
+fn run_js_dynamic(serializer: &str) {
+    let inst = installed();
+    let router = dynamic_router();
+    let url = format!("ws://{}/ws", router.tcp_addr("ws").unwrap());
+    let ticket_url = format!("ws://{}/ws", router.tcp_addr("ticket").unwrap());
+    let mut cmd = Command::new("node");
+    if inst.node_major < 22 {
+        cmd.arg("--experimental-websocket");
+    }
+    cmd.arg(repo().join("tests/interop/js/dynamic.js"))
+        .env("NODE_PATH", &inst.node_modules)
+        .args(["--url", &url, "--ticket-url", &ticket_url])
+        .args(["--serializer", serializer])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    run_command(
+        cmd,
+        router,
+        &format!("autobahn-js dynamic ticket/{serializer}"),
+    );
+}
+
+#[test]
+fn js_dynamic_ticket_json() {
+    run_js_dynamic("json");
+}
+
+#[test]
+fn js_dynamic_ticket_msgpack() {
+    run_js_dynamic("msgpack");
 }

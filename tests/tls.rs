@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use shardwamp::client::auth::{Anonymous, ClientAuthenticator, TlsCertificate};
+use shardwamp::client::auth::{Anonymous, ClientAuthenticator, Cryptosign, TlsCertificate};
 use shardwamp::component::Registry;
 use shardwamp::config::Config;
 use shardwamp::control::Controller;
 use shardwamp::transport::blocking::connect_tls;
 use shardwamp::transport::TlsClientOptions;
+use shardwamp::wamp::cryptosign::PrivateKey;
 use shardwamp::wamp::value::{Dict, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shardwamp");
@@ -160,6 +161,19 @@ type = "websocket"
 id = "wss"
 url = "/ws"
 endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {wss} }}
+
+[[transports]]
+type = "websocket"
+id = "wss-capped"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {wss} }}
+options = {{ max_handshakes = 1 }}
+
+[[transports]]
+type = "websocket"
+id = "wss-short"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {wss} }}
 options = {{ open_handshake_timeout = 1500 }}
 
 [[transports]]
@@ -190,13 +204,40 @@ endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
 type = "rawsocket"
 id = "unix"
 endpoint = {{ type = "unix", path = {sock:?}, tls = {rss} }}
+
+[[transports]]
+type = "websocket"
+id = "cs-wss"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {wss} }}
+{cryptosign}
+[[transports]]
+type = "rawsocket"
+id = "cs-rss"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {rss} }}
+{cryptosign}
+[[transports]]
+type = "websocket"
+id = "cs-ws"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+{cryptosign}
 "#,
+        cryptosign = format!(
+            "[transports.auth.cryptosign]\ntype = \"static\"\nprincipals = {{ carol = {{ authorized_keys = [\"{}\"], role = \"backend\" }} }}\n",
+            carol().public_hex()
+        ),
         sock = p.dir.join("r.sock"),
         wss = tls(false),
         rss = tls(false),
         mtls = tls(true),
         alice = fingerprint(&p.alice.0),
     )
+}
+
+/// The cryptosign principal `carol` of the `cs-*` transports.
+fn carol() -> PrivateKey {
+    PrivateKey::from_seed(&[0xca; 32])
 }
 
 fn start(p: &Pki) -> Arc<Controller> {
@@ -409,8 +450,14 @@ fn client_certificates_are_required_and_authenticate() {
 fn hostile_handshakes_cost_a_counter_not_the_shard() {
     let p = pki("hostile");
     let c = start(&p);
-    let addr: SocketAddr = c.transport_addr("wss").unwrap();
-    let wss = format!("wss://127.0.0.1:{}/ws", addr.port());
+    // The hostile connections go to a transport with a short handshake
+    // timeout; the clients served meanwhile to one with the default, so that
+    // a busy test host cannot time them out.
+    let addr: SocketAddr = c.transport_addr("wss-short").unwrap();
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("wss").unwrap().port()
+    );
     let before = tls_failures(&c);
     // garbage instead of a ClientHello: closed at once
     let mut g = TcpStream::connect(addr).unwrap();
@@ -507,7 +554,8 @@ fn a_reload_serves_new_connections_the_new_certificate() {
     let all = c
         .call_blocking("reload_router_transport_tls", &[], &Dict::new())
         .unwrap();
-    assert!(matches!(&all, Value::List(l) if l.len() == 4), "{all:?}");
+    // every TLS transport: wss, wss-capped, wss-short, rss, mtls, unix, cs-wss, cs-rss
+    assert!(matches!(&all, Value::List(l) if l.len() == 8), "{all:?}");
     assert!(c
         .call_blocking(
             "reload_router_transport_tls",
@@ -685,5 +733,260 @@ fn the_load_generator_dials_tls() {
         assert_eq!(r.errors, 0, "{url}: {}", r.summary());
         assert!(r.throughput > 0.0, "{url}: {}", r.summary());
     }
+    // Sessions authenticated with cryptosign bound to the TLS channel.
+    let cs_wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("cs-wss").unwrap().port()
+    );
+    let mut o = Options::new(Scenario::Sessions, &cs_wss).expect("options");
+    o.target.tls.as_mut().expect("a TLS target").ca_certificates = vec![p.server_ca_file.clone()];
+    o.auth = loadgen::Auth::CryptosignBound(carol());
+    o.sessions.sessions = 20;
+    o.sessions.rate = 200.0;
+    o.sessions.hold = Duration::from_millis(100);
+    let r = loadgen::run(&o).expect(&cs_wss);
+    assert!(r.passed, "bound sessions: {}", r.summary());
+    assert_eq!(r.errors, 0, "bound sessions: {}", r.summary());
+    c.shutdown();
+}
+
+#[test]
+fn cryptosign_binds_to_the_tls_channel() {
+    let p = pki("binding");
+    let c = start(&p);
+    let port = |id: &str| c.transport_addr(id).unwrap().port();
+    let wss = format!("wss://127.0.0.1:{}/ws", port("cs-wss"));
+    let rss = format!("rss://127.0.0.1:{}", port("cs-rss"));
+    let ws = format!("ws://127.0.0.1:{}/ws", port("cs-ws"));
+    let bound = || Box::new(Cryptosign::new(carol(), None).bind_to_tls("tls-exporter"));
+    // tls-exporter over wss:// and rss://: welcomed as carol.
+    for url in [&wss, &rss] {
+        let mut client = connect_tls(url, "realm1", bound(), &trust(&p)).expect(url);
+        let d = own_details(&mut client);
+        assert_eq!(d.get("authid"), Some(&Value::from("carol")), "{url}: {d:?}");
+        assert_eq!(d.get("authmethod"), Some(&Value::from("cryptosign")));
+        client.leave();
+        // and unbound, too
+        let unbound = Box::new(Cryptosign::new(carol(), None));
+        connect_tls(url, "realm1", unbound, &trust(&p))
+            .expect(url)
+            .leave();
+    }
+    // The client stack will not ask for a binding a plain connection lacks.
+    let e = connect_tls(&ws, "realm1", bound(), &trust(&p))
+        .err()
+        .expect("bound over ws://");
+    assert!(e.to_string().contains("needs a TLS connection"), "{e}");
+    // A client claiming a binding over plain ws:// is refused by the router.
+    let claims = Cryptosign::new(carol(), None).channel_binding("tls-exporter", [7; 32]);
+    let e = connect_tls(&ws, "realm1", Box::new(claims), &trust(&p))
+        .err()
+        .expect("claimed binding over ws://");
+    let e = e.to_string();
+    assert!(e.contains("wamp.error.authentication_failed"), "{e}");
+    assert!(e.contains("tls-exporter"), "{e}");
+    // Signing with another channel id than the connection's: denied.
+    let wrong = Cryptosign::new(carol(), None).channel_binding("tls-exporter", [7; 32]);
+    let e = connect_tls(&wss, "realm1", Box::new(wrong), &trust(&p))
+        .err()
+        .expect("wrong channel id");
+    assert!(
+        e.to_string().contains("wamp.error.authentication_denied"),
+        "{e}"
+    );
+    // tls-unique (what autobahn-python asks for): rustls has none, and
+    // TLS 1.3 defines none; a clear refusal naming it, not an unbound session.
+    let unique = Cryptosign::new(carol(), None).channel_binding("tls-unique", [7; 32]);
+    let e = connect_tls(&wss, "realm1", Box::new(unique), &trust(&p))
+        .err()
+        .expect("tls-unique");
+    let e = e.to_string();
+    assert!(e.contains("wamp.error.authentication_failed"), "{e}");
+    assert!(
+        e.contains("tls-unique") && e.contains("tls-exporter"),
+        "{e}"
+    );
+    // and the client stack says so before dialing further
+    let unique = Box::new(Cryptosign::new(carol(), None).bind_to_tls("tls-unique"));
+    let e = connect_tls(&wss, "realm1", unique, &trust(&p))
+        .err()
+        .expect("tls-unique from the dialer");
+    assert!(
+        e.to_string().contains("no \"tls-unique\" channel binding"),
+        "{e}"
+    );
+    c.shutdown();
+}
+
+/// Item 8 of issue 13: no private key in `get_router_transport` or the
+/// running config (the key's path only), and no channel binding in what the
+/// meta API tells of a session bound to its TLS channel.
+#[test]
+fn no_private_key_or_channel_binding_is_shown() {
+    let p = pki("secrets");
+    let c = start(&p);
+    let pem = std::fs::read_to_string(&p.server_key).unwrap();
+    let body: Vec<&str> = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 16)
+        .collect();
+    assert!(!body.is_empty());
+    let leaks = |what: &str, text: &str| {
+        assert!(!text.contains("PRIVATE KEY"), "{what}: {text}");
+        for line in &body {
+            assert!(!text.contains(line), "{what} shows the key: {text}");
+        }
+    };
+    for id in ["wss", "rss", "mtls", "cs-wss"] {
+        let t = c
+            .call_blocking("get_router_transport", &[Value::from(id)], &Dict::new())
+            .unwrap();
+        let text = format!("{t:?}");
+        leaks(id, &text);
+        assert!(
+            text.contains(&p.server_key.display().to_string()),
+            "{id}: {text}"
+        );
+    }
+    let running = c
+        .call_blocking("get_running_config", &[], &Dict::new())
+        .unwrap();
+    leaks("get_running_config", &format!("{running:?}"));
+    // a session bound with tls-exporter: its details name TLS, not the binding
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("cs-wss").unwrap().port()
+    );
+    let bound = Box::new(Cryptosign::new(carol(), None).bind_to_tls("tls-exporter"));
+    let mut client = connect_tls(&wss, "realm1", bound, &trust(&p)).expect("bound");
+    let details = format!("{:?}", own_details(&mut client));
+    assert!(details.contains("TLSv1.3"), "{details}");
+    for word in ["exporter", "channel_id", "tls_unique"] {
+        assert!(!details.contains(word), "{details}");
+    }
+    client.leave();
+    c.shutdown();
+}
+
+/// A TLS handshake holds its place among the transport's `max_handshakes`
+/// until the WebSocket handshake is done: with a cap of one, a client stalled
+/// halfway through its ClientHello makes the next connection be refused at
+/// once (not queued), and once it leaves, clients are served again.
+#[test]
+fn a_tls_handshake_counts_against_the_handshake_cap() {
+    let p = pki("capped");
+    let c = start(&p);
+    let addr = c.transport_addr("wss-capped").unwrap();
+    let wss = format!("wss://127.0.0.1:{}/ws", addr.port());
+    // nobody stalled: served
+    connect_tls(&wss, "realm1", anonymous(), &trust(&p))
+        .expect("served")
+        .leave();
+    // Half a ClientHello. The shards accept from their own sockets, so a
+    // client may take the one place before the stalled connection is
+    // accepted, which is then refused itself: such a stalled connection is
+    // made again.
+    let stall = || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])
+            .unwrap();
+        s
+    };
+    let open = |s: &TcpStream| {
+        s.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 1];
+        let open = matches!(s.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        s.set_nonblocking(false).unwrap();
+        open
+    };
+    let mut stalled = stall();
+    // the stalled connection holds the place: the next one is refused
+    wait_for("a refusal while one handshake is stalled", || {
+        if !open(&stalled) {
+            stalled = stall();
+        }
+        connect_tls(&wss, "realm1", anonymous(), &trust(&p)).is_err() && open(&stalled)
+    });
+    drop(stalled);
+    // its place is free again once it closes
+    wait_for("a client served after the stalled one left", || {
+        connect_tls(&wss, "realm1", anonymous(), &trust(&p))
+            .map(|client| client.leave())
+            .is_ok()
+    });
+    c.shutdown();
+}
+
+/// `shardwamp ctl --key FILE --channel-binding tls-exporter` over `wss://`:
+/// the operator's cryptosign signature bound to the TLS channel is accepted
+/// by the management realm; asking `tls-unique`, which the connection does
+/// not have, fails in the client stack before HELLO, naming it.
+#[test]
+fn ctl_binds_cryptosign_to_the_tls_channel() {
+    let p = pki("ctl-binding");
+    let operator = p.dir.join("operator.key");
+    std::fs::write(
+        &operator,
+        shardwamp::wamp::cryptosign::encode_hex(&[0xcb; 32]),
+    )
+    .unwrap();
+    set_mode(&operator, 0o600);
+    let public = PrivateKey::from_seed(&[0xcb; 32]).public_hex();
+    let text = format!(
+        r#"
+[router]
+shards = 1
+
+[[realms]]
+name = "shardwamp.management"
+[[realms.roles]]
+name = "admin"
+[[realms.roles.permissions]]
+uri = "shardwamp.router."
+match = "prefix"
+allow = {{ call = true }}
+
+[[transports]]
+type = "websocket"
+id = "wss"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {{ key = {key:?}, certificate = {cert:?} }} }}
+[transports.auth.cryptosign]
+type = "static"
+principals = {{ operator = {{ authorized_keys = ["{public}"], role = "admin" }} }}
+
+[management]
+realm = "shardwamp.management"
+"#,
+        key = p.server_key,
+        cert = p.server_cert,
+    );
+    let config = Config::from_str_with_env(&text, |_| None).expect("config");
+    let c = Controller::start(config, Registry::with_builtins()).expect("router starts");
+    let wss = format!(
+        "wss://127.0.0.1:{}/ws",
+        c.transport_addr("wss").unwrap().port()
+    );
+    let ctl = |binding: &str| {
+        Command::new(BIN)
+            .args(["ctl", "--url", &wss, "--tls-ca"])
+            .arg(&p.server_ca_file)
+            .arg("--key")
+            .arg(&operator)
+            .args(["--channel-binding", binding, "get_router_realms"])
+            .output()
+            .unwrap()
+    };
+    let out = ctl("tls-exporter");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("shardwamp.management"));
+    let out = ctl("tls-unique");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "tls-unique joined");
+    assert!(err.contains("tls-unique"), "{err}");
     c.shutdown();
 }

@@ -43,6 +43,36 @@ pub enum AuthError {
     /// channel as asked.
     #[error("the router failed cryptosign's checks: {0}")]
     RouterNotAuthenticated(String),
+    /// A channel binding was asked for, but the connection has none of that
+    /// type (a plain connection, or a binding its TLS library does not give).
+    #[error("no channel binding: {0}")]
+    NoChannelBinding(String),
+}
+
+/// What a dialed TLS connection offers for channel binding, as the dialer
+/// found it after the handshake (`transport::dial::tls_channel`,
+/// `transport::blocking::connect_tls`). `Debug` hides the values: a channel
+/// binding is a secret of the connection.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TlsChannel {
+    /// The negotiated version: `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+    /// The `tls-exporter` channel binding (RFC 9266): 32 bytes exported
+    /// with the label `EXPORTER-Channel-Binding`, no context.
+    pub tls_exporter: Option<[u8; LEN]>,
+    /// The `tls-unique` channel binding (RFC 5929), where the TLS library
+    /// gives it (rustls does not; TLS 1.3 has none).
+    pub tls_unique: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for TlsChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsChannel")
+            .field("version", &self.version)
+            .field("tls_exporter", &self.tls_exporter.map(|_| "<32 bytes>"))
+            .field("tls_unique", &self.tls_unique.as_ref().map(|_| "<bytes>"))
+            .finish()
+    }
 }
 
 /// A client authentication method: what HELLO announces and how a CHALLENGE
@@ -63,6 +93,15 @@ pub trait ClientAuthenticator {
     }
     /// Answers a CHALLENGE.
     fn challenge(&mut self, method: &str, extra: &Dict) -> Result<Signature, AuthError>;
+    /// Told by the dialer, before HELLO, what the connection is: its TLS
+    /// channel (`Some`) or a plain connection (`None`). An authenticator
+    /// that was asked to bind the session to the channel takes its channel
+    /// id here, and fails when the connection has none. The default does
+    /// nothing.
+    fn connected(&mut self, tls: Option<&TlsChannel>) -> Result<(), AuthError> {
+        let _ = tls;
+        Ok(())
+    }
 }
 
 /// No authentication: HELLO announces no method (the router's anonymous
@@ -202,9 +241,11 @@ impl ClientAuthenticator for WampCra {
 /// `config::keyfile::read_key_file`, or any [`PrivateKey`]).
 ///
 /// Optionally:
-/// * [`Cryptosign::channel_binding`]: binds the session to the TLS channel
-///   (the dialer gives the channel id of its TLS connection); the
-///   CHALLENGE must then say the same binding.
+/// * [`Cryptosign::bind_to_tls`]: binds the session to the TLS channel of
+///   the connection it is dialed over (the dialer gives the channel id, see
+///   [`ClientAuthenticator::connected`]); the CHALLENGE must then say the
+///   same binding. [`Cryptosign::channel_binding`] takes the channel id
+///   itself.
 /// * [`Cryptosign::authenticate_router`]: sends a random challenge and
 ///   checks that the CHALLENGE carries the expected router key and its
 ///   signature over it.
@@ -214,6 +255,8 @@ pub struct Cryptosign {
     key: PrivateKey,
     /// `(binding type, channel id)`.
     binding: Option<(String, [u8; LEN])>,
+    /// The binding type to take from the dialed connection (`bind_to_tls`).
+    wanted: Option<String>,
     /// The router's expected key and the challenge sent to it.
     router: Option<(VerifyingKey, [u8; LEN])>,
 }
@@ -224,6 +267,7 @@ impl fmt::Debug for Cryptosign {
             .field("authid", &self.authid)
             .field("key", &self.key)
             .field("binding", &self.binding.as_ref().map(|(b, _)| b))
+            .field("wanted", &self.wanted)
             .field("router", &self.router.as_ref().map(|(k, _)| k))
             .finish()
     }
@@ -237,8 +281,19 @@ impl Cryptosign {
             authid,
             key,
             binding: None,
+            wanted: None,
             router: None,
         }
+    }
+
+    /// Binds the session to the TLS channel it is dialed over, with the
+    /// binding type `binding` (`tls-exporter`; `tls-unique` where the TLS
+    /// library has it, which rustls does not). The dialer gives the channel
+    /// id ([`ClientAuthenticator::connected`]); dialing a plain connection,
+    /// or one without that binding, fails before HELLO.
+    pub fn bind_to_tls(mut self, binding: &str) -> Cryptosign {
+        self.wanted = Some(binding.to_owned());
+        self
     }
 
     /// Binds the session to the TLS channel: `binding` is `tls-exporter` or
@@ -323,6 +378,30 @@ impl ClientAuthenticator for Cryptosign {
             signature: cs::sign(self.key.signing_key(), &challenge, channel_id),
             extra: Dict::new(),
         })
+    }
+
+    fn connected(&mut self, tls: Option<&TlsChannel>) -> Result<(), AuthError> {
+        let Some(binding) = &self.wanted else {
+            return Ok(());
+        };
+        let Some(tls) = tls else {
+            return Err(AuthError::NoChannelBinding(format!(
+                "channel binding {binding:?} needs a TLS connection (wss://, rss://); this one is plain"
+            )));
+        };
+        let id = cs::channel_id(
+            binding,
+            tls.tls_exporter.as_ref(),
+            tls.tls_unique.as_deref(),
+        )
+        .ok_or_else(|| {
+            AuthError::NoChannelBinding(format!(
+                "this {} connection has no {binding:?} channel binding (use \"tls-exporter\")",
+                tls.version
+            ))
+        })?;
+        self.binding = Some((binding.clone(), id));
+        Ok(())
     }
 }
 
@@ -453,5 +532,41 @@ mod tests {
         let mut a = Anonymous::default();
         assert!(a.authmethods().is_empty());
         assert!(a.challenge("ticket", &Dict::new()).is_err());
+    }
+
+    #[test]
+    fn cryptosign_takes_its_channel_id_from_the_dialer() {
+        let key = PrivateKey::from_seed(&[1; 32]);
+        let tls = TlsChannel {
+            version: "TLSv1.3".into(),
+            tls_exporter: Some([0x5a; LEN]),
+            tls_unique: None,
+        };
+        assert!(!format!("{tls:?}").contains("90"), "{tls:?}");
+        let mut a = Cryptosign::new(key.clone(), None).bind_to_tls("tls-exporter");
+        a.connected(Some(&tls)).unwrap();
+        assert_eq!(
+            a.authextra().get("channel_binding"),
+            Some(&Value::from("tls-exporter"))
+        );
+        let ch = dict! { "challenge" => "ff".repeat(32), "channel_binding" => "tls-exporter" };
+        let sig = a.challenge("cryptosign", &ch).unwrap();
+        let expected = cs::sign(key.signing_key(), &[0xff; LEN], Some(&[0x5a; LEN]));
+        assert_eq!(sig.signature, expected);
+        // Plain connection, or a binding the connection lacks: refused before HELLO.
+        let mut a = Cryptosign::new(key.clone(), None).bind_to_tls("tls-exporter");
+        assert!(matches!(
+            a.connected(None),
+            Err(AuthError::NoChannelBinding(_))
+        ));
+        let mut a = Cryptosign::new(key.clone(), None).bind_to_tls("tls-unique");
+        assert!(matches!(
+            a.connected(Some(&tls)),
+            Err(AuthError::NoChannelBinding(_))
+        ));
+        // Unbound: nothing to take.
+        let mut a = Cryptosign::new(key, None);
+        a.connected(None).unwrap();
+        assert!(!a.authextra().contains_key("channel_binding"));
     }
 }

@@ -156,13 +156,16 @@ pub(crate) async fn open(
     read_buf: usize,
 ) -> Result<Session, DialError> {
     let tcp = dial::connect_tcp(target.addr, source).await?;
-    let stream = match tls_dialer(target)? {
-        None => Stream::Plain(tcp),
-        Some(d) => Stream::Tls(Box::new(
-            d.connect(tcp)
+    let (stream, conn_channel) = match tls_dialer(target)? {
+        None => (Stream::Plain(tcp), None),
+        Some(d) => {
+            let tls = d
+                .connect(tcp)
                 .await
-                .map_err(|e| DialError(format!("{}: {e}", target.url)))?,
-        )),
+                .map_err(|e| DialError(format!("{}: {e}", target.url)))?;
+            let channel = dial::tls_channel(&tls);
+            (Stream::Tls(Box::new(tls)), Some(channel))
+        }
     };
     let transport = match target.transport {
         Transport::WebSocket => dial::Transport::WebSocket {
@@ -178,7 +181,11 @@ pub(crate) async fn open(
     let mut conn = dial::handshake(stream, &options)
         .await
         .map_err(|e| DialError(format!("{}: {e}", target.url)))?;
-    let mut wamp = ClientSession::new(realm, auth.authenticator());
+    let mut authenticator = auth.authenticator();
+    authenticator
+        .connected(conn_channel.as_ref())
+        .map_err(|e| DialError(format!("{}: {e}", target.url)))?;
+    let mut wamp = ClientSession::new(realm, authenticator);
     dial::join(&mut conn, &mut wamp)
         .await
         .map_err(|e| DialError(format!("joining '{realm}': {e}")))?;

@@ -27,11 +27,16 @@ pub enum Auth {
     },
     /// WAMP-cryptosign with a key file's key, the authid inferred.
     Cryptosign(crate::wamp::cryptosign::PrivateKey),
+    /// WAMP-cryptosign bound to the TLS channel (`tls-exporter`; `wss://`
+    /// and `rss://` only).
+    CryptosignBound(crate::wamp::cryptosign::PrivateKey),
 }
 
 impl Auth {
     /// Parses `anonymous`, `ticket:AUTHID` (ticket from `SHARDWAMP_TICKET`)
-    /// or `cryptosign:KEYFILE`.
+    /// `cryptosign:KEYFILE` or `cryptosign-bound:KEYFILE` (channel binding
+    /// `tls-exporter`). A key file its group or others may read gets a
+    /// warning on stderr.
     pub fn parse(text: &str) -> Result<Auth, Error> {
         let bad = |m: String| Error::Options(format!("--auth {text}: {m}"));
         match text.split_once(':') {
@@ -41,11 +46,21 @@ impl Auth {
                 ticket: std::env::var("SHARDWAMP_TICKET")
                     .map_err(|_| bad("set SHARDWAMP_TICKET to the ticket".into()))?,
             }),
-            Some(("cryptosign", path)) => crate::config::keyfile::read_key_file(Path::new(path))
-                .map(|(key, _)| Auth::Cryptosign(key))
-                .map_err(|e| bad(e.to_string())),
+            Some((method @ ("cryptosign" | "cryptosign-bound"), path)) => {
+                let (key, warning) = crate::config::keyfile::read_key_file(Path::new(path))
+                    .map_err(|e| bad(e.to_string()))?;
+                if let Some(w) = warning {
+                    eprintln!("shardwamp-bench: warning: {w}");
+                }
+                Ok(if method == "cryptosign" {
+                    Auth::Cryptosign(key)
+                } else {
+                    Auth::CryptosignBound(key)
+                })
+            }
             _ => Err(bad(
-                "expected anonymous, ticket:AUTHID or cryptosign:KEYFILE".into(),
+                "expected anonymous, ticket:AUTHID, cryptosign:KEYFILE or cryptosign-bound:KEYFILE"
+                    .into(),
             )),
         }
     }
@@ -56,6 +71,7 @@ impl Auth {
             Auth::Anonymous => "anonymous".into(),
             Auth::Ticket { authid, .. } => format!("ticket:{authid}"),
             Auth::Cryptosign(key) => format!("cryptosign:{}", key.public_hex()),
+            Auth::CryptosignBound(key) => format!("cryptosign-bound:{}", key.public_hex()),
         }
     }
 
@@ -69,6 +85,10 @@ impl Auth {
                 ticket: ticket.clone(),
             }),
             Auth::Cryptosign(key) => Box::new(Cryptosign::new(key.clone(), None)),
+            Auth::CryptosignBound(key) => Box::new(
+                Cryptosign::new(key.clone(), None)
+                    .bind_to_tls(crate::wamp::cryptosign::BINDING_TLS_EXPORTER),
+            ),
         }
     }
 }
@@ -153,8 +173,9 @@ pub struct Settings {
     #[arg(long)]
     pub realm: Option<String>,
     /// How every session authenticates: `anonymous`, `ticket:AUTHID` (the
-    /// ticket from SHARDWAMP_TICKET) or `cryptosign:KEYFILE` (the authid
-    /// inferred from the key). [default: anonymous]
+    /// ticket from SHARDWAMP_TICKET), `cryptosign:KEYFILE` (the authid
+    /// inferred from the key) or `cryptosign-bound:KEYFILE` (the same, bound
+    /// to the TLS channel with `tls-exporter`: wss://, rss://). [default: anonymous]
     #[arg(long)]
     pub auth: Option<String>,
     /// How long to measure (fanout, rpc, mixed). [default: 10s]
@@ -931,6 +952,10 @@ mod tests {
         let json = serde_json::to_string(&a).unwrap();
         assert!(!json.contains(&"5b".repeat(32)) && !format!("{a:?}").contains(&"5b".repeat(32)));
         assert_eq!(a.authenticator().authmethods(), ["cryptosign"]);
+        let b = Auth::parse(&format!("cryptosign-bound:{}", path.display())).unwrap();
+        assert_eq!(b.describe(), format!("cryptosign-bound:{public}"));
+        // Bound: the dialer must give a TLS channel.
+        assert!(b.authenticator().connected(None).is_err());
         std::fs::remove_file(&path).unwrap();
         for bad in ["", "ticket:", "cryptosign:/nonexistent", "scram:x"] {
             assert!(Auth::parse(bad).is_err(), "{bad}");

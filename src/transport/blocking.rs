@@ -54,13 +54,16 @@ pub fn connect_tls(
     auth: Box<dyn ClientAuthenticator>,
     tls: &TlsClientOptions,
 ) -> Result<Client, ClientError> {
+    let mut auth = auth;
     let serializer = Serializer::Json;
     let secure = is_tls_url(url);
     let connect_err = |e: &dyn std::fmt::Display| ClientError::Connect(format!("{url}: {e}"));
-    let open = |address: &Address| -> Result<Box<dyn Stream>, ClientError> {
+    // The stream, and what its TLS offers for channel binding.
+    type Opened = (Box<dyn Stream>, Option<crate::client::auth::TlsChannel>);
+    let open = |address: &Address| -> Result<Opened, ClientError> {
         let stream = open(address, READ_TIMEOUT)?;
         if !secure {
-            return Ok(stream);
+            return Ok((stream, None));
         }
         let host = match address {
             Address::Tcp(h, _) => h.as_str(),
@@ -76,7 +79,14 @@ pub fn connect_tls(
                 .complete_io(&mut s.sock)
                 .map_err(|e| connect_err(&format!("TLS handshake: {e}")))?;
         }
-        Ok(Box::new(TlsStream(s)))
+        let channel = super::tls::client_tls_channel(&s.conn);
+        Ok((Box::new(TlsStream(s)), Some(channel)))
+    };
+    let mut open = |address: &Address| -> Result<Box<dyn Stream>, ClientError> {
+        let (stream, channel) = open(address)?;
+        auth.connected(channel.as_ref())
+            .map_err(|e| ClientError::Connect(format!("{url}: {e}")))?;
+        Ok(stream)
     };
     match parse_url(url)? {
         Target::WebSocket { address, path } => {

@@ -132,6 +132,13 @@ pub fn tls_info<S>(stream: &TlsStream<S>) -> crate::router::TlsInfo {
     super::tls::client_tls_info(stream.get_ref().1)
 }
 
+/// What a dialed TLS stream offers a client authenticator for channel
+/// binding (its `tls-exporter`): give it to
+/// [`crate::client::auth::ClientAuthenticator::connected`] before joining.
+pub fn tls_channel<S>(stream: &TlsStream<S>) -> crate::client::auth::TlsChannel {
+    super::tls::client_tls_channel(stream.get_ref().1)
+}
+
 /// Opens a TCP connection to `addr` (with `TCP_NODELAY`), from `source` when given.
 ///
 /// glommio's `TcpStream::connect` cannot bind, so a sourced socket is made

@@ -252,6 +252,17 @@ pub fn client_tls_info(conn: &rustls::ClientConnection) -> TlsInfo {
     tls_info(conn, exporter)
 }
 
+/// What a finished client handshake offers the client's authenticator for
+/// channel binding (`client::auth::TlsChannel`).
+pub fn client_tls_channel(conn: &rustls::ClientConnection) -> crate::client::auth::TlsChannel {
+    let info = client_tls_info(conn);
+    crate::client::auth::TlsChannel {
+        version: info.version,
+        tls_exporter: info.tls_exporter,
+        tls_unique: info.tls_unique,
+    }
+}
+
 fn tls_info(conn: &CommonState, tls_exporter: Option<[u8; 32]>) -> TlsInfo {
     let version = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",

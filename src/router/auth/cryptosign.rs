@@ -10,7 +10,9 @@
 //!   (a key listed under two authids identifies neither).
 //! * `authextra.channel_binding`: `tls-exporter` (RFC 9266, TLS 1.2 and 1.3)
 //!   or `tls-unique` (RFC 5929, TLS 1.2 only; the channel id is SHA-256 of
-//!   the Finished message, as Autobahn computes it). The challenge is then
+//!   the Finished message, as Autobahn computes it; the TLS transport never
+//!   has it, since rustls does not expose the Finished message, so a client
+//!   asking for it is refused and told to use `tls-exporter`). The challenge is then
 //!   signed XOR the connection's channel id. A binding asked for on a
 //!   connection without TLS (a plain one, or TLS terminated in front of the
 //!   router), or one the TLS connection does not have, is refused with
@@ -223,7 +225,7 @@ fn bound_channel(binding: &str, tls: Option<&TlsInfo>) -> Result<[u8; LEN], Refu
     ) {
         Some(id) => Ok(id),
         None => failed(format!(
-            "cryptosign channel binding {binding:?} was requested, but this {} connection has no such value (tls-unique exists only in TLS 1.2; use tls-exporter)",
+            "cryptosign channel binding {binding:?} was requested, but this {} connection has no such value (this router's TLS, rustls, does not expose tls-unique, and TLS 1.3 defines none; use \"tls-exporter\")",
             if tls.version.is_empty() { "TLS" } else { tls.version.as_str() }
         )),
     }

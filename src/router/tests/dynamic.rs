@@ -670,3 +670,112 @@ fn an_absent_or_silent_authorizer_refuses_the_action() {
         assert!(core.leftovers().is_empty(), "{:?}", core.leftovers());
     }
 }
+
+#[test]
+fn cryptosign_and_tls_by_a_dynamic_authenticator() {
+    use crate::router::TlsInfo;
+    use crate::wamp::cryptosign::{sign, PrivateKey};
+    let (mut s, auth) = with_authenticator(2);
+    let kim = PrivateKey::from_seed(&[4; 32]);
+    let other = PrivateKey::from_seed(&[5; 32]);
+    dynamic_transport(&mut s, "cryptosign", serde_json::json!({}));
+    let hello = |s: &mut Sim, c: usize| {
+        s.hello(
+            c,
+            "realm1",
+            dict! {"authmethods" => methods("cryptosign"),
+            "authextra" => Value::Dict(dict!{"pubkey" => kim.public_hex()})},
+        )
+    };
+    // The authenticator is asked at HELLO with the public key; its answer
+    // names the principal's key, then the router challenges and verifies.
+    let c = s.connect_via(0, JSON, 1);
+    assert!(hello(&mut s, c).is_empty(), "HELLO waits for the answer");
+    let (request, _, _, a) = invocation(&s.take(auth));
+    let d = a[2].as_dict().unwrap();
+    assert_eq!(d.get("authmethod"), Some(&Value::from("cryptosign")));
+    assert_eq!(
+        d.get("authextra")
+            .and_then(Value::as_dict)
+            .and_then(|e| e.get("pubkey")),
+        Some(&Value::from(kim.public_hex()))
+    );
+    answer(
+        &mut s,
+        auth,
+        request,
+        Value::Dict(dict! {"authid" => "kim", "role" => "anonymous", "pubkey" => kim.public_hex()}),
+    );
+    let ch = match s.take(c).as_slice() {
+        [Message::Challenge { auth_method, extra }] if auth_method == "cryptosign" => {
+            let hex = extra.get("challenge").and_then(Value::as_str).unwrap();
+            crate::wamp::cryptosign::decode_hex::<32>(hex, "challenge").unwrap()
+        }
+        other => panic!("expected a cryptosign CHALLENGE, got {other:?}"),
+    };
+    authenticate(&mut s, c, &sign(kim.signing_key(), &ch, None));
+    let w = welcome_details(&s.take(c));
+    assert_eq!(w.get("authid"), Some(&Value::from("kim")));
+    assert_eq!(w.get("authprovider"), Some(&Value::from("dynamic")));
+    goodbye(&mut s, c);
+    // An answer without the key, or with another key: refused, never welcomed.
+    for (pubkey, reason) in [
+        (None, uris::ERROR_AUTHENTICATION_FAILED),
+        (Some(other.public_hex()), uris::ERROR_AUTHENTICATION_DENIED),
+    ] {
+        let c = s.connect_via(0, JSON, 1);
+        hello(&mut s, c);
+        let (request, ..) = invocation(&s.take(auth));
+        let mut d = dict! {"authid" => "kim", "role" => "anonymous"};
+        if let Some(k) = pubkey {
+            d.insert("pubkey".into(), Value::from(k));
+        }
+        answer(&mut s, auth, request, Value::Dict(d));
+        let got = s.take(c);
+        let got = match got.as_slice() {
+            // a decoy challenge first, denied at AUTHENTICATE
+            [Message::Challenge { .. }] => {
+                authenticate(&mut s, c, &sign(kim.signing_key(), &[0; 32], None));
+                s.take(c)
+            }
+            _ => got,
+        };
+        assert_eq!(abort_message(&got).0, reason, "{got:?}");
+    }
+
+    // tls: asked at HELLO with the verified certificate; no certificate:
+    // denied without asking.
+    dynamic_transport(&mut s, "tls", serde_json::json!({}));
+    let tls = TlsInfo {
+        version: "TLSv1.3".into(),
+        client_certificate_sha1: Some("AB:CD".into()),
+        client_certificate_subject: Some("CN=alice".into()),
+        ..TlsInfo::default()
+    };
+    let c = s.connect_tls(0, JSON, 1, tls);
+    assert!(s
+        .hello(c, "realm1", dict! {"authmethods" => methods("tls")})
+        .is_empty());
+    let (request, _, _, a) = invocation(&s.take(auth));
+    let cert = a[2]
+        .as_dict()
+        .and_then(|d| d.get("client_cert"))
+        .and_then(Value::as_dict)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(cert.get("sha1"), Some(&Value::from("AB:CD")));
+    answer(
+        &mut s,
+        auth,
+        request,
+        Value::Dict(dict! {"authid" => "alice", "role" => "anonymous"}),
+    );
+    let w = welcome_details(&s.take(c));
+    assert_eq!(w.get("authid"), Some(&Value::from("alice")));
+    assert_eq!(w.get("authmethod"), Some(&Value::from("tls")));
+    assert_eq!(w.get("authrole"), Some(&Value::from("anonymous")));
+    let plain = s.connect_via(0, JSON, 1);
+    let got = s.hello(plain, "realm1", dict! {"authmethods" => methods("tls")});
+    assert!(matches!(got.as_slice(), [Message::Abort { .. }]), "{got:?}");
+    assert!(s.take(auth).is_empty(), "not asked without a certificate");
+}
