@@ -399,8 +399,7 @@ fn a_crossbar_node_links_to_shardwamp() {
     // node come after that: a registration made on a Crossbar.io node while
     // its link has connected but not yet joined makes the link send
     // REGISTER before HELLO, which shardwamp (as any router) answers by
-    // closing; Crossbar.io then loses that registration's mirror for good
-    // (docs/links.md).
+    // closing, and the node logs a traceback and dials again (docs/links.md).
     assert!(
         node.wait_log(
             "router-to-router to_shardwamp started",

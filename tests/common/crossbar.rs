@@ -20,14 +20,6 @@ use std::time::{Duration, Instant};
 
 use shardwamp::wamp::cryptosign::PrivateKey;
 
-/// Where the crossbar venv lives: `$INTEROP_DIR`, else `<target dir>/interop`.
-pub fn interop_dir() -> PathBuf {
-    match std::env::var_os("INTEROP_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => super::interop::interop_dir(),
-    }
-}
-
 /// The `crossbar` executable, installed by tests/interop/setup-crossbar.sh
 /// once per process; panics with the script's output when it fails.
 pub fn executable() -> &'static Path {
@@ -35,7 +27,7 @@ pub fn executable() -> &'static Path {
     let res = EXE.get_or_init(|| {
         let out = Command::new("bash")
             .arg(super::interop::repo().join("tests/interop/setup-crossbar.sh"))
-            .env("INTEROP_DIR", interop_dir())
+            .env("INTEROP_DIR", super::interop::interop_dir())
             .output()
             .map_err(|e| format!("cannot run bash tests/interop/setup-crossbar.sh: {e}"))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
