@@ -5,8 +5,9 @@
 //! its node key and `config.json` into a fresh `.crossbar` folder, on free
 //! ports it picks (and picks again when one was taken meanwhile), waits until
 //! every port accepts connections, and kills the node (its whole process
-//! group: the controller and its worker) on drop. `CROSSBAR_LOGLEVEL` sets
-//! the node's `--loglevel` (default `info`; its log is `.crossbar/node.log`).
+//! group: the controller and its worker) on drop, removing its folder unless
+//! the test failed. `CROSSBAR_LOGLEVEL` sets the node's `--loglevel`
+//! (default `info`; its log is `.crossbar/node.log`).
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -237,5 +238,12 @@ impl Drop for CrossbarNode {
             .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
+        // The node's folder goes, unless a test failed: then its log stays
+        // (the path was printed when the node started).
+        if !std::thread::panicking() {
+            if let Some(base) = self.cbdir.parent() {
+                let _ = std::fs::remove_dir_all(base);
+            }
+        }
     }
 }
