@@ -269,3 +269,95 @@ fn sessions_authenticate_with_cryptosign() {
         Err(e) => assert!(e.to_string().contains("authentication_denied"), "{e}"),
     }
 }
+
+/// `--sink-url`: subscribers and callees on one router, publishers and
+/// callers on another that links to it (the link figures of
+/// benches/links/run): everything arrives, across the link.
+#[test]
+fn across_a_router_link_with_sink_url() {
+    use shardwamp::component::Registry;
+    use shardwamp::config::Config;
+    use shardwamp::control::Controller;
+    let router = |extra: &str| {
+        let text = format!(
+            r#"
+[router]
+shards = 1
+[[realms]]
+name = "realm1"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+[[realms.roles]]
+name = "rlink"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+{extra}
+[[transports]]
+type = "websocket"
+id = "ws"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+[transports.auth.anonymous]
+type = "static"
+role = "anonymous"
+[transports.auth.ticket]
+type = "static"
+principals = {{ link = {{ ticket = "bench-link-ticket", role = "rlink" }} }}
+"#
+        );
+        Controller::start(
+            Config::from_str_with_env(&text, |_| None).expect("config"),
+            Registry::with_builtins(),
+        )
+        .expect("router starts")
+    };
+    let b = router("");
+    let bws = b.transport_addr("ws").unwrap();
+    let a = router(&format!(
+        r#"[[realms.rlinks]]
+id = "ab"
+realm = "realm1"
+authid = "link"
+authentication = {{ ticket = "bench-link-ticket" }}
+transport = {{ type = "websocket", url = "ws://{bws}/ws", endpoint = {{ type = "tcp", host = "127.0.0.1", port = {} }} }}
+"#,
+        bws.port()
+    ));
+    let a_url = format!("ws://{}/ws", a.transport_addr("ws").unwrap());
+    let b_url = format!("ws://{bws}/ws");
+    for scenario in [Scenario::Fanout, Scenario::Rpc] {
+        let mut o = short(scenario, &a_url, Serializer::MsgPack);
+        o.sink = Some(loadgen::Target::parse(&b_url).unwrap());
+        // The link mirrors the subscriptions and the registration during
+        // the warm-up (nothing sent then is counted).
+        o.warmup = Duration::from_secs(2);
+        let r = loadgen::run(&o).expect("runs across the link");
+        assert!(r.passed, "{}", r.summary());
+        assert!(r.summary().contains(&b_url), "{}", r.summary());
+        let v = check_json(&r);
+        assert_eq!(v["params"]["sink_url"], b_url.as_str());
+        assert_eq!(v["params"]["url"], a_url.as_str());
+    }
+    // Every event and call crossed the link (nobody on a subscribes or
+    // registers).
+    let Ok(shardwamp::wamp::value::Value::Dict(d)) = a.get_router_realm_link("realm1", "ab") else {
+        panic!("link ab")
+    };
+    let crossed = |k: &str| match d.get(k) {
+        Some(shardwamp::wamp::value::Value::Dict(x)) => x
+            .get("local_to_remote")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0),
+        _ => 0,
+    };
+    assert!(crossed("events_forwarded") > 0, "{d:?}");
+    assert!(crossed("calls_forwarded") > 0, "{d:?}");
+    a.shutdown();
+    b.shutdown();
+}

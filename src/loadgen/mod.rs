@@ -17,6 +17,10 @@
 //! - [`Scenario::Mixed`]: fanout and rpc at once, beside `--sessions` idle
 //!   sessions opened first.
 //!
+//! With `--sink-url`, subscribers and callees join that router while
+//! publishers and callers join `--url`: the figures are then across a router
+//! link (benches/links/run), the link's mirrors made during the warm-up.
+//!
 //! # A run
 //!
 //! The generator's shards connect and set up every session (every

@@ -163,6 +163,11 @@ pub struct Settings {
     /// `wss://` and `rss://` over TLS. [default: ws://127.0.0.1:8080/ws]
     #[arg(long)]
     pub url: Option<String>,
+    /// Another router for the subscribers and callees (fanout, rpc, mixed),
+    /// to measure across a router link: publishers and callers join `--url`,
+    /// subscribers and callees this one (same forms as `--url`). [default: --url]
+    #[arg(long)]
+    pub sink_url: Option<String>,
     /// TLS: a CA certificate (PEM) to trust instead of the Mozilla roots.
     #[arg(long)]
     pub tls_ca: Option<String>,
@@ -339,6 +344,7 @@ impl Settings {
             over,
             scenario,
             url,
+            sink_url,
             tls_ca,
             serializer,
             realm,
@@ -381,10 +387,18 @@ impl Settings {
             .url
             .clone()
             .unwrap_or_else(|| "ws://127.0.0.1:8080/ws".into());
-        let mut target = Target::parse(&url)?;
-        if let (Some(tls), Some(ca)) = (&mut target.tls, &self.tls_ca) {
-            tls.ca_certificates = vec![ca.into()];
-        }
+        let parse = |url: &str| {
+            let mut target = Target::parse(url)?;
+            if let (Some(tls), Some(ca)) = (&mut target.tls, &self.tls_ca) {
+                tls.ca_certificates = vec![ca.into()];
+            }
+            Ok::<Target, Error>(target)
+        };
+        let target = parse(&url)?;
+        let sink = match &self.sink_url {
+            None => None,
+            Some(u) => Some(parse(u)?),
+        };
         let serializer = match &self.serializer {
             None => Serializer::Json,
             Some(s) => Serializer::from_name(s).ok_or_else(|| {
@@ -474,6 +488,7 @@ impl Settings {
         let opts = Options {
             scenario,
             target,
+            sink,
             serializer,
             realm: self.realm.clone().unwrap_or_else(|| "realm1".into()),
             auth: match &self.auth {
@@ -687,6 +702,10 @@ pub struct Options {
     /// The router.
     #[serde(rename = "url", serialize_with = "target_url")]
     pub target: Target,
+    /// The router of the subscribers and callees, when not [`Options::target`]
+    /// (across a router link).
+    #[serde(rename = "sink_url", serialize_with = "sink_url")]
+    pub sink: Option<Target>,
     /// The serializer every session speaks.
     #[serde(serialize_with = "serializer_name")]
     pub serializer: Serializer,
@@ -766,6 +785,11 @@ impl Options {
                 }
             }
         }
+        if self.scenario == Scenario::Sessions && self.sink.is_some() {
+            return bad(
+                "--sink-url is for fanout, rpc and mixed (sessions has no subscribers or callees)",
+            );
+        }
         if self.scenario == Scenario::Sessions && self.sessions.sessions == 0 {
             return bad("--sessions must be at least 1");
         }
@@ -836,6 +860,13 @@ fn secs<S: SerdeSerializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 
 fn target_url<S: SerdeSerializer>(t: &Target, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.url)
+}
+
+fn sink_url<S: SerdeSerializer>(t: &Option<Target>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.url),
+        None => s.serialize_none(),
+    }
 }
 
 fn serializer_name<S: SerdeSerializer>(v: &Serializer, s: S) -> Result<S::Ok, S::Error> {
@@ -994,6 +1025,48 @@ mod tests {
         assert_eq!(t.tls.unwrap().hostname.as_deref(), Some("localhost"));
         assert!(Target::parse("rss://127.0.0.1:9").unwrap().tls.is_some());
         assert!(Target::parse("127.0.0.1:8080").is_err());
+    }
+
+    #[test]
+    fn sink_url_for_subscribers_and_callees() {
+        // Without it, every session joins --url.
+        let o = Options::new(Scenario::Fanout, "ws://127.0.0.1:8080/ws").unwrap();
+        assert!(o.sink.is_none());
+        let file = Settings::from_toml(
+            r#"
+            scenario = "rpc"
+            url = "ws://127.0.0.1:8080/ws"
+            sink-url = "rs://127.0.0.1:9081"
+            "#,
+        )
+        .unwrap();
+        let o = file.resolve().unwrap();
+        let sink = o.sink.as_ref().expect("a sink");
+        assert_eq!(sink.transport, Transport::RawSocket);
+        assert_eq!(sink.addr.port(), 9081);
+        assert_eq!(o.target.addr.port(), 8080);
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["sink_url"], "rs://127.0.0.1:9081");
+        assert_eq!(json["url"], "ws://127.0.0.1:8080/ws");
+        // A flag overrides the file's; a bad one names itself.
+        let flags = Settings {
+            sink_url: Some("ws://127.0.0.1:9080/ws".into()),
+            ..Settings::default()
+        };
+        let o = file.clone().overlay(flags).resolve().unwrap();
+        assert_eq!(o.sink.unwrap().addr.port(), 9080);
+        let bad = Settings {
+            sink_url: Some("127.0.0.1:9".into()),
+            ..Settings::default()
+        };
+        assert!(file.clone().overlay(bad).resolve().is_err());
+        // sessions has no subscribers or callees to place.
+        let sessions = Settings {
+            scenario: Some(Scenario::Sessions),
+            sink_url: Some("ws://127.0.0.1:9080/ws".into()),
+            ..Settings::default()
+        };
+        assert!(sessions.resolve().is_err());
     }
 
     #[test]

@@ -203,6 +203,9 @@ impl Report {
                 .map(|c| format!(" on CPU {c:?}"))
                 .unwrap_or_default()
         );
+        if let Some(sink) = &p.sink {
+            let _ = writeln!(s, "  subscribers and callees on {}", sink.url);
+        }
         if let Some(f) = &self.fanout {
             let pace = match p.fanout.pace {
                 Pace::Window(w) => format!("window {w}"),

@@ -115,6 +115,16 @@ async fn open(l: &Local, read_buf: usize, source: Option<IpAddr>) -> Result<Sess
         .map_err(|e| e.to_string())
 }
 
+/// Opens a subscriber's or callee's session: on `--sink-url` when given
+/// (across a router link), else on `--url`.
+async fn open_sink(l: &Local, read_buf: usize) -> Result<Session, String> {
+    let o = &l.shared.opts;
+    let target = o.sink.as_ref().unwrap_or(&o.target);
+    client::open(target, o.serializer, &o.realm, &o.auth, None, read_buf)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Connects this shard's clients and starts their tasks (which wait for the
 /// warm-up before sending anything).
 pub(crate) async fn setup(l: &Rc<Local>, tasks: &mut Vec<Task<()>>) -> Result<(), String> {
@@ -124,7 +134,7 @@ pub(crate) async fn setup(l: &Rc<Local>, tasks: &mut Vec<Task<()>>) -> Result<()
         let subs = in_batches(mine(l, f.subscribers), |i| {
             let l = l.clone();
             async move {
-                let mut s = open(&l, SUB_BUF, None).await?;
+                let mut s = open_sink(&l, SUB_BUF).await?;
                 s.request("SUBSCRIBE", |w| {
                     w.subscribe(&topic(i % f.topics), Dict::new())
                 })
@@ -150,7 +160,7 @@ pub(crate) async fn setup(l: &Rc<Local>, tasks: &mut Vec<Task<()>>) -> Result<()
         let callees = in_batches(mine(l, r.callees), |_| {
             let l = l.clone();
             async move {
-                let mut s = open(&l, BUSY_BUF, None).await?;
+                let mut s = open_sink(&l, BUSY_BUF).await?;
                 let options = match r.invoke {
                     InvokePolicy::Single => Dict::new(),
                     p => dict! { "invoke" => p.name() },

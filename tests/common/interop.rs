@@ -13,12 +13,17 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `<target dir>/interop` (CARGO_TARGET_TMPDIR is `<target dir>/tmp`).
+/// `$INTEROP_DIR` when set (as tests/interop/setup.sh reads it: several
+/// checkouts can share one install), else `<target dir>/interop`
+/// (CARGO_TARGET_TMPDIR is `<target dir>/tmp`).
 pub fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("CARGO_TARGET_TMPDIR has a parent")
-        .join("interop")
+    match std::env::var_os("INTEROP_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("CARGO_TARGET_TMPDIR has a parent")
+            .join("interop"),
+    }
 }
 
 /// What tests/interop/setup.sh installed.

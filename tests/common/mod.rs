@@ -2,6 +2,7 @@
 //! and helpers to start a router on port 0.
 #![allow(dead_code)]
 
+pub mod crossbar;
 pub mod interop;
 
 use std::io::{Read, Write};
@@ -162,6 +163,16 @@ impl Client {
             serializer,
             session: 0,
         }
+    }
+
+    /// Sets how long [`Client::recv`] waits before it gives up (`None`:
+    /// forever; 5 s from the start).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        let stream = match &mut self.conn {
+            Conn::Ws(ws) => ws.get_ref(),
+            Conn::Raw(s, _, _) => &*s,
+        };
+        stream.set_read_timeout(timeout).unwrap();
     }
 
     /// Sends a message.
