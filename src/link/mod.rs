@@ -35,6 +35,7 @@
 //! topology.
 
 pub mod mirror;
+pub mod remote;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -42,12 +43,11 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::client::auth::{Anonymous, ClientAuthenticator, Cryptosign, Ticket, WampCra};
+use crate::client::auth::Anonymous;
 use crate::component::ComponentHost;
-use crate::config::rlink::{ConnectEndpoint, RLinkConfig, RLinkTransportKind};
+use crate::config::rlink::RLinkConfig;
 use crate::router::TransportId;
-use crate::transport::dial::{self, DialOptions, Session};
-use crate::wamp::serializer::Serializer;
+use crate::transport::dial::Session;
 use crate::wamp::value::{Dict, Value};
 
 /// The internal role a link's local leg joins under: it may do everything
@@ -354,30 +354,6 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
     why
 }
 
-/// The remote leg's authentication; a key file is read at each try (a
-/// replaced key is used from the next connect on).
-fn authenticator(c: &RLinkConfig) -> Result<Box<dyn ClientAuthenticator>, String> {
-    let a = &c.authentication;
-    if let Some(path) = &a.key {
-        let (key, _warning) =
-            crate::config::keyfile::read_key_file(path).map_err(|e| e.to_string())?;
-        return Ok(Box::new(Cryptosign::new(key, c.authid.clone())));
-    }
-    Ok(match (&a.ticket, &a.secret, &c.authid) {
-        (Some(t), _, Some(authid)) => Box::new(Ticket {
-            authid: authid.clone(),
-            ticket: t.expose().to_owned(),
-        }),
-        (None, Some(s), Some(authid)) => Box::new(WampCra {
-            authid: authid.clone(),
-            secret: s.expose().to_owned(),
-        }),
-        _ => Box::new(Anonymous {
-            authid: c.authid.clone(),
-        }),
-    })
-}
-
 /// Joins the local leg, then dials and joins the remote one.
 async fn connect<H: ComponentHost + 'static>(
     host: &Rc<H>,
@@ -393,63 +369,11 @@ async fn connect<H: ComponentHost + 'static>(
     )
     .await
     .map_err(|e| format!("local leg: {e}"))?;
-    match dial_remote(&spec.config).await {
+    match remote::dial(&spec.config).await {
         Ok(remote) => Ok(Legs { local, remote }),
         Err(e) => {
             local.abort();
             Err(e)
         }
     }
-}
-
-/// Dials the other router and joins its realm.
-async fn dial_remote(c: &RLinkConfig) -> Result<Session, String> {
-    let t = &c.transport;
-    let names = t.serializer_names()?;
-    let serializer = names
-        .first()
-        .and_then(|n| Serializer::from_name(n))
-        .unwrap_or(Serializer::Json);
-    let transport = match t.kind {
-        RLinkTransportKind::Websocket => dial::Transport::WebSocket {
-            url: t.url.clone().unwrap_or_else(|| match &t.endpoint {
-                ConnectEndpoint::Tcp { host, port, .. } => format!("ws://{host}:{port}/"),
-                ConnectEndpoint::Unix { .. } => "ws://localhost/".to_owned(),
-            }),
-        },
-        RLinkTransportKind::Rawsocket => dial::Transport::RawSocket,
-    };
-    let options = DialOptions::new(transport, serializer);
-    let auth = authenticator(c)?;
-    let e = |e: dial::DialError| e.to_string();
-    match &t.endpoint {
-        ConnectEndpoint::Tcp { host, port, .. } => {
-            let addr = resolve(host, *port)?;
-            let stream = dial::connect_tcp(addr, None).await.map_err(e)?;
-            Session::join(stream, &options, &c.realm, auth)
-                .await
-                .map_err(e)
-        }
-        ConnectEndpoint::Unix { path } => {
-            let stream = dial::connect_unix(path).await.map_err(e)?;
-            Session::join(stream, &options, &c.realm, auth)
-                .await
-                .map_err(e)
-        }
-    }
-}
-
-/// The address of `host:port`: an IP address as is, a name through the
-/// system's resolver (which blocks the shard for the lookup: link hosts
-/// are best written as addresses).
-fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(std::net::SocketAddr::new(ip, port));
-    }
-    use std::net::ToSocketAddrs;
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{host} resolves to no address"))
 }

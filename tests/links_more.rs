@@ -1,0 +1,377 @@
+//! Router links, second slice (issue 14): links over TLS (`wss://` and
+//! RawSocket over TLS) with cryptosign bound to the channel and the other
+//! router proving its node key; a wrong CA or router key refused, counted and
+//! retried with backoff.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::links::{call, client, detail, figure, req, settle};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use shardwamp::component::Registry;
+use shardwamp::config::rlink::RLinkConfig;
+use shardwamp::config::Config;
+use shardwamp::control::Controller;
+use shardwamp::dict;
+use shardwamp::wamp::cryptosign::PrivateKey;
+use shardwamp::wamp::message::{Message, Payload};
+use shardwamp::wamp::value::{Dict, Value};
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("shardwamp-links-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// A CA (written as `<stem>-ca.crt`) and a server certificate it signs for
+/// 127.0.0.1 and localhost (`<stem>.crt`, `<stem>.key`).
+struct Pki {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn pki(dir: &Path, stem: &str) -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name
+        .push(DnType::CommonName, format!("{stem} CA"));
+    let ca = p.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    p.distinguished_name.push(DnType::CommonName, stem);
+    let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
+    let out = Pki {
+        ca: dir.join(format!("{stem}-ca.crt")),
+        cert: dir.join(format!("{stem}.crt")),
+        key: dir.join(format!("{stem}.key")),
+    };
+    std::fs::write(&out.ca, ca.pem()).unwrap();
+    std::fs::write(&out.cert, cert.pem()).unwrap();
+    private(&out.key, &key.serialize_pem());
+    out
+}
+
+/// Writes Ed25519 key `seed` in Crossbar.io's node key format.
+fn node_key(path: &Path, seed: u8) -> PrivateKey {
+    let key = PrivateKey::from_seed(&[seed; 32]);
+    private(
+        path,
+        &format!(
+            "Crossbar.io node private key - KEEP THIS SAFE!\n\ncreator: test\npublic-key-ed25519: {}\nprivate-key-ed25519: {}\n",
+            key.public_hex(),
+            shardwamp::wamp::cryptosign::encode_hex(&[seed; 32])
+        ),
+    );
+    key
+}
+
+/// A router with `realm1` (anonymous clients may do everything; role
+/// `rlink` for links), the management realm, a plain `ws` transport and
+/// `extra` TOML at the end (transports, say); `router` goes in `[router]`.
+fn router(router: &str, extra: &str) -> Arc<Controller> {
+    let text = format!(
+        r#"
+[router]
+shards = 2
+{router}
+
+[[realms]]
+name = "realm1"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+disclose = {{ caller = true, publisher = true }}
+[[realms.roles]]
+name = "rlink"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+
+[[transports]]
+type = "websocket"
+id = "ws"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+[transports.auth.anonymous]
+type = "static"
+role = "anonymous"
+{extra}
+"#
+    );
+    let config = Config::from_str_with_env(&text, |_| None).expect("config");
+    Controller::start(config, Registry::with_builtins()).expect("router starts")
+}
+
+/// The TLS side of the link tests: router B with a node key (seed 7) and
+/// `wss` and `rss` transports whose cryptosign principal `node1` (role
+/// `rlink`) is the linking router's key (seed 1).
+struct TlsPeer {
+    dir: PathBuf,
+    pki: Pki,
+    other_ca: Pki,
+    link_key: PathBuf,
+    router_public: String,
+    b: Arc<Controller>,
+}
+
+fn tls_peer(name: &str) -> TlsPeer {
+    let dir = tempdir(name);
+    let node2 = pki(&dir, "node2");
+    let other_ca = pki(&dir, "elsewhere");
+    let link_key = dir.join("node1.priv");
+    let linker = node_key(&link_key, 1);
+    let router_key = node_key(&dir.join("node2.priv"), 7);
+    let tls = format!(
+        "{{ key = {:?}, certificate = {:?} }}",
+        node2.key.display().to_string(),
+        node2.cert.display().to_string()
+    );
+    let auth = format!(
+        r#"[transports.auth.cryptosign]
+type = "static"
+principals = {{ node1 = {{ authorized_keys = ["{}"], role = "rlink", realm = "realm1" }} }}"#,
+        linker.public_hex()
+    );
+    let b = router(
+        &format!(
+            "node_key = {:?}",
+            dir.join("node2.priv").display().to_string()
+        ),
+        &format!(
+            r#"
+[[transports]]
+type = "websocket"
+id = "wss"
+url = "/ws"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {tls} }}
+{auth}
+
+[[transports]]
+type = "rawsocket"
+id = "rss"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {tls} }}
+{auth}
+"#
+        ),
+    );
+    TlsPeer {
+        dir,
+        pki: node2,
+        other_ca,
+        link_key,
+        router_public: router_key.public_hex(),
+        b,
+    }
+}
+
+impl Drop for TlsPeer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A link to `peer` over `transport` (`wss` or `rss`), trusting `ca`,
+/// expecting router key `router_key`, with a tls-exporter binding.
+fn tls_link(peer: &TlsPeer, transport: &str, ca: &Path, router_key: &str) -> RLinkConfig {
+    let addr = peer.b.transport_addr(transport).expect("transport");
+    let kind = if transport == "wss" {
+        format!(
+            r#"type = "websocket", url = "wss://localhost:{}/ws""#,
+            addr.port()
+        )
+    } else {
+        r#"type = "rawsocket", serializer = "cbor""#.to_owned()
+    };
+    let text = format!(
+        r#"
+realm = "realm1"
+authentication = {{ key = {key:?}, router_key = "{router_key}", channel_binding = "tls-exporter" }}
+reconnect = {{ initial_delay_ms = 100, growth = 2.0, max_delay_ms = 800 }}
+transport = {{ {kind}, endpoint = {{ type = "tcp", host = "127.0.0.1", port = {port}, tls = {{ hostname = "localhost", ca_certificates = [{ca:?}] }} }} }}
+"#,
+        key = peer.link_key.display().to_string(),
+        ca = ca.display().to_string(),
+        port = addr.port()
+    );
+    toml::from_str(&text).expect("link config")
+}
+
+fn start(on: &Controller, id: &str, config: RLinkConfig) {
+    futures_lite::future::block_on(on.start_router_realm_link("realm1", id, config))
+        .expect("link starts");
+}
+
+fn stop(on: &Controller, id: &str) {
+    futures_lite::future::block_on(on.stop_router_realm_link("realm1", id)).expect("link stops");
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn links_over_wss_and_rss_with_cryptosign_bound_and_the_router_authenticated() {
+    let peer = tls_peer("tls");
+    let a = router("", "");
+    for transport in ["wss", "rss"] {
+        let id = format!("over-{transport}");
+        start(
+            &a,
+            &id,
+            tls_link(&peer, transport, &peer.pki.ca, &peer.router_public),
+        );
+        // A subscriber here, a callee there.
+        let mut sub = client(&a);
+        let request = req();
+        sub.send(&Message::Subscribe {
+            request,
+            options: Dict::new(),
+            topic: "com.example.news".into(),
+        });
+        sub.expect(
+            "SUBSCRIBED",
+            |m| matches!(m, Message::Subscribed { request: r, .. } if *r == request),
+        );
+        let mut callee = client(&peer.b);
+        let request = req();
+        callee.send(&Message::Register {
+            request,
+            options: Dict::new(),
+            procedure: "com.example.add".into(),
+        });
+        callee.expect(
+            "REGISTERED",
+            |m| matches!(m, Message::Registered { request: r, .. } if *r == request),
+        );
+        settle(&a, &id, 1, 1);
+        let d = detail(&a, &id);
+        assert_eq!(figure(&d, "connect_failures"), 0, "{transport}: {d:?}");
+        // The remote leg authenticated with cryptosign, over TLS.
+        let remote = figure(&d, "remote_session");
+        let mut meta = client(&peer.b);
+        let session = call(&mut meta, "wamp.session.get", vec![Value::UInt(remote)])
+            .expect("wamp.session.get");
+        let Some(Value::Dict(session)) = session.into_iter().next() else {
+            panic!("session detail")
+        };
+        assert_eq!(
+            session.get("authmethod"),
+            Some(&Value::from("cryptosign")),
+            "{session:?}"
+        );
+        assert_eq!(session.get("authid"), Some(&Value::from("node1")));
+        let Some(Value::Dict(t)) = session.get("transport") else {
+            panic!("{session:?}")
+        };
+        assert_eq!(t.get("channel_type"), Some(&Value::from("tls")), "{t:?}");
+        // An event there reaches the subscriber here.
+        let mut publisher = client(&peer.b);
+        let request = req();
+        publisher.send(&Message::Publish {
+            request,
+            options: dict! { "acknowledge" => true },
+            topic: "com.example.news".into(),
+            payload: Payload::args(vec![Value::from(transport)]),
+        });
+        publisher.expect(
+            "PUBLISHED",
+            |m| matches!(m, Message::Published { request: r, .. } if *r == request),
+        );
+        match sub.expect("EVENT", |m| matches!(m, Message::Event { .. })) {
+            Message::Event { payload, .. } => {
+                let (args, _) = shardwamp::client::session::values_of(&payload);
+                assert_eq!(args, vec![Value::from(transport)]);
+            }
+            _ => unreachable!(),
+        }
+        // A call here reaches the callee there.
+        let mut caller = client(&a);
+        let answer = std::thread::spawn(move || {
+            call(
+                &mut caller,
+                "com.example.add",
+                vec![Value::UInt(2), Value::UInt(3)],
+            )
+        });
+        match callee.expect("INVOCATION", |m| matches!(m, Message::Invocation { .. })) {
+            Message::Invocation { request, .. } => callee.send(&Message::Yield {
+                request,
+                options: Dict::new(),
+                payload: Payload::args(vec![Value::UInt(5)]),
+            }),
+            _ => unreachable!(),
+        }
+        assert_eq!(answer.join().unwrap(), Ok(vec![Value::UInt(5)]));
+        stop(&a, &id);
+    }
+    a.shutdown();
+    peer.b.shutdown();
+}
+
+#[test]
+fn a_wrong_ca_or_router_key_is_refused_counted_and_retried_with_backoff() {
+    let peer = tls_peer("refused");
+    let a = router("", "");
+    let impostor = PrivateKey::from_seed(&[9; 32]).public_hex();
+    let cases = [
+        (
+            "wrong-ca",
+            peer.other_ca.ca.clone(),
+            peer.router_public.clone(),
+            "UnknownIssuer",
+        ),
+        (
+            "wrong-router",
+            peer.pki.ca.clone(),
+            impostor,
+            "failed cryptosign's checks",
+        ),
+    ];
+    for (id, ca, router_key, why) in cases {
+        start(&a, id, tls_link(&peer, "wss", &ca, &router_key));
+        let t0 = Instant::now();
+        wait_for("three failed tries", 10, || {
+            figure(&detail(&a, id), "connect_failures") >= 3
+        });
+        let d = detail(&a, id);
+        let failures = figure(&d, "connect_failures");
+        // Backoff: 100, 200, 400 ms between tries (with 10 % jitter): three
+        // failures take at least ~300 ms, and it never connected.
+        assert!(t0.elapsed() >= Duration::from_millis(250), "{d:?}");
+        assert!(failures < 10, "tries without backoff: {d:?}");
+        assert_eq!(d.get("connected"), Some(&Value::Bool(false)), "{d:?}");
+        let last = d
+            .get("last_error")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        assert!(last.contains(why), "{id}: last_error {last:?}");
+        assert!(
+            !last.contains(&"01".repeat(32)),
+            "a key in the last error: {last}"
+        );
+        stop(&a, id);
+    }
+    a.shutdown();
+    peer.b.shutdown();
+}
