@@ -375,3 +375,140 @@ fn a_wrong_ca_or_router_key_is_refused_counted_and_retried_with_backoff() {
     a.shutdown();
     peer.b.shutdown();
 }
+
+/// The management realm, open to anonymous sessions that may call the
+/// controller and subscribe to its events.
+const MANAGEMENT: &str = r#"
+[[realms]]
+name = "shardwamp.management"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = "shardwamp.router."
+match = "prefix"
+allow = { call = true, subscribe = true }
+
+[management]
+realm = "shardwamp.management"
+allow_anonymous = true
+"#;
+
+/// A plain anonymous link to `to`'s `ws` transport (RawSocket-free, no TLS).
+fn plain_link(to: &Controller) -> RLinkConfig {
+    let addr = to.transport_addr("ws").expect("ws");
+    toml::from_str(&format!(
+        r#"
+realm = "realm1"
+reconnect = {{ initial_delay_ms = 100, max_delay_ms = 400 }}
+transport = {{ type = "websocket", url = "ws://{addr}/ws", endpoint = {{ type = "tcp", host = "127.0.0.1", port = {port} }} }}
+"#,
+        port = addr.port()
+    ))
+    .expect("link config")
+}
+
+fn link_config_value(c: &RLinkConfig) -> Value {
+    let json = serde_json::to_value(c).expect("json");
+    fn conv(j: &serde_json::Value) -> Value {
+        match j {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_u64() {
+                Some(u) => Value::UInt(u),
+                None => Value::Float(n.as_f64().unwrap_or(0.0)),
+            },
+            serde_json::Value::String(s) => Value::from(s.as_str()),
+            serde_json::Value::Array(a) => Value::List(a.iter().map(conv).collect()),
+            serde_json::Value::Object(o) => {
+                Value::Dict(o.iter().map(|(k, v)| (k.clone(), conv(v))).collect())
+            }
+        }
+    }
+    conv(&json)
+}
+
+#[test]
+fn started_and_stopped_events_on_the_management_realm() {
+    let b = router("", "");
+    let a = router("", MANAGEMENT);
+    let mut watcher = common::Client::websocket(
+        a.transport_addr("ws").unwrap(),
+        "/ws",
+        shardwamp::codec::Serializer::Json,
+    );
+    watcher.join("shardwamp.management");
+    let mut subs = std::collections::HashMap::new();
+    for name in [
+        "on_router_realm_link_started",
+        "on_router_realm_link_stopped",
+    ] {
+        let request = req();
+        watcher.send(&Message::Subscribe {
+            request,
+            options: Dict::new(),
+            topic: format!("shardwamp.router.{name}"),
+        });
+        match watcher.expect(
+            "SUBSCRIBED",
+            |m| matches!(m, Message::Subscribed { request: r, .. } if *r == request),
+        ) {
+            Message::Subscribed { subscription, .. } => subs.insert(subscription, name),
+            _ => unreachable!(),
+        };
+    }
+    let event = |watcher: &mut common::Client| -> (&'static str, Dict) {
+        match watcher.expect("EVENT", |m| matches!(m, Message::Event { .. })) {
+            Message::Event {
+                subscription,
+                payload,
+                ..
+            } => {
+                let (args, _) = shardwamp::client::session::values_of(&payload);
+                let Some(Value::Dict(d)) = args.into_iter().next() else {
+                    panic!("an event without the link's detail")
+                };
+                (subs[&subscription], d)
+            }
+            _ => unreachable!(),
+        }
+    };
+    // Started through the management realm (as `ctl` does) ...
+    let mut operator = common::Client::websocket(
+        a.transport_addr("ws").unwrap(),
+        "/ws",
+        shardwamp::codec::Serializer::Json,
+    );
+    operator.join("shardwamp.management");
+    let started = call(
+        &mut operator,
+        "shardwamp.router.start_router_realm_link",
+        vec![
+            Value::from("realm1"),
+            Value::from("to-b"),
+            link_config_value(&plain_link(&b)),
+        ],
+    )
+    .expect("started");
+    let (name, d) = event(&mut watcher);
+    assert_eq!(name, "on_router_realm_link_started");
+    assert_eq!(d.get("id"), Some(&Value::from("to-b")));
+    assert_eq!(Some(&Value::Dict(d.clone())), started.first());
+    for key in ["config", "started", "started_by", "connected"] {
+        assert!(d.contains_key(key), "Crossbar.io's {key}: {d:?}");
+    }
+    // ... and stopped through the Rust API: the same event either way.
+    settle(&a, "to-b", 0, 0);
+    stop(&a, "to-b");
+    let (name, d) = event(&mut watcher);
+    assert_eq!(name, "on_router_realm_link_stopped");
+    assert_eq!(d.get("id"), Some(&Value::from("to-b")));
+    assert_eq!(d.get("connected"), Some(&Value::Bool(false)));
+    assert_eq!(d.get("state"), Some(&Value::from("stopped")));
+    // Started from the Rust API, too.
+    start(&a, "again", plain_link(&b));
+    let (name, d) = event(&mut watcher);
+    assert_eq!(name, "on_router_realm_link_started");
+    assert_eq!(d.get("id"), Some(&Value::from("again")));
+    a.shutdown();
+    b.shutdown();
+}
