@@ -512,3 +512,97 @@ fn started_and_stopped_events_on_the_management_realm() {
     a.shutdown();
     b.shutdown();
 }
+
+/// Joins `realm1` on `on`'s `ws` transport with ticket principal `relay`
+/// (role `rlink`: a session that may relay, as another router's link does).
+fn relaying_client(on: &Controller) -> common::Client {
+    let mut c = common::Client::websocket(
+        on.transport_addr("ws").unwrap(),
+        "/ws",
+        shardwamp::codec::Serializer::Json,
+    );
+    c.send(&Message::Hello {
+        realm: "realm1".into(),
+        details: dict! {
+            "roles" => Value::Dict(shardwamp::sim::all_roles()),
+            "authmethods" => Value::List(vec![Value::from("ticket")]),
+            "authid" => "relay",
+        },
+    });
+    c.expect("CHALLENGE", |m| matches!(m, Message::Challenge { .. }));
+    c.send(&Message::Authenticate {
+        signature: "relay-ticket".into(),
+        extra: Dict::new(),
+    });
+    c.expect("WELCOME", |m| matches!(m, Message::Welcome { .. }));
+    c
+}
+
+#[test]
+fn a_call_timeout_is_carried_over_the_link_and_interrupts_the_far_callee() {
+    let ticket = r#"[transports.auth.ticket]
+type = "static"
+principals = { relay = { ticket = "relay-ticket", role = "rlink" } }"#;
+    let b = router("", ticket);
+    let a = router("", "");
+    start(&a, "to-b", plain_link(&b));
+    // The far callee on B never answers. It joins as a session that may
+    // relay, so B's dealer tells it the timeout: proof that the link's CALL
+    // carried it to B.
+    let mut callee = relaying_client(&b);
+    let request = req();
+    callee.send(&Message::Register {
+        request,
+        options: Dict::new(),
+        procedure: "com.example.slow".into(),
+    });
+    callee.expect(
+        "REGISTERED",
+        |m| matches!(m, Message::Registered { request: r, .. } if *r == request),
+    );
+    settle(&a, "to-b", 0, 1);
+    let mut caller = client(&a);
+    let request = req();
+    let t0 = Instant::now();
+    caller.send(&Message::Call {
+        request,
+        options: dict! { "timeout" => 400u64 },
+        procedure: "com.example.slow".into(),
+        payload: Payload::args(vec![]),
+    });
+    let invocation = match callee.expect("INVOCATION", |m| matches!(m, Message::Invocation { .. }))
+    {
+        Message::Invocation {
+            request, details, ..
+        } => {
+            assert_eq!(
+                details.get("timeout"),
+                Some(&Value::UInt(400)),
+                "the timeout went on over the link: {details:?}"
+            );
+            request
+        }
+        _ => unreachable!(),
+    };
+    // The caller hears wamp.error.timeout (the spec's URI, ap_11) ...
+    match caller.expect(
+        "ERROR",
+        |m| matches!(m, Message::Error { request: r, .. } if *r == request),
+    ) {
+        Message::Error { error, .. } => assert_eq!(error, "wamp.error.timeout"),
+        _ => unreachable!(),
+    }
+    assert!(
+        t0.elapsed() >= Duration::from_millis(350),
+        "{:?}",
+        t0.elapsed()
+    );
+    // ... and the far callee is interrupted.
+    match callee.expect("INTERRUPT", |m| matches!(m, Message::Interrupt { .. })) {
+        Message::Interrupt { request, .. } => assert_eq!(request, invocation),
+        _ => unreachable!(),
+    }
+    stop(&a, "to-b");
+    a.shutdown();
+    b.shutdown();
+}

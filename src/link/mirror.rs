@@ -517,6 +517,13 @@ async fn relay_call(state: &State, uri: &str, request: Id, details: Dict, payloa
     if details.contains_key("caller") {
         options.insert("disclose_me".into(), Value::Bool(true));
     }
+    // The caller's timeout goes on: the next router runs it too (this
+    // router's dealer runs it already, and INTERRUPTs this leg when it fires).
+    if let Some(t) = details.get("timeout").and_then(Value::as_u64) {
+        if t > 0 {
+            options.insert("timeout".into(), Value::UInt(t));
+        }
+    }
     let call = match s.watch.call_with(&procedure, options, payload) {
         Ok(c) => c,
         Err(e) => {
