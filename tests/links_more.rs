@@ -606,3 +606,278 @@ principals = { relay = { ticket = "relay-ticket", role = "rlink" } }"#;
     a.shutdown();
     b.shutdown();
 }
+
+/// A fake router on RawSocket (JSON): it answers HELLO with a scripted
+/// WELCOME and the link's meta API questions with one subscription
+/// (`com.example.news`, session 4242) and one registration
+/// (`com.example.far`, session 4243); on its first connection it then stops
+/// reading (a stalled router) until told to close; later connections keep
+/// answering.
+struct FakeRouter {
+    addr: std::net::SocketAddr,
+    close_first: std::sync::mpsc::Sender<()>,
+    stalled: std::sync::mpsc::Receiver<()>,
+}
+
+fn fake_router() -> FakeRouter {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (close_tx, close_rx) = std::sync::mpsc::channel::<()>();
+    let (stalled_tx, stalled_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut close_rx = Some(close_rx);
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut s) = conn else { return };
+            let stall = n == 0;
+            // A small receive buffer: the link's queue fills sooner.
+            let _ = socket2::SockRef::from(&s).set_recv_buffer_size(4096);
+            let mut hs = [0u8; 4];
+            if s.read_exact(&mut hs).is_err() {
+                continue;
+            }
+            let _ = s.write_all(&[0x7f, 0xf1, 0, 0]);
+            let mut answered = 0;
+            loop {
+                let mut head = [0u8; 4];
+                if s.read_exact(&mut head).is_err() {
+                    break;
+                }
+                let len = u32::from_be_bytes([0, head[1], head[2], head[3]]) as usize;
+                let mut body = vec![0u8; len];
+                if s.read_exact(&mut body).is_err() {
+                    break;
+                }
+                if head[0] == 1 {
+                    let mut pong = vec![2u8, head[1], head[2], head[3]];
+                    pong.extend_from_slice(&body);
+                    let _ = s.write_all(&pong);
+                    continue;
+                }
+                let Ok(m) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                    break;
+                };
+                let code = m[0].as_u64().unwrap_or(0);
+                let req = m[1].clone();
+                let out = match code {
+                    1 => {
+                        serde_json::json!([2, 777, {"roles": {"broker": {"features": {}}, "dealer": {"features": {}}}, "authid": "fake", "authrole": "rlink"}])
+                    }
+                    32 => serde_json::json!([33, req, 5000 + req.as_u64().unwrap_or(0)]),
+                    64 => serde_json::json!([65, req, 6000 + req.as_u64().unwrap_or(0)]),
+                    48 => {
+                        let procedure = m[3].as_str().unwrap_or("");
+                        let result = match procedure {
+                            "wamp.subscription.list" => {
+                                serde_json::json!({"exact": [100], "prefix": [], "wildcard": []})
+                            }
+                            "wamp.registration.list" => {
+                                serde_json::json!({"exact": [200], "prefix": [], "wildcard": []})
+                            }
+                            "wamp.subscription.get" => {
+                                serde_json::json!({"id": 100, "uri": "com.example.news", "match": "exact"})
+                            }
+                            "wamp.registration.get" => {
+                                serde_json::json!({"id": 200, "uri": "com.example.far", "match": "exact", "invoke": "single"})
+                            }
+                            "wamp.subscription.list_subscribers" => serde_json::json!([4242]),
+                            "wamp.registration.list_callees" => serde_json::json!([4243]),
+                            _ => serde_json::Value::Null,
+                        };
+                        if procedure.ends_with("list_subscribers")
+                            || procedure.ends_with("list_callees")
+                        {
+                            answered += 1;
+                        }
+                        if result.is_null() {
+                            serde_json::json!([8, 48, req, {}, "wamp.error.no_such_procedure"])
+                        } else {
+                            serde_json::json!([50, req, {}, [result]])
+                        }
+                    }
+                    6 => break,
+                    _ => continue,
+                };
+                let bytes = serde_json::to_vec(&out).unwrap();
+                let mut frame = (bytes.len() as u32).to_be_bytes();
+                frame[0] = 0;
+                let _ = s.write_all(&frame);
+                let _ = s.write_all(&bytes);
+                if stall && answered == 2 {
+                    // Both mirrors are set: stop reading until told to close.
+                    let _ = stalled_tx.send(());
+                    if let Some(rx) = close_rx.take() {
+                        let _ = rx.recv();
+                    }
+                    break;
+                }
+            }
+        }
+    });
+    FakeRouter {
+        addr,
+        close_first: close_tx,
+        stalled: stalled_rx,
+    }
+}
+
+/// The admin listener's `/metrics` page.
+fn metrics(on: &Controller) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(on.admin_addr().expect("admin")).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_stalled_router_costs_bounded_memory_drops_are_counted_and_the_link_comes_back() {
+    const LIMIT: u64 = 64 * 1024;
+    let fake = fake_router();
+    let a = router(
+        "",
+        r#"
+[admin]
+enabled = true
+endpoint = { type = "tcp", port = 0, interface = "127.0.0.1" }
+"#,
+    );
+    let link: RLinkConfig = toml::from_str(&format!(
+        r#"
+realm = "realm1"
+queue_limit_bytes = {LIMIT}
+reconnect = {{ initial_delay_ms = 100, max_delay_ms = 400 }}
+transport = {{ type = "rawsocket", serializer = "json", endpoint = {{ type = "tcp", host = "127.0.0.1", port = {port} }} }}
+"#,
+        port = fake.addr.port()
+    ))
+    .expect("link config");
+    start(&a, "stalled", link);
+    settle(&a, "stalled", 1, 1);
+    fake.stalled
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the fake router stalls");
+    // Events toward the stalled router: queued up to the limit, then dropped.
+    let mut publisher = client(&a);
+    let blob = "x".repeat(16 * 1024);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while figure(&detail(&a, "stalled"), "events_dropped") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no event dropped: {:?}",
+            detail(&a, "stalled")
+        );
+        for _ in 0..50 {
+            publisher.send(&Message::Publish {
+                request: req(),
+                options: Dict::new(),
+                topic: "com.example.news".into(),
+                payload: Payload::args(vec![Value::from(blob.as_str())]),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let d = detail(&a, "stalled");
+    assert_eq!(d.get("connected"), Some(&Value::Bool(true)), "{d:?}");
+    // Bounded: twice the limit and one event at most.
+    assert!(
+        figure(&d, "queued_bytes") <= 2 * LIMIT + 32 * 1024,
+        "queued past the bound: {d:?}"
+    );
+    // A call that finds the link's queue full is answered at once with
+    // wamp.error.unavailable. (The kernel's socket buffers can take some
+    // of the queue meanwhile: a burst of events just before the call, on
+    // the same connection, fills it again; a call that went through anyway
+    // times out and the test tries again.)
+    let mut caller = publisher;
+    let mut refused = false;
+    for _ in 0..5 {
+        for _ in 0..64 {
+            caller.send(&Message::Publish {
+                request: req(),
+                options: Dict::new(),
+                topic: "com.example.news".into(),
+                payload: Payload::args(vec![Value::from(blob.as_str())]),
+            });
+        }
+        let request = req();
+        let t0 = Instant::now();
+        caller.send(&Message::Call {
+            request,
+            options: dict! { "timeout" => 1000u64 },
+            procedure: "com.example.far".into(),
+            payload: Payload::args(vec![Value::UInt(1)]),
+        });
+        match caller.expect(
+            "ERROR",
+            |m| matches!(m, Message::Error { request: r, .. } if *r == request),
+        ) {
+            Message::Error { error, .. } if error == "wamp.error.unavailable" => {
+                assert!(
+                    t0.elapsed() < Duration::from_millis(900),
+                    "{:?}",
+                    t0.elapsed()
+                );
+                refused = true;
+                break;
+            }
+            Message::Error { error, .. } => assert_eq!(error, "wamp.error.timeout"),
+            _ => unreachable!(),
+        }
+    }
+    assert!(refused, "no call refused: {:?}", detail(&a, "stalled"));
+    let calls_dropped = figure(&detail(&a, "stalled"), "calls_dropped");
+    assert_eq!(calls_dropped, 1);
+    // The shard serves everyone else meanwhile.
+    let mut callee = client(&a);
+    let request = req();
+    callee.send(&Message::Register {
+        request,
+        options: Dict::new(),
+        procedure: "com.example.local".into(),
+    });
+    callee.expect(
+        "REGISTERED",
+        |m| matches!(m, Message::Registered { request: r, .. } if *r == request),
+    );
+    let answer = std::thread::spawn(move || {
+        let mut c = caller;
+        call(&mut c, "com.example.local", vec![Value::UInt(7)])
+    });
+    match callee.expect("INVOCATION", |m| matches!(m, Message::Invocation { .. })) {
+        Message::Invocation { request, .. } => callee.send(&Message::Yield {
+            request,
+            options: Dict::new(),
+            payload: Payload::args(vec![Value::UInt(7)]),
+        }),
+        _ => unreachable!(),
+    }
+    assert_eq!(answer.join().unwrap(), Ok(vec![Value::UInt(7)]));
+    // The figures in /metrics.
+    let page = metrics(&a);
+    let label = "{realm=\"realm1\",link=\"stalled\"}";
+    assert!(
+        page.contains(&format!(
+            "shardwamp_link_calls_dropped_total{label} {calls_dropped}"
+        )),
+        "{page}"
+    );
+    let dropped = page
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("shardwamp_link_events_dropped_total{label} ")))
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("events dropped in /metrics");
+    assert!(dropped > 0, "{page}");
+    // The stalled router closes: the link dials again and is back.
+    fake.close_first.send(()).unwrap();
+    wait_for("the link to come back", 15, || {
+        let d = detail(&a, "stalled");
+        figure(&d, "reconnects") == 1 && d.get("connected") == Some(&Value::Bool(true))
+    });
+    wait_for("the queue to empty", 5, || {
+        figure(&detail(&a, "stalled"), "queued_bytes") == 0
+    });
+    stop(&a, "stalled");
+    a.shutdown();
+}

@@ -49,6 +49,21 @@ pub struct RLinkConfig {
     /// Reconnect backoff (shardwamp; Crossbar.io's fixed values by default).
     #[serde(default)]
     pub reconnect: Backoff,
+    /// The most a leg queues toward a router that is behind, in bytes
+    /// (shardwamp): past it events are dropped and calls refused, past
+    /// twice it the link reconnects (docs/links.md, "Queues").
+    #[serde(default = "queue_limit")]
+    pub queue_limit_bytes: u64,
+}
+
+/// The default `queue_limit_bytes`: 8 MiB.
+pub const DEFAULT_QUEUE_LIMIT_BYTES: u64 = 8 << 20;
+
+/// The smallest `queue_limit_bytes` accepted.
+pub const MIN_QUEUE_LIMIT_BYTES: u64 = 4096;
+
+fn queue_limit() -> u64 {
+    DEFAULT_QUEUE_LIMIT_BYTES
 }
 
 fn yes() -> bool {
@@ -200,6 +215,12 @@ impl RLinkConfig {
                     "a channel binding needs TLS: set transport.endpoint.tls".to_owned(),
                 ));
             }
+        }
+        if self.queue_limit_bytes < MIN_QUEUE_LIMIT_BYTES {
+            out.push((
+                "queue_limit_bytes",
+                format!("must be at least {MIN_QUEUE_LIMIT_BYTES} bytes"),
+            ));
         }
         let b = &self.reconnect;
         if b.initial_delay_ms == 0 {

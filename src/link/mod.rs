@@ -35,6 +35,7 @@
 //! topology.
 
 pub mod mirror;
+pub mod queue;
 pub mod remote;
 
 use std::cell::RefCell;
@@ -66,11 +67,10 @@ pub fn local_role() -> crate::config::role::RoleConfig {
     }
 }
 
-/// The most a link queues for the other router: past it, events are
-/// dropped and counted (`events_dropped`) rather than queued, so a slow or
-/// stalled router costs memory no further; calls and control messages
-/// still go.
-pub const MAX_BACKLOG_BYTES: usize = 8 << 20;
+/// The most a link queues for the other router by default (its
+/// `queue_limit_bytes`): past it, events are dropped and calls refused;
+/// [`queue`] says what else.
+pub const MAX_BACKLOG_BYTES: usize = crate::config::rlink::DEFAULT_QUEUE_LIMIT_BYTES as usize;
 
 /// Where a link stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,8 +117,16 @@ pub struct LinkStats {
     /// Events and calls not relayed because they had crossed this link before.
     pub loops_dropped: AtomicU64,
     /// Events not relayed because the other router was too far behind
-    /// (the remote leg's backlog over [`MAX_BACKLOG_BYTES`]).
+    /// (the leg's queue over `queue_limit_bytes`).
     pub events_dropped: AtomicU64,
+    /// Calls not relayed because the other router was too far behind
+    /// (answered with [`queue::ERROR_LINK_BEHIND`]).
+    pub calls_dropped: AtomicU64,
+    /// Times the link closed because the other router stopped reading
+    /// (the remote leg's queue over twice `queue_limit_bytes`).
+    pub queue_overflows: AtomicU64,
+    /// Bytes the remote leg has queued and not written, now.
+    pub queued_bytes: AtomicU64,
     /// Subscriptions mirrored now (both ways).
     pub subscriptions_mirrored: AtomicU64,
     /// Registrations mirrored now (both ways).
@@ -181,6 +189,9 @@ impl LinkStats {
             }),
             "loops_dropped" => n(&self.loops_dropped),
             "events_dropped" => n(&self.events_dropped),
+            "calls_dropped" => n(&self.calls_dropped),
+            "queue_overflows" => n(&self.queue_overflows),
+            "queued_bytes" => n(&self.queued_bytes),
             "subscriptions_mirrored" => n(&self.subscriptions_mirrored),
             "registrations_mirrored" => n(&self.registrations_mirrored),
             "mirror_failures" => n(&self.mirror_failures),
@@ -315,6 +326,7 @@ async fn run<H: ComponentHost + 'static>(
 /// Mirrors both ways until either leg ends; answers why it ended.
 async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
     let c = &spec.config;
+    let limit = usize::try_from(c.queue_limit_bytes).unwrap_or(usize::MAX);
     let own = Rc::new([legs.local.id(), legs.remote.id()]);
     // Watches the local router: its subscriptions and registrations are
     // mirrored on the remote one.
@@ -328,6 +340,7 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
         stats: stats.clone(),
         toward_local: true,
         link: spec.id.clone(),
+        queue_limit: limit,
     });
     let at_remote = mirror::Mirror::start(mirror::Setup {
         watch: legs.remote.clone(),
@@ -339,6 +352,7 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
         stats: stats.clone(),
         toward_local: false,
         link: spec.id.clone(),
+        queue_limit: limit,
     });
     let local = async {
         let c = legs.local.closed().await;
@@ -348,7 +362,9 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
         let c = legs.remote.closed().await;
         format!("the remote leg ended ({} {})", c.reason, c.message())
     };
-    let why = futures_lite::future::or(local, remote).await;
+    let stalled = queue::overflow(&legs.remote, limit, stats);
+    let why = futures_lite::future::or(futures_lite::future::or(local, remote), stalled).await;
+    stats.queued_bytes.store(0, Ordering::Relaxed);
     at_local.stop();
     at_remote.stop();
     why
