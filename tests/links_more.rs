@@ -620,104 +620,133 @@ struct FakeRouter {
 }
 
 fn fake_router() -> FakeRouter {
-    use std::io::{Read, Write};
+    fake_router_with(0)
+}
+
+/// [`fake_router`]; with `flood` > 0 its first connection also waits for a
+/// registration of the link's (a mirror of one on the linking router) and,
+/// once stalled, sends `flood` INVOCATIONs of 16 KiB for it, whose results
+/// it never reads.
+fn fake_router_with(flood: usize) -> FakeRouter {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (close_tx, close_rx) = std::sync::mpsc::channel::<()>();
     let (stalled_tx, stalled_rx) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
-        let mut close_rx = Some(close_rx);
-        for (n, conn) in listener.incoming().enumerate() {
-            let Ok(mut s) = conn else { return };
-            let stall = n == 0;
-            // A small receive buffer: the link's queue fills sooner.
-            let _ = socket2::SockRef::from(&s).set_recv_buffer_size(4096);
-            let mut hs = [0u8; 4];
-            if s.read_exact(&mut hs).is_err() {
-                continue;
-            }
-            let _ = s.write_all(&[0x7f, 0xf1, 0, 0]);
-            let mut answered = 0;
-            loop {
-                let mut head = [0u8; 4];
-                if s.read_exact(&mut head).is_err() {
-                    break;
-                }
-                let len = u32::from_be_bytes([0, head[1], head[2], head[3]]) as usize;
-                let mut body = vec![0u8; len];
-                if s.read_exact(&mut body).is_err() {
-                    break;
-                }
-                if head[0] == 1 {
-                    let mut pong = vec![2u8, head[1], head[2], head[3]];
-                    pong.extend_from_slice(&body);
-                    let _ = s.write_all(&pong);
-                    continue;
-                }
-                let Ok(m) = serde_json::from_slice::<serde_json::Value>(&body) else {
-                    break;
-                };
-                let code = m[0].as_u64().unwrap_or(0);
-                let req = m[1].clone();
-                let out = match code {
-                    1 => {
-                        serde_json::json!([2, 777, {"roles": {"broker": {"features": {}}, "dealer": {"features": {}}}, "authid": "fake", "authrole": "rlink"}])
-                    }
-                    32 => serde_json::json!([33, req, 5000 + req.as_u64().unwrap_or(0)]),
-                    64 => serde_json::json!([65, req, 6000 + req.as_u64().unwrap_or(0)]),
-                    48 => {
-                        let procedure = m[3].as_str().unwrap_or("");
-                        let result = match procedure {
-                            "wamp.subscription.list" => {
-                                serde_json::json!({"exact": [100], "prefix": [], "wildcard": []})
-                            }
-                            "wamp.registration.list" => {
-                                serde_json::json!({"exact": [200], "prefix": [], "wildcard": []})
-                            }
-                            "wamp.subscription.get" => {
-                                serde_json::json!({"id": 100, "uri": "com.example.news", "match": "exact"})
-                            }
-                            "wamp.registration.get" => {
-                                serde_json::json!({"id": 200, "uri": "com.example.far", "match": "exact", "invoke": "single"})
-                            }
-                            "wamp.subscription.list_subscribers" => serde_json::json!([4242]),
-                            "wamp.registration.list_callees" => serde_json::json!([4243]),
-                            _ => serde_json::Value::Null,
-                        };
-                        if procedure.ends_with("list_subscribers")
-                            || procedure.ends_with("list_callees")
-                        {
-                            answered += 1;
-                        }
-                        if result.is_null() {
-                            serde_json::json!([8, 48, req, {}, "wamp.error.no_such_procedure"])
-                        } else {
-                            serde_json::json!([50, req, {}, [result]])
-                        }
-                    }
-                    6 => break,
-                    _ => continue,
-                };
-                let bytes = serde_json::to_vec(&out).unwrap();
-                let mut frame = (bytes.len() as u32).to_be_bytes();
-                frame[0] = 0;
-                let _ = s.write_all(&frame);
-                let _ = s.write_all(&bytes);
-                if stall && answered == 2 {
-                    // Both mirrors are set: stop reading until told to close.
-                    let _ = stalled_tx.send(());
-                    if let Some(rx) = close_rx.take() {
-                        let _ = rx.recv();
-                    }
-                    break;
-                }
-            }
+        let mut first = Some((close_rx, stalled_tx));
+        for conn in listener.incoming() {
+            let Ok(s) = conn else { return };
+            let stall = first.take();
+            std::thread::spawn(move || fake_connection(s, stall, flood));
         }
     });
     FakeRouter {
         addr,
         close_first: close_tx,
         stalled: stalled_rx,
+    }
+}
+
+fn fake_connection(
+    mut s: std::net::TcpStream,
+    stall: Option<(std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<()>)>,
+    flood: usize,
+) {
+    use std::io::{Read, Write};
+    // A small receive buffer: the link's queue fills sooner.
+    let _ = socket2::SockRef::from(&s).set_recv_buffer_size(4096);
+    let mut hs = [0u8; 4];
+    if s.read_exact(&mut hs).is_err() {
+        return;
+    }
+    let _ = s.write_all(&[0x7f, 0xf1, 0, 0]);
+    let send = |s: &mut std::net::TcpStream, m: &serde_json::Value| {
+        let bytes = serde_json::to_vec(m).unwrap();
+        let mut frame = (bytes.len() as u32).to_be_bytes();
+        frame[0] = 0;
+        let _ = s.write_all(&frame);
+        let _ = s.write_all(&bytes);
+    };
+    let mut answered = 0;
+    let mut registration = None;
+    loop {
+        let mut head = [0u8; 4];
+        if s.read_exact(&mut head).is_err() {
+            return;
+        }
+        let len = u32::from_be_bytes([0, head[1], head[2], head[3]]) as usize;
+        let mut body = vec![0u8; len];
+        if s.read_exact(&mut body).is_err() {
+            return;
+        }
+        if head[0] == 1 {
+            let mut pong = vec![2u8, head[1], head[2], head[3]];
+            pong.extend_from_slice(&body);
+            let _ = s.write_all(&pong);
+            continue;
+        }
+        let Ok(m) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return;
+        };
+        let code = m[0].as_u64().unwrap_or(0);
+        let req = m[1].clone();
+        let out = match code {
+            1 => {
+                serde_json::json!([2, 777, {"roles": {"broker": {"features": {}}, "dealer": {"features": {}}}, "authid": "fake", "authrole": "rlink"}])
+            }
+            32 => serde_json::json!([33, req, 5000 + req.as_u64().unwrap_or(0)]),
+            64 => {
+                let id = 6000 + req.as_u64().unwrap_or(0);
+                registration = Some(id);
+                serde_json::json!([65, req, id])
+            }
+            48 => {
+                let procedure = m[3].as_str().unwrap_or("");
+                let result = match procedure {
+                    "wamp.subscription.list" => {
+                        serde_json::json!({"exact": [100], "prefix": [], "wildcard": []})
+                    }
+                    "wamp.registration.list" => {
+                        serde_json::json!({"exact": [200], "prefix": [], "wildcard": []})
+                    }
+                    "wamp.subscription.get" => {
+                        serde_json::json!({"id": 100, "uri": "com.example.news", "match": "exact"})
+                    }
+                    "wamp.registration.get" => {
+                        serde_json::json!({"id": 200, "uri": "com.example.far", "match": "exact", "invoke": "single"})
+                    }
+                    "wamp.subscription.list_subscribers" => serde_json::json!([4242]),
+                    "wamp.registration.list_callees" => serde_json::json!([4243]),
+                    _ => serde_json::Value::Null,
+                };
+                if procedure.ends_with("list_subscribers") || procedure.ends_with("list_callees") {
+                    answered += 1;
+                }
+                if result.is_null() {
+                    serde_json::json!([8, 48, req, {}, "wamp.error.no_such_procedure"])
+                } else {
+                    serde_json::json!([50, req, {}, [result]])
+                }
+            }
+            6 => return,
+            _ => continue,
+        };
+        send(&mut s, &out);
+        let ready = answered == 2 && (flood == 0 || registration.is_some());
+        if ready {
+            if let Some((close, stalled)) = stall {
+                // Both mirrors are set: stop reading (and flood, if asked)
+                // until told to close.
+                let _ = stalled.send(());
+                let blob = "y".repeat(16 * 1024);
+                for i in 0..flood {
+                    let inv = serde_json::json!([68, i + 1, registration, {}, [blob]]);
+                    send(&mut s, &inv);
+                }
+                let _ = close.recv_timeout(Duration::from_secs(60));
+                return;
+            }
+        }
     }
 }
 
@@ -879,5 +908,66 @@ transport = {{ type = "rawsocket", serializer = "json", endpoint = {{ type = "tc
         figure(&detail(&a, "stalled"), "queued_bytes") == 0
     });
     stop(&a, "stalled");
+    a.shutdown();
+}
+
+#[test]
+fn a_router_that_stops_reading_results_is_dropped_at_twice_the_limit_and_dialed_again() {
+    const LIMIT: u64 = 64 * 1024;
+    let fake = fake_router_with(2000);
+    let a = router("", "");
+    // A callee here that echoes: the fake router calls it (through the
+    // link) and never reads the results.
+    let mut echo = client(&a);
+    let request = req();
+    echo.send(&Message::Register {
+        request,
+        options: Dict::new(),
+        procedure: "com.example.echo".into(),
+    });
+    echo.expect(
+        "REGISTERED",
+        |m| matches!(m, Message::Registered { request: r, .. } if *r == request),
+    );
+    std::thread::spawn(move || loop {
+        match echo.recv() {
+            Some(Message::Invocation {
+                request, payload, ..
+            }) => echo.send(&Message::Yield {
+                request,
+                options: Dict::new(),
+                payload,
+            }),
+            Some(_) => {}
+            None => return,
+        }
+    });
+    let link: RLinkConfig = toml::from_str(&format!(
+        r#"
+realm = "realm1"
+queue_limit_bytes = {LIMIT}
+reconnect = {{ initial_delay_ms = 100, max_delay_ms = 400 }}
+transport = {{ type = "rawsocket", serializer = "json", endpoint = {{ type = "tcp", host = "127.0.0.1", port = {port} }} }}
+"#,
+        port = fake.addr.port()
+    ))
+    .expect("link config");
+    start(&a, "flooded", link);
+    fake.stalled
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the fake router stalls");
+    wait_for("the link to give up on the stalled router", 30, || {
+        figure(&detail(&a, "flooded"), "queue_overflows") >= 1
+    });
+    let d = detail(&a, "flooded");
+    let last = d.get("last_error").and_then(Value::as_str).unwrap_or("");
+    assert!(last.contains("stopped reading"), "{d:?}");
+    // It dials again (the fake's next connection answers) and is back.
+    wait_for("the link to come back", 15, || {
+        let d = detail(&a, "flooded");
+        figure(&d, "reconnects") >= 1 && d.get("connected") == Some(&Value::Bool(true))
+    });
+    let _ = fake.close_first.send(());
+    stop(&a, "flooded");
     a.shutdown();
 }
