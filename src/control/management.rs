@@ -69,6 +69,10 @@ struct Management {
 impl Component for Management {
     fn run(self: Box<Self>, session: Session) -> Pin<Box<dyn Future<Output = ()>>> {
         Box::pin(async move {
+            // Listens before the procedures are routed: the controller starts
+            // the configured links once they are, and their events must not
+            // be missed.
+            let events = self.controller.upgrade().map(|c| c.listen());
             for op in OPERATIONS.iter().map(|o| o.name) {
                 let controller = self.controller.clone();
                 let handler: Handler = Rc::new(move |args, kwargs, _details| {
@@ -92,7 +96,6 @@ impl Component for Management {
             }
             // The controller's events (`shardwamp.router.on_...`), published
             // as they come until the session ends.
-            let events = self.controller.upgrade().map(|c| c.listen());
             let publish = async {
                 match &events {
                     Some(rx) => {
