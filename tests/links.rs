@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::links::{call, client, detail, figure, req, settle};
 use common::Client;
 use shardwamp::client::session::values_of;
-use shardwamp::codec::Serializer;
 use shardwamp::component::Registry;
 use shardwamp::config::rlink::RLinkConfig;
 use shardwamp::config::Config;
@@ -139,50 +139,6 @@ fn start_link(on: &Controller, id: &str, to: &Controller) {
 
 fn stop_link(on: &Controller, id: &str) {
     futures_lite::future::block_on(on.stop_router_realm_link("realm1", id)).expect("link stops");
-}
-
-fn detail(on: &Controller, id: &str) -> Dict {
-    match on.get_router_realm_link("realm1", id).expect("link") {
-        Value::Dict(d) => d,
-        other => panic!("{other:?}"),
-    }
-}
-
-fn figure(d: &Dict, key: &str) -> u64 {
-    d.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
-/// Waits until link `id` on `on` is connected and mirrors exactly `subs`
-/// subscriptions and `regs` registrations, stable for a moment.
-fn settle(on: &Controller, id: &str, subs: u64, regs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut stable = 0;
-    loop {
-        let d = detail(on, id);
-        let ok = d.get("connected") == Some(&Value::Bool(true))
-            && figure(&d, "subscriptions_mirrored") == subs
-            && figure(&d, "registrations_mirrored") == regs;
-        stable = if ok { stable + 1 } else { 0 };
-        if stable >= 5 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "link {id} did not settle at {subs} subscriptions, {regs} registrations: {d:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn client(on: &Controller) -> Client {
-    let mut c = Client::websocket(on.transport_addr("ws").unwrap(), "/ws", Serializer::Json);
-    c.join("realm1");
-    c
-}
-
-static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-fn req() -> u64 {
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The three patterns every subscriber holds: exact, prefix, wildcard.
@@ -375,25 +331,6 @@ fn callee(on: &Controller, name: &'static str) -> std::thread::JoinHandle<()> {
             }
         }
     })
-}
-
-/// Calls `procedure` with `args`; the RESULT's args, or the ERROR's URI.
-fn call(c: &mut Client, procedure: &str, args: Vec<Value>) -> Result<Vec<Value>, String> {
-    let request = req();
-    c.send(&Message::Call {
-        request,
-        options: Dict::new(),
-        procedure: procedure.into(),
-        payload: Payload::args(args),
-    });
-    match c.expect("RESULT or ERROR", |m| match m {
-        Message::Result { request: r, .. } | Message::Error { request: r, .. } => *r == request,
-        _ => false,
-    }) {
-        Message::Result { payload, .. } => Ok(values_of(&payload).0),
-        Message::Error { error, .. } => Err(error),
-        _ => unreachable!(),
-    }
 }
 
 fn calls_reach(c: &mut Client, callee: &str) {

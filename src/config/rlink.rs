@@ -49,6 +49,21 @@ pub struct RLinkConfig {
     /// Reconnect backoff (shardwamp; Crossbar.io's fixed values by default).
     #[serde(default)]
     pub reconnect: Backoff,
+    /// The most a leg queues toward a router that is behind, in bytes
+    /// (shardwamp): past it events are dropped and calls refused, past
+    /// twice it the link reconnects (docs/links.md, "Queues").
+    #[serde(default = "queue_limit")]
+    pub queue_limit_bytes: u64,
+}
+
+/// The default `queue_limit_bytes`: 8 MiB.
+pub const DEFAULT_QUEUE_LIMIT_BYTES: u64 = 8 << 20;
+
+/// The smallest `queue_limit_bytes` accepted.
+pub const MIN_QUEUE_LIMIT_BYTES: u64 = 4096;
+
+fn queue_limit() -> u64 {
+    DEFAULT_QUEUE_LIMIT_BYTES
 }
 
 fn yes() -> bool {
@@ -95,11 +110,8 @@ impl RLinkConfig {
             ConnectEndpoint::Tcp {
                 host, port, tls, ..
             } => {
-                if tls.is_some() {
-                    out.push((
-                        "transport.endpoint.tls",
-                        "links do not dial TLS yet (docs/links.md, \"Not built yet\"): leave `tls` out and put the link on a private network or a Unix socket".to_owned(),
-                    ));
+                if let Some(tls) = tls {
+                    out.extend(tls.problems());
                 }
                 if host.is_empty() {
                     out.push(("transport.endpoint.host", "host cannot be empty".to_owned()));
@@ -168,6 +180,47 @@ impl RLinkConfig {
             if let Err(e) = super::keyfile::read_key_file(path) {
                 out.push(("authentication.key", e.to_string()));
             }
+        }
+        if let Some(k) = &a.router_key {
+            if a.key.is_none() {
+                out.push((
+                    "authentication.router_key",
+                    "router authentication is cryptosign's: give `key` too".to_owned(),
+                ));
+            }
+            if crate::wamp::cryptosign::parse_public_key(k).is_err() {
+                out.push((
+                    "authentication.router_key",
+                    "expected an Ed25519 public key as 64 hex digits".to_owned(),
+                ));
+            }
+        }
+        if let Some(b) = &a.channel_binding {
+            if a.key.is_none() {
+                out.push((
+                    "authentication.channel_binding",
+                    "a channel binding is cryptosign's: give `key` too".to_owned(),
+                ));
+            }
+            if b != crate::wamp::cryptosign::BINDING_TLS_EXPORTER {
+                out.push((
+                    "authentication.channel_binding",
+                    format!("unsupported channel binding {b:?} (supported: \"tls-exporter\")"),
+                ));
+            }
+            let over_tls = matches!(&t.endpoint, ConnectEndpoint::Tcp { tls: Some(_), .. });
+            if !over_tls {
+                out.push((
+                    "authentication.channel_binding",
+                    "a channel binding needs TLS: set transport.endpoint.tls".to_owned(),
+                ));
+            }
+        }
+        if self.queue_limit_bytes < MIN_QUEUE_LIMIT_BYTES {
+            out.push((
+                "queue_limit_bytes",
+                format!("must be at least {MIN_QUEUE_LIMIT_BYTES} bytes"),
+            ));
         }
         let b = &self.reconnect;
         if b.initial_delay_ms == 0 {
@@ -262,17 +315,77 @@ pub enum ConnectEndpoint {
         /// Crossbar.io's connect timeout in seconds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout: Option<u32>,
-        /// Crossbar.io's client TLS (`hostname`, `ca_certificates`, ...):
-        /// taken so that it is refused with a reason (links do not dial TLS
-        /// yet), not as an unknown key.
+        /// Crossbar.io's connecting TLS (`hostname`, `ca_certificates`,
+        /// `certificate`, `key`): the link dials TLS (`wss://`, or RawSocket
+        /// over TLS).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        tls: Option<toml::Value>,
+        tls: Option<RLinkTls>,
     },
     /// `type = "unix"`: `path`.
     Unix {
         /// The socket's path.
         path: PathBuf,
     },
+}
+
+/// A link's connecting TLS: Crossbar.io's keys (`check_connecting_endpoint_tls`
+/// in its `checkconfig.py`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RLinkTls {
+    /// The name the other router's certificate must carry (Crossbar.io
+    /// requires it; here it defaults to the endpoint's `host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// CA certificates (PEM files) to trust; none: the Mozilla roots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_certificates: Vec<PathBuf>,
+    /// A client certificate (PEM) to show, with `key` (for the other
+    /// router's `tls` authentication or a listener that requires one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+impl RLinkTls {
+    /// Its problems, as (key, message): files that cannot be read or parsed
+    /// (named, never their content), a certificate without its key.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.hostname.as_deref() == Some("") {
+            out.push((
+                "transport.endpoint.tls.hostname",
+                "hostname cannot be empty".to_owned(),
+            ));
+        }
+        for ca in &self.ca_certificates {
+            if let Err(e) = super::tls::read_certificates(ca) {
+                out.push(("transport.endpoint.tls.ca_certificates", e));
+            }
+        }
+        match (&self.certificate, &self.key) {
+            (Some(c), Some(k)) => {
+                if let Err(e) = super::tls::read_certificates(c) {
+                    out.push(("transport.endpoint.tls.certificate", e));
+                }
+                if let Err(e) = super::tls::read_private_key(k) {
+                    out.push(("transport.endpoint.tls.key", e));
+                }
+            }
+            (Some(_), None) => out.push((
+                "transport.endpoint.tls.key",
+                "a client certificate needs its key".to_owned(),
+            )),
+            (None, Some(_)) => out.push((
+                "transport.endpoint.tls.certificate",
+                "a client key needs its certificate".to_owned(),
+            )),
+            (None, None) => {}
+        }
+        out
+    }
 }
 
 impl fmt::Display for ConnectEndpoint {
@@ -300,6 +413,17 @@ pub struct RLinkAuth {
     /// the authid may be left to the other router to infer from the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<PathBuf>,
+    /// Cryptosign router authentication: the other router's public key
+    /// (64 hex digits, its node key's public half). The link sends a
+    /// challenge in HELLO and refuses a router that does not sign it with
+    /// this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_key: Option<String>,
+    /// Cryptosign channel binding over TLS: `"tls-exporter"` (RFC 9266) signs
+    /// the challenge bound to this TLS connection. Absent: no binding
+    /// (Crossbar.io accepts only `tls-unique`, which rustls cannot give).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_binding: Option<String>,
 }
 
 impl fmt::Debug for RLinkAuth {
@@ -308,6 +432,8 @@ impl fmt::Debug for RLinkAuth {
             .field("ticket", &self.ticket.as_ref().map(|_| "<redacted>"))
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("key", &self.key)
+            .field("router_key", &self.router_key)
+            .field("channel_binding", &self.channel_binding)
             .finish()
     }
 }
@@ -407,7 +533,7 @@ mod tests {
         let l = link(
             r#"realm = "r"
                authentication = { ticket = "sekrit", secret = "sekrit2" }
-               transport = { type = "websocket", url = "http://x", serializers = ["xml"], endpoint = { type = "tcp", host = "", port = 0, tls = { hostname = "x" } } }"#,
+               transport = { type = "websocket", url = "http://x", serializers = ["xml"], endpoint = { type = "tcp", host = "", port = 0, tls = { hostname = "", ca_certificates = ["/nonexistent/ca.pem"], certificate = "/nonexistent/c.pem" } } }"#,
         );
         let p = l.problems();
         let keys: Vec<&str> = p.iter().map(|(k, _)| *k).collect();
@@ -415,7 +541,9 @@ mod tests {
             "realm",
             "transport.endpoint.host",
             "transport.endpoint.port",
-            "transport.endpoint.tls",
+            "transport.endpoint.tls.hostname",
+            "transport.endpoint.tls.ca_certificates",
+            "transport.endpoint.tls.key",
             "transport.url",
             "transport.serializers",
             "authentication",
@@ -429,5 +557,31 @@ mod tests {
         assert!(!format!("{l:?}").contains("sekrit"));
         let r = l.redacted();
         assert!(!toml::to_string(&r).unwrap().contains("sekrit"));
+    }
+
+    #[test]
+    fn router_key_and_channel_binding_are_checked() {
+        let l = link(
+            r#"realm = "realm1"
+               authentication = { router_key = "abc", channel_binding = "tls-unique" }
+               transport = { type = "rawsocket", endpoint = { type = "tcp", host = "h", port = 1 } }"#,
+        );
+        let p = l.problems();
+        let n = |k: &str| p.iter().filter(|(key, _)| *key == k).count();
+        // Each needs `key`; the router key is no key; tls-unique is not
+        // supported; a binding needs TLS.
+        assert_eq!(n("authentication.router_key"), 2, "{p:?}");
+        assert_eq!(n("authentication.channel_binding"), 3, "{p:?}");
+        let good = link(&format!(
+            r#"realm = "realm1"
+               authentication = {{ key = "/nonexistent", router_key = "{}", channel_binding = "tls-exporter" }}
+               transport = {{ type = "rawsocket", endpoint = {{ type = "tcp", host = "h", port = 1, tls = {{ hostname = "h" }} }} }}"#,
+            crate::wamp::cryptosign::PrivateKey::from_seed(&[9; 32]).public_hex()
+        ));
+        let p = good.problems();
+        assert!(
+            p.iter().all(|(k, _)| *k == "authentication.key"),
+            "only the missing key file: {p:?}"
+        );
     }
 }

@@ -246,7 +246,7 @@ pub fn render_links(links: &[(String, String, Arc<crate::link::LinkStats>)]) -> 
         &'static str,
         fn(&crate::link::LinkStats) -> u64,
     );
-    let figures: [Figure; 8] = [
+    let figures: [Figure; 11] = [
         (
             "link_connected",
             "Whether a router link is connected (1) or not (0).",
@@ -288,6 +288,24 @@ pub fn render_links(links: &[(String, String, Arc<crate::link::LinkStats>)]) -> 
             "Events a router link dropped as the other router was too far behind.",
             "counter",
             |s| s.events_dropped.load(Relaxed),
+        ),
+        (
+            "link_calls_dropped_total",
+            "Calls a router link refused (wamp.error.unavailable) as the other router was too far behind.",
+            "counter",
+            |s| s.calls_dropped.load(Relaxed),
+        ),
+        (
+            "link_queue_overflows_total",
+            "Times a router link reconnected as the other router stopped reading.",
+            "counter",
+            |s| s.queue_overflows.load(Relaxed),
+        ),
+        (
+            "link_queued_bytes",
+            "Bytes a router link's remote leg has queued and not written.",
+            "gauge",
+            |s| s.queued_bytes.load(Relaxed),
         ),
         (
             "link_mirror_failures_total",

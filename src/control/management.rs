@@ -1,6 +1,8 @@
 //! The management component: every controller operation as a WAMP procedure
 //! `shardwamp.router.<operation>` on the management realm (Crossbar.io's names
-//! and arguments), for `shardwamp ctl` and any WAMP client with the right role.
+//! and arguments), for `shardwamp ctl` and any WAMP client with the right role,
+//! and the controller's events ([`super::events`]) published as
+//! `shardwamp.router.<event>` there.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +13,7 @@ use super::{Controller, OPERATIONS};
 use crate::component::{Component, Handler, Registry, Session};
 use crate::router::peer::CallFailure;
 use crate::wamp::message::Payload;
+use crate::wamp::value::Dict;
 
 /// The class name the management component is registered under.
 pub const CLASSNAME: &str = "shardwamp.management";
@@ -20,7 +23,7 @@ pub const CLASSNAME: &str = "shardwamp.management";
 pub const COMPONENT_ID: &str = "shardwamp.management";
 
 /// The internal role the management component joins under: it may register
-/// `shardwamp.router.*` and nothing else. Who may *call* them is the realm's
+/// and publish `shardwamp.router.*` and nothing else. Who may *call* them is the realm's
 /// configured roles' business.
 pub const ROLE: &str = "shardwamp.controller";
 
@@ -34,6 +37,7 @@ pub fn role() -> crate::config::role::RoleConfig {
             match_: Some(crate::wamp::uri::MatchPolicy::Prefix),
             allow: Allow {
                 register: true,
+                publish: true,
                 ..Allow::default()
             },
             disclose: Disclose::default(),
@@ -65,6 +69,10 @@ struct Management {
 impl Component for Management {
     fn run(self: Box<Self>, session: Session) -> Pin<Box<dyn Future<Output = ()>>> {
         Box::pin(async move {
+            // Listens before the procedures are routed: the controller starts
+            // the configured links once they are, and their events must not
+            // be missed.
+            let events = self.controller.upgrade().map(|c| c.listen());
             for op in OPERATIONS.iter().map(|o| o.name) {
                 let controller = self.controller.clone();
                 let handler: Handler = Rc::new(move |args, kwargs, _details| {
@@ -86,7 +94,19 @@ impl Component for Management {
                     log::error!("management: cannot register {}: {}", procedure(op), e.error);
                 }
             }
-            session.closed().await;
+            // The controller's events (`shardwamp.router.on_...`), published
+            // as they come until the session ends.
+            let publish = async {
+                match &events {
+                    Some(rx) => {
+                        while let Some(ev) = rx.recv().await {
+                            session.publish(&ev.topic(), ev.args, Dict::new());
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            futures_lite::future::or(session.closed(), publish).await;
         })
     }
 }

@@ -10,6 +10,7 @@
 //! calls); [`Controller::call_blocking`] serves other threads (the CLI, tests).
 
 pub mod admin;
+pub mod events;
 pub mod management;
 
 use std::collections::BTreeMap;
@@ -271,6 +272,8 @@ pub struct Controller {
     base: Config,
     registry: Arc<Registry>,
     admin_addr: Mutex<Option<std::net::SocketAddr>>,
+    /// Who hears the controller's events (the management component).
+    events: events::Events,
 }
 
 fn now_iso() -> String {
@@ -536,6 +539,7 @@ impl Controller {
                 base: config,
                 registry: Arc::new(registry),
                 admin_addr: Mutex::new(None),
+                events: events::Events::default(),
             }
         });
         if let Some(m) = management {
@@ -1284,6 +1288,12 @@ impl Controller {
 
     // ---- router links ------------------------------------------------------------
 
+    /// A new listener for the controller's events ([`events::Event`]):
+    /// the management component publishes what it hears.
+    pub fn listen(&self) -> shard::ControlReceiver<events::Event> {
+        self.events.listen()
+    }
+
     /// The ids of realm `realm`'s links (Crossbar.io: a list of ids).
     pub fn get_router_realm_links(&self, realm: &str) -> Result<Vec<String>, CtlError> {
         self.realm(realm)?;
@@ -1417,7 +1427,12 @@ impl Controller {
                 },
             );
         }
-        self.get_router_realm_link(realm, id)
+        let detail = self.get_router_realm_link(realm, id)?;
+        self.events.publish(events::Event {
+            name: events::LINK_STARTED,
+            args: vec![detail.clone()],
+        });
+        Ok(detail)
     }
 
     /// Stops a link at run time (Crossbar.io raises NotImplementedError):
@@ -1452,7 +1467,23 @@ impl Controller {
         }
         match r {
             Some(Err(e)) => Err(CtlError::Shard(e)),
-            _ => Ok(detail),
+            _ => {
+                // The detail as it was last, stopped (Crossbar.io's `marshal()`
+                // of the stopped link).
+                let detail = match detail {
+                    Value::Dict(mut d) => {
+                        d.insert("state".into(), Value::from("stopped"));
+                        d.insert("connected".into(), Value::Bool(false));
+                        Value::Dict(d)
+                    }
+                    other => other,
+                };
+                self.events.publish(events::Event {
+                    name: events::LINK_STOPPED,
+                    args: vec![detail.clone()],
+                });
+                Ok(detail)
+            }
         }
     }
 

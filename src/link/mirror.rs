@@ -45,6 +45,9 @@ pub struct Setup {
     pub toward_local: bool,
     /// The link's id, for log lines.
     pub link: String,
+    /// The most the watched leg may queue before events are dropped and
+    /// calls refused (`queue_limit_bytes`; [`super::queue`]).
+    pub queue_limit: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -443,7 +446,7 @@ async fn relay_event(state: &State, uri: &str, publication: Id, details: Dict, p
         return;
     };
     let s = &state.setup;
-    if s.watch.backlog_bytes() > super::MAX_BACKLOG_BYTES {
+    if !super::queue::has_room(&s.watch, s.queue_limit) {
         s.stats.events_dropped.fetch_add(1, Ordering::Relaxed);
         return;
     }
@@ -503,6 +506,10 @@ async fn relay_call(state: &State, uri: &str, request: Id, details: Dict, payloa
         );
         return;
     };
+    if !super::queue::has_room(&s.watch, s.queue_limit) {
+        let queued = s.watch.backlog_bytes();
+        return super::queue::refuse_call(&s.act, request, &s.link, queued, &s.stats);
+    }
     let procedure = details
         .get("procedure")
         .and_then(Value::as_str)
@@ -516,6 +523,13 @@ async fn relay_call(state: &State, uri: &str, request: Id, details: Dict, payloa
     }
     if details.contains_key("caller") {
         options.insert("disclose_me".into(), Value::Bool(true));
+    }
+    // The caller's timeout goes on: the next router runs it too (this
+    // router's dealer runs it already, and INTERRUPTs this leg when it fires).
+    if let Some(t) = details.get("timeout").and_then(Value::as_u64) {
+        if t > 0 {
+            options.insert("timeout".into(), Value::UInt(t));
+        }
     }
     let call = match s.watch.call_with(&procedure, options, payload) {
         Ok(c) => c,

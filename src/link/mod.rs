@@ -35,6 +35,8 @@
 //! topology.
 
 pub mod mirror;
+pub mod queue;
+pub mod remote;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -42,12 +44,11 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::client::auth::{Anonymous, ClientAuthenticator, Cryptosign, Ticket, WampCra};
+use crate::client::auth::Anonymous;
 use crate::component::ComponentHost;
-use crate::config::rlink::{ConnectEndpoint, RLinkConfig, RLinkTransportKind};
+use crate::config::rlink::RLinkConfig;
 use crate::router::TransportId;
-use crate::transport::dial::{self, DialOptions, Session};
-use crate::wamp::serializer::Serializer;
+use crate::transport::dial::Session;
 use crate::wamp::value::{Dict, Value};
 
 /// The internal role a link's local leg joins under: it may do everything
@@ -66,11 +67,10 @@ pub fn local_role() -> crate::config::role::RoleConfig {
     }
 }
 
-/// The most a link queues for the other router: past it, events are
-/// dropped and counted (`events_dropped`) rather than queued, so a slow or
-/// stalled router costs memory no further; calls and control messages
-/// still go.
-pub const MAX_BACKLOG_BYTES: usize = 8 << 20;
+/// The most a link queues for the other router by default (its
+/// `queue_limit_bytes`): past it, events are dropped and calls refused;
+/// [`queue`] says what else.
+pub const MAX_BACKLOG_BYTES: usize = crate::config::rlink::DEFAULT_QUEUE_LIMIT_BYTES as usize;
 
 /// Where a link stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,8 +117,16 @@ pub struct LinkStats {
     /// Events and calls not relayed because they had crossed this link before.
     pub loops_dropped: AtomicU64,
     /// Events not relayed because the other router was too far behind
-    /// (the remote leg's backlog over [`MAX_BACKLOG_BYTES`]).
+    /// (the leg's queue over `queue_limit_bytes`).
     pub events_dropped: AtomicU64,
+    /// Calls not relayed because the other router was too far behind
+    /// (answered with [`queue::ERROR_LINK_BEHIND`]).
+    pub calls_dropped: AtomicU64,
+    /// Times the link closed because the other router stopped reading
+    /// (the remote leg's queue over twice `queue_limit_bytes`).
+    pub queue_overflows: AtomicU64,
+    /// Bytes the remote leg has queued and not written, now.
+    pub queued_bytes: AtomicU64,
     /// Subscriptions mirrored now (both ways).
     pub subscriptions_mirrored: AtomicU64,
     /// Registrations mirrored now (both ways).
@@ -181,6 +189,9 @@ impl LinkStats {
             }),
             "loops_dropped" => n(&self.loops_dropped),
             "events_dropped" => n(&self.events_dropped),
+            "calls_dropped" => n(&self.calls_dropped),
+            "queue_overflows" => n(&self.queue_overflows),
+            "queued_bytes" => n(&self.queued_bytes),
             "subscriptions_mirrored" => n(&self.subscriptions_mirrored),
             "registrations_mirrored" => n(&self.registrations_mirrored),
             "mirror_failures" => n(&self.mirror_failures),
@@ -315,6 +326,7 @@ async fn run<H: ComponentHost + 'static>(
 /// Mirrors both ways until either leg ends; answers why it ended.
 async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
     let c = &spec.config;
+    let limit = usize::try_from(c.queue_limit_bytes).unwrap_or(usize::MAX);
     let own = Rc::new([legs.local.id(), legs.remote.id()]);
     // Watches the local router: its subscriptions and registrations are
     // mirrored on the remote one.
@@ -328,6 +340,7 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
         stats: stats.clone(),
         toward_local: true,
         link: spec.id.clone(),
+        queue_limit: limit,
     });
     let at_remote = mirror::Mirror::start(mirror::Setup {
         watch: legs.remote.clone(),
@@ -339,6 +352,7 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
         stats: stats.clone(),
         toward_local: false,
         link: spec.id.clone(),
+        queue_limit: limit,
     });
     let local = async {
         let c = legs.local.closed().await;
@@ -348,34 +362,12 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
         let c = legs.remote.closed().await;
         format!("the remote leg ended ({} {})", c.reason, c.message())
     };
-    let why = futures_lite::future::or(local, remote).await;
+    let stalled = queue::overflow(&legs.remote, limit, stats);
+    let why = futures_lite::future::or(futures_lite::future::or(local, remote), stalled).await;
+    stats.queued_bytes.store(0, Ordering::Relaxed);
     at_local.stop();
     at_remote.stop();
     why
-}
-
-/// The remote leg's authentication; a key file is read at each try (a
-/// replaced key is used from the next connect on).
-fn authenticator(c: &RLinkConfig) -> Result<Box<dyn ClientAuthenticator>, String> {
-    let a = &c.authentication;
-    if let Some(path) = &a.key {
-        let (key, _warning) =
-            crate::config::keyfile::read_key_file(path).map_err(|e| e.to_string())?;
-        return Ok(Box::new(Cryptosign::new(key, c.authid.clone())));
-    }
-    Ok(match (&a.ticket, &a.secret, &c.authid) {
-        (Some(t), _, Some(authid)) => Box::new(Ticket {
-            authid: authid.clone(),
-            ticket: t.expose().to_owned(),
-        }),
-        (None, Some(s), Some(authid)) => Box::new(WampCra {
-            authid: authid.clone(),
-            secret: s.expose().to_owned(),
-        }),
-        _ => Box::new(Anonymous {
-            authid: c.authid.clone(),
-        }),
-    })
 }
 
 /// Joins the local leg, then dials and joins the remote one.
@@ -393,63 +385,11 @@ async fn connect<H: ComponentHost + 'static>(
     )
     .await
     .map_err(|e| format!("local leg: {e}"))?;
-    match dial_remote(&spec.config).await {
+    match remote::dial(&spec.config).await {
         Ok(remote) => Ok(Legs { local, remote }),
         Err(e) => {
             local.abort();
             Err(e)
         }
     }
-}
-
-/// Dials the other router and joins its realm.
-async fn dial_remote(c: &RLinkConfig) -> Result<Session, String> {
-    let t = &c.transport;
-    let names = t.serializer_names()?;
-    let serializer = names
-        .first()
-        .and_then(|n| Serializer::from_name(n))
-        .unwrap_or(Serializer::Json);
-    let transport = match t.kind {
-        RLinkTransportKind::Websocket => dial::Transport::WebSocket {
-            url: t.url.clone().unwrap_or_else(|| match &t.endpoint {
-                ConnectEndpoint::Tcp { host, port, .. } => format!("ws://{host}:{port}/"),
-                ConnectEndpoint::Unix { .. } => "ws://localhost/".to_owned(),
-            }),
-        },
-        RLinkTransportKind::Rawsocket => dial::Transport::RawSocket,
-    };
-    let options = DialOptions::new(transport, serializer);
-    let auth = authenticator(c)?;
-    let e = |e: dial::DialError| e.to_string();
-    match &t.endpoint {
-        ConnectEndpoint::Tcp { host, port, .. } => {
-            let addr = resolve(host, *port)?;
-            let stream = dial::connect_tcp(addr, None).await.map_err(e)?;
-            Session::join(stream, &options, &c.realm, auth)
-                .await
-                .map_err(e)
-        }
-        ConnectEndpoint::Unix { path } => {
-            let stream = dial::connect_unix(path).await.map_err(e)?;
-            Session::join(stream, &options, &c.realm, auth)
-                .await
-                .map_err(e)
-        }
-    }
-}
-
-/// The address of `host:port`: an IP address as is, a name through the
-/// system's resolver (which blocks the shard for the lookup: link hosts
-/// are best written as addresses).
-fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(std::net::SocketAddr::new(ip, port));
-    }
-    use std::net::ToSocketAddrs;
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{host} resolves to no address"))
 }

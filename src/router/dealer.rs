@@ -929,6 +929,16 @@ impl RouterCore {
                 ),
             );
         }
+        // A callee that relays (a router link) is told the call's timeout
+        // (the spec's callee-initiated timeout, ap_11: the dealer MAY pass
+        // it), so the next router runs it too; this dealer still runs its own.
+        let pass_timeout = inv.timeout > 0
+            && self
+                .session(conn)
+                .is_some_and(|s| self.may_relay(conn, &s.info));
+        let Some(s) = self.session_mut(conn) else {
+            return;
+        };
         let request = s.requests.next();
         s.invocations.insert(
             request,
@@ -974,6 +984,9 @@ impl RouterCore {
         }
         if inv.receive_progress {
             details.insert("receive_progress".into(), Value::Bool(true));
+        }
+        if pass_timeout {
+            details.insert("timeout".into(), Value::UInt(inv.timeout));
         }
         if inv.progress {
             details.insert("progress".into(), Value::Bool(true));

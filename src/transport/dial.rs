@@ -245,6 +245,8 @@ pub struct Sender {
     closing: Cell<bool>,
     /// Bytes queued for a WebSocket writer (a RawSocket queue is one buffer).
     ws_queued: Cell<usize>,
+    /// Bytes the writer has taken and not yet written (its batch in flight).
+    in_flight: Cell<usize>,
 }
 
 impl Sender {
@@ -258,6 +260,7 @@ impl Sender {
             failed: Cell::new(false),
             closing: Cell::new(false),
             ws_queued: Cell::new(0),
+            in_flight: Cell::new(0),
         }
     }
 
@@ -297,13 +300,14 @@ impl Sender {
         true
     }
 
-    /// Bytes queued and not yet taken by the writer: how far a slow peer
-    /// is behind.
+    /// Bytes queued and not yet written, the writer's batch in flight
+    /// included: how far a slow peer is behind.
     pub fn backlog_bytes(&self) -> usize {
-        match &*self.queue.borrow() {
+        let queued = match &*self.queue.borrow() {
             Queue::Raw(buf) => buf.len(),
             Queue::Ws(_) => self.ws_queued.get(),
-        }
+        };
+        queued + self.in_flight.get()
     }
 
     /// Whether writing failed (the connection is gone).
@@ -529,13 +533,16 @@ async fn ws_writer<S: Stream>(tx: Rc<Sender>, mut sink: WebSocketSender<S>) {
             Queue::Ws(q) => std::mem::take(q),
             Queue::Raw(_) => return,
         };
-        tx.ws_queued.set(0);
+        tx.in_flight.set(tx.ws_queued.replace(0));
         for m in batch {
+            let len = m.len();
             if sink.feed(m).await.is_err() {
                 tx.failed.set(true);
                 return;
             }
+            tx.in_flight.set(tx.in_flight.get().saturating_sub(len));
         }
+        tx.in_flight.set(0);
         if sink.flush().await.is_err() {
             tx.failed.set(true);
             return;
@@ -555,10 +562,12 @@ async fn raw_writer<S: Stream>(tx: Rc<Sender>, mut w: WriteHalf<S>) {
             std::mem::swap(q, &mut out);
         }
         if !out.is_empty() {
+            tx.in_flight.set(out.len());
             if w.write_all(&out).await.is_err() || w.flush().await.is_err() {
                 tx.failed.set(true);
                 return;
             }
+            tx.in_flight.set(0);
             out.clear();
         }
         if tx.closing.get() {

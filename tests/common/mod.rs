@@ -4,6 +4,7 @@
 
 pub mod crossbar;
 pub mod interop;
+pub mod links;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

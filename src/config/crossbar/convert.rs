@@ -275,10 +275,10 @@ fn realm(cx: &mut Cx, r: &Node, path: &str) -> Table {
     t
 }
 
-/// A router-to-router link: Crossbar.io's keys as they are; its transport's
-/// `tls` is left out (links dial without TLS for now), and a note says
-/// that Crossbar.io's links authenticate with the node's cryptosign key,
-/// which shardwamp's links do not use yet (docs/links.md).
+/// A router-to-router link: Crossbar.io's keys as they are (its transport's
+/// connecting `tls` too), and a note says that Crossbar.io's links
+/// authenticate with the node's cryptosign key, which the file does not
+/// name (docs/links.md).
 fn rlink(cx: &mut Cx, l: &Node, path: &str) -> Table {
     let mut t = Table::default();
     for (key, line, node) in l.entries() {
@@ -304,13 +304,24 @@ fn rlink(cx: &mut Cx, l: &Node, path: &str) -> Table {
                                     "type" | "host" | "port" | "path" | "version" | "timeout" => {
                                         cx.copy(&mut e, ek, en)
                                     }
-                                    "tls" => cx.leave_out(
-                                        &mut e,
-                                        &format!("{at}.endpoint.tls"),
-                                        *el,
-                                        en,
-                                        "a link dials without TLS for now (docs/links.md, \"Not built yet\"). Put the link on a private network or a Unix socket until links dial TLS.".into(),
-                                    ),
+                                    "tls" => {
+                                        // Crossbar.io's connecting TLS keys, as they are.
+                                        let mut tls = Table::default();
+                                        for (tk, tl, tn) in en.entries() {
+                                            match tk.as_str() {
+                                                "hostname" | "ca_certificates" | "certificate"
+                                                | "key" => cx.copy(&mut tls, tk, tn),
+                                                _ => cx.unknown(
+                                                    &mut tls,
+                                                    &format!("{at}.endpoint.tls"),
+                                                    tk,
+                                                    *tl,
+                                                    tn,
+                                                ),
+                                            }
+                                        }
+                                        e.table("tls", tls);
+                                    }
                                     _ => cx.unknown(&mut e, &format!("{at}.endpoint"), ek, *el, en),
                                 }
                             }

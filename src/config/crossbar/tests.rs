@@ -247,14 +247,21 @@ fn rlinks_convert_with_the_node_key_noted_and_load() {
         "{:?}",
         out.notes
     );
+    // The connecting TLS is converted now, not left out.
     assert!(
-        out.notes.iter().any(|n| n.path.ends_with("endpoint.tls")),
+        !out.notes.iter().any(|n| n.path.ends_with("endpoint.tls")),
         "{:?}",
         out.notes
     );
     let c = Config::from_str_with_env(&out.toml, |_| None).unwrap();
     let l = &c.realms[0].rlinks[0];
     assert_eq!(l.id_at(0), "l1");
+    match &l.transport.endpoint {
+        crate::config::rlink::ConnectEndpoint::Tcp { tls: Some(t), .. } => {
+            assert_eq!(t.hostname.as_deref(), Some("node1"))
+        }
+        other => panic!("no tls: {other:?}"),
+    }
     assert_eq!(
         l.transport.serializer_names().unwrap(),
         vec!["cbor".to_owned()]
