@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use glommio::channels::local_channel::{self, LocalSender};
 
+use super::topology::{Side, Topology, FORWARD_FOR_KEY, PREFIX};
 use super::LinkStats;
 use crate::router::options::MAX_FORWARD_HOPS;
 use crate::transport::dial::{CallStep, Session};
@@ -45,6 +46,10 @@ pub struct Setup {
     pub toward_local: bool,
     /// The link's id, for log lines.
     pub link: String,
+    /// What the link knows of the links around it (the topology rule).
+    pub topology: Rc<Topology>,
+    /// Which of the link's routers is the watched one.
+    pub watched: Side,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,6 +72,9 @@ struct State {
     seen: RefCell<(HashSet<Id>, VecDeque<Id>)>,
     /// Open relayed calls: acting-side invocation request -> watched-side call request.
     calls: RefCell<HashMap<Id, Id>>,
+    /// Every entry of the watched router seen (mirrored or not): read
+    /// again when the topology changes.
+    known: RefCell<HashSet<(Kind, Id)>>,
 }
 
 /// A running direction; dropping it (or [`Mirror::stop`]) stops its tasks.
@@ -86,12 +94,28 @@ impl Mirror {
             mirrors: RefCell::new(HashMap::new()),
             seen: RefCell::new((HashSet::new(), VecDeque::new())),
             calls: RefCell::new(HashMap::new()),
+            known: RefCell::new(HashSet::new()),
         });
+        let tx = Rc::new(tx);
         let mut tasks = Vec::new();
         // The watcher: meta events, then the existing entries.
         {
             let state = state.clone();
+            let tx = tx.clone();
             tasks.push(glommio::spawn_local(async move { watch(state, tx).await }));
+        }
+        // A change of the links around: every entry is read again.
+        {
+            let state = state.clone();
+            let changes = state.setup.topology.listen();
+            tasks.push(glommio::spawn_local(async move {
+                while changes.recv().await.is_some() {
+                    let all: Vec<(Kind, Id)> = state.known.borrow().iter().copied().collect();
+                    for e in all {
+                        let _ = tx.try_send(e);
+                    }
+                }
+            }));
         }
         // The reconciler: one entry at a time.
         {
@@ -154,9 +178,8 @@ fn id_of(v: Option<&Value>) -> Option<Id> {
 
 /// Subscribes to the watched router's meta events, then lists what exists;
 /// every id seen goes to the reconciler.
-async fn watch(state: Rc<State>, tx: LocalSender<(Kind, Id)>) {
+async fn watch(state: Rc<State>, tx: Rc<LocalSender<(Kind, Id)>>) {
     let s = &state.setup;
-    let tx = Rc::new(tx);
     let mut meta = Vec::new();
     let mut kinds = Vec::new();
     if s.subscriptions {
@@ -234,17 +257,18 @@ async fn wanted(state: &State, kind: Kind, id: Id) -> Option<(String, Dict)> {
         ),
         Kind::Reg => ("wamp.registration.get", "wamp.registration.list_callees"),
     };
-    let (args, _) = s
-        .watch
-        .call(get, vec![Value::UInt(id)], Dict::new())
-        .await
-        .ok()?;
+    let Ok((args, _)) = s.watch.call(get, vec![Value::UInt(id)], Dict::new()).await else {
+        // Gone: nothing to read again when the topology changes.
+        state.known.borrow_mut().remove(&(kind, id));
+        return None;
+    };
     let Some(Value::Dict(d)) = args.first() else {
         return None;
     };
     let uri = d.get("uri").and_then(Value::as_str)?.to_owned();
-    // The meta API's own topics stay on their router (bridge_meta_api is not built).
-    if crate::wamp::uri::is_reserved(&uri) {
+    // The meta API's own topics stay on their router (bridge_meta_api is
+    // not built), and the links' markers on theirs.
+    if crate::wamp::uri::is_reserved(&uri) || uri.starts_with(PREFIX) {
         return None;
     }
     let (args, _) = s
@@ -258,7 +282,7 @@ async fn wanted(state: &State, kind: Kind, id: Id) -> Option<(String, Dict)> {
     let foreign = sessions
         .iter()
         .filter_map(|v| id_of(Some(v)))
-        .any(|sid| !s.own.contains(&sid));
+        .any(|sid| !s.own.contains(&sid) && s.topology.is_interest(s.watched, sid));
     if !foreign {
         return None;
     }
@@ -276,6 +300,7 @@ async fn wanted(state: &State, kind: Kind, id: Id) -> Option<(String, Dict)> {
 
 /// Makes the mirror of entry `id` match the watched router.
 async fn reconcile(state: &Rc<State>, kind: Kind, id: Id) {
+    state.known.borrow_mut().insert((kind, id));
     let want = wanted(state, kind, id).await;
     let have = state.mirrors.borrow().contains_key(&(kind, id));
     let s = &state.setup;
@@ -412,6 +437,7 @@ fn extend_forward_for(state: &State, details: &Dict, origin: &[&str; 3]) -> Opti
     let welcome = s.act.welcome_details();
     let mut e = Dict::new();
     e.insert("session".into(), Value::UInt(s.act.id()));
+    e.insert(FORWARD_FOR_KEY.into(), Value::UInt(s.topology.token));
     for k in ["authid", "authrole"] {
         if let Some(v) = welcome.get(k) {
             e.insert(k.into(), v.clone());
@@ -435,6 +461,13 @@ async fn relay_event(state: &State, uri: &str, publication: Id, details: Dict, p
             }
         }
     }
+    let s = &state.setup;
+    // The router it came from hears of the watched router directly.
+    if let Some(Value::List(ff)) = details.get("forward_for") {
+        if !s.topology.relays(s.watched.other(), ff) {
+            return;
+        }
+    }
     let Some(ff) = extend_forward_for(
         state,
         &details,
@@ -442,7 +475,6 @@ async fn relay_event(state: &State, uri: &str, publication: Id, details: Dict, p
     ) else {
         return;
     };
-    let s = &state.setup;
     if s.watch.backlog_bytes() > super::MAX_BACKLOG_BYTES {
         s.stats.events_dropped.fetch_add(1, Ordering::Relaxed);
         return;

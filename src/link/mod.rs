@@ -35,6 +35,8 @@
 //! topology.
 
 pub mod mirror;
+pub mod placement;
+pub mod topology;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -316,6 +318,8 @@ async fn run<H: ComponentHost + 'static>(
 async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
     let c = &spec.config;
     let own = Rc::new([legs.local.id(), legs.remote.id()]);
+    let topology =
+        topology::Topology::start(legs.local.clone(), legs.remote.clone(), &spec.id).await;
     // Watches the local router: its subscriptions and registrations are
     // mirrored on the remote one.
     let at_local = mirror::Mirror::start(mirror::Setup {
@@ -328,6 +332,8 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
         stats: stats.clone(),
         toward_local: true,
         link: spec.id.clone(),
+        topology: topology.clone(),
+        watched: topology::Side::Local,
     });
     let at_remote = mirror::Mirror::start(mirror::Setup {
         watch: legs.remote.clone(),
@@ -339,6 +345,8 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
         stats: stats.clone(),
         toward_local: false,
         link: spec.id.clone(),
+        topology: topology.clone(),
+        watched: topology::Side::Remote,
     });
     let local = async {
         let c = legs.local.closed().await;
@@ -351,6 +359,7 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
     let why = futures_lite::future::or(local, remote).await;
     at_local.stop();
     at_remote.stop();
+    topology.stop();
     why
 }
 
