@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod interop;
+pub mod links;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
