@@ -6,7 +6,10 @@
 //! Changes are reconciled one entry at a time: a meta event, or the list
 //! read when the legs join, names a subscription or registration; the
 //! reconciler reads it again (`get`, then its members) and makes the mirror
-//! match: present while a member other than the link's own legs exists.
+//! match: present while a member is interest by the topology rule
+//! ([`super::topology`]). An entry refused by the acting router, or whose
+//! read went unanswered, is tried again every second; every entry is read
+//! again when the links around change.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};

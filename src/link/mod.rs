@@ -19,9 +19,10 @@
 //! | `forward_local_invocations` | local registrations | remote | remote calls to local callees |
 //! | `forward_remote_invocations` | remote registrations | local | local calls to remote callees |
 //!
-//! A subscription or registration is mirrored while it has a member other
-//! than the link's own leg on that router (so two links' mirrors of each
-//! other never keep each other alive), with its match policy (exact, prefix,
+//! A subscription or registration is mirrored while it has a member that
+//! is interest by the topology rule ([`topology::Topology::is_interest`]: a
+//! client, or another link's leg whose far router is not linked to the
+//! other router; never the link's own leg), with its match policy (exact, prefix,
 //! wildcard) and, for registrations, its invocation policy. Existing ones are
 //! listed when the legs join (`wamp.subscription.list`, ...), later ones
 //! follow the meta events; every change re-reads the one entry it names, so
@@ -31,8 +32,10 @@
 //! extended by the relaying leg; a link drops what already carries an entry
 //! of one of its own legs (it has crossed this link before), and
 //! `forward_for` is bounded ([`crate::router::options`]'s
-//! `MAX_FORWARD_HOPS`). docs/links.md says why and what that gives per
-//! topology.
+//! `MAX_FORWARD_HOPS`). Exactly-once on any tree of full meshes comes from
+//! [`topology`]: interest and events are not relayed toward a router that
+//! hears them directly. [`placement`] picks a link's shard. docs/links.md
+//! says why and what that gives per topology.
 
 pub mod mirror;
 pub mod placement;
