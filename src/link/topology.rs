@@ -303,9 +303,11 @@ impl Topology {
         let leg = &self.legs[side as usize];
         let mut view = View::default();
         let mut ids = HashSet::new();
-        if let Ok((args, _)) = leg
-            .call("wamp.registration.list", Vec::new(), Dict::new())
-            .await
+        // Unanswered: the view stays as it was (the next change reads again).
+        let Ok((args, _)) = super::mirror::read(leg, "wamp.registration.list", Vec::new()).await
+        else {
+            return false;
+        };
         {
             let prefixed: Vec<Id> = match args.first() {
                 Some(Value::Dict(d)) => match d.get("prefix") {
@@ -315,9 +317,8 @@ impl Topology {
                 _ => Vec::new(),
             };
             for id in prefixed {
-                let Ok((args, _)) = leg
-                    .call("wamp.registration.get", vec![Value::UInt(id)], Dict::new())
-                    .await
+                let Ok((args, _)) =
+                    super::mirror::read(leg, "wamp.registration.get", vec![Value::UInt(id)]).await
                 else {
                     continue;
                 };
@@ -333,13 +334,12 @@ impl Topology {
                 ids.insert(id);
                 match marker {
                     Marker::Link(t) => {
-                        if let Ok((args, _)) = leg
-                            .call(
-                                "wamp.registration.list_callees",
-                                vec![Value::UInt(id)],
-                                Dict::new(),
-                            )
-                            .await
+                        if let Ok((args, _)) = super::mirror::read(
+                            leg,
+                            "wamp.registration.list_callees",
+                            vec![Value::UInt(id)],
+                        )
+                        .await
                         {
                             if let Some(s) = args
                                 .first()
