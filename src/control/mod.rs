@@ -1339,7 +1339,8 @@ impl Controller {
             .collect()
     }
 
-    /// Starts a link of realm `realm` (on shard 0); the answer is its detail.
+    /// Starts a link of realm `realm` (on the shard
+    /// [`crate::link::placement::shard_for`] names); the answer is its detail.
     pub async fn start_router_realm_link(
         &self,
         realm: &str,
@@ -1391,7 +1392,7 @@ impl Controller {
             return Err(CtlError::Shard(e));
         }
         let stats = Arc::new(crate::link::LinkStats::default());
-        let shard = 0;
+        let shard = crate::link::placement::shard_for(realm, id, self.handle.shards());
         let spec = crate::link::LinkSpec {
             id: id.to_owned(),
             realm: realm_name,

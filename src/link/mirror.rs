@@ -6,7 +6,10 @@
 //! Changes are reconciled one entry at a time: a meta event, or the list
 //! read when the legs join, names a subscription or registration; the
 //! reconciler reads it again (`get`, then its members) and makes the mirror
-//! match: present while a member other than the link's own legs exists.
+//! match: present while a member is interest by the topology rule
+//! ([`super::topology`]). An entry refused by the acting router, or whose
+//! read went unanswered, is tried again every second; every entry is read
+//! again when the links around change.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -16,6 +19,7 @@ use std::sync::Arc;
 
 use glommio::channels::local_channel::{self, LocalSender};
 
+use super::topology::{Side, Topology, FORWARD_FOR_KEY, PREFIX};
 use super::LinkStats;
 use crate::router::options::MAX_FORWARD_HOPS;
 use crate::transport::dial::{CallStep, Session};
@@ -48,6 +52,10 @@ pub struct Setup {
     /// The most the watched leg may queue before events are dropped and
     /// calls refused (`queue_limit_bytes`; [`super::queue`]).
     pub queue_limit: usize,
+    /// What the link knows of the links around it (the topology rule).
+    pub topology: Rc<Topology>,
+    /// Which of the link's routers is the watched one.
+    pub watched: Side,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,6 +78,57 @@ struct State {
     seen: RefCell<(HashSet<Id>, VecDeque<Id>)>,
     /// Open relayed calls: acting-side invocation request -> watched-side call request.
     calls: RefCell<HashMap<Id, Id>>,
+    /// Every entry of the watched router seen (mirrored or not): read
+    /// again when the topology changes.
+    known: RefCell<HashSet<(Kind, Id)>>,
+    /// Entries whose mirror the acting router refused: tried again every
+    /// [`RETRY`] (a mirror of another link that is on its way out, in a
+    /// mesh whose topology is still settling, say).
+    refused: RefCell<HashSet<(Kind, Id)>>,
+    /// Entries waiting for the reconciler (each once).
+    queued: RefCell<HashSet<(Kind, Id)>>,
+}
+
+/// Queues entry `e` for the reconciler unless it is queued already.
+fn enqueue(state: &State, tx: &LocalSender<(Kind, Id)>, e: (Kind, Id)) {
+    if state.queued.borrow_mut().insert(e) {
+        let _ = tx.try_send(e);
+    }
+}
+
+/// How long a read of the meta API may take before it is tried again later
+/// (an answer that never comes must not stall the reconciler).
+const READ_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Calls `procedure` on `session`, failing with `wamp.error.timeout` when
+/// no answer comes within [`READ_WITHIN`].
+pub(super) async fn read(
+    session: &Session,
+    procedure: &str,
+    args: Vec<Value>,
+) -> Result<(Vec<Value>, Dict), crate::client::session::CallError> {
+    futures_lite::future::or(session.call(procedure, args, Dict::new()), async {
+        glommio::timer::sleep(READ_WITHIN).await;
+        Err(crate::client::session::CallError::uri("wamp.error.timeout"))
+    })
+    .await
+}
+
+/// ERROR.Details key of a call refused as a loop (the caller's link tries again).
+const LOOP_KEY: &str = "rlink_loop";
+
+/// How often a link makes a call that came back refused as a loop.
+const LOOP_TRIES: u32 = 4;
+
+const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Counts and logs (once per entry) a mirror the acting router refused.
+fn refused(state: &State, kind: Kind, id: Id, what: &str, uri: &str, error: &str) {
+    let s = &state.setup;
+    if state.refused.borrow_mut().insert((kind, id)) {
+        s.stats.mirror_failures.fetch_add(1, Ordering::Relaxed);
+        log::warn!("link '{}': cannot mirror {what} '{uri}': {error}", s.link);
+    }
 }
 
 /// A running direction; dropping it (or [`Mirror::stop`]) stops its tasks.
@@ -89,18 +148,51 @@ impl Mirror {
             mirrors: RefCell::new(HashMap::new()),
             seen: RefCell::new((HashSet::new(), VecDeque::new())),
             calls: RefCell::new(HashMap::new()),
+            known: RefCell::new(HashSet::new()),
+            refused: RefCell::new(HashSet::new()),
+            queued: RefCell::new(HashSet::new()),
         });
+        let tx = Rc::new(tx);
         let mut tasks = Vec::new();
         // The watcher: meta events, then the existing entries.
         {
             let state = state.clone();
+            let tx = tx.clone();
             tasks.push(glommio::spawn_local(async move { watch(state, tx).await }));
+        }
+        // Refused mirrors are tried again.
+        {
+            let state = state.clone();
+            let tx = tx.clone();
+            tasks.push(glommio::spawn_local(async move {
+                loop {
+                    glommio::timer::sleep(RETRY).await;
+                    let again: Vec<(Kind, Id)> = state.refused.borrow().iter().copied().collect();
+                    for e in again {
+                        enqueue(&state, &tx, e);
+                    }
+                }
+            }));
+        }
+        // A change of the links around: every entry is read again.
+        {
+            let state = state.clone();
+            let changes = state.setup.topology.listen();
+            tasks.push(glommio::spawn_local(async move {
+                while changes.recv().await.is_some() {
+                    let all: Vec<(Kind, Id)> = state.known.borrow().iter().copied().collect();
+                    for e in all {
+                        enqueue(&state, &tx, e);
+                    }
+                }
+            }));
         }
         // The reconciler: one entry at a time.
         {
             let state = state.clone();
             tasks.push(glommio::spawn_local(async move {
                 while let Some((kind, id)) = rx.recv().await {
+                    state.queued.borrow_mut().remove(&(kind, id));
                     reconcile(&state, kind, id).await;
                 }
             }));
@@ -157,9 +249,8 @@ fn id_of(v: Option<&Value>) -> Option<Id> {
 
 /// Subscribes to the watched router's meta events, then lists what exists;
 /// every id seen goes to the reconciler.
-async fn watch(state: Rc<State>, tx: LocalSender<(Kind, Id)>) {
+async fn watch(state: Rc<State>, tx: Rc<LocalSender<(Kind, Id)>>) {
     let s = &state.setup;
-    let tx = Rc::new(tx);
     let mut meta = Vec::new();
     let mut kinds = Vec::new();
     if s.subscriptions {
@@ -191,11 +282,12 @@ async fn watch(state: Rc<State>, tx: LocalSender<(Kind, Id)>) {
     let mut feeders = Vec::new();
     for (kind, sub) in meta {
         let tx = tx.clone();
+        let state = state.clone();
         feeders.push(glommio::spawn_local(async move {
             while let Some(ev) = sub.next().await {
                 let (args, _) = crate::client::session::values_of(&ev.payload);
                 if let Some(id) = id_of(args.get(1)) {
-                    let _ = tx.try_send((kind, id));
+                    enqueue(&state, &tx, (kind, id));
                 }
             }
         }));
@@ -212,7 +304,7 @@ async fn watch(state: Rc<State>, tx: LocalSender<(Kind, Id)>) {
                     for policy in ["exact", "prefix", "wildcard"] {
                         if let Some(Value::List(ids)) = d.get(policy) {
                             for id in ids.iter().filter_map(|v| id_of(Some(v))) {
-                                let _ = tx.try_send((*kind, id));
+                                enqueue(&state, &tx, (*kind, id));
                             }
                         }
                     }
@@ -228,7 +320,7 @@ async fn watch(state: Rc<State>, tx: LocalSender<(Kind, Id)>) {
 
 /// What an entry of the watched router should be mirrored as: (uri,
 /// options) while a member other than the link's legs exists.
-async fn wanted(state: &State, kind: Kind, id: Id) -> Option<(String, Dict)> {
+async fn wanted(state: &State, kind: Kind, id: Id) -> Result<Option<(String, Dict)>, ()> {
     let s = &state.setup;
     let (get, members) = match kind {
         Kind::Sub => (
@@ -237,33 +329,43 @@ async fn wanted(state: &State, kind: Kind, id: Id) -> Option<(String, Dict)> {
         ),
         Kind::Reg => ("wamp.registration.get", "wamp.registration.list_callees"),
     };
-    let (args, _) = s
-        .watch
-        .call(get, vec![Value::UInt(id)], Dict::new())
-        .await
-        .ok()?;
-    let Some(Value::Dict(d)) = args.first() else {
-        return None;
+    let args = match read(&s.watch, get, vec![Value::UInt(id)]).await {
+        Ok((args, _)) => args,
+        Err(e) if e.uri.starts_with("wamp.error.no_such_") => {
+            // Gone: nothing to read again when the topology changes.
+            state.known.borrow_mut().remove(&(kind, id));
+            state.refused.borrow_mut().remove(&(kind, id));
+            return Ok(None);
+        }
+        // Not answered now (the leg closing, say): read again later.
+        Err(_) => return Err(()),
     };
-    let uri = d.get("uri").and_then(Value::as_str)?.to_owned();
-    // The meta API's own topics stay on their router (bridge_meta_api is not built).
-    if crate::wamp::uri::is_reserved(&uri) {
-        return None;
+    let Some(Value::Dict(d)) = args.first() else {
+        return Ok(None);
+    };
+    let Some(uri) = d.get("uri").and_then(Value::as_str).map(str::to_owned) else {
+        return Ok(None);
+    };
+    // The meta API's own topics stay on their router (bridge_meta_api is
+    // not built), and the links' markers on theirs.
+    if crate::wamp::uri::is_reserved(&uri) || uri.starts_with(PREFIX) {
+        state.known.borrow_mut().remove(&(kind, id));
+        return Ok(None);
     }
-    let (args, _) = s
-        .watch
-        .call(members, vec![Value::UInt(id)], Dict::new())
-        .await
-        .ok()?;
+    let args = match read(&s.watch, members, vec![Value::UInt(id)]).await {
+        Ok((args, _)) => args,
+        Err(e) if e.uri.starts_with("wamp.error.no_such_") => return Ok(None),
+        Err(_) => return Err(()),
+    };
     let Some(Value::List(sessions)) = args.first() else {
-        return None;
+        return Ok(None);
     };
     let foreign = sessions
         .iter()
         .filter_map(|v| id_of(Some(v)))
-        .any(|sid| !s.own.contains(&sid));
+        .any(|sid| !s.own.contains(&sid) && s.topology.is_interest(s.watched, sid));
     if !foreign {
-        return None;
+        return Ok(None);
     }
     let mut options = Dict::new();
     if let Some(m) = d.get("match") {
@@ -274,13 +376,24 @@ async fn wanted(state: &State, kind: Kind, id: Id) -> Option<(String, Dict)> {
             options.insert("invoke".into(), i.clone());
         }
     }
-    Some((uri, options))
+    Ok(Some((uri, options)))
 }
 
 /// Makes the mirror of entry `id` match the watched router.
 async fn reconcile(state: &Rc<State>, kind: Kind, id: Id) {
-    let want = wanted(state, kind, id).await;
+    state.known.borrow_mut().insert((kind, id));
+    let Ok(want) = wanted(state, kind, id).await else {
+        // Tried again with the refused ones (not counted as a failure).
+        state.refused.borrow_mut().insert((kind, id));
+        return;
+    };
+    if want.is_none() {
+        state.refused.borrow_mut().remove(&(kind, id));
+    }
     let have = state.mirrors.borrow().contains_key(&(kind, id));
+    if have {
+        state.refused.borrow_mut().remove(&(kind, id));
+    }
     let s = &state.setup;
     match (want, have) {
         (Some((uri, options)), false) => {
@@ -302,12 +415,7 @@ async fn reconcile(state: &Rc<State>, kind: Kind, id: Id) {
                         Some((act_id, task))
                     }
                     Err(e) => {
-                        s.stats.mirror_failures.fetch_add(1, Ordering::Relaxed);
-                        log::warn!(
-                            "link '{}': cannot mirror subscription '{uri}': {}",
-                            s.link,
-                            e.uri
-                        );
+                        refused(state, kind, id, "subscription", &uri, &e.uri);
                         None
                     }
                 },
@@ -339,17 +447,13 @@ async fn reconcile(state: &Rc<State>, kind: Kind, id: Id) {
                         Some((act_id, task))
                     }
                     Err(e) => {
-                        s.stats.mirror_failures.fetch_add(1, Ordering::Relaxed);
-                        log::warn!(
-                            "link '{}': cannot mirror registration '{uri}': {}",
-                            s.link,
-                            e.uri
-                        );
+                        refused(state, kind, id, "registration", &uri, &e.uri);
                         None
                     }
                 },
             };
             if let Some((act_id, task)) = task {
+                state.refused.borrow_mut().remove(&(kind, id));
                 state.mirrors.borrow_mut().insert(
                     (kind, id),
                     Mirrored {
@@ -415,6 +519,7 @@ fn extend_forward_for(state: &State, details: &Dict, origin: &[&str; 3]) -> Opti
     let welcome = s.act.welcome_details();
     let mut e = Dict::new();
     e.insert("session".into(), Value::UInt(s.act.id()));
+    e.insert(FORWARD_FOR_KEY.into(), Value::UInt(s.topology.token));
     for k in ["authid", "authrole"] {
         if let Some(v) = welcome.get(k) {
             e.insert(k.into(), v.clone());
@@ -436,6 +541,13 @@ async fn relay_event(state: &State, uri: &str, publication: Id, details: Dict, p
             if let Some(old) = seen.1.pop_front() {
                 seen.0.remove(&old);
             }
+        }
+    }
+    let s = &state.setup;
+    // The router it came from hears of the watched router directly.
+    if let Some(Value::List(ff)) = details.get("forward_for") {
+        if !s.topology.relays(s.watched.other(), ff) {
+            return;
         }
     }
     let Some(ff) = extend_forward_for(
@@ -499,7 +611,7 @@ async fn relay_call(state: &State, uri: &str, request: Id, details: Dict, payloa
         let _ = s.act.invocation_error_with(
             request,
             uris::ERROR_NO_SUCH_PROCEDURE,
-            Dict::new(),
+            crate::dict! { LOOP_KEY => true },
             Payload::args(vec![Value::from(
                 "the call has crossed this router link before (a loop): not relayed",
             )]),
@@ -531,34 +643,51 @@ async fn relay_call(state: &State, uri: &str, request: Id, details: Dict, payloa
             options.insert("timeout".into(), Value::UInt(t));
         }
     }
-    let call = match s.watch.call_with(&procedure, options, payload) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = s.act.invocation_error(request, &e);
-            return;
-        }
-    };
     let c = if s.toward_local {
         &s.stats.calls_remote_to_local
     } else {
         &s.stats.calls_local_to_remote
     };
     c.fetch_add(1, Ordering::Relaxed);
-    state.calls.borrow_mut().insert(request, call.request);
-    loop {
-        match call.next().await {
-            Ok(CallStep::Progress(_, p)) => {
-                if s.act.yield_result(request, p, true).is_err() {
-                    break;
-                }
-            }
-            Ok(CallStep::Done(_, p)) => {
-                let _ = s.act.yield_result(request, p, false);
-                break;
-            }
+    // A shared registration (roundrobin, random, ...) may hold another
+    // link's mirror beside the local callees: when the router picks that
+    // one and the call would cross a link twice, the link there refuses it
+    // as a loop, and the call is made again (the policy picks another).
+    let mut tries = 0;
+    'tries: loop {
+        tries += 1;
+        let call = match s
+            .watch
+            .call_with(&procedure, options.clone(), payload.clone())
+        {
+            Ok(c) => c,
             Err(e) => {
                 let _ = s.act.invocation_error(request, &e);
                 break;
+            }
+        };
+        state.calls.borrow_mut().insert(request, call.request);
+        let mut answered = false;
+        loop {
+            match call.next().await {
+                Ok(CallStep::Progress(_, p)) => {
+                    answered = true;
+                    if s.act.yield_result(request, p, true).is_err() {
+                        break 'tries;
+                    }
+                }
+                Ok(CallStep::Done(_, p)) => {
+                    let _ = s.act.yield_result(request, p, false);
+                    break 'tries;
+                }
+                Err(e) => {
+                    let looped = e.details.get(LOOP_KEY) == Some(&Value::Bool(true));
+                    if looped && !answered && tries < LOOP_TRIES {
+                        continue 'tries;
+                    }
+                    let _ = s.act.invocation_error(request, &e);
+                    break 'tries;
+                }
             }
         }
     }

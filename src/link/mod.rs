@@ -19,9 +19,10 @@
 //! | `forward_local_invocations` | local registrations | remote | remote calls to local callees |
 //! | `forward_remote_invocations` | remote registrations | local | local calls to remote callees |
 //!
-//! A subscription or registration is mirrored while it has a member other
-//! than the link's own leg on that router (so two links' mirrors of each
-//! other never keep each other alive), with its match policy (exact, prefix,
+//! A subscription or registration is mirrored while it has a member that
+//! is interest by the topology rule ([`topology::Topology::is_interest`]: a
+//! client, or another link's leg whose far router is not linked to the
+//! other router; never the link's own leg), with its match policy (exact, prefix,
 //! wildcard) and, for registrations, its invocation policy. Existing ones are
 //! listed when the legs join (`wamp.subscription.list`, ...), later ones
 //! follow the meta events; every change re-reads the one entry it names, so
@@ -31,12 +32,16 @@
 //! extended by the relaying leg; a link drops what already carries an entry
 //! of one of its own legs (it has crossed this link before), and
 //! `forward_for` is bounded ([`crate::router::options`]'s
-//! `MAX_FORWARD_HOPS`). docs/links.md says why and what that gives per
-//! topology.
+//! `MAX_FORWARD_HOPS`). Exactly-once on any tree of full meshes comes from
+//! [`topology`]: interest and events are not relayed toward a router that
+//! hears them directly. [`placement`] picks a link's shard. docs/links.md
+//! says why and what that gives per topology.
 
 pub mod mirror;
+pub mod placement;
 pub mod queue;
 pub mod remote;
+pub mod topology;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -328,6 +333,8 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
     let c = &spec.config;
     let limit = usize::try_from(c.queue_limit_bytes).unwrap_or(usize::MAX);
     let own = Rc::new([legs.local.id(), legs.remote.id()]);
+    let topology =
+        topology::Topology::start(legs.local.clone(), legs.remote.clone(), &spec.id).await;
     // Watches the local router: its subscriptions and registrations are
     // mirrored on the remote one.
     let at_local = mirror::Mirror::start(mirror::Setup {
@@ -341,6 +348,8 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
         toward_local: true,
         link: spec.id.clone(),
         queue_limit: limit,
+        topology: topology.clone(),
+        watched: topology::Side::Local,
     });
     let at_remote = mirror::Mirror::start(mirror::Setup {
         watch: legs.remote.clone(),
@@ -353,6 +362,8 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
         toward_local: false,
         link: spec.id.clone(),
         queue_limit: limit,
+        topology: topology.clone(),
+        watched: topology::Side::Remote,
     });
     let local = async {
         let c = legs.local.closed().await;
@@ -367,6 +378,7 @@ async fn serve(spec: &LinkSpec, legs: &Legs, stats: &Arc<LinkStats>) -> String {
     stats.queued_bytes.store(0, Ordering::Relaxed);
     at_local.stop();
     at_remote.stop();
+    topology.stop();
     why
 }
 
