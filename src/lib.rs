@@ -44,6 +44,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bridge;
 pub mod client;
 pub mod codec;
 pub mod component;

@@ -268,6 +268,22 @@ fn plain_url(endpoint: &EndpointSpec, kind: &ListenerKind) -> String {
             format!("ws+unix://{}?path={}", s.display(), o.path)
         }
         (EndpointSpec::Unix(s), ListenerKind::RawSocket(_)) => format!("rs+unix://{}", s.display()),
+        // A web transport is reached through its first WebSocket path; a
+        // universal one through RawSocket when it serves it.
+        (_, ListenerKind::Universal(u)) if u.rawsocket.is_some() => {
+            plain_url(endpoint, &ListenerKind::RawSocket(Default::default()))
+        }
+        (_, ListenerKind::Web(w))
+        | (_, ListenerKind::Universal(shardwamp::transport::UniversalSpec { web: w, .. })) => {
+            let ws = w.paths.specs().into_iter().find_map(|p| match &*p {
+                shardwamp::transport::web::PathSpec::WebSocket(l) => Some(l.kind.clone()),
+                _ => None,
+            });
+            match ws {
+                Some(k) => plain_url(endpoint, &k),
+                None => plain_url(endpoint, &ListenerKind::WebSocket(Default::default())),
+            }
+        }
     }
 }
 

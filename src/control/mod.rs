@@ -1028,10 +1028,7 @@ impl Controller {
         id: &str,
         mut config: TransportConfig,
     ) -> Result<Value, CtlError> {
-        match &mut config {
-            TransportConfig::Websocket(w) => w.id = id.to_owned(),
-            TransportConfig::Rawsocket(r) => r.id = id.to_owned(),
-        }
+        config.set_id(id);
         let tid = {
             let mut st = self.lock();
             if st.transports.contains_key(id) {

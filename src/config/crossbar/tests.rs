@@ -164,9 +164,14 @@ fn the_toml_loader_explains_crossbar_keys_it_does_not_take() {
     let cases = [
         ("[router]\npythonpath = [\"..\"]\n", 2, "runs no Python"),
         (
-            "[[transports]]\ntype = \"web\"\nendpoint = { type = \"tcp\", port = 1 }\n",
+            "[[transports]]\ntype = \"mqtt\"\nendpoint = { type = \"tcp\", port = 1 }\n",
             2,
-            "shardwamp import crossbar",
+            "MQTT",
+        ),
+        (
+            "[[transports]]\ntype = \"web\"\nendpoint = { type = \"tcp\", port = 1 }\n[transports.paths.static]\ntype = \"static\"\ndirectory = \"..\"\n",
+            5,
+            "nginx",
         ),
         (
             "[[transports]]\ntype = \"websocket\"\nserializers = [\"json\", \"ubjson\"]\nendpoint = { type = \"tcp\", port = 1 }\n",
