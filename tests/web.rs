@@ -534,3 +534,71 @@ fn oversized_and_malformed_requests_close_cleanly() {
     assert!(out.starts_with("HTTP/1.1 411"), "{out}");
     c.shutdown();
 }
+
+#[test]
+fn services_start_and_stop_at_run_time() {
+    let c = start(2);
+    use futures_lite::future::block_on as block;
+    let config: shardwamp::config::TransportConfig = toml::from_str(
+        r#"
+type = "web"
+endpoint = { type = "tcp", port = 0, interface = "127.0.0.1" }
+[paths."/"]
+type = "websocket"
+[paths.later]
+type = "caller"
+realm = "realm1"
+role = "bridge"
+"#,
+    )
+    .unwrap();
+    // Without create_paths only the root path is served.
+    block(c.start_router_transport_paths("web2", config.clone(), false)).unwrap();
+    assert_eq!(
+        c.get_web_transport_services("web2").unwrap(),
+        vec!["/".to_owned()]
+    );
+    let addr = c.transport_addr("web2").unwrap();
+    let base = format!("http://{addr}");
+    assert_eq!(post(&format!("{base}/later"), "{}").0, 404);
+    let svc: shardwamp::config::web::WebPath = toml::from_str(
+        r#"
+type = "publisher"
+realm = "realm1"
+role = "bridge"
+options = { key = "k", secret = "run-time-secret" }
+"#,
+    )
+    .unwrap();
+    block(c.start_web_transport_service("web2", "/pub", svc.clone())).unwrap();
+    assert!(block(c.start_web_transport_service("web2", "pub", svc.clone())).is_err());
+    let got = c.get_web_transport_service("web2", "pub").unwrap();
+    assert!(!format!("{got:?}").contains("run-time-secret"), "{got:?}");
+    assert_eq!(
+        c.get_web_transport_services("web2").unwrap(),
+        vec!["/".to_owned(), "/pub".to_owned()]
+    );
+    // Mounted: a signed request is required.
+    assert_eq!(post(&format!("{base}/pub"), r#"{"topic": "com.x"}"#).0, 400);
+    block(c.stop_web_transport_service("web2", "/pub")).unwrap();
+    assert_eq!(post(&format!("{base}/pub"), r#"{"topic": "com.x"}"#).0, 404);
+    assert!(block(c.stop_web_transport_service("web2", "/pub")).is_err());
+    assert!(c.get_web_transport_services("nope").is_err());
+    // A WebSocket path started at run time serves sessions; stopping it closes them.
+    let ws: shardwamp::config::web::WebPath =
+        toml::from_str("type = \"websocket\"\nserializers = [\"cbor\"]\n").unwrap();
+    block(c.start_web_transport_service("web2", "ws", ws)).unwrap();
+    let mut client = Client::websocket(addr, "/ws", Serializer::Cbor);
+    client.join("realm1");
+    block(c.stop_web_transport_service("web2", "ws")).unwrap();
+    let m = client.expect("GOODBYE", |m| matches!(m, Message::Goodbye { .. }));
+    assert!(matches!(m, Message::Goodbye { .. }));
+    // With create_paths every path is served.
+    block(c.stop_router_transport("web2", true)).unwrap();
+    block(c.start_router_transport_paths("web3", config, true)).unwrap();
+    assert_eq!(
+        c.get_web_transport_services("web3").unwrap(),
+        vec!["/".to_owned(), "/later".to_owned()]
+    );
+    c.shutdown();
+}

@@ -372,6 +372,9 @@ pub(crate) async fn shard_main(
             ControlMsg::StopLink { realm, id, reply } => {
                 reply.send(links.stop(&realm, &id));
             }
+            ControlMsg::StartWebPath { spec, reply } => {
+                reply.send(super::web::set_up_path(&mut shard.core.borrow_mut(), &spec));
+            }
             ControlMsg::Shutdown { reason } => {
                 shard.stopping.set(true);
                 drop(std::mem::take(&mut listeners));
