@@ -97,7 +97,7 @@ fn every_config_converts_with_each_change_explained_at_its_line() {
 }
 
 #[test]
-fn python_components_pythonpath_and_web_services_are_explained() {
+fn python_components_pythonpath_and_web_services_are_explained_and_web_transports_kept() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/crossbar_corpus");
     let mut seen: BTreeMap<&str, bool> = BTreeMap::new();
     for (name, path) in corpus() {
@@ -118,9 +118,9 @@ fn python_components_pythonpath_and_web_services_are_explained() {
             if n.path.contains(".paths.") && n.message.contains("web server") {
                 seen.insert("static web path", true);
             }
-            if n.message.contains("is served as a `websocket` transport") {
-                seen.insert("web transport", true);
-            }
+        }
+        if out.toml.contains("type = \"web\"") {
+            seen.insert("web transport", true);
         }
     }
     for what in [
