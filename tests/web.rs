@@ -602,3 +602,73 @@ options = { key = "k", secret = "run-time-secret" }
     );
     c.shutdown();
 }
+
+#[test]
+fn over_tls_with_hsts_and_require_tls_and_connection_caps() {
+    let dir = std::env::temp_dir().join(format!("shardwamp-web-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (crt, key) = (dir.join("s.crt"), dir.join("s.key"));
+    std::fs::write(&crt, cert.cert.pem()).unwrap();
+    std::fs::write(&key, cert.key_pair.serialize_pem()).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let text = format!(
+        r#"
+[[realms]]
+name = "realm1"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = ""
+match = "prefix"
+allow = {{ call = true, register = true, publish = true, subscribe = true }}
+
+[[transports]]
+id = "web"
+type = "web"
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1", tls = {{ key = {key:?}, certificate = {crt:?} }} }}
+options = {{ hsts = true, hsts_max_age = 600, max_connections = 1 }}
+[transports.paths.tlsonly]
+type = "publisher"
+realm = "realm1"
+role = "anonymous"
+options = {{ require_tls = true }}
+"#
+    );
+    let config = Config::from_str_with_env(&text, |_| None).expect("config");
+    let c = Controller::start(config, Registry::with_builtins()).expect("router starts");
+    let addr = c.transport_addr("web").unwrap();
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-k",
+            "-i",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+        ])
+        .args(["--data-binary", r#"{"topic": "com.t"}"#])
+        .arg(format!("https://{addr}/tlsonly"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    assert!(
+        text.contains("strict-transport-security: max-age=600"),
+        "{text}"
+    );
+    assert!(text.contains("{\"id\":"), "{text}");
+    // One connection at most: a second one is closed at accept.
+    let _held = TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (code, _) = curl(&format!("https://{addr}/tlsonly"), &["-k"]);
+    assert_eq!(code, 0, "the second connection is refused");
+    c.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -276,7 +276,7 @@ fn content_length(head: &Head) -> Result<usize, (u16, &'static str)> {
 }
 
 /// Reads the body of `head` (at most `limit` bytes) within `timeout_ms`.
-async fn read_body<S: AsyncRead + Unpin>(
+async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     buf: &mut BytesMut,
     head: &Head,
@@ -286,6 +286,14 @@ async fn read_body<S: AsyncRead + Unpin>(
     let n = content_length(head)?;
     if n > limit {
         return Err((413, "request body too large"));
+    }
+    if n > buf.len() && head.has_token("expect", "100-continue") {
+        // curl and others wait for it (a second) before sending the body.
+        use futures_lite::io::AsyncWriteExt;
+        let sent = s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        if sent.is_err() || s.flush().await.is_err() {
+            return Err((400, "the connection closed before the whole body"));
+        }
     }
     match within(timeout_ms, read_exact_into(s, buf, n)).await {
         Some(true) => Ok(buf.split_to(n).freeze()),
