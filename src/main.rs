@@ -298,13 +298,22 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
             .join(", ")
     )];
     for l in &spec.listeners {
-        let serializers: Vec<&str> = l.serializers.iter().map(|s| s.name()).collect();
+        let mut serves: Vec<String> = l.serializers.iter().map(|s| s.name().to_owned()).collect();
+        if let Some(web) = l.web() {
+            // A web transport: its paths and what each serves.
+            serves.extend(
+                web.paths
+                    .list()
+                    .into_iter()
+                    .map(|(p, k)| format!("{p} {k}")),
+            );
+        }
         let kind = l.kind.name();
         let at = ctl_url(&l.endpoint, &l.kind, l.tls.is_some());
         lines.push(format!(
             "transport '{}': {kind} on {at} ({})",
             l.name,
-            serializers.join(", ")
+            serves.join(", ")
         ));
     }
     if let Some(key) = &spec.router_key {
