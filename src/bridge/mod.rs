@@ -123,10 +123,20 @@ impl<H: ComponentHost + 'static> Bridge<H> {
         }
         let webhook = self.spec.kind == "webhook";
         if let Err(refusal) = self.checks.check(req, !webhook, now()) {
-            log::debug!(
-                "bridge {}{}: request refused: {} {}",
+            // A failed signature is worth an operator's eye; the rest is
+            // the client's mistake. Neither line carries a secret.
+            let level = if refusal.0 == 401 {
+                log::Level::Info
+            } else {
+                log::Level::Debug
+            };
+            log::log!(
+                level,
+                "bridge {}{}: request from {} refused: {} {}",
                 self.spec.transport,
                 self.spec.path,
+                req.peer
+                    .map_or_else(|| "unix".to_owned(), |p| p.to_string()),
                 refusal.0,
                 refusal.1
             );
