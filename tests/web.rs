@@ -600,6 +600,46 @@ options = { key = "k", secret = "run-time-secret" }
         c.get_web_transport_services("web3").unwrap(),
         vec!["/".to_owned(), "/later".to_owned()]
     );
+    // The caller's session joins on its first request and leaves with its
+    // transport, even when the transport's sessions are not closed.
+    let web3 = c.transport_addr("web3").unwrap();
+    let (code, v) = post(
+        &format!("http://{web3}/later"),
+        r#"{"procedure": "com.none"}"#,
+    );
+    assert_eq!(
+        (code, v["error"].as_str()),
+        (200, Some("wamp.error.no_such_procedure"))
+    );
+    let mut meta = Client::websocket(c.transport_addr("web").unwrap(), "/", Serializer::Json);
+    meta.join("realm1");
+    let mut count = |meta: &mut Client, request| {
+        meta.send(&Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: "wamp.session.count".into(),
+            payload: Payload::Empty,
+        });
+        let m = meta.expect("RESULT", |m| matches!(m, Message::Result { .. }));
+        let Message::Result { payload, .. } = m else {
+            unreachable!()
+        };
+        match payload.to_values() {
+            Ok(Payload::Values { args, .. }) => args[0].as_u64().unwrap(),
+            _ => panic!("no count"),
+        }
+    };
+    let before = count(&mut meta, 1);
+    block(c.stop_router_transport("web3", false)).unwrap();
+    let mut after = count(&mut meta, 2);
+    for i in 0..50 {
+        if after < before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        after = count(&mut meta, 3 + i);
+    }
+    assert_eq!(after, before - 1, "the bridge's session left");
     c.shutdown();
 }
 

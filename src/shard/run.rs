@@ -330,8 +330,20 @@ pub(crate) async fn shard_main(
                     Some((_, spec)) => spec.session_transports(),
                     None => vec![id],
                 };
-                for i in &ids {
-                    shard.http.borrow_mut().remove(i);
+                // A bridge's session goes with its path, whatever `close` says.
+                let bridges: Vec<TransportId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|i| shard.http.borrow_mut().remove(i).is_some())
+                    .collect();
+                if close.is_none() && !bridges.is_empty() {
+                    for i in bridges {
+                        shard
+                            .core
+                            .borrow_mut()
+                            .close_transport(i, crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
+                    }
+                    shard.pump();
                 }
                 if let Some(reason) = close {
                     for i in ids {
