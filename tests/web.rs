@@ -613,7 +613,7 @@ options = { key = "k", secret = "run-time-secret" }
     );
     let mut meta = Client::websocket(c.transport_addr("web").unwrap(), "/", Serializer::Json);
     meta.join("realm1");
-    let mut count = |meta: &mut Client, request| {
+    let count = |meta: &mut Client, request| {
         meta.send(&Message::Call {
             request,
             options: Dict::new(),
