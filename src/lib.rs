@@ -15,9 +15,10 @@
 //! | [`router`] | the sans-IO router core: realms, sessions, authentication, authorization, broker, dealer, meta API, over shards |
 //! | [`sim`] | the deterministic harness: router cores, the mesh as seeded queues, a clock, and in-process clients on the client session |
 //! | [`shard`] | the glommio runtime: one executor per core, the channel mesh, the control channel and its typed operations, the shard loop |
-//! | [`transport`] | listeners and their options, admission, outboxes, serving WebSocket/RawSocket connections over any stream, RawSocket framing, and dialing ([`transport::dial`]) |
+//! | [`transport`] | listeners and their options, admission, outboxes, serving WebSocket/RawSocket connections over any stream, the web and universal transports (HTTP paths, the WebSocket upgrade, RawSocket by its first byte), RawSocket framing, and dialing ([`transport::dial`]) |
 //! | [`config`] | the TOML configuration (Crossbar.io's router config, one to one): the one owner of the schema |
 //! | [`control`] | the controller (RouterController operations), management realm, admin HTTP |
+//! | [`bridge`] | the HTTP bridge: `publisher`, `caller` and `webhook` services on a web transport's paths, each an in-process session of its realm |
 //! | [`component`] | router components: in-process sessions running Rust code, on the client session |
 //! | [`link`] | router-to-router links: a local in-process leg and a dialed remote leg mirroring subscriptions and registrations both ways |
 //! | [`client`] | the WAMP client stack: the sans-IO [`client::session`], authenticators ([`client::auth`]), a blocking client (`shardwamp ctl`) |
@@ -44,6 +45,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bridge;
 pub mod client;
 pub mod codec;
 pub mod component;

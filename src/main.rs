@@ -273,6 +273,22 @@ fn plain_url(endpoint: &EndpointSpec, kind: &ListenerKind) -> String {
             format!("ws+unix://{}?path={}", s.display(), o.path)
         }
         (EndpointSpec::Unix(s), ListenerKind::RawSocket(_)) => format!("rs+unix://{}", s.display()),
+        // A web transport is reached through its first WebSocket path; a
+        // universal one through RawSocket when it serves it.
+        (_, ListenerKind::Universal(u)) if u.rawsocket.is_some() => {
+            plain_url(endpoint, &ListenerKind::RawSocket(Default::default()))
+        }
+        (_, ListenerKind::Web(w))
+        | (_, ListenerKind::Universal(shardwamp::transport::UniversalSpec { web: w, .. })) => {
+            let ws = w.paths.specs().into_iter().find_map(|p| match &*p {
+                shardwamp::transport::web::PathSpec::WebSocket(l) => Some(l.kind.clone()),
+                _ => None,
+            });
+            match ws {
+                Some(k) => plain_url(endpoint, &k),
+                None => plain_url(endpoint, &ListenerKind::WebSocket(Default::default())),
+            }
+        }
     }
 }
 
@@ -287,13 +303,22 @@ fn describe(spec: &RouterSpec) -> Vec<String> {
             .join(", ")
     )];
     for l in &spec.listeners {
-        let serializers: Vec<&str> = l.serializers.iter().map(|s| s.name()).collect();
+        let mut serves: Vec<String> = l.serializers.iter().map(|s| s.name().to_owned()).collect();
+        if let Some(web) = l.web() {
+            // A web transport: its paths and what each serves.
+            serves.extend(
+                web.paths
+                    .list()
+                    .into_iter()
+                    .map(|(p, k)| format!("{p} {k}")),
+            );
+        }
         let kind = l.kind.name();
         let at = ctl_url(&l.endpoint, &l.kind, l.tls.is_some());
         lines.push(format!(
             "transport '{}': {kind} on {at} ({})",
             l.name,
-            serializers.join(", ")
+            serves.join(", ")
         ));
     }
     if let Some(key) = &spec.router_key {

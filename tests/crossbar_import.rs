@@ -97,7 +97,7 @@ fn every_config_converts_with_each_change_explained_at_its_line() {
 }
 
 #[test]
-fn python_components_pythonpath_and_web_services_are_explained() {
+fn python_components_pythonpath_and_web_services_are_explained_and_web_transports_kept() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/crossbar_corpus");
     let mut seen: BTreeMap<&str, bool> = BTreeMap::new();
     for (name, path) in corpus() {
@@ -118,9 +118,9 @@ fn python_components_pythonpath_and_web_services_are_explained() {
             if n.path.contains(".paths.") && n.message.contains("web server") {
                 seen.insert("static web path", true);
             }
-            if n.message.contains("is served as a `websocket` transport") {
-                seen.insert("web transport", true);
-            }
+        }
+        if out.toml.contains("type = \"web\"") {
+            seen.insert("web transport", true);
         }
     }
     for what in [
@@ -171,6 +171,8 @@ fn localize(mut config: Config, dir: &Path) -> Config {
         let endpoint = match t {
             TransportConfig::Websocket(w) => &mut w.endpoint,
             TransportConfig::Rawsocket(r) => &mut r.endpoint,
+            TransportConfig::Web(w) => &mut w.endpoint,
+            TransportConfig::Universal(u) => &mut u.endpoint,
         };
         match endpoint {
             Endpoint::Tcp(tcp) => {
@@ -191,7 +193,7 @@ fn localize(mut config: Config, dir: &Path) -> Config {
 /// credentials give, and the credentials, as join.py takes them.
 fn target(
     config: &Config,
-    t: &TransportConfig,
+    auth: &shardwamp::config::auth::TransportAuth,
 ) -> Option<serde_json::Map<String, serde_json::Value>> {
     let realm_with = |role: &str| {
         config
@@ -201,7 +203,6 @@ fn target(
             .map(|r| r.name.clone())
     };
     let mut m = serde_json::Map::new();
-    let auth = t.auth();
     if let Some(AuthMethodConfig::Static(a)) = &auth.anonymous {
         let realm = a.realm.clone().or_else(|| realm_with(&a.role))?;
         m.insert("realm".into(), realm.into());
@@ -222,6 +223,30 @@ fn target(
         return Some(m);
     }
     None
+}
+
+/// A web transport's WebSocket paths as ways in.
+fn web_ways<'a>(
+    addr: &std::net::SocketAddr,
+    paths: &'a std::collections::BTreeMap<String, shardwamp::config::web::WebPath>,
+) -> Vec<(
+    String,
+    &'static str,
+    &'static str,
+    &'a shardwamp::config::auth::TransportAuth,
+)> {
+    paths
+        .iter()
+        .filter_map(|(p, svc)| match svc {
+            shardwamp::config::web::WebPath::Websocket(w) => Some((
+                format!("ws://{addr}{}", shardwamp::config::web::normalize_path(p)),
+                "websocket",
+                w.serializers[0].name(),
+                &w.auth,
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
@@ -251,20 +276,59 @@ fn converted_configs_serve_autobahn_python() {
             let Endpoint::Tcp(_) = t.endpoint() else {
                 continue;
             };
-            let Some(mut m) = target(&config, t) else {
-                continue;
-            };
             let addr = handle.tcp_addr(t.id()).expect("a TCP address");
-            let (url, transport) = match t {
-                TransportConfig::Websocket(w) => (format!("ws://{addr}{}", w.url), "websocket"),
-                TransportConfig::Rawsocket(_) => (format!("rs://{addr}"), "rawsocket"),
+            // Each way in: the transport, or each WebSocket path of a web one.
+            let ways: Vec<(String, &str, &str, &shardwamp::config::auth::TransportAuth)> = match t {
+                TransportConfig::Websocket(w) => vec![(
+                    format!("ws://{addr}{}", w.url),
+                    "websocket",
+                    w.serializers[0].name(),
+                    &w.auth,
+                )],
+                TransportConfig::Rawsocket(r) => {
+                    vec![(
+                        format!("rs://{addr}"),
+                        "rawsocket",
+                        r.serializers[0].name(),
+                        &r.auth,
+                    )]
+                }
+                TransportConfig::Web(w) => web_ways(&addr, &w.paths),
+                TransportConfig::Universal(u) => {
+                    let mut ways = u
+                        .web
+                        .as_ref()
+                        .map(|w| web_ways(&addr, &w.paths))
+                        .unwrap_or_default();
+                    for (p, w) in u.websocket.iter().flatten() {
+                        ways.push((
+                            format!("ws://{addr}{}", shardwamp::config::web::normalize_path(p)),
+                            "websocket",
+                            w.serializers[0].name(),
+                            &w.auth,
+                        ));
+                    }
+                    if let Some(r) = &u.rawsocket {
+                        ways.push((
+                            format!("rs://{addr}"),
+                            "rawsocket",
+                            r.serializers[0].name(),
+                            &r.auth,
+                        ));
+                    }
+                    ways
+                }
             };
-            let serializer = t.serializers()[0].name();
-            m.insert("label".into(), format!("{name} {}", t.id()).into());
-            m.insert("url".into(), url.into());
-            m.insert("transport".into(), transport.into());
-            m.insert("serializer".into(), serializer.into());
-            targets.push(serde_json::Value::Object(m));
+            for (url, transport, serializer, auth) in ways {
+                let Some(mut m) = target(&config, auth) else {
+                    continue;
+                };
+                m.insert("label".into(), format!("{name} {} {url}", t.id()).into());
+                m.insert("url".into(), url.into());
+                m.insert("transport".into(), transport.into());
+                m.insert("serializer".into(), serializer.into());
+                targets.push(serde_json::Value::Object(m));
+            }
         }
         if targets.is_empty() {
             controller.shutdown();

@@ -40,6 +40,10 @@
 //! a ticket checked by a dynamic authenticator an autobahn-js session
 //! registered, for autobahn-js clients.
 //!
+//! Web and universal transports: the scenarios over a web transport's
+//! WebSocket path (beside a bridge path) and over a universal transport's
+//! RawSocket part (beside its WebSocket path on the same port).
+//!
 //! TLS: autobahn-python over `wss://` and `rss://` (a certificate made at test
 //! time by rcgen and trusted through autobahn's `trust_root`) × json,
 //! msgpack, cbor.
@@ -674,4 +678,97 @@ fn js_dynamic_ticket_json() {
 #[test]
 fn js_dynamic_ticket_msgpack() {
     run_js_dynamic("msgpack");
+}
+
+/// A router whose `ws` is a web transport (the WebSocket at `/ws`, a bridge
+/// publisher beside it at `/pub`) and whose `rs` is a universal transport
+/// (RawSocket, and WebSocket at `/ws`, on one port): the scenarios run over
+/// them as over plain transports.
+fn web_router() -> shardwamp::shard::RouterHandle {
+    use shardwamp::transport::ListenerSpec;
+    let text = r#"
+[[transports]]
+id = "ws"
+type = "web"
+endpoint = { type = "tcp", port = 0, interface = "127.0.0.1" }
+[transports.paths.ws]
+type = "websocket"
+[transports.paths.pub]
+type = "publisher"
+realm = "realm1"
+role = "anonymous"
+
+[[transports]]
+id = "rs"
+type = "universal"
+endpoint = { type = "tcp", port = 0, interface = "127.0.0.1" }
+rawsocket = {}
+websocket = { ws = {} }
+"#;
+    #[derive(serde::Deserialize)]
+    struct Transports {
+        transports: Vec<shardwamp::config::TransportConfig>,
+    }
+    let config: Transports = toml::from_str(text).expect("the web router's transports");
+    let listeners = config
+        .transports
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ListenerSpec::from_transport(i as u32, t).expect("listener"))
+        .collect();
+    let spec = shardwamp::shard::RouterSpec {
+        shards: 2,
+        cpus: None,
+        io_memory: 1 << 20,
+        realms: vec![common::open_realm("realm1")],
+        listeners,
+        seed: Some(42),
+        realm_transports: Vec::new(),
+        router_key: None,
+    };
+    shardwamp::shard::start(spec).expect("router starts")
+}
+
+#[test]
+fn python_web_websocket_cbor_and_universal_rawsocket_msgpack() {
+    run_script(
+        Client::Python,
+        "scenarios",
+        web_router(),
+        "websocket",
+        "cbor",
+        &[],
+        None,
+    );
+    run_script(
+        Client::Python,
+        "scenarios",
+        web_router(),
+        "rawsocket",
+        "msgpack",
+        &[],
+        None,
+    );
+}
+
+#[test]
+fn js_web_websocket_json_and_universal_rawsocket_json() {
+    run_script(
+        Client::Js,
+        "scenarios",
+        web_router(),
+        "websocket",
+        "json",
+        &[],
+        None,
+    );
+    run_script(
+        Client::Js,
+        "scenarios",
+        web_router(),
+        "rawsocket",
+        "json",
+        &[],
+        None,
+    );
 }

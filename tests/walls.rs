@@ -45,6 +45,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "bridge",
+        &[
+            "wamp",
+            "codec",
+            "config",
+            "router",
+            "client",
+            "transport",
+            "component",
+        ],
+    ),
+    (
         "shard",
         &[
             "wamp",
@@ -54,6 +66,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "transport",
             "component",
             "link",
+            "bridge",
         ],
     ),
     (
@@ -67,6 +80,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "transport",
             "component",
             "link",
+            "bridge",
             "shard",
         ],
     ),

@@ -11,7 +11,8 @@
 //! | --- | --- | --- |
 //! | `[router]` | (worker options; shardwamp's own) | [`RouterConfig`] |
 //! | `[[realms]]` | `realms` | [`RealmConfig`] (with `roles`, `store`, `options`, `limits`) |
-//! | `[[transports]]` | `transports` | [`TransportConfig`] (`type = "websocket"` or `"rawsocket"`) |
+//! | `[[transports]]` | `transports` | [`TransportConfig`] (`type = "websocket"`, `"rawsocket"`, `"web"` or `"universal"`) |
+//! | `[transports.paths.*]` | `paths` (web) | [`web::WebPath`] (`websocket`, `publisher`, `caller`, `webhook`) |
 //! | `[transports.endpoint]` | `endpoint` | [`Endpoint`] (`type = "tcp"` or `"unix"`) |
 //! | `[transports.auth.*]` | `auth` | [`TransportAuth`] |
 //! | `[[components]]` | `components` | [`ComponentConfig`] |
@@ -102,11 +103,13 @@ pub mod role;
 mod source;
 pub mod tls;
 mod validate;
+pub mod web;
 pub(crate) use validate::clash as endpoints_clash;
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -522,18 +525,29 @@ impl Config {
             }
         }
         for t in &mut copy.transports {
-            let auth = match t {
-                TransportConfig::Websocket(w) => &mut w.auth,
-                TransportConfig::Rawsocket(r) => &mut r.auth,
-            };
-            if let Some(AuthMethodConfig::Static(s)) = &mut auth.ticket {
-                for p in s.principals.values_mut() {
-                    p.ticket = REDACTED.into();
+            for auth in t.auths_mut() {
+                if let Some(AuthMethodConfig::Static(s)) = &mut auth.ticket {
+                    for p in s.principals.values_mut() {
+                        p.ticket = REDACTED.into();
+                    }
+                }
+                if let Some(AuthMethodConfig::Static(s)) = &mut auth.wampcra {
+                    for u in s.users.values_mut() {
+                        u.secret = REDACTED.into();
+                    }
                 }
             }
-            if let Some(AuthMethodConfig::Static(s)) = &mut auth.wampcra {
-                for u in s.users.values_mut() {
-                    u.secret = REDACTED.into();
+            let paths = match t {
+                TransportConfig::Web(w) => Some(&mut w.paths),
+                TransportConfig::Universal(u) => u.web.as_mut().map(|w| &mut w.paths),
+                _ => None,
+            };
+            for p in paths.into_iter().flat_map(|p| p.values_mut()) {
+                if let web::WebPath::Publisher(b)
+                | web::WebPath::Caller(b)
+                | web::WebPath::Webhook(b) = p
+                {
+                    b.options = b.options.redacted();
                 }
             }
         }
@@ -567,6 +581,8 @@ impl Config {
             let id = match t {
                 TransportConfig::Websocket(w) => &mut w.id,
                 TransportConfig::Rawsocket(r) => &mut r.id,
+                TransportConfig::Web(w) => &mut w.id,
+                TransportConfig::Universal(u) => &mut u.id,
             };
             if id.is_empty() {
                 *id = format!("transport{:03}", i + 1);
@@ -792,7 +808,15 @@ pub enum TransportConfig {
     Websocket(WebSocketTransport),
     /// `type = "rawsocket"`.
     Rawsocket(RawSocketTransport),
+    /// `type = "web"`: WebSocket paths and HTTP bridge services on one port.
+    Web(web::WebTransport),
+    /// `type = "universal"`: RawSocket and web on one port.
+    Universal(web::UniversalTransport),
 }
+
+/// The `auth` of a transport that has none of its own (a web transport's is each path's).
+static NO_AUTH: std::sync::LazyLock<TransportAuth> =
+    std::sync::LazyLock::new(TransportAuth::default);
 
 impl TransportConfig {
     /// The transport's id.
@@ -800,14 +824,18 @@ impl TransportConfig {
         match self {
             TransportConfig::Websocket(w) => &w.id,
             TransportConfig::Rawsocket(r) => &r.id,
+            TransportConfig::Web(w) => &w.id,
+            TransportConfig::Universal(u) => &u.id,
         }
     }
 
-    /// `"websocket"` or `"rawsocket"`.
+    /// `"websocket"`, `"rawsocket"`, `"web"` or `"universal"`.
     pub fn kind(&self) -> &'static str {
         match self {
             TransportConfig::Websocket(_) => "websocket",
             TransportConfig::Rawsocket(_) => "rawsocket",
+            TransportConfig::Web(_) => "web",
+            TransportConfig::Universal(_) => "universal",
         }
     }
 
@@ -816,22 +844,31 @@ impl TransportConfig {
         match self {
             TransportConfig::Websocket(w) => &w.endpoint,
             TransportConfig::Rawsocket(r) => &r.endpoint,
+            TransportConfig::Web(w) => &w.endpoint,
+            TransportConfig::Universal(u) => &u.endpoint,
         }
     }
 
-    /// The serializers it offers, in preference order.
+    /// The serializers it offers, in preference order (a universal
+    /// transport's RawSocket part's; none for a web transport, whose paths
+    /// each have their own).
     pub fn serializers(&self) -> &[Serializer] {
         match self {
             TransportConfig::Websocket(w) => &w.serializers,
             TransportConfig::Rawsocket(r) => &r.serializers,
+            TransportConfig::Web(_) => &[],
+            TransportConfig::Universal(u) => u.rawsocket.as_ref().map_or(&[], |r| &r.serializers),
         }
     }
 
-    /// Its authentication methods.
+    /// Its authentication methods (a universal transport's RawSocket
+    /// part's; none for a web transport, whose WebSocket paths each have their own).
     pub fn auth(&self) -> &TransportAuth {
         match self {
             TransportConfig::Websocket(w) => &w.auth,
             TransportConfig::Rawsocket(r) => &r.auth,
+            TransportConfig::Web(_) => &NO_AUTH,
+            TransportConfig::Universal(u) => u.rawsocket.as_ref().map_or(&NO_AUTH, |r| &r.auth),
         }
     }
 
@@ -840,6 +877,18 @@ impl TransportConfig {
         match self {
             TransportConfig::Websocket(w) => w.options.limits(),
             TransportConfig::Rawsocket(r) => r.options.limits(),
+            TransportConfig::Web(w) => w.options.limits(),
+            TransportConfig::Universal(u) => {
+                let mut l = u.web_options().limits();
+                if let Some(r) = &u.rawsocket {
+                    let rl = r.options.limits();
+                    l.hello_timeout = rl.hello_timeout;
+                    l.auth_timeout = rl.auth_timeout;
+                    l.max_auth_failures_per_address = rl.max_auth_failures_per_address;
+                    l.auth_failure_window = rl.auth_failure_window;
+                }
+                l
+            }
         }
     }
 
@@ -848,8 +897,74 @@ impl TransportConfig {
         match self {
             TransportConfig::Websocket(w) => w.options.queue(),
             TransportConfig::Rawsocket(r) => r.options.queue(),
+            TransportConfig::Web(_) => WebSocketOptions::default().queue(),
+            TransportConfig::Universal(u) => u.rawsocket.as_ref().map_or_else(
+                || RawSocketOptions::default().queue(),
+                |r| r.options.queue(),
+            ),
         }
     }
+
+    /// Sets the transport's id.
+    pub fn set_id(&mut self, id: &str) {
+        match self {
+            TransportConfig::Websocket(w) => w.id = id.to_owned(),
+            TransportConfig::Rawsocket(r) => r.id = id.to_owned(),
+            TransportConfig::Web(w) => w.id = id.to_owned(),
+            TransportConfig::Universal(u) => u.id = id.to_owned(),
+        }
+    }
+
+    /// Every `auth` table it has: its own, or each WebSocket path's and the
+    /// RawSocket part's.
+    pub fn auths(&self) -> Vec<&TransportAuth> {
+        match self {
+            TransportConfig::Websocket(w) => vec![&w.auth],
+            TransportConfig::Rawsocket(r) => vec![&r.auth],
+            TransportConfig::Web(w) => web_auths(&w.paths).collect(),
+            TransportConfig::Universal(u) => u
+                .rawsocket
+                .iter()
+                .map(|r| &r.auth)
+                .chain(u.websocket.iter().flat_map(|m| m.values().map(|w| &w.auth)))
+                .chain(u.web.iter().flat_map(|w| web_auths(&w.paths)))
+                .collect(),
+        }
+    }
+
+    fn auths_mut(&mut self) -> Vec<&mut TransportAuth> {
+        fn of(
+            paths: &mut BTreeMap<String, web::WebPath>,
+        ) -> impl Iterator<Item = &mut TransportAuth> {
+            paths.values_mut().filter_map(|p| match p {
+                web::WebPath::Websocket(w) => Some(&mut w.auth),
+                _ => None,
+            })
+        }
+        match self {
+            TransportConfig::Websocket(w) => vec![&mut w.auth],
+            TransportConfig::Rawsocket(r) => vec![&mut r.auth],
+            TransportConfig::Web(w) => of(&mut w.paths).collect(),
+            TransportConfig::Universal(u) => u
+                .rawsocket
+                .iter_mut()
+                .map(|r| &mut r.auth)
+                .chain(
+                    u.websocket
+                        .iter_mut()
+                        .flat_map(|m| m.values_mut().map(|w| &mut w.auth)),
+                )
+                .chain(u.web.iter_mut().flat_map(|w| of(&mut w.paths)))
+                .collect(),
+        }
+    }
+}
+
+fn web_auths(paths: &BTreeMap<String, web::WebPath>) -> impl Iterator<Item = &TransportAuth> {
+    paths.values().filter_map(|p| match p {
+        web::WebPath::Websocket(w) => Some(&w.auth),
+        _ => None,
+    })
 }
 
 /// The `auth` of a transport whose TOML has no `auth` table: anonymous

@@ -427,6 +427,8 @@ fn lookup<'r, 'i>(
 /// Which tagged enum a table at some path is.
 enum Tagged<'p> {
     Transport,
+    /// A web transport's path (`transports[i].paths.<path>`).
+    WebPath,
     Endpoint,
     Auth(&'p str),
 }
@@ -459,6 +461,14 @@ fn refine_tagged(root: &Spanned<DeTable<'_>>, path: &KeyPath) -> Option<Found> {
     let key = is_key;
     let tagged = match path.0.as_slice() {
         [t, Seg::Index(_)] if key(t, "transports") => Tagged::Transport,
+        [t, Seg::Index(_), p, Seg::Key(_)] if key(t, "transports") && key(p, "paths") => {
+            Tagged::WebPath
+        }
+        [t, Seg::Index(_), w, p, Seg::Key(_)]
+            if key(t, "transports") && key(w, "web") && key(p, "paths") =>
+        {
+            Tagged::WebPath
+        }
         [t, Seg::Index(_), e] if key(t, "transports") && key(e, "endpoint") => Tagged::Endpoint,
         [a, e] if key(a, "admin") && key(e, "endpoint") => Tagged::Endpoint,
         [t, Seg::Index(_), a, Seg::Key(method)] if key(t, "transports") && key(a, "auth") => {
@@ -506,7 +516,20 @@ fn refine_tagged(root: &Spanned<DeTable<'_>>, path: &KeyPath) -> Option<Found> {
     match (tagged, name.as_ref()) {
         (Tagged::Transport, "websocket") => check::<WebSocketTransport>(rest),
         (Tagged::Transport, "rawsocket") => check::<RawSocketTransport>(rest),
-        (Tagged::Transport, _) => Some(unknown("transport", "\"websocket\" or \"rawsocket\"")),
+        (Tagged::Transport, "web") => check::<crate::config::web::WebTransport>(rest),
+        (Tagged::Transport, "universal") => check::<crate::config::web::UniversalTransport>(rest),
+        (Tagged::Transport, _) => Some(unknown(
+            "transport",
+            "\"websocket\", \"rawsocket\", \"web\" or \"universal\"",
+        )),
+        (Tagged::WebPath, "websocket") => check::<crate::config::web::WebSocketPath>(rest),
+        (Tagged::WebPath, "publisher" | "caller" | "webhook") => {
+            check::<crate::config::web::BridgePath>(rest)
+        }
+        (Tagged::WebPath, _) => Some(unknown(
+            "web service",
+            "\"websocket\", \"publisher\", \"caller\" or \"webhook\"",
+        )),
         (Tagged::Endpoint, "tcp") => check::<TcpEndpoint>(rest),
         (Tagged::Endpoint, "unix") => check::<UnixEndpoint>(rest),
         (Tagged::Endpoint, _) => Some(unknown("endpoint", "\"tcp\" or \"unix\"")),

@@ -321,7 +321,7 @@ port = 70000
         &text,
         10,
         "transports[0].type",
-        "unknown variant `http`, expected `websocket` or `rawsocket`",
+        "unknown variant `http`, expected one of `websocket`, `rawsocket`, `web`, `universal`",
     );
     let text = format!("{REALM}\n[[transports]]\ntype = \"rawsocket\"\nendpoint = {{ type = \"udp\", port = 1 }}\n");
     assert_err(

@@ -224,7 +224,11 @@ fn transports(config: &Config, out: &mut Vec<Problem>) {
             ));
         }
         let serializers = t.serializers();
-        if serializers.is_empty() {
+        let own_serializers = matches!(
+            t,
+            TransportConfig::Websocket(_) | TransportConfig::Rawsocket(_)
+        ) || matches!(t, TransportConfig::Universal(u) if u.rawsocket.is_some());
+        if own_serializers && serializers.is_empty() {
             out.push((
                 path.key("serializers"),
                 "no serializers: list at least one of json, msgpack, cbor".to_owned(),
@@ -284,6 +288,30 @@ fn transports(config: &Config, out: &mut Vec<Problem>) {
                     ));
                 }
             }
+            TransportConfig::Web(w) => {
+                web_paths(&w.paths, &path.key("paths"), config, out);
+            }
+            TransportConfig::Universal(u) => {
+                if u.rawsocket.is_none() && u.websocket.is_none() && u.web.is_none() {
+                    out.push((
+                        path.clone(),
+                        "a universal transport needs at least one of rawsocket, websocket, web"
+                            .to_owned(),
+                    ));
+                }
+                if let Some(w) = &u.web {
+                    web_paths(&w.paths, &path.key("web").key("paths"), config, out);
+                }
+                if let Some(ws) = &u.websocket {
+                    let as_paths = ws
+                        .iter()
+                        .map(|(p, w)| {
+                            (p.clone(), crate::config::web::WebPath::Websocket(w.clone()))
+                        })
+                        .collect();
+                    web_paths(&as_paths, &path.key("websocket"), config, out);
+                }
+            }
             TransportConfig::Rawsocket(r) => {
                 let size = r.options.max_message_size;
                 if !(RAWSOCKET_MIN_MESSAGE..=RAWSOCKET_MAX_MESSAGE).contains(&size) {
@@ -298,8 +326,10 @@ fn transports(config: &Config, out: &mut Vec<Problem>) {
             }
         }
         endpoint(t.endpoint(), &path.key("endpoint"), out);
-        auth(t.auth(), &path.key("auth"), &all_roles, out);
-        if t.auth().tls.is_some()
+        for a in t.auths() {
+            auth(a, &path.key("auth"), &all_roles, out);
+        }
+        if t.auths().iter().any(|a| a.tls.is_some())
             && t.endpoint()
                 .tls()
                 .is_none_or(|tls| tls.ca_certificates.is_empty())
@@ -309,6 +339,35 @@ fn transports(config: &Config, out: &mut Vec<Problem>) {
                 "the tls method needs client certificates: set endpoint.tls.ca_certificates"
                     .to_owned(),
             ));
+        }
+    }
+}
+
+/// A web transport's paths: [`crate::config::web::check_paths`], and each
+/// bridge path's realm and role exist.
+fn web_paths(
+    paths: &std::collections::BTreeMap<String, crate::config::web::WebPath>,
+    at: &KeyPath,
+    config: &Config,
+    out: &mut Vec<Problem>,
+) {
+    use crate::config::web::WebPath;
+    for (p, why) in crate::config::web::check_paths(paths) {
+        out.push((at.key(&p), why));
+    }
+    for (p, svc) in paths {
+        if let WebPath::Publisher(b) | WebPath::Caller(b) | WebPath::Webhook(b) = svc {
+            match config.realm(&b.realm) {
+                None => out.push((
+                    at.key(p).key("realm"),
+                    format!("no realm named {:?}", b.realm),
+                )),
+                Some(r) if !r.roles.iter().any(|x| x.name == b.role) => out.push((
+                    at.key(p).key("role"),
+                    format!("realm {:?} has no role {:?}", b.realm, b.role),
+                )),
+                Some(_) => {}
+            }
         }
     }
 }

@@ -155,6 +155,33 @@ fn serialize<T: Serialize>(t: &T) -> Value {
 
 /// A configuration of just these transports and components, secrets redacted
 /// ([`Config::redacted`]).
+/// A web path's config with its secrets redacted.
+fn redacted_path(p: &crate::config::web::WebPath) -> crate::config::web::WebPath {
+    use crate::config::web::WebPath;
+    let mut c = p.clone();
+    match &mut c {
+        WebPath::Publisher(b) | WebPath::Caller(b) | WebPath::Webhook(b) => {
+            b.options = b.options.redacted();
+        }
+        WebPath::Websocket(w) => {
+            let t = TransportConfig::Websocket(crate::config::WebSocketTransport {
+                id: String::new(),
+                endpoint: crate::config::Endpoint::Tcp(crate::config::TcpEndpoint::new(0)),
+                url: "/".into(),
+                serializers: w.serializers.clone(),
+                options: w.options.clone(),
+                auth: w.auth.clone(),
+            });
+            if let Some(TransportConfig::Websocket(r)) =
+                redacted(vec![t], Vec::new()).transports.into_iter().next()
+            {
+                w.auth = r.auth;
+            }
+        }
+    }
+    c
+}
+
 fn redacted(transports: Vec<TransportConfig>, components: Vec<ComponentConfig>) -> Config {
     Config {
         transports,
@@ -232,6 +259,9 @@ struct TransportEntry {
     created: String,
     /// Its TLS (shared with every shard's listener), for reloads.
     tls: Option<Arc<transport::TlsServer>>,
+    /// A web or universal transport's listener spec (its path table), for
+    /// starting and stopping its services.
+    web: Option<ListenerSpec>,
 }
 
 /// A running router link.
@@ -374,13 +404,33 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         name: "start_router_transport",
-        args: &["transport_id", "config"],
-        summary: "starts a transport",
+        args: &["transport_id", "config", "[create_paths]"],
+        summary: "starts a transport (a web transport: with create_paths, every path of its config; else its root path only)",
     },
     Operation {
         name: "stop_router_transport",
         args: &["transport_id", "[close_sessions]"],
         summary: "stops a transport",
+    },
+    Operation {
+        name: "get_web_transport_services",
+        args: &["transport_id"],
+        summary: "the paths a web transport serves",
+    },
+    Operation {
+        name: "get_web_transport_service",
+        args: &["transport_id", "path"],
+        summary: "the service on a web transport's path",
+    },
+    Operation {
+        name: "start_web_transport_service",
+        args: &["transport_id", "path", "config"],
+        summary: "starts a service (websocket, publisher, caller, webhook) on a web transport's path",
+    },
+    Operation {
+        name: "stop_web_transport_service",
+        args: &["transport_id", "path"],
+        summary: "stops the service on a web transport's path (its sessions are closed)",
     },
     Operation {
         name: "get_router_components",
@@ -486,8 +536,13 @@ impl Controller {
             // management realm does not exist.
             if let Some(t) = &m.transport {
                 if let Some(i) = config.transports.iter().position(|c| c.id() == t) {
-                    spec.realm_transports
-                        .push((m.realm.clone(), vec![i as TransportId]));
+                    // A web or universal transport's sessions come through its paths' ids.
+                    let ids = spec
+                        .listeners
+                        .iter()
+                        .find(|l| l.id == i as TransportId)
+                        .map_or_else(|| vec![i as TransportId], |l| l.session_transports());
+                    spec.realm_transports.push((m.realm.clone(), ids));
                 }
             }
         }
@@ -522,6 +577,12 @@ impl Controller {
                             .iter()
                             .find(|l| l.id == i as TransportId)
                             .and_then(|l| l.tls.clone()),
+                        web: spec
+                            .listeners
+                            .iter()
+                            .find(|l| l.id == i as TransportId)
+                            .filter(|l| l.web().is_some())
+                            .cloned(),
                     },
                 );
             }
@@ -1026,15 +1087,47 @@ impl Controller {
         Ok(Self::describe_transport(id, t))
     }
 
-    /// Starts a transport: binds a listener on every shard.
+    /// Starts a transport: binds a listener on every shard. A web or
+    /// universal transport starts with its root path (`/`) only, as
+    /// Crossbar.io's without `create_paths`: see
+    /// [`Controller::start_router_transport_paths`].
     pub async fn start_router_transport(
         &self,
         id: &str,
-        mut config: TransportConfig,
+        config: TransportConfig,
     ) -> Result<Value, CtlError> {
-        match &mut config {
-            TransportConfig::Websocket(w) => w.id = id.to_owned(),
-            TransportConfig::Rawsocket(r) => r.id = id.to_owned(),
+        self.start_router_transport_paths(id, config, false).await
+    }
+
+    /// Starts a transport; with `create_paths`, a web or universal
+    /// transport's services on every path of its config, else on its root
+    /// path only (the others are started with `start_web_transport_service`).
+    pub async fn start_router_transport_paths(
+        &self,
+        id: &str,
+        mut config: TransportConfig,
+        create_paths: bool,
+    ) -> Result<Value, CtlError> {
+        config.set_id(id);
+        if !create_paths {
+            let root = |p: &String| crate::config::web::normalize_path(p) == "/";
+            match &mut config {
+                TransportConfig::Web(w) => w.paths.retain(|p, _| root(p)),
+                TransportConfig::Universal(u) => {
+                    if let Some(w) = &mut u.web {
+                        w.paths.retain(|p, _| root(p));
+                    }
+                    if let Some(ws) = &mut u.websocket {
+                        ws.retain(|p, _| root(p));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Err(e) = self.check_web_paths(&config) {
+            return Err(CtlError::InvalidConfiguration(format!(
+                "transport '{id}': {e}"
+            )));
         }
         let tid = {
             let mut st = self.lock();
@@ -1082,6 +1175,7 @@ impl Controller {
                 reservation = Some(sock);
             }
         }
+        let session_ids = spec.session_transports();
         let answers = self
             .handle
             .ask_all(|reply| ControlMsg::StartListener {
@@ -1112,6 +1206,7 @@ impl Controller {
             bound,
             created: now_iso(),
             tls: spec.tls.clone(),
+            web: spec.web().is_some().then(|| spec.clone()),
         };
         let v = Self::describe_transport(id, &entry);
         let gate = {
@@ -1130,7 +1225,7 @@ impl Controller {
             self.handle
                 .on_all(|reply| CoreOp::LimitRealmTo {
                     realm: rid,
-                    transports: Some(vec![tid]),
+                    transports: Some(session_ids.clone()),
                     reply,
                 })
                 .await;
@@ -1160,6 +1255,212 @@ impl Controller {
             .await;
         self.lock().transports.remove(id);
         Ok(Value::Dict(crate::dict! { "id" => id }))
+    }
+
+    /// Checks a web or universal transport's paths as the config check
+    /// does: the paths themselves, and that each bridge's realm and role exist.
+    fn check_web_paths(&self, config: &TransportConfig) -> Result<(), String> {
+        let paths = match config {
+            TransportConfig::Web(w) => w.paths.clone(),
+            TransportConfig::Universal(u) => u.all_paths(),
+            _ => return Ok(()),
+        };
+        if let Some((p, why)) = crate::config::web::check_paths(&paths).into_iter().next() {
+            return Err(format!("path {p:?}: {why}"));
+        }
+        let st = self.lock();
+        for (p, svc) in &paths {
+            use crate::config::web::WebPath;
+            match svc {
+                WebPath::Publisher(b) | WebPath::Caller(b) | WebPath::Webhook(b) => {
+                    let Some(r) = st.realms.get(&b.realm) else {
+                        return Err(format!("path {p:?}: no realm {:?}", b.realm));
+                    };
+                    let _ = r;
+                }
+                WebPath::Websocket(w) => {
+                    crate::router::auth::Authenticator::new(&w.auth)
+                        .map_err(|e| format!("path {p:?}: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn web_transport(&self, transport_id: &str) -> Result<ListenerSpec, CtlError> {
+        let st = self.lock();
+        let t = st
+            .transports
+            .get(transport_id)
+            .ok_or_else(|| CtlError::NoSuchObject(format!("no transport '{transport_id}'")))?;
+        t.web.clone().ok_or_else(|| {
+            CtlError::InvalidArgument(format!(
+                "transport '{transport_id}' is not a web transport (it is {})",
+                t.config.kind()
+            ))
+        })
+    }
+
+    /// Starts a service (`websocket`, `publisher`, `caller`, `webhook`) on
+    /// path `path` of web or universal transport `transport_id`: every
+    /// shard learns the path's transport, then the path is mounted.
+    pub async fn start_web_transport_service(
+        &self,
+        transport_id: &str,
+        path: &str,
+        config: crate::config::web::WebPath,
+    ) -> Result<Value, CtlError> {
+        let parent = self.web_transport(transport_id)?;
+        let Some(web) = parent.web() else {
+            return Err(CtlError::Failed("not a web transport".into()));
+        };
+        let norm = crate::config::web::normalize_path(path);
+        if web.paths.get(&norm).is_some() {
+            return Err(CtlError::AlreadyRunning(format!(
+                "transport '{transport_id}': a service is already running on path {norm}"
+            )));
+        }
+        let wrapped = TransportConfig::Web(crate::config::web::WebTransport {
+            id: transport_id.to_owned(),
+            endpoint: crate::config::Endpoint::Tcp(crate::config::TcpEndpoint::new(0)),
+            paths: [(norm.clone(), config.clone())].into_iter().collect(),
+            options: Default::default(),
+        });
+        self.check_web_paths(&wrapped).map_err(|e| {
+            CtlError::InvalidConfiguration(format!("transport '{transport_id}': {e}"))
+        })?;
+        let spec = web
+            .paths
+            .prepare(&parent, &norm, &config)
+            .map_err(|e| CtlError::InvalidConfiguration(e.to_string()))?;
+        let shared = Arc::new(spec.clone());
+        let answers = self
+            .handle
+            .ask_all(|reply| ControlMsg::StartWebPath {
+                spec: shared.clone(),
+                reply,
+            })
+            .await;
+        if let Some(Err(e)) = answers.into_iter().find(Result::is_err) {
+            return Err(CtlError::Shard(e));
+        }
+        web.paths
+            .insert(spec, &norm)
+            .map_err(CtlError::AlreadyRunning)?;
+        {
+            let mut st = self.lock();
+            if let Some(t) = st.transports.get_mut(transport_id) {
+                match &mut t.config {
+                    TransportConfig::Web(w) => {
+                        w.paths.insert(norm.clone(), config.clone());
+                    }
+                    TransportConfig::Universal(u) => {
+                        u.web
+                            .get_or_insert_with(Default::default)
+                            .paths
+                            .insert(norm.clone(), config.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Value::Dict(crate::dict! {
+            "transport_id" => transport_id,
+            "path" => norm.as_str(),
+            "config" => serialize(&redacted_path(&config)),
+        }))
+    }
+
+    /// Stops the service on path `path` of web transport `transport_id`:
+    /// unmounted at once; its WebSocket sessions and bridge session get
+    /// GOODBYE `wamp.close.system_shutdown`.
+    pub async fn stop_web_transport_service(
+        &self,
+        transport_id: &str,
+        path: &str,
+    ) -> Result<Value, CtlError> {
+        let parent = self.web_transport(transport_id)?;
+        let Some(web) = parent.web() else {
+            return Err(CtlError::Failed("not a web transport".into()));
+        };
+        let norm = crate::config::web::normalize_path(path);
+        let Some(gone) = web.paths.remove(&norm) else {
+            return Err(CtlError::NoSuchObject(format!(
+                "transport '{transport_id}': no service running on path {norm}"
+            )));
+        };
+        let close = Some(crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN.to_owned());
+        self.handle
+            .ask_all(|reply| ControlMsg::StopListener {
+                id: gone.id(),
+                close: close.clone(),
+                reply,
+            })
+            .await;
+        {
+            let mut st = self.lock();
+            if let Some(t) = st.transports.get_mut(transport_id) {
+                let same = |p: &String| crate::config::web::normalize_path(p) == norm;
+                match &mut t.config {
+                    TransportConfig::Web(w) => w.paths.retain(|p, _| !same(p)),
+                    TransportConfig::Universal(u) => {
+                        if let Some(w) = &mut u.web {
+                            w.paths.retain(|p, _| !same(p));
+                        }
+                        if let Some(ws) = &mut u.websocket {
+                            ws.retain(|p, _| !same(p));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Value::Dict(crate::dict! {
+            "transport_id" => transport_id,
+            "path" => norm.as_str(),
+        }))
+    }
+
+    /// The service on path `path` of web transport `transport_id`: `{path, type, config}` (secrets redacted).
+    pub fn get_web_transport_service(
+        &self,
+        transport_id: &str,
+        path: &str,
+    ) -> Result<Value, CtlError> {
+        let parent = self.web_transport(transport_id)?;
+        let norm = crate::config::web::normalize_path(path);
+        let found = parent.web().and_then(|w| w.paths.get(&norm));
+        let Some(found) = found else {
+            return Err(CtlError::NoSuchObject(format!(
+                "transport '{transport_id}': no service running on path {norm}"
+            )));
+        };
+        let st = self.lock();
+        let config = st.transports.get(transport_id).and_then(|t| {
+            let paths = match &t.config {
+                TransportConfig::Web(w) => w.paths.clone(),
+                TransportConfig::Universal(u) => u.all_paths(),
+                _ => Default::default(),
+            };
+            paths
+                .into_iter()
+                .find(|(p, _)| crate::config::web::normalize_path(p) == norm)
+                .map(|(_, c)| serialize(&redacted_path(&c)))
+        });
+        Ok(Value::Dict(crate::dict! {
+            "path" => norm.as_str(),
+            "type" => found.kind(),
+            "config" => config.unwrap_or(Value::Null),
+        }))
+    }
+
+    /// The paths web transport `transport_id` serves, sorted.
+    pub fn get_web_transport_services(&self, transport_id: &str) -> Result<Vec<String>, CtlError> {
+        let parent = self.web_transport(transport_id)?;
+        Ok(parent
+            .web()
+            .map(|w| w.paths.list().into_iter().map(|(p, _)| p).collect())
+            .unwrap_or_default())
     }
 
     /// Where a transport listens (TCP), for tests and the CLI.
@@ -1715,7 +2016,27 @@ impl Controller {
                         .or_insert_with(|| Value::from(id.as_str()));
                 }
                 let config: TransportConfig = deserialize(&v, "config")?;
-                self.start_router_transport(&id, config).await
+                self.start_router_transport_paths(&id, config, flag(2, "create_paths", false))
+                    .await
+            }
+            "get_web_transport_services" => Ok(list(
+                self.get_web_transport_services(&text(0, "transport_id")?)?,
+            )),
+            "get_web_transport_service" => {
+                self.get_web_transport_service(&text(0, "transport_id")?, &text(1, "path")?)
+            }
+            "start_web_transport_service" => {
+                let config: crate::config::web::WebPath = deserialize(arg(2, "config")?, "config")?;
+                self.start_web_transport_service(
+                    &text(0, "transport_id")?,
+                    &text(1, "path")?,
+                    config,
+                )
+                .await
+            }
+            "stop_web_transport_service" => {
+                self.stop_web_transport_service(&text(0, "transport_id")?, &text(1, "path")?)
+                    .await
             }
             "stop_router_transport" => {
                 self.stop_router_transport(

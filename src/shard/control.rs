@@ -84,6 +84,15 @@ pub enum ControlMsg {
         /// Where to answer.
         reply: Reply<Result<(), OpError>>,
     },
+    /// Tell the core the transport of a web path about to be mounted (its
+    /// authentication, or a bridge's internal role). Unmounting one is
+    /// [`ControlMsg::StopListener`] with the path's id.
+    StartWebPath {
+        /// The path.
+        spec: std::sync::Arc<crate::transport::web::PathSpec>,
+        /// Where to answer.
+        reply: Reply<Result<(), OpError>>,
+    },
 }
 
 /// A running router.

@@ -33,6 +33,7 @@ mod run;
 mod spec;
 mod start;
 mod timer;
+mod web;
 
 pub use channel::{channel, ControlReceiver, ControlSender, Reply};
 pub use control::{ControlMsg, RouterHandle};

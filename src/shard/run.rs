@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use glommio::channels::channel_mesh::{Full, MeshBuilder};
 
 use crate::codec::Serializer;
-use crate::router::auth::Authenticator;
 use crate::router::peer::PeerMsg;
 use crate::router::{ConnId, Output, RouterCore, ShardId, TlsInfo, TransportId};
+use crate::transport::web::{HttpService, ServiceSpec};
 use crate::transport::{
     spawn_admin, spawn_listener, CloseReason, Host, ListenerSpec, Listening, Outbox, QueueLimits,
 };
@@ -44,6 +44,8 @@ pub(crate) struct Shard {
     /// Set while the sessions of a stopped listener are closed: their
     /// connections close as "going away".
     going_away: std::cell::Cell<bool>,
+    /// The HTTP bridge services of web paths, by path transport id, built on first use.
+    http: RefCell<HashMap<TransportId, Rc<dyn HttpService>>>,
 }
 
 impl Shard {
@@ -172,6 +174,15 @@ impl Host for Shard {
     fn note_tls_handshake_failure(&self) {
         self.core.borrow_mut().note_tls_handshake_failure();
     }
+
+    fn http_service(self: &Rc<Self>, spec: &ServiceSpec) -> Option<Rc<dyn HttpService>> {
+        if let Some(s) = self.http.borrow().get(&spec.id) {
+            return Some(s.clone());
+        }
+        let s: Rc<dyn HttpService> = Rc::new(crate::bridge::Bridge::new(self, spec));
+        self.http.borrow_mut().insert(spec.id, s.clone());
+        Some(s)
+    }
 }
 
 /// One shard's life: join the mesh, set up the core, start the peer, timer,
@@ -205,10 +216,8 @@ pub(crate) async fn shard_main(
         }
     }
     for l in &spec.listeners {
-        let auth = Authenticator::new(&l.auth)
+        super::web::set_up_transports(&mut core, l)
             .map_err(|e| StartError::Config(format!("transport '{}': {e}", l.name)))?;
-        core.set_transport(l.id, auth);
-        core.set_transport_limits(l.id, l.limits.into());
     }
     let shard = Rc::new(Shard {
         id: id as ShardId,
@@ -220,6 +229,7 @@ pub(crate) async fn shard_main(
         timer: Notify::default(),
         stopping: std::cell::Cell::new(false),
         going_away: std::cell::Cell::new(false),
+        http: RefCell::new(HashMap::new()),
     });
 
     // Peer messages.
@@ -293,10 +303,10 @@ pub(crate) async fn shard_main(
         }));
     }
     // Listeners.
-    let mut listeners: HashMap<TransportId, Listening> = HashMap::new();
+    let mut listeners: HashMap<TransportId, (Listening, ListenerSpec)> = HashMap::new();
     for l in &spec.listeners {
         if let Some(task) = spawn_listener(&shard, l)? {
-            listeners.insert(l.id, task);
+            listeners.insert(l.id, (task, l.clone()));
         }
     }
     // Components: the start-up ones arrive as control messages.
@@ -316,9 +326,29 @@ pub(crate) async fn shard_main(
                 reply.send(start_listener(&shard, &spec, &mut listeners));
             }
             ControlMsg::StopListener { id, close, reply } => {
-                drop(listeners.remove(&id));
+                let ids = match listeners.remove(&id) {
+                    Some((_, spec)) => spec.session_transports(),
+                    None => vec![id],
+                };
+                // A bridge's session goes with its path, whatever `close` says.
+                let bridges: Vec<TransportId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|i| shard.http.borrow_mut().remove(i).is_some())
+                    .collect();
+                if close.is_none() && !bridges.is_empty() {
+                    for i in bridges {
+                        shard
+                            .core
+                            .borrow_mut()
+                            .close_transport(i, crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
+                    }
+                    shard.pump();
+                }
                 if let Some(reason) = close {
-                    shard.core.borrow_mut().close_transport(id, &reason);
+                    for i in ids {
+                        shard.core.borrow_mut().close_transport(i, &reason);
+                    }
                     shard.going_away.set(true);
                     shard.pump();
                     shard.going_away.set(false);
@@ -354,6 +384,9 @@ pub(crate) async fn shard_main(
             ControlMsg::StopLink { realm, id, reply } => {
                 reply.send(links.stop(&realm, &id));
             }
+            ControlMsg::StartWebPath { spec, reply } => {
+                reply.send(super::web::set_up_path(&mut shard.core.borrow_mut(), &spec));
+            }
             ControlMsg::Shutdown { reason } => {
                 shard.stopping.set(true);
                 drop(std::mem::take(&mut listeners));
@@ -384,16 +417,11 @@ pub(crate) async fn shard_main(
 fn start_listener(
     shard: &Rc<Shard>,
     spec: &ListenerSpec,
-    listeners: &mut HashMap<TransportId, Listening>,
+    listeners: &mut HashMap<TransportId, (Listening, ListenerSpec)>,
 ) -> Result<(), OpError> {
-    let auth = Authenticator::new(&spec.auth)?;
-    {
-        let mut core = shard.core.borrow_mut();
-        core.set_transport(spec.id, auth);
-        core.set_transport_limits(spec.id, spec.limits.into());
-    }
+    super::web::set_up_transports(&mut shard.core.borrow_mut(), spec)?;
     if let Some(task) = spawn_listener(shard, spec)? {
-        listeners.insert(spec.id, task);
+        listeners.insert(spec.id, (task, spec.clone()));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! [`Host`]: what serving a connection needs from whoever hosts the
 //! connections (a shard, in the router): open a connection, hand it frames,
-//! learn that it closed, whether the host is stopping, and counters for what
-//! the transport refused. The transport knows nothing more of its host; the
+//! learn that it closed, whether the host is stopping, counters for what
+//! the transport refused, and the HTTP services mounted on web paths. The transport knows nothing more of its host; the
 //! serving code is generic over it, so a frame costs a direct call.
 
 use std::rc::Rc;
@@ -13,6 +13,7 @@ use crate::router::{ConnId, ShardId, TlsInfo, TransportId};
 use crate::wamp::value::Dict;
 
 use super::outbox::{Outbox, QueueLimits};
+use super::web::{HttpService, ServiceSpec};
 
 /// The host of a shard's connections, as the transports see it.
 pub trait Host: 'static {
@@ -53,4 +54,11 @@ pub trait Host: 'static {
 
     /// Counts a TLS handshake that failed or did not finish in time.
     fn note_tls_handshake_failure(&self);
+
+    /// The HTTP service mounted on a web transport's path (built on first
+    /// use; the host owns it), or none when the host serves no such service.
+    fn http_service(self: &Rc<Self>, spec: &ServiceSpec) -> Option<Rc<dyn HttpService>> {
+        let _ = spec;
+        None
+    }
 }

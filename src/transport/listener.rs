@@ -99,6 +99,8 @@ pub fn spawn_listener<H: Host>(
             let nodelay = match &l.kind {
                 ListenerKind::WebSocket(o) => o.tcp_nodelay,
                 ListenerKind::RawSocket(_) => true,
+                ListenerKind::Web(w) => w.http.tcp_nodelay,
+                ListenerKind::Universal(u) => u.web.http.tcp_nodelay,
             };
             Ok(Some(Listening {
                 _task: accept_loop(host, l, Tcp { listener, nodelay }),

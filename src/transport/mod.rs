@@ -13,6 +13,7 @@
 //! | `outbox.rs` | a connection's bounded, batched write queue |
 //! | `admin.rs` | the admin HTTP listener: one request per connection, answered by an [`AdminSite`] |
 //! | `host.rs` | [`Host`]: what serving needs from whoever hosts the connections (a shard) |
+//! | `web/` | the `web` and `universal` transports: HTTP requests routed by path to WebSocket serving or to an [`web::HttpService`], RawSocket told apart by its first byte |
 //! | `tls.rs` | TLS with rustls: a transport's reloadable [`TlsServer`], the dialers' [`TlsClientOptions`], what a handshake tells authentication |
 //!
 //! The transports import nothing of the shard, the control plane or the
@@ -34,13 +35,14 @@ mod socket;
 #[cfg(test)]
 mod tests;
 pub mod tls;
+pub mod web;
 
 pub use admin::{spawn_admin, AdminAnswer, AdminSite};
 pub use admission::ConnGauge;
 pub use host::Host;
 pub use listener::{spawn_listener, Listening};
 pub use options::{
-    Bound, EndpointSpec, ListenError, ListenerKind, ListenerSpec, RawSocketOptions,
+    Bound, EndpointSpec, ListenError, ListenerKind, ListenerSpec, RawSocketOptions, UniversalSpec,
     WebSocketOptions,
 };
 pub use outbox::{CloseReason, Outbox, QueueLimits, SlowConsumer};

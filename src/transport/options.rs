@@ -43,6 +43,65 @@ pub enum ListenerKind {
     WebSocket(WebSocketOptions),
     /// WAMP over RawSocket.
     RawSocket(RawSocketOptions),
+    /// HTTP: WebSocket paths and HTTP services.
+    Web(super::web::WebSpec),
+    /// RawSocket (first byte 0x7F) and web on one port.
+    Universal(UniversalSpec),
+}
+
+/// The path number of a universal transport's RawSocket part ([`super::web::path_id`]).
+const UNIVERSAL_RAWSOCKET: u32 = 0;
+
+impl PartialEq for UniversalSpec {
+    /// The same RawSocket part (by id) and the same web part.
+    fn eq(&self, other: &Self) -> bool {
+        self.rawsocket.as_ref().map(|r| r.id) == other.rawsocket.as_ref().map(|r| r.id)
+            && self.web == other.web
+    }
+}
+
+/// A universal listener: its RawSocket part (refused when none) and its web part.
+#[derive(Debug, Clone)]
+pub struct UniversalSpec {
+    /// The RawSocket part: a listener spec of its own (its own id and auth).
+    pub rawsocket: Option<Box<ListenerSpec>>,
+    /// The web part.
+    pub web: super::web::WebSpec,
+}
+
+/// The runtime's WebSocket options from a configured transport's (or path's), serving `path`.
+pub(crate) fn websocket_options(
+    o: &crate::config::WebSocketOptions,
+    path: &str,
+) -> WebSocketOptions {
+    WebSocketOptions {
+        path: path.to_owned(),
+        allowed_origins: o.allowed_origins.clone(),
+        allow_null_origin: o.allow_null_origin,
+        fail_by_drop: o.fail_by_drop,
+        open_handshake_timeout: o.open_handshake_timeout,
+        close_handshake_timeout: o.close_handshake_timeout,
+        max_frame_size: o.max_frame_size,
+        max_message_size: o.max_message_size,
+        auto_fragment_size: o.auto_fragment_size,
+        auto_ping_interval: o.auto_ping_interval,
+        auto_ping_timeout: o.auto_ping_timeout,
+        auto_ping_size: o.auto_ping_size.clamp(4, 125),
+        tcp_nodelay: o.tcp_nodelay,
+        read_buffer_size: o.read_buffer_size.max(256),
+    }
+}
+
+/// The runtime's queue limits from a configured transport's.
+pub(crate) fn queue_limits(q: crate::config::QueueConfig) -> QueueLimits {
+    QueueLimits {
+        max_messages: q.max_messages,
+        max_bytes: q.max_bytes,
+        policy: match q.slow_consumer {
+            ConfigSlowConsumer::Drop => SlowConsumer::Drop,
+            ConfigSlowConsumer::Disconnect => SlowConsumer::Disconnect,
+        },
+    }
 }
 
 /// WebSocket options (Crossbar.io's names; times in ms).
@@ -190,11 +249,13 @@ impl EndpointSpec {
 }
 
 impl ListenerKind {
-    /// `websocket` or `rawsocket`.
+    /// `websocket`, `rawsocket`, `web` or `universal`.
     pub fn name(&self) -> &'static str {
         match self {
             ListenerKind::WebSocket(_) => "websocket",
             ListenerKind::RawSocket(_) => "rawsocket",
+            ListenerKind::Web(_) => "web",
+            ListenerKind::Universal(_) => "universal",
         }
     }
 }
@@ -219,39 +280,22 @@ impl ListenerSpec {
             )),
             None => None,
         };
-        let q = t.queue();
-        let queue = QueueLimits {
-            max_messages: q.max_messages,
-            max_bytes: q.max_bytes,
-            policy: match q.slow_consumer {
-                ConfigSlowConsumer::Drop => SlowConsumer::Drop,
-                ConfigSlowConsumer::Disconnect => SlowConsumer::Disconnect,
-            },
-        };
+        let queue = queue_limits(t.queue());
         let kind = match t {
-            TransportConfig::Websocket(w) => ListenerKind::WebSocket(WebSocketOptions {
-                path: w.url.clone(),
-                allowed_origins: w.options.allowed_origins.clone(),
-                allow_null_origin: w.options.allow_null_origin,
-                fail_by_drop: w.options.fail_by_drop,
-                open_handshake_timeout: w.options.open_handshake_timeout,
-                close_handshake_timeout: w.options.close_handshake_timeout,
-                max_frame_size: w.options.max_frame_size,
-                max_message_size: w.options.max_message_size,
-                auto_fragment_size: w.options.auto_fragment_size,
-                auto_ping_interval: w.options.auto_ping_interval,
-                auto_ping_timeout: w.options.auto_ping_timeout,
-                auto_ping_size: w.options.auto_ping_size.clamp(4, 125),
-                tcp_nodelay: w.options.tcp_nodelay,
-                read_buffer_size: w.options.read_buffer_size.max(256),
-            }),
+            TransportConfig::Websocket(w) => {
+                ListenerKind::WebSocket(websocket_options(&w.options, &w.url))
+            }
             TransportConfig::Rawsocket(r) => ListenerKind::RawSocket(RawSocketOptions {
                 max_message_size: r.options.effective_max_message_size(),
                 open_handshake_timeout: r.options.open_handshake_timeout,
                 read_buffer_size: r.options.read_buffer_size.max(256),
             }),
+            // Filled in below, once the spec its paths belong to exists.
+            TransportConfig::Web(_) | TransportConfig::Universal(_) => {
+                ListenerKind::RawSocket(RawSocketOptions::default())
+            }
         };
-        Ok(ListenerSpec {
+        let mut spec = ListenerSpec {
             id,
             name: t.id().to_owned(),
             kind,
@@ -264,7 +308,66 @@ impl ListenerSpec {
             limits: t.limits(),
             gauge: Default::default(),
             tls,
-        })
+        };
+        match t {
+            TransportConfig::Web(w) => {
+                spec.kind = ListenerKind::Web(super::web::web_spec(&spec, &w.options, &w.paths)?);
+            }
+            TransportConfig::Universal(u) => {
+                let rawsocket = match &u.rawsocket {
+                    Some(r) => {
+                        let mut rs = spec.clone();
+                        rs.id = super::web::path_id(id, UNIVERSAL_RAWSOCKET);
+                        rs.name = format!("{} (rawsocket)", spec.name);
+                        rs.kind = ListenerKind::RawSocket(RawSocketOptions {
+                            max_message_size: r.options.effective_max_message_size(),
+                            open_handshake_timeout: r.options.open_handshake_timeout,
+                            read_buffer_size: r.options.read_buffer_size.max(256),
+                        });
+                        rs.tls = None;
+                        Some(Box::new(rs))
+                    }
+                    None => None,
+                };
+                let web = super::web::WebSpec {
+                    http: super::web::HttpOptions::from_config(&u.web_options()),
+                    paths: Default::default(),
+                };
+                // Path numbers after the RawSocket part's.
+                web.paths.skip_number();
+                for (p, svc) in &u.all_paths() {
+                    let s = web.paths.prepare(&spec, p, svc)?;
+                    web.paths.insert(s, p).map_err(|e| {
+                        ListenError::Config(format!("transport '{}': {e}", spec.name))
+                    })?;
+                }
+                spec.kind = ListenerKind::Universal(UniversalSpec { rawsocket, web });
+            }
+            _ => {}
+        }
+        Ok(spec)
+    }
+
+    /// Every transport id its sessions come through: its own, or each
+    /// path's and a universal transport's RawSocket part's.
+    pub fn session_transports(&self) -> Vec<TransportId> {
+        let mut ids = vec![self.id];
+        if let Some(web) = self.web() {
+            ids.extend(web.paths.specs().iter().map(|p| p.id()));
+        }
+        if let ListenerKind::Universal(u) = &self.kind {
+            ids.extend(u.rawsocket.iter().map(|r| r.id));
+        }
+        ids
+    }
+
+    /// The web part of a web or universal listener.
+    pub fn web(&self) -> Option<&super::web::WebSpec> {
+        match &self.kind {
+            ListenerKind::Web(w) => Some(w),
+            ListenerKind::Universal(u) => Some(&u.web),
+            _ => None,
+        }
     }
 
     /// Where this listener is bound, once its port is resolved.

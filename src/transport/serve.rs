@@ -63,6 +63,8 @@ pub(crate) fn serve<H, S>(
         let timeout = match &l.kind {
             ListenerKind::WebSocket(o) => o.open_handshake_timeout,
             ListenerKind::RawSocket(o) => o.open_handshake_timeout,
+            ListenerKind::Web(w) => w.http.open_handshake_timeout,
+            ListenerKind::Universal(u) => u.web.http.open_handshake_timeout,
         };
         // Boxed: a handshake in progress is large and short-lived.
         let accepted = within(timeout, Box::pin(tls.acceptor().accept(stream))).await;
@@ -104,6 +106,12 @@ async fn serve_wamp<H, S>(
         ListenerKind::RawSocket(o) => {
             serve_rawsocket(host, l, o, stream, peer, admission, tls).await
         }
+        ListenerKind::Web(w) => {
+            super::web::serve_web(host, l, w, stream, BytesMut::new(), peer, admission, tls).await
+        }
+        ListenerKind::Universal(u) => {
+            super::web::serve_universal(host, l, u, stream, peer, admission, tls).await
+        }
     }
 }
 
@@ -121,7 +129,7 @@ fn transport_details(kind: &str, peer: &str, protocol: &str, tls: Option<&TlsInf
 }
 
 /// Runs `f` with a deadline; `None` when it passed.
-async fn within<T>(ms: u64, f: impl std::future::Future<Output = T>) -> Option<T> {
+pub(crate) async fn within<T>(ms: u64, f: impl std::future::Future<Output = T>) -> Option<T> {
     if ms == 0 {
         return Some(f.await);
     }
@@ -227,7 +235,7 @@ impl Callback for Handshake {
     }
 }
 
-async fn serve_websocket<H, S>(
+pub(crate) async fn serve_websocket<H, S>(
     host: &Rc<H>,
     l: &ListenerSpec,
     o: &WebSocketOptions,
@@ -599,7 +607,7 @@ async fn drain_until_close<S: AsyncRead + Unpin>(s: &mut S, mut aligned: bool) {
     }
 }
 
-async fn serve_rawsocket<H, S>(
+pub(crate) async fn serve_rawsocket<H, S>(
     host: &Rc<H>,
     l: &ListenerSpec,
     o: &RawSocketOptions,

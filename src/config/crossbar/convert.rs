@@ -526,7 +526,7 @@ fn transport(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Tabl
                         .to_owned()
                 }
                 None => format!(
-                    "unknown transport type {}; shardwamp serves \"websocket\" and \"rawsocket\"",
+                    "unknown transport type {}; shardwamp serves \"websocket\", \"rawsocket\", \"web\" and \"universal\"",
                     original(t.get("type").unwrap_or(t)).unwrap_or_default()
                 ),
             };
@@ -813,120 +813,196 @@ fn auth(cx: &mut Cx, a: &Node, path: &str) -> Table {
     t
 }
 
-/// A web transport: its first WebSocket path becomes a WebSocket transport
-/// on the same endpoint; everything else is left out, explained.
+/// A web transport: `type = "web"` with its `paths` (WebSocket paths and the
+/// HTTP bridge's services; other HTTP services left out, explained) and its
+/// HTTP `options`.
 fn web(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Table> {
-    let paths = t.get("paths");
-    let mut chosen: Option<(String, &Node, String)> = None;
-    let mut notes = Table::default();
-    if let Some(paths) = paths {
-        for (p, line, service) in paths.entries() {
-            let sp = format!("{path}.paths.{p}");
-            let ty = service.get("type").and_then(Node::as_str).unwrap_or("");
-            if ty == "websocket" && chosen.is_none() {
-                let url = if p == "/" {
-                    "/".to_owned()
-                } else {
-                    format!("/{}", p.trim_start_matches('/'))
-                };
-                chosen = Some((url, service, sp));
-            } else {
-                let why = if ty == "websocket" {
-                    "one WebSocket path per port until the web transport is built (it comes with the web-transport work; see README's \"Not built yet\"). Give this path its own `websocket` transport on another port.".to_owned()
-                } else {
-                    match known::explain_web_service(ty) {
-                        Some(k) => format!("{} {}", k.why, k.todo),
-                        None => format!("unknown web service type {ty:?}"),
-                    }
-                };
-                cx.leave_out(&mut notes, &sp, *line, service, why);
-            }
-        }
-    }
-    for (key, line, node) in t.entries() {
-        match key.as_str() {
-            "type" | "id" | "endpoint" | "paths" => {}
-            _ => {
-                let why = known::explain(key)
-                    .map(|k| format!("{} {}", k.why, k.todo))
-                    .unwrap_or_else(|| "a web transport key; shardwamp serves only the WebSocket path of a web transport for now".into());
-                cx.leave_out(&mut notes, &format!("{path}.{key}"), *line, node, why);
-            }
-        }
-    }
-    let why = "a web transport without a WebSocket path: its HTTP services come with the web-transport work (README's \"Not built yet\"). Serve them with a web server until then.";
-    serve_chosen(cx, t, path, "web", chosen, notes, root, why)
-}
-
-/// A universal transport: its WebSocket service (first path) is served on
-/// the endpoint; its RawSocket and web parts are left out, explained.
-fn universal(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Table> {
-    let mut notes = Table::default();
-    let mut chosen: Option<(String, &Node, String)> = None;
+    let _ = root;
+    let mut out = Table::default();
+    out.set("type", toml::Value::String("web".into()));
     for (key, line, node) in t.entries() {
         let at = format!("{path}.{key}");
         match key.as_str() {
-            "type" | "id" | "endpoint" => {}
-            "websocket" => {
-                for (p, l, service) in node.entries() {
-                    let sp = format!("{at}.{p}");
-                    if chosen.is_none() {
-                        let url = if p == "/" { "/".to_owned() } else { format!("/{}", p.trim_start_matches('/')) };
-                        chosen = Some((url, service, sp));
-                    } else {
-                        cx.leave_out(&mut notes, &sp, *l, service, "one WebSocket path per port until the universal transport is built; give this path its own `websocket` transport on another port.".into());
-                    }
-                }
+            "type" => {}
+            "id" => cx.copy(&mut out, "id", node),
+            "endpoint" => {
+                let e = endpoint(cx, node, &at);
+                out.table("endpoint", e);
             }
-            "rawsocket" => cx.leave_out(&mut notes, &at, *line, node, "RawSocket and WebSocket on one port need the universal transport, which comes with the web-transport work (README's \"Not built yet\"). Give RawSocket its own `rawsocket` transport on another port, with these serializers and auth.".into()),
-            "web" => cx.leave_out(&mut notes, &at, *line, node, "the universal transport's HTTP services come with the web-transport work (README's \"Not built yet\").".into()),
-            _ => cx.unknown(&mut notes, path, key, *line, node),
+            "paths" => {
+                let paths = web_paths(cx, node, &at);
+                out.table("paths", paths);
+            }
+            "options" => {
+                let o = web_options(cx, node, &at);
+                out.table("options", o);
+            }
+            _ => {
+                let why = known::explain(key)
+                    .map(|k| format!("{} {}", k.why, k.todo))
+                    .unwrap_or_else(|| "a web transport key shardwamp does not take".into());
+                cx.leave_out(&mut out, &at, *line, node, why);
+            }
         }
     }
-    let why = "a universal transport without a WebSocket service: serve its RawSocket part as a `rawsocket` transport (see the note above).";
-    serve_chosen(cx, t, path, "universal", chosen, notes, root, why)
+    Some(out)
 }
 
-/// The end of converting a web or universal transport `t`: its chosen
-/// WebSocket service (URL path, service, its key path) as a `websocket`
-/// transport on the same endpoint, with `notes` (what was left out) above
-/// it; without one, the transport is left out (`why`) and the notes go to
-/// the document's head.
-#[allow(clippy::too_many_arguments)]
-fn serve_chosen(
-    cx: &mut Cx,
-    t: &Node,
-    path: &str,
-    kind: &str,
-    chosen: Option<(String, &Node, String)>,
-    mut notes: Table,
-    root: &mut Table,
-    why: &str,
-) -> Option<Table> {
-    match chosen {
-        Some((url, service, sp)) => {
-            let c = cx.note(
-                Verdict::Changed,
-                path,
-                t.line,
-                format!("a {kind} transport: its WebSocket path {url:?} ({sp}) is served as a `websocket` transport on the same endpoint"),
-            );
-            let mut out = listening(cx, t, path, "websocket", Some((service, &url, sp)));
-            let mut comments = vec![c];
-            comments.append(&mut notes.comments);
-            out.comments.splice(0..0, comments);
-            Some(out)
-        }
-        None => {
-            root.comments.append(&mut notes.comments);
-            let nothing = Node {
-                line: t.line,
-                value: Value::Null,
-            };
-            cx.leave_out(root, path, t.line, &nothing, why.to_owned());
-            None
+/// A web transport's `paths`: each WebSocket, publisher, caller or webhook
+/// service converted; any other service type left out with why and what to do.
+fn web_paths(cx: &mut Cx, paths: &Node, at: &str) -> Table {
+    let mut out = Table::default();
+    for (p, line, service) in paths.entries() {
+        let sp = format!("{at}.{p}");
+        let ty = service.get("type").and_then(Node::as_str).unwrap_or("");
+        match ty {
+            "websocket" => {
+                let mut t = Table::default();
+                t.set("type", toml::Value::String("websocket".into()));
+                for (key, kl, node) in service.entries() {
+                    if key != "type" {
+                        service_key(cx, &mut t, &sp, key, *kl, node, "websocket", true);
+                    }
+                }
+                out.table(p, t);
+            }
+            "publisher" | "caller" | "webhook" => {
+                let t = bridge_path(cx, service, &sp, ty);
+                out.table(p, t);
+            }
+            _ => {
+                let why = match known::explain_web_service(ty) {
+                    Some(k) => format!("{} {}", k.why, k.todo),
+                    None => format!("unknown web service type {ty:?}"),
+                };
+                cx.leave_out(&mut out, &sp, *line, service, why);
+            }
         }
     }
+    out
+}
+
+/// A bridge service: `type`, `realm`, `role` and the options shardwamp takes.
+fn bridge_path(cx: &mut Cx, service: &Node, at: &str, ty: &str) -> Table {
+    let mut t = Table::default();
+    t.set("type", toml::Value::String(ty.into()));
+    for (key, line, node) in service.entries() {
+        match key.as_str() {
+            "type" => {}
+            "realm" | "role" => cx.copy(&mut t, key, node),
+            "options" => {
+                let mut o = Table::default();
+                let oat = format!("{at}.options");
+                for (k, l, n) in node.entries() {
+                    match k.as_str() {
+                        "key"
+                        | "secret"
+                        | "post_body_limit"
+                        | "timestamp_delta_limit"
+                        | "require_ip"
+                        | "require_tls"
+                        | "debug"
+                        | "topic"
+                        | "success_response"
+                        | "error_response"
+                        | "github_secret" => cx.copy(&mut o, k, n),
+                        _ => cx.unknown(&mut o, &oat, k, *l, n),
+                    }
+                }
+                t.table("options", o);
+            }
+            _ => cx.unknown(&mut t, at, key, *line, node),
+        }
+    }
+    t
+}
+
+/// A web transport's HTTP `options`: Crossbar.io's keys shardwamp takes.
+fn web_options(cx: &mut Cx, o: &Node, at: &str) -> Table {
+    let mut t = Table::default();
+    for (key, line, node) in o.entries() {
+        match key.as_str() {
+            "access_log" | "display_tracebacks" | "hsts" | "hsts_max_age" => {
+                cx.copy(&mut t, key, node)
+            }
+            "client_timeout" => cx.leave_out(
+                &mut t,
+                &format!("{at}.{key}"),
+                *line,
+                node,
+                "Crossbar.io's idle timeout for HTTP connections, in seconds; shardwamp's is `keepalive_timeout`, in ms (default 30000).".into(),
+            ),
+            _ => cx.unknown(&mut t, at, key, *line, node),
+        }
+    }
+    t
+}
+
+/// A universal transport: `type = "universal"` with its `rawsocket`,
+/// `websocket` (path → settings) and `web` parts; `mqtt` left out.
+fn universal(cx: &mut Cx, t: &Node, path: &str, root: &mut Table) -> Option<Table> {
+    let _ = root;
+    let mut out = Table::default();
+    out.set("type", toml::Value::String("universal".into()));
+    for (key, line, node) in t.entries() {
+        let at = format!("{path}.{key}");
+        match key.as_str() {
+            "type" => {}
+            "id" => cx.copy(&mut out, "id", node),
+            "endpoint" => {
+                let e = endpoint(cx, node, &at);
+                out.table("endpoint", e);
+            }
+            "rawsocket" => {
+                let mut r = Table::default();
+                for (k, l, n) in node.entries() {
+                    service_key(cx, &mut r, &at, k, *l, n, "rawsocket", true);
+                }
+                move_max_message_size(&mut r);
+                out.table("rawsocket", r);
+            }
+            "websocket" => {
+                let mut ws = Table::default();
+                for (p, _, service) in node.entries() {
+                    let sp = format!("{at}.{p}");
+                    let mut w = Table::default();
+                    for (k, l, n) in service.entries() {
+                        if k != "type" {
+                            service_key(cx, &mut w, &sp, k, *l, n, "websocket", true);
+                        }
+                    }
+                    ws.table(p, w);
+                }
+                out.table("websocket", ws);
+            }
+            "web" => {
+                let mut w = Table::default();
+                for (k, l, n) in node.entries() {
+                    let wat = format!("{at}.{k}");
+                    match k.as_str() {
+                        "paths" => {
+                            let paths = web_paths(cx, n, &wat);
+                            w.table("paths", paths);
+                        }
+                        "options" => {
+                            let o = web_options(cx, n, &wat);
+                            w.table("options", o);
+                        }
+                        _ => cx.unknown(&mut w, &at, k, *l, n),
+                    }
+                }
+                out.table("web", w);
+            }
+            "mqtt" => {
+                let why = known::explain_transport("mqtt")
+                    .map(|k| format!("{} {}", k.why, k.todo))
+                    .unwrap_or_default();
+                cx.leave_out(&mut out, &at, *line, node, why);
+            }
+            _ => cx.unknown(&mut out, path, key, *line, node),
+        }
+    }
+    Some(out)
 }
 
 // ---------------------------------------------------------------------------

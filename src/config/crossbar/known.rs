@@ -107,12 +107,8 @@ pub fn explain(key: &str) -> Option<Explanation> {
             LOGGING,
         ),
         "cookie" => e(
-            "cookie authentication and the cookie store track browsers across connections through the web transport, which shardwamp does not serve yet (README's \"Not built yet\").",
+            "cookie authentication and the cookie store (browsers tracked across connections by an HTTP cookie) are not built.",
             "Leave it out; browsers authenticate with the transport's other methods (ticket, wampcra, cryptosign).",
-        ),
-        "paths" => e(
-            "`paths` belongs to a web transport, which shardwamp does not serve yet (README's \"Not built yet\").",
-            "Convert the file with `shardwamp import crossbar`, which serves the web transport's WebSocket path as a `websocket` transport.",
         ),
         "maxsize" | "buffer-flush" => e(
             "a database store's setting (Crossbar.io's cfxdb/LMDB store); shardwamp keeps event history in memory.",
@@ -121,10 +117,6 @@ pub fn explain(key: &str) -> Option<Explanation> {
         "call-queue" => e(
             "Crossbar.io's queued calls for busy callees are not built; a call with no free callee fails at once.",
             "Leave it out; add callees, or raise the callee's concurrency.",
-        ),
-        "rawsocket" | "websocket" | "web" => e(
-            "these belong to a universal transport, which shardwamp does not serve yet (README's \"Not built yet\").",
-            "Convert the file with `shardwamp import crossbar`, or give RawSocket and WebSocket a port each.",
         ),
         "require_websocket_subprotocol" | "show_server_version" | "external_port"
         | "enable_hybi10" | "enable_rfc6455" | "mask_server_frames"
@@ -140,14 +132,6 @@ pub fn explain(key: &str) -> Option<Explanation> {
 /// Why a transport type is not served, for the types Crossbar.io has.
 pub fn explain_transport(kind: &str) -> Option<Explanation> {
     Some(match kind {
-        "web" => e(
-            "the web transport (WebSocket paths beside HTTP services on one port) is not built yet (README's \"Not built yet\").",
-            "Convert the file with `shardwamp import crossbar`: it serves the web transport's WebSocket path as a `websocket` transport on the same port.",
-        ),
-        "universal" => e(
-            "the universal transport (RawSocket and WebSocket on one port) is not built yet (README's \"Not built yet\").",
-            "Give RawSocket and WebSocket a port each (`shardwamp import crossbar` keeps the WebSocket part).",
-        ),
         "mqtt" => e(
             "shardwamp has no MQTT bridge.",
             "Leave it out; MQTT clients need a broker of their own.",
@@ -201,12 +185,8 @@ pub fn explain_web_service(kind: &str) -> Option<Explanation> {
     Some(match kind {
         "static" | "wsgi" | "resource" | "redirect" | "reverseproxy" | "json" | "cgi"
         | "upload" | "fileupload" | "archive" | "path" | "nodeinfo" | "schemadoc" => e(
-            "HTTP services of a web transport are not built yet (README's \"Not built yet\").",
-            "Serve them with a web server (nginx, caddy) in front, which can pass the WebSocket path on to shardwamp.",
-        ),
-        "publisher" | "caller" | "webhook" => e(
-            "the HTTP bridge (publisher, caller, webhook) is not built yet (README's \"Not built yet\").",
-            "Until then, publish and call from a small WAMP client beside your HTTP backend.",
+            "shardwamp's web transport serves WebSocket paths and the HTTP bridge (publisher, caller, webhook) only: files, Python (WSGI), CGI, proxies and the other HTTP services are a web server's job, which shardwamp is not.",
+            "Serve them with a web server (nginx, caddy) in front, which passes the WebSocket and bridge paths on to shardwamp (docs/web.md).",
         ),
         "longpoll" => e(
             "WAMP long-poll is not served (every current browser speaks WebSocket).",
@@ -267,8 +247,15 @@ pub fn explain_message(message: &str) -> Option<String> {
         if let Some(x) = explain_transport(&kind) {
             return Some(format!("transport type {kind:?}: {} {}", x.why, x.todo));
         }
+        if let Some(x) = explain_web_service(&kind) {
+            return Some(format!("web service type {kind:?}: {} {}", x.why, x.todo));
+        }
         let x = explain_authmethod(&kind)?;
         return Some(format!("{kind:?}: {} {}", x.why, x.todo));
+    }
+    if let Some(kind) = quoted("unknown web service type ", '"', '"') {
+        let x = explain_web_service(&kind)?;
+        return Some(format!("web service type {kind:?}: {} {}", x.why, x.todo));
     }
     if let Some(kind) = quoted("unknown transport type ", '"', '"') {
         let x = explain_transport(&kind)?;
@@ -292,7 +279,8 @@ mod tests {
             assert!(!x.why.is_empty() && !x.todo.is_empty(), "{key}");
         }
         assert!(explain_serializer("ubjson").is_some());
-        assert!(explain_transport("web").is_some());
+        assert!(explain_transport("mqtt").is_some());
+        assert!(explain_transport("web").is_none(), "web is served");
         assert!(explain_authmethod("scram").is_some());
         assert!(explain_web_service("static").is_some());
         assert!(explain("no_such_thing").is_none());
@@ -302,8 +290,11 @@ mod tests {
     fn loader_messages_are_explained_and_typos_are_not() {
         let m = explain_message("unknown field `pythonpath`, expected one of `shards`").unwrap();
         assert!(m.starts_with("`pythonpath` is a Crossbar.io key"), "{m}");
-        let m = explain_message(r#"unknown transport type "web", expected "websocket""#).unwrap();
-        assert!(m.contains("shardwamp import crossbar"), "{m}");
+        let m = explain_message(r#"unknown transport type "mqtt", expected "websocket""#).unwrap();
+        assert!(m.contains("MQTT"), "{m}");
+        let m =
+            explain_message(r#"unknown web service type "static", expected "websocket""#).unwrap();
+        assert!(m.contains("nginx"), "{m}");
         let m = explain_message(r#"unknown serializer "ubjson", expected one of json"#).unwrap();
         assert!(m.contains("Remove"), "{m}");
         assert_eq!(

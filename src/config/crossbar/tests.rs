@@ -55,15 +55,20 @@ const HELLO: &str = r#"{
 }"#;
 
 #[test]
-fn a_web_transport_becomes_a_websocket_transport_and_every_refusal_is_explained() {
+fn a_web_transport_converts_with_its_paths_and_every_refusal_is_explained() {
     let out = import(HELLO, Format::Json, "config.json", None).unwrap();
     let config = load(&out.toml);
     assert_eq!(config.transports.len(), 1);
-    assert_eq!(config.transports[0].kind(), "websocket");
-    let crate::config::TransportConfig::Websocket(ws) = &config.transports[0] else {
+    assert_eq!(config.transports[0].kind(), "web");
+    let crate::config::TransportConfig::Web(web) = &config.transports[0] else {
         unreachable!()
     };
-    assert_eq!(ws.url, "/ws");
+    // The static root is left out; the WebSocket path is served, with the
+    // serializers shardwamp speaks.
+    assert_eq!(web.paths.len(), 1);
+    let Some(crate::config::web::WebPath::Websocket(ws)) = web.paths.get("ws") else {
+        panic!("{:?}", web.paths)
+    };
     assert_eq!(ws.serializers.len(), 1);
     assert_eq!(config.router.id.as_deref(), Some("worker001"));
     assert!(config.components.is_empty());
@@ -164,9 +169,14 @@ fn the_toml_loader_explains_crossbar_keys_it_does_not_take() {
     let cases = [
         ("[router]\npythonpath = [\"..\"]\n", 2, "runs no Python"),
         (
-            "[[transports]]\ntype = \"web\"\nendpoint = { type = \"tcp\", port = 1 }\n",
+            "[[transports]]\ntype = \"mqtt\"\nendpoint = { type = \"tcp\", port = 1 }\n",
             2,
-            "shardwamp import crossbar",
+            "MQTT",
+        ),
+        (
+            "[[transports]]\ntype = \"web\"\nendpoint = { type = \"tcp\", port = 1 }\n[transports.paths.static]\ntype = \"static\"\ndirectory = \"..\"\n",
+            5,
+            "nginx",
         ),
         (
             "[[transports]]\ntype = \"websocket\"\nserializers = [\"json\", \"ubjson\"]\nendpoint = { type = \"tcp\", port = 1 }\n",
@@ -276,4 +286,86 @@ fn a_bad_rlink_is_reported_at_its_key_and_line() {
     assert!(msg.contains("realms[0].rlinks[0]."), "{msg}");
     assert!(err.line().is_some(), "{msg}");
     assert!(!msg.contains("t0p-s3cret"), "{msg}");
+}
+
+#[test]
+fn bridge_services_and_universal_transports_convert_and_load() {
+    let json = r#"{
+    "version": 2,
+    "workers": [{
+        "type": "router",
+        "realms": [{"name": "realm1", "roles": [{"name": "anonymous", "permissions": []}]}],
+        "transports": [
+            {
+                "type": "web",
+                "id": "web1",
+                "endpoint": {"type": "tcp", "port": 8080},
+                "options": {"hsts": true, "client_timeout": 30},
+                "paths": {
+                    "ws": {"type": "websocket", "serializers": ["cbor"]},
+                    "pub": {"type": "publisher", "realm": "realm1", "role": "anonymous",
+                            "options": {"key": "k", "secret": "s", "post_body_limit": 8192}},
+                    "call": {"type": "caller", "realm": "realm1", "role": "anonymous"},
+                    "hook": {"type": "webhook", "realm": "realm1", "role": "anonymous",
+                             "options": {"topic": "com.hook", "github_secret": "g"}},
+                    "info": {"type": "nodeinfo"},
+                    "lp": {"type": "longpoll"}
+                }
+            },
+            {
+                "type": "universal",
+                "id": "uni",
+                "endpoint": {"type": "tcp", "port": 8081},
+                "rawsocket": {"serializers": ["msgpack"], "max_message_size": 65536},
+                "websocket": {"ws": {"serializers": ["json"]}},
+                "web": {"paths": {"/": {"type": "static", "directory": "."},
+                                  "pub": {"type": "publisher", "realm": "realm1", "role": "anonymous"}}},
+                "mqtt": {"options": {}}
+            }
+        ]
+    }]
+}"#;
+    let out = import(json, Format::Json, "config.json", None).unwrap();
+    let config = load(&out.toml);
+    let crate::config::TransportConfig::Web(web) = &config.transports[0] else {
+        panic!("{}", out.toml)
+    };
+    let kinds: Vec<(&str, &str)> = web
+        .paths
+        .iter()
+        .map(|(p, s)| (p.as_str(), s.kind()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("call", "caller"),
+            ("hook", "webhook"),
+            ("pub", "publisher"),
+            ("ws", "websocket")
+        ]
+    );
+    assert!(web.options.hsts);
+    let crate::config::TransportConfig::Universal(u) = &config.transports[1] else {
+        panic!("{}", out.toml)
+    };
+    assert_eq!(
+        u.rawsocket.as_ref().map(|r| r.options.max_message_size),
+        Some(65536)
+    );
+    assert_eq!(u.all_paths().len(), 2, "{:?}", u.all_paths());
+    let left_out: Vec<&str> = out
+        .notes
+        .iter()
+        .filter(|n| n.verdict == Verdict::LeftOut)
+        .map(|n| n.path.as_str())
+        .collect();
+    for path in [
+        "workers[0].transports[0].paths.info",
+        "workers[0].transports[0].paths.lp",
+        "workers[0].transports[0].options.client_timeout",
+        "workers[0].transports[1].web.paths./",
+        "workers[0].transports[1].mqtt",
+    ] {
+        assert!(left_out.contains(&path), "{path} not in {left_out:?}");
+    }
 }
