@@ -29,6 +29,10 @@ fn config(shards: u16) -> String {
 [router]
 shards = {shards}
 
+[admin]
+enabled = true
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+
 [[realms]]
 name = "realm1"
 [[realms.roles]]
@@ -435,6 +439,122 @@ fn signed_requests_body_limits_and_address_and_tls_requirements() {
     c.shutdown();
 }
 
+/// The admin listener's /metrics page.
+fn metrics(c: &Controller) -> String {
+    let mut s = TcpStream::connect(c.admin_addr().expect("admin")).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn refusals_served_and_wamp_errors_are_counted_by_path_and_reason() {
+    use futures_lite::future::block_on as block;
+    let c = start(2);
+    let addr = c.transport_addr("web").unwrap();
+    let base = format!("http://{addr}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let ts = shardwamp::bridge::format_timestamp(now);
+    // /pub: two served, one bad JSON, one not allowed by role, one GET, one wrong content type.
+    assert_eq!(post(&format!("{base}/pub"), r#"{"topic": "com.a"}"#).0, 200);
+    assert_eq!(post(&format!("{base}/pub"), r#"{"topic": "com.b"}"#).0, 200);
+    assert_eq!(post(&format!("{base}/pub"), "{not json").0, 400);
+    let (code, v) = post(&format!("{base}/pub"), r#"{"topic": "org.a"}"#);
+    assert_eq!(
+        (code, v["error"].as_str()),
+        (200, Some("wamp.error.not_authorized"))
+    );
+    assert_eq!(curl(&format!("{base}/pub"), &[]).0, 405);
+    let (code, _) = curl(
+        &format!("{base}/pub"),
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: text/plain",
+            "--data-binary",
+            "{}",
+        ],
+    );
+    assert_eq!(code, 400);
+    // /call: a WAMP error (no such procedure).
+    let (code, v) = post(&format!("{base}/call"), r#"{"procedure": "com.none"}"#);
+    assert_eq!(
+        (code, v["error"].as_str()),
+        (200, Some("wamp.error.no_such_procedure"))
+    );
+    // /signed: a bad signature, an old timestamp, a body over the limit.
+    let body = r#"{"topic": "com.signed"}"#;
+    assert_eq!(
+        post(&sign_url(&base, "k1", "wrong", &ts, body), body).0,
+        401
+    );
+    let old = shardwamp::bridge::format_timestamp(now - 60.0);
+    assert_eq!(
+        post(&sign_url(&base, "k1", SECRET, &old, body), body).0,
+        400
+    );
+    let big = format!(
+        r#"{{"topic": "com.signed", "args": ["{}"]}}"#,
+        "x".repeat(100)
+    );
+    assert_eq!(post(&sign_url(&base, "k1", SECRET, &ts, &big), &big).0, 413);
+    // require_ip, require_tls.
+    assert_eq!(post(&format!("{base}/local"), body).0, 400);
+    assert_eq!(post(&format!("{base}/tlsonly"), body).0, 400);
+
+    let figures = |path: &str| -> serde_json::Value {
+        let v = block(c.get_web_transport_service("web", path)).unwrap();
+        shardwamp::control::to_json(&v)
+    };
+    let p = figures("pub");
+    assert_eq!(p["served"], 2, "{p}");
+    assert_eq!(p["wamp_errors"], 0, "{p}");
+    assert_eq!(p["refused_total"], 4, "{p}");
+    for reason in ["bad_json", "not_authorized", "method", "content_type"] {
+        assert_eq!(p["refused"][reason], 1, "{reason}: {p}");
+    }
+    let call = figures("call");
+    assert_eq!(
+        (call["served"].as_u64(), call["wamp_errors"].as_u64()),
+        (Some(0), Some(1)),
+        "{call}"
+    );
+    let signed = figures("signed");
+    for reason in ["bad_signature", "expired", "body_too_large"] {
+        assert_eq!(signed["refused"][reason], 1, "{reason}: {signed}");
+    }
+    assert_eq!(figures("local")["refused"]["require_ip"], 1);
+    assert_eq!(figures("tlsonly")["refused"]["require_tls"], 1);
+    // A WebSocket path has no figures.
+    assert!(figures("ws2").get("served").is_none());
+
+    let m = metrics(&c);
+    for line in [
+        r#"shardwamp_bridge_requests_served_total{transport="web",path="/pub",type="publisher"} 2"#,
+        r#"shardwamp_bridge_wamp_errors_total{transport="web",path="/call",type="caller"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/pub",type="publisher",reason="bad_json"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/pub",type="publisher",reason="not_authorized"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/signed",type="publisher",reason="body_too_large"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/signed",type="publisher",reason="bad_signature"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/signed",type="publisher",reason="expired"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/local",type="publisher",reason="require_ip"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/tlsonly",type="publisher",reason="require_tls"} 1"#,
+    ] {
+        assert!(m.contains(line), "{line} in {m}");
+    }
+    assert!(!m.contains(SECRET));
+    c.shutdown();
+}
+
 #[test]
 fn webhook_with_github_signatures() {
     use hmac::Mac;
@@ -572,7 +692,7 @@ options = { key = "k", secret = "run-time-secret" }
     .unwrap();
     block(c.start_web_transport_service("web2", "/pub", svc.clone())).unwrap();
     assert!(block(c.start_web_transport_service("web2", "pub", svc.clone())).is_err());
-    let got = c.get_web_transport_service("web2", "pub").unwrap();
+    let got = block(c.get_web_transport_service("web2", "pub")).unwrap();
     assert!(!format!("{got:?}").contains("run-time-secret"), "{got:?}");
     assert_eq!(
         c.get_web_transport_services("web2").unwrap(),

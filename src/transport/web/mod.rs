@@ -400,6 +400,13 @@ pub trait HttpService {
         &'a self,
         req: &'a HttpRequest,
     ) -> Pin<Box<dyn Future<Output = HttpResponse> + 'a>>;
+
+    /// A request for this service was refused before it was served, while
+    /// its body was read (`status`: 400, 408, 411, 413), so that the
+    /// service can count it.
+    fn refused(&self, status: u16) {
+        let _ = status;
+    }
 }
 
 #[cfg(test)]

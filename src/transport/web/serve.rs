@@ -205,6 +205,9 @@ pub(crate) async fn serve_web<H, S>(
                             head.method,
                             head.path
                         );
+                        if let Some(svc) = host.http_service(spec) {
+                            svc.refused(status);
+                        }
                         let r = bridge_refusal(status, why);
                         let _ = write_response(&mut stream, &r, false, &extra).await;
                         return;
