@@ -555,6 +555,125 @@ fn refusals_served_and_wamp_errors_are_counted_by_path_and_reason() {
     c.shutdown();
 }
 
+/// A management realm open to anonymous sessions that may call and subscribe to `shardwamp.router.*`.
+const MANAGEMENT: &str = r#"
+[[realms]]
+name = "shardwamp.management"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = "shardwamp.router."
+match = "prefix"
+allow = { call = true, subscribe = true }
+
+[management]
+realm = "shardwamp.management"
+allow_anonymous = true
+"#;
+
+#[test]
+fn web_service_events_on_the_management_realm() {
+    let text = format!("{}{MANAGEMENT}", config(1));
+    let config = Config::from_str_with_env(&text, |_| None).expect("config");
+    let c = Controller::start(config, Registry::with_builtins()).expect("router starts");
+    let addr = c.transport_addr("web").unwrap();
+    let mut watcher = Client::websocket(addr, "/", Serializer::Json);
+    watcher.join("shardwamp.management");
+    let mut subs = std::collections::HashMap::new();
+    let names = [
+        "on_web_transport_service_starting",
+        "on_web_transport_service_started",
+        "on_web_transport_service_stopping",
+        "on_web_transport_service_stopped",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let request = 100 + i as u64;
+        watcher.send(&Message::Subscribe {
+            request,
+            options: Dict::new(),
+            topic: format!("shardwamp.router.{name}"),
+        });
+        match watcher.expect(
+            "SUBSCRIBED",
+            |m| matches!(m, Message::Subscribed { request: r, .. } if *r == request),
+        ) {
+            Message::Subscribed { subscription, .. } => subs.insert(subscription, *name),
+            _ => unreachable!(),
+        };
+    }
+    let mut event = || -> (&'static str, Vec<Value>) {
+        match watcher.expect("EVENT", |m| matches!(m, Message::Event { .. })) {
+            Message::Event {
+                subscription,
+                payload,
+                ..
+            } => (
+                subs[&subscription],
+                shardwamp::client::session::values_of(&payload).0,
+            ),
+            _ => unreachable!(),
+        }
+    };
+    let mut operator = Client::websocket(addr, "/", Serializer::Json);
+    operator.join("shardwamp.management");
+    let mut call = |procedure: &str, args: Vec<Value>, request: u64| {
+        operator.send(&Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: format!("shardwamp.router.{procedure}"),
+            payload: Payload::args(args),
+        });
+        match operator.expect("RESULT", |m| match m {
+            Message::Result { request: r, .. } | Message::Error { request: r, .. } => *r == request,
+            _ => false,
+        }) {
+            Message::Result { payload, .. } => shardwamp::client::session::values_of(&payload).0,
+            m => panic!("{procedure}: {m:?}"),
+        }
+    };
+    let svc = Value::Dict(shardwamp::dict! {
+        "type" => "publisher",
+        "realm" => "realm1",
+        "role" => "bridge",
+        "options" => Value::Dict(shardwamp::dict! { "key" => "k", "secret" => "event-secret" }),
+    });
+    let started = call(
+        "start_web_transport_service",
+        vec![Value::from("web"), Value::from("/later"), svc],
+        1,
+    );
+    let (name, args) = event();
+    assert_eq!(name, "on_web_transport_service_starting");
+    assert_eq!(args, vec![Value::from("web"), Value::from("/later")]);
+    let (name, args) = event();
+    assert_eq!(name, "on_web_transport_service_started");
+    assert_eq!(args[..2], [Value::from("web"), Value::from("/later")]);
+    assert_eq!(args.get(2), started.first());
+    let Some(Value::Dict(d)) = args.get(2) else {
+        panic!("{args:?}")
+    };
+    assert_eq!(d.get("transport_id"), Some(&Value::from("web")));
+    assert!(d.contains_key("config"), "{d:?}");
+    assert!(!format!("{args:?}").contains("event-secret"), "{args:?}");
+
+    let stopped = call(
+        "stop_web_transport_service",
+        vec![Value::from("web"), Value::from("later")],
+        2,
+    );
+    let (name, args) = event();
+    assert_eq!(name, "on_web_transport_service_stopping");
+    assert_eq!(args, vec![Value::from("web"), Value::from("/later")]);
+    let (name, args) = event();
+    assert_eq!(name, "on_web_transport_service_stopped");
+    assert_eq!(args.get(2), stopped.first());
+    assert_eq!(
+        args[2],
+        Value::Dict(shardwamp::dict! { "transport_id" => "web", "path" => "/later" })
+    );
+    c.shutdown();
+}
+
 #[test]
 fn webhook_with_github_signatures() {
     use hmac::Mac;

@@ -1330,6 +1330,10 @@ impl Controller {
         self.check_web_paths(&wrapped).map_err(|e| {
             CtlError::InvalidConfiguration(format!("transport '{transport_id}': {e}"))
         })?;
+        self.events.publish(events::Event {
+            name: events::WEB_SERVICE_STARTING,
+            args: vec![Value::from(transport_id), Value::from(norm.as_str())],
+        });
         let spec = web
             .paths
             .prepare(&parent, &norm, &config)
@@ -1365,11 +1369,20 @@ impl Controller {
                 }
             }
         }
-        Ok(Value::Dict(crate::dict! {
+        let started = Value::Dict(crate::dict! {
             "transport_id" => transport_id,
             "path" => norm.as_str(),
             "config" => serialize(&redacted_path(&config)),
-        }))
+        });
+        self.events.publish(events::Event {
+            name: events::WEB_SERVICE_STARTED,
+            args: vec![
+                Value::from(transport_id),
+                Value::from(norm.as_str()),
+                started.clone(),
+            ],
+        });
+        Ok(started)
     }
 
     /// Stops the service on path `path` of web transport `transport_id`:
@@ -1385,6 +1398,12 @@ impl Controller {
             return Err(CtlError::Failed("not a web transport".into()));
         };
         let norm = crate::config::web::normalize_path(path);
+        if web.paths.get(&norm).is_some() {
+            self.events.publish(events::Event {
+                name: events::WEB_SERVICE_STOPPING,
+                args: vec![Value::from(transport_id), Value::from(norm.as_str())],
+            });
+        }
         let Some(gone) = web.paths.remove(&norm) else {
             return Err(CtlError::NoSuchObject(format!(
                 "transport '{transport_id}': no service running on path {norm}"
@@ -1416,10 +1435,19 @@ impl Controller {
                 }
             }
         }
-        Ok(Value::Dict(crate::dict! {
+        let stopped = Value::Dict(crate::dict! {
             "transport_id" => transport_id,
             "path" => norm.as_str(),
-        }))
+        });
+        self.events.publish(events::Event {
+            name: events::WEB_SERVICE_STOPPED,
+            args: vec![
+                Value::from(transport_id),
+                Value::from(norm.as_str()),
+                stopped.clone(),
+            ],
+        });
+        Ok(stopped)
     }
 
     /// Every mounted bridge service's figures, added up over the shards:
