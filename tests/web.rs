@@ -763,14 +763,94 @@ fn oversized_and_malformed_requests_close_cleanly() {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     assert!(out.starts_with("HTTP/1.1 400"), "{out}");
-    // Chunked bodies are refused with 411.
+    // A malformed chunk (a size that is not hex; data longer than its
+    // size) is 400 and counted; another transfer coding is 400.
+    for bad in [
+        &b"zz\r\n{}\r\n0\r\n\r\n"[..],
+        &b"2\r\n{}XX\r\n0\r\n\r\n"[..],
+    ] {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut req =
+            b"POST /pub HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .to_vec();
+        req.extend_from_slice(bad);
+        s.write_all(&req).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+        assert!(out.contains("malformed chunked body"), "{out}");
+    }
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"POST /pub HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    s.write_all(b"POST /pub HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")
         .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    assert!(out.starts_with("HTTP/1.1 411"), "{out}");
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    let v = shardwamp::control::to_json(
+        &futures_lite::future::block_on(c.get_web_transport_service("web", "pub")).unwrap(),
+    );
+    assert_eq!(v["refused"]["bad_body"], 3, "{v}");
+    c.shutdown();
+}
+
+#[test]
+fn chunked_bodies_with_curl() {
+    let c = start(1);
+    let addr = c.transport_addr("web").unwrap();
+    let base = format!("http://{addr}");
+    let mut sub = Client::websocket(addr, "/", Serializer::Json);
+    sub.join("realm1");
+    subscribe(&mut sub, "com.chunked");
+    let chunked = |url: &str, body: &str| {
+        let (code, text) = curl(
+            url,
+            &[
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-H",
+                "Transfer-Encoding: chunked",
+                "--data-binary",
+                body,
+            ],
+        );
+        let v = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (code, v)
+    };
+    // Published from a chunked body, then a call, on keep-alive connections.
+    let (code, v) = chunked(
+        &format!("{base}/pub"),
+        r#"{"topic": "com.chunked", "args": ["c"]}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(event_args(&mut sub).0, vec![Value::from("c")]);
+    let (code, v) = chunked(&format!("{base}/call"), r#"{"procedure": "com.none"}"#);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["error"], "wamp.error.no_such_procedure", "{v}");
+    // A chunked body over post_body_limit (64 bytes): 413, counted.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let ts = shardwamp::bridge::format_timestamp(now);
+    let big = format!(
+        r#"{{"topic": "com.chunked", "args": ["{}"]}}"#,
+        "x".repeat(100)
+    );
+    let (code, v) = chunked(&sign_url(&base, "k1", SECRET, &ts, &big), &big);
+    assert_eq!(code, 413, "{v}");
+    // A signed chunked body within the limit is served (the signature covers the decoded body).
+    let small = r#"{"topic": "com.chunked"}"#;
+    let (code, v) = chunked(&sign_url(&base, "k1", SECRET, &ts, small), small);
+    assert_eq!(code, 200, "{v}");
+    let v = shardwamp::control::to_json(
+        &futures_lite::future::block_on(c.get_web_transport_service("web", "signed")).unwrap(),
+    );
+    assert_eq!(v["refused"]["body_too_large"], 1, "{v}");
+    assert_eq!(v["served"], 1, "{v}");
     c.shutdown();
 }
 
