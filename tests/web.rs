@@ -1025,7 +1025,8 @@ options = {{ require_tls = true }}
     assert!(text.contains("{\"id\":"), "{text}");
     // One connection at most: a second one is closed at accept.
     let _held = TcpStream::connect(addr).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // Time for the shard to accept it first, on a busy host too.
+    std::thread::sleep(Duration::from_millis(1000));
     let (code, _) = curl(&format!("https://{addr}/tlsonly"), &["-k"]);
     assert_eq!(code, 0, "the second connection is refused");
     c.shutdown();
