@@ -29,6 +29,10 @@ fn config(shards: u16) -> String {
 [router]
 shards = {shards}
 
+[admin]
+enabled = true
+endpoint = {{ type = "tcp", port = 0, interface = "127.0.0.1" }}
+
 [[realms]]
 name = "realm1"
 [[realms.roles]]
@@ -435,6 +439,241 @@ fn signed_requests_body_limits_and_address_and_tls_requirements() {
     c.shutdown();
 }
 
+/// The admin listener's /metrics page.
+fn metrics(c: &Controller) -> String {
+    let mut s = TcpStream::connect(c.admin_addr().expect("admin")).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn refusals_served_and_wamp_errors_are_counted_by_path_and_reason() {
+    use futures_lite::future::block_on as block;
+    let c = start(2);
+    let addr = c.transport_addr("web").unwrap();
+    let base = format!("http://{addr}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let ts = shardwamp::bridge::format_timestamp(now);
+    // /pub: two served, one bad JSON, one not allowed by role, one GET, one wrong content type.
+    assert_eq!(post(&format!("{base}/pub"), r#"{"topic": "com.a"}"#).0, 200);
+    assert_eq!(post(&format!("{base}/pub"), r#"{"topic": "com.b"}"#).0, 200);
+    assert_eq!(post(&format!("{base}/pub"), "{not json").0, 400);
+    let (code, v) = post(&format!("{base}/pub"), r#"{"topic": "org.a"}"#);
+    assert_eq!(
+        (code, v["error"].as_str()),
+        (200, Some("wamp.error.not_authorized"))
+    );
+    assert_eq!(curl(&format!("{base}/pub"), &[]).0, 405);
+    let (code, _) = curl(
+        &format!("{base}/pub"),
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: text/plain",
+            "--data-binary",
+            "{}",
+        ],
+    );
+    assert_eq!(code, 400);
+    // /call: a WAMP error (no such procedure).
+    let (code, v) = post(&format!("{base}/call"), r#"{"procedure": "com.none"}"#);
+    assert_eq!(
+        (code, v["error"].as_str()),
+        (200, Some("wamp.error.no_such_procedure"))
+    );
+    // /signed: a bad signature, an old timestamp, a body over the limit.
+    let body = r#"{"topic": "com.signed"}"#;
+    assert_eq!(
+        post(&sign_url(&base, "k1", "wrong", &ts, body), body).0,
+        401
+    );
+    let old = shardwamp::bridge::format_timestamp(now - 60.0);
+    assert_eq!(
+        post(&sign_url(&base, "k1", SECRET, &old, body), body).0,
+        400
+    );
+    let big = format!(
+        r#"{{"topic": "com.signed", "args": ["{}"]}}"#,
+        "x".repeat(100)
+    );
+    assert_eq!(post(&sign_url(&base, "k1", SECRET, &ts, &big), &big).0, 413);
+    // require_ip, require_tls.
+    assert_eq!(post(&format!("{base}/local"), body).0, 400);
+    assert_eq!(post(&format!("{base}/tlsonly"), body).0, 400);
+
+    let figures = |path: &str| -> serde_json::Value {
+        let v = block(c.get_web_transport_service("web", path)).unwrap();
+        shardwamp::control::to_json(&v)
+    };
+    let p = figures("pub");
+    assert_eq!(p["served"], 2, "{p}");
+    assert_eq!(p["wamp_errors"], 0, "{p}");
+    assert_eq!(p["refused_total"], 4, "{p}");
+    for reason in ["bad_json", "not_authorized", "method", "content_type"] {
+        assert_eq!(p["refused"][reason], 1, "{reason}: {p}");
+    }
+    let call = figures("call");
+    assert_eq!(
+        (call["served"].as_u64(), call["wamp_errors"].as_u64()),
+        (Some(0), Some(1)),
+        "{call}"
+    );
+    let signed = figures("signed");
+    for reason in ["bad_signature", "expired", "body_too_large"] {
+        assert_eq!(signed["refused"][reason], 1, "{reason}: {signed}");
+    }
+    assert_eq!(figures("local")["refused"]["require_ip"], 1);
+    assert_eq!(figures("tlsonly")["refused"]["require_tls"], 1);
+    // A WebSocket path has no figures.
+    assert!(figures("ws2").get("served").is_none());
+
+    let m = metrics(&c);
+    for line in [
+        r#"shardwamp_bridge_requests_served_total{transport="web",path="/pub",type="publisher"} 2"#,
+        r#"shardwamp_bridge_wamp_errors_total{transport="web",path="/call",type="caller"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/pub",type="publisher",reason="bad_json"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/pub",type="publisher",reason="not_authorized"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/signed",type="publisher",reason="body_too_large"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/signed",type="publisher",reason="bad_signature"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/signed",type="publisher",reason="expired"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/local",type="publisher",reason="require_ip"} 1"#,
+        r#"shardwamp_bridge_requests_refused_total{transport="web",path="/tlsonly",type="publisher",reason="require_tls"} 1"#,
+    ] {
+        assert!(m.contains(line), "{line} in {m}");
+    }
+    assert!(!m.contains(SECRET));
+    c.shutdown();
+}
+
+/// A management realm open to anonymous sessions that may call and subscribe to `shardwamp.router.*`.
+const MANAGEMENT: &str = r#"
+[[realms]]
+name = "shardwamp.management"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = "shardwamp.router."
+match = "prefix"
+allow = { call = true, subscribe = true }
+
+[management]
+realm = "shardwamp.management"
+allow_anonymous = true
+"#;
+
+#[test]
+fn web_service_events_on_the_management_realm() {
+    let text = format!("{}{MANAGEMENT}", config(1));
+    let config = Config::from_str_with_env(&text, |_| None).expect("config");
+    let c = Controller::start(config, Registry::with_builtins()).expect("router starts");
+    let addr = c.transport_addr("web").unwrap();
+    let mut watcher = Client::websocket(addr, "/", Serializer::Json);
+    watcher.join("shardwamp.management");
+    let mut subs = std::collections::HashMap::new();
+    let names = [
+        "on_web_transport_service_starting",
+        "on_web_transport_service_started",
+        "on_web_transport_service_stopping",
+        "on_web_transport_service_stopped",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let request = 100 + i as u64;
+        watcher.send(&Message::Subscribe {
+            request,
+            options: Dict::new(),
+            topic: format!("shardwamp.router.{name}"),
+        });
+        match watcher.expect(
+            "SUBSCRIBED",
+            |m| matches!(m, Message::Subscribed { request: r, .. } if *r == request),
+        ) {
+            Message::Subscribed { subscription, .. } => subs.insert(subscription, *name),
+            _ => unreachable!(),
+        };
+    }
+    let mut event = || -> (&'static str, Vec<Value>) {
+        match watcher.expect("EVENT", |m| matches!(m, Message::Event { .. })) {
+            Message::Event {
+                subscription,
+                payload,
+                ..
+            } => (
+                subs[&subscription],
+                shardwamp::client::session::values_of(&payload).0,
+            ),
+            _ => unreachable!(),
+        }
+    };
+    let mut operator = Client::websocket(addr, "/", Serializer::Json);
+    operator.join("shardwamp.management");
+    let mut call = |procedure: &str, args: Vec<Value>, request: u64| {
+        operator.send(&Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: format!("shardwamp.router.{procedure}"),
+            payload: Payload::args(args),
+        });
+        match operator.expect("RESULT", |m| match m {
+            Message::Result { request: r, .. } | Message::Error { request: r, .. } => *r == request,
+            _ => false,
+        }) {
+            Message::Result { payload, .. } => shardwamp::client::session::values_of(&payload).0,
+            m => panic!("{procedure}: {m:?}"),
+        }
+    };
+    let svc = Value::Dict(shardwamp::dict! {
+        "type" => "publisher",
+        "realm" => "realm1",
+        "role" => "bridge",
+        "options" => Value::Dict(shardwamp::dict! { "key" => "k", "secret" => "event-secret" }),
+    });
+    let started = call(
+        "start_web_transport_service",
+        vec![Value::from("web"), Value::from("/later"), svc],
+        1,
+    );
+    let (name, args) = event();
+    assert_eq!(name, "on_web_transport_service_starting");
+    assert_eq!(args, vec![Value::from("web"), Value::from("/later")]);
+    let (name, args) = event();
+    assert_eq!(name, "on_web_transport_service_started");
+    assert_eq!(args[..2], [Value::from("web"), Value::from("/later")]);
+    assert_eq!(args.get(2), started.first());
+    let Some(Value::Dict(d)) = args.get(2) else {
+        panic!("{args:?}")
+    };
+    assert_eq!(d.get("transport_id"), Some(&Value::from("web")));
+    assert!(d.contains_key("config"), "{d:?}");
+    assert!(!format!("{args:?}").contains("event-secret"), "{args:?}");
+
+    let stopped = call(
+        "stop_web_transport_service",
+        vec![Value::from("web"), Value::from("later")],
+        2,
+    );
+    let (name, args) = event();
+    assert_eq!(name, "on_web_transport_service_stopping");
+    assert_eq!(args, vec![Value::from("web"), Value::from("/later")]);
+    let (name, args) = event();
+    assert_eq!(name, "on_web_transport_service_stopped");
+    assert_eq!(args.get(2), stopped.first());
+    assert_eq!(
+        args[2],
+        Value::Dict(shardwamp::dict! { "transport_id" => "web", "path" => "/later" })
+    );
+    c.shutdown();
+}
+
 #[test]
 fn webhook_with_github_signatures() {
     use hmac::Mac;
@@ -524,14 +763,94 @@ fn oversized_and_malformed_requests_close_cleanly() {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     assert!(out.starts_with("HTTP/1.1 400"), "{out}");
-    // Chunked bodies are refused with 411.
+    // A malformed chunk (a size that is not hex; data longer than its
+    // size) is 400 and counted; another transfer coding is 400.
+    for bad in [
+        &b"zz\r\n{}\r\n0\r\n\r\n"[..],
+        &b"2\r\n{}XX\r\n0\r\n\r\n"[..],
+    ] {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut req =
+            b"POST /pub HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .to_vec();
+        req.extend_from_slice(bad);
+        s.write_all(&req).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+        assert!(out.contains("malformed chunked body"), "{out}");
+    }
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"POST /pub HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    s.write_all(b"POST /pub HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")
         .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    assert!(out.starts_with("HTTP/1.1 411"), "{out}");
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    let v = shardwamp::control::to_json(
+        &futures_lite::future::block_on(c.get_web_transport_service("web", "pub")).unwrap(),
+    );
+    assert_eq!(v["refused"]["bad_body"], 3, "{v}");
+    c.shutdown();
+}
+
+#[test]
+fn chunked_bodies_with_curl() {
+    let c = start(1);
+    let addr = c.transport_addr("web").unwrap();
+    let base = format!("http://{addr}");
+    let mut sub = Client::websocket(addr, "/", Serializer::Json);
+    sub.join("realm1");
+    subscribe(&mut sub, "com.chunked");
+    let chunked = |url: &str, body: &str| {
+        let (code, text) = curl(
+            url,
+            &[
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-H",
+                "Transfer-Encoding: chunked",
+                "--data-binary",
+                body,
+            ],
+        );
+        let v = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (code, v)
+    };
+    // Published from a chunked body, then a call, on keep-alive connections.
+    let (code, v) = chunked(
+        &format!("{base}/pub"),
+        r#"{"topic": "com.chunked", "args": ["c"]}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(event_args(&mut sub).0, vec![Value::from("c")]);
+    let (code, v) = chunked(&format!("{base}/call"), r#"{"procedure": "com.none"}"#);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["error"], "wamp.error.no_such_procedure", "{v}");
+    // A chunked body over post_body_limit (64 bytes): 413, counted.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let ts = shardwamp::bridge::format_timestamp(now);
+    let big = format!(
+        r#"{{"topic": "com.chunked", "args": ["{}"]}}"#,
+        "x".repeat(100)
+    );
+    let (code, v) = chunked(&sign_url(&base, "k1", SECRET, &ts, &big), &big);
+    assert_eq!(code, 413, "{v}");
+    // A signed chunked body within the limit is served (the signature covers the decoded body).
+    let small = r#"{"topic": "com.chunked"}"#;
+    let (code, v) = chunked(&sign_url(&base, "k1", SECRET, &ts, small), small);
+    assert_eq!(code, 200, "{v}");
+    let v = shardwamp::control::to_json(
+        &futures_lite::future::block_on(c.get_web_transport_service("web", "signed")).unwrap(),
+    );
+    assert_eq!(v["refused"]["body_too_large"], 1, "{v}");
+    assert_eq!(v["served"], 1, "{v}");
     c.shutdown();
 }
 
@@ -572,7 +891,7 @@ options = { key = "k", secret = "run-time-secret" }
     .unwrap();
     block(c.start_web_transport_service("web2", "/pub", svc.clone())).unwrap();
     assert!(block(c.start_web_transport_service("web2", "pub", svc.clone())).is_err());
-    let got = c.get_web_transport_service("web2", "pub").unwrap();
+    let got = block(c.get_web_transport_service("web2", "pub")).unwrap();
     assert!(!format!("{got:?}").contains("run-time-secret"), "{got:?}");
     assert_eq!(
         c.get_web_transport_services("web2").unwrap(),
@@ -706,7 +1025,8 @@ options = {{ require_tls = true }}
     assert!(text.contains("{\"id\":"), "{text}");
     // One connection at most: a second one is closed at accept.
     let _held = TcpStream::connect(addr).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // Time for the shard to accept it first, on a busy host too.
+    std::thread::sleep(Duration::from_millis(1000));
     let (code, _) = curl(&format!("https://{addr}/tlsonly"), &["-k"]);
     assert_eq!(code, 0, "the second connection is refused");
     c.shutdown();

@@ -9,14 +9,15 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use subtle::ConstantTimeEq;
 
+use super::figures::Reason;
 use crate::config::web::{in_network, parse_network, BridgeOptions};
 use crate::transport::web::HttpRequest;
 
 /// A refused request: the status and the `error` text.
-pub(crate) type Refusal = (u16, String);
+pub(crate) type Refusal = (u16, String, Reason);
 
-fn refuse(status: u16, why: impl Into<String>) -> Refusal {
-    (status, why.into())
+fn refuse(reason: Reason, status: u16, why: impl Into<String>) -> Refusal {
+    (status, why.into(), reason)
 }
 
 /// A bridge path's options, parsed once.
@@ -54,7 +55,11 @@ impl Checks {
         content_type(req, json)?;
         if let Some(secret) = &self.github_secret {
             if !github_signature_ok(req, secret) {
-                return Err(refuse(400, "invalid or missing X-Hub-Signature"));
+                return Err(refuse(
+                    Reason::BadSignature,
+                    400,
+                    "invalid or missing X-Hub-Signature",
+                ));
             }
         }
         self.signed(req, now)?;
@@ -63,14 +68,26 @@ impl Checks {
                 .peer
                 .is_some_and(|p| nets.iter().any(|n| in_network(p.ip(), *n)));
             if !allowed {
-                return Err(refuse(400, "request denied based on IP address"));
+                return Err(refuse(
+                    Reason::RequireIp,
+                    400,
+                    "request denied based on IP address",
+                ));
             }
         }
         if self.require_tls && !req.secure {
-            return Err(refuse(400, "request denied because not using TLS"));
+            return Err(refuse(
+                Reason::RequireTls,
+                400,
+                "request denied because not using TLS",
+            ));
         }
         if std::str::from_utf8(&req.body).is_err() {
-            return Err(refuse(400, "request body is not valid UTF-8"));
+            return Err(refuse(
+                Reason::BadJson,
+                400,
+                "request body is not valid UTF-8",
+            ));
         }
         Ok(())
     }
@@ -83,6 +100,7 @@ impl Checks {
             match get(k) {
                 Some(v) => Ok(Some(v)),
                 None if self.secret.is_some() => Err(refuse(
+                    Reason::BadSignature,
                     400,
                     format!("signed request required, but mandatory '{k}' field missing"),
                 )),
@@ -93,7 +111,7 @@ impl Checks {
         let timestamp = need("timestamp")?;
         if let Some(ts) = timestamp {
             let Some(at) = parse_timestamp(ts) else {
-                return Err(refuse(
+                return Err(refuse(Reason::BadSignature,
                     400,
                     format!(
                         "invalid timestamp '{ts}' (must be UTC/ISO-8601, e.g. '2011-10-14T16:59:51.123Z')"
@@ -103,13 +121,18 @@ impl Checks {
             if self.timestamp_delta_limit > 0
                 && (at - now).abs() > self.timestamp_delta_limit as f64
             {
-                return Err(refuse(400, "request expired (delta too large)"));
+                return Err(refuse(
+                    Reason::Expired,
+                    400,
+                    "request expired (delta too large)",
+                ));
             }
         }
         let seq = need("seq")?;
         if let Some(s) = seq {
             if s.parse::<i64>().is_err() {
                 return Err(refuse(
+                    Reason::BadSignature,
                     400,
                     format!("invalid sequence number '{s}' (must be an integer)"),
                 ));
@@ -119,6 +142,7 @@ impl Checks {
         if let Some(n) = nonce {
             if n.parse::<i64>().is_err() {
                 return Err(refuse(
+                    Reason::BadSignature,
                     400,
                     format!("invalid nonce '{n}' (must be an integer)"),
                 ));
@@ -131,17 +155,22 @@ impl Checks {
         let (Some(key), Some(ts), Some(seq), Some(nonce), Some(sig)) =
             (key, timestamp, seq, nonce, signature)
         else {
-            return Err(refuse(400, "signed request required"));
+            return Err(refuse(Reason::BadSignature, 400, "signed request required"));
         };
         if Some(key) != self.key.as_deref() {
             return Err(refuse(
+                Reason::BadSignature,
                 401,
                 format!("unknown key '{key}' in signed request"),
             ));
         }
         let expected = sign(secret, key, ts, seq, nonce, &req.body);
         if !bool::from(expected.as_bytes().ct_eq(sig.as_bytes())) {
-            return Err(refuse(401, "invalid request signature"));
+            return Err(refuse(
+                Reason::BadSignature,
+                401,
+                "invalid request signature",
+            ));
         }
         Ok(())
     }
@@ -182,6 +211,7 @@ fn content_type(req: &HttpRequest, json: bool) -> Result<(), Refusal> {
         .collect();
     if json && parts.first().is_some_and(|p| p != "application/json") {
         return Err(refuse(
+            Reason::ContentType,
             400,
             format!(
                 "bad or missing content type, should be 'application/json', was '{}'",
@@ -192,7 +222,11 @@ fn content_type(req: &HttpRequest, json: bool) -> Result<(), Refusal> {
     for p in parts.iter().skip(1) {
         if let Some((k, v)) = p.split_once('=') {
             if k.trim() == "charset" && !matches!(v.trim().trim_matches('"'), "utf-8" | "utf8") {
-                return Err(refuse(400, "mandatory charset encoding is UTF-8"));
+                return Err(refuse(
+                    Reason::ContentType,
+                    400,
+                    "mandatory charset encoding is UTF-8",
+                ));
             }
         }
     }

@@ -9,6 +9,7 @@
 //! | --- | --- |
 //! | `mod.rs` | [`Bridge`]: one service on one shard, its session, the three services' shapes |
 //! | `checks.rs` | what a request must pass first: content type, signatures (signed requests, GitHub's), client address, TLS |
+//! | `figures.rs` | [`BridgeFigures`]: requests served, WAMP errors, refusals by [`Reason`], one set per service and shard |
 //!
 //! Each bridge service acts as an in-process session of its realm under its
 //! role, joined the way a component's is ([`crate::component::open_session`])
@@ -18,8 +19,10 @@
 //! again after the session ended.
 
 mod checks;
+mod figures;
 
 pub use checks::{format_timestamp, parse_timestamp, sign};
+pub use figures::{BridgeFigures, Reason};
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -49,6 +52,7 @@ pub struct Bridge<H: ComponentHost + 'static> {
     checks: Checks,
     session: RefCell<Option<Rc<Session>>>,
     joining: Cell<bool>,
+    figures: RefCell<BridgeFigures>,
 }
 
 impl<H: ComponentHost + 'static> Bridge<H> {
@@ -60,6 +64,50 @@ impl<H: ComponentHost + 'static> Bridge<H> {
             checks: Checks::new(&spec.config.options),
             session: RefCell::new(None),
             joining: Cell::new(false),
+            figures: RefCell::new(BridgeFigures::default()),
+        }
+    }
+
+    /// This shard's figures for the service.
+    pub fn figures(&self) -> BridgeFigures {
+        self.figures.borrow().clone()
+    }
+
+    /// Counts a refused request and answers it: its status and
+    /// `{"error": message, "args": [], "kwargs": {}}`.
+    fn deny(&self, (status, why, reason): Refusal) -> HttpResponse {
+        self.figures.borrow_mut().refuse(reason);
+        json_response(
+            status,
+            &serde_json::json!({ "error": why, "args": [], "kwargs": {} }),
+        )
+    }
+
+    /// A body that is not the request event the service takes (400).
+    fn bad_request(&self, why: String) -> HttpResponse {
+        self.deny((400, why, Reason::BadJson))
+    }
+
+    /// Counts the outcome of a publication or call and answers it.
+    fn answer<T>(
+        &self,
+        r: Result<T, CallError>,
+        ok: impl FnOnce(T) -> HttpResponse,
+    ) -> HttpResponse {
+        match r {
+            Ok(v) => {
+                self.figures.borrow_mut().served += 1;
+                ok(v)
+            }
+            Err(e) => {
+                let mut f = self.figures.borrow_mut();
+                if e.uri == crate::wamp::uris::ERROR_NOT_AUTHORIZED {
+                    f.refuse(Reason::NotAuthorized);
+                } else {
+                    f.wamp_errors += 1;
+                }
+                wamp_error(&e)
+            }
         }
     }
 
@@ -115,9 +163,10 @@ impl<H: ComponentHost + 'static> Bridge<H> {
                 return r;
             }
             m => {
-                return deny((
+                return self.deny((
                     405,
                     format!("HTTP/{m} not allowed here (allowed: POST, PUT)"),
+                    Reason::Method,
                 ))
             }
         }
@@ -140,7 +189,7 @@ impl<H: ComponentHost + 'static> Bridge<H> {
                 refusal.0,
                 refusal.1
             );
-            return deny(refusal);
+            return self.deny(refusal);
         }
         // Checked as UTF-8 above.
         let text = String::from_utf8_lossy(&req.body);
@@ -150,39 +199,34 @@ impl<H: ComponentHost + 'static> Bridge<H> {
         let event: serde_json::Value = match serde_json::from_str(&text) {
             Ok(v) => v,
             Err(e) => {
-                return deny((
-                    400,
-                    format!("invalid request event - HTTP/POST body must be valid JSON: {e}"),
+                return self.bad_request(format!(
+                    "invalid request event - HTTP/POST body must be valid JSON: {e}"
                 ))
             }
         };
         let serde_json::Value::Object(event) = event else {
-            return deny((
-                400,
-                "invalid request event - HTTP/POST body must be a JSON dict".into(),
-            ));
+            return self
+                .bad_request("invalid request event - HTTP/POST body must be a JSON dict".into());
         };
         let args = match event.get("args") {
             None | Some(serde_json::Value::Null) => Vec::new(),
             Some(serde_json::Value::Array(a)) => a.iter().map(from_json).collect(),
-            Some(_) => return deny((400, "invalid request event - 'args' must be a list".into())),
+            Some(_) => {
+                return self.bad_request("invalid request event - 'args' must be a list".into())
+            }
         };
         let kwargs = match event.get("kwargs") {
             None | Some(serde_json::Value::Null) => Dict::new(),
             Some(serde_json::Value::Object(o)) => dict_of(o),
             Some(_) => {
-                return deny((
-                    400,
-                    "invalid request event - 'kwargs' must be a dict".into(),
-                ))
+                return self.bad_request("invalid request event - 'kwargs' must be a dict".into())
             }
         };
         if self.spec.kind == "publisher" {
             let Some(topic) = event.get("topic").and_then(|t| t.as_str()) else {
-                return deny((
-                    400,
+                return self.bad_request(
                     "invalid request event - missing 'topic' in HTTP/POST body".into(),
-                ));
+                );
             };
             let mut options = Dict::new();
             if let Some(serde_json::Value::Object(o)) = event.get("options") {
@@ -195,10 +239,9 @@ impl<H: ComponentHost + 'static> Bridge<H> {
             self.publish(topic, options, args, kwargs).await
         } else {
             let Some(procedure) = event.get("procedure").and_then(|t| t.as_str()) else {
-                return deny((
-                    400,
+                return self.bad_request(
                     "invalid request event - missing 'procedure' in HTTP/POST body".into(),
-                ));
+                );
             };
             self.call(procedure, args, kwargs).await
         }
@@ -219,10 +262,10 @@ impl<H: ComponentHost + 'static> Bridge<H> {
             args,
             kwargs: (!kwargs.is_empty()).then_some(kwargs),
         };
-        match session.publish_with(topic, options, payload, true).await {
-            Ok(id) => json_response(200, &serde_json::json!({ "id": id.unwrap_or(0) })),
-            Err(e) => wamp_error(&e),
-        }
+        let r = session.publish_with(topic, options, payload, true).await;
+        self.answer(r, |id| {
+            json_response(200, &serde_json::json!({ "id": id.unwrap_or(0) }))
+        })
     }
 
     async fn call(&self, procedure: &str, args: Vec<Value>, kwargs: Dict) -> HttpResponse {
@@ -230,8 +273,9 @@ impl<H: ComponentHost + 'static> Bridge<H> {
             Ok(s) => s,
             Err(e) => return self.internal(&e),
         };
-        match session.call(procedure, args, kwargs).await {
-            Ok((args, kwargs)) => {
+        let r = session.call(procedure, args, kwargs).await;
+        self.answer(r, |(args, kwargs)| {
+            {
                 // autobahn hands the bridge a bare value for one positional
                 // result (or none), a CallResult otherwise.
                 let body = if kwargs.is_empty() && args.len() <= 1 {
@@ -251,8 +295,7 @@ impl<H: ComponentHost + 'static> Bridge<H> {
                 };
                 json_response(200, &body)
             }
-            Err(e) => wamp_error(&e),
-        }
+        })
     }
 
     async fn webhook(&self, req: &HttpRequest, body: &str) -> HttpResponse {
@@ -288,12 +331,20 @@ impl<H: ComponentHost + 'static> Bridge<H> {
             Err(e) => Err(e),
         };
         match ok {
-            Ok(_) => HttpResponse::new(
-                202,
-                "text/plain; charset=utf-8",
-                o.success_response.as_deref().unwrap_or("OK").as_bytes(),
-            ),
+            Ok(_) => {
+                self.figures.borrow_mut().served += 1;
+                HttpResponse::new(
+                    202,
+                    "text/plain; charset=utf-8",
+                    o.success_response.as_deref().unwrap_or("OK").as_bytes(),
+                )
+            }
             Err(e) => {
+                if e == crate::wamp::uris::ERROR_NOT_AUTHORIZED {
+                    self.figures.borrow_mut().refuse(Reason::NotAuthorized);
+                } else {
+                    self.figures.borrow_mut().wamp_errors += 1;
+                }
                 log::warn!(
                     "bridge {}{}: unable to send the webhook to '{topic}': {e}",
                     self.spec.transport,
@@ -310,6 +361,7 @@ impl<H: ComponentHost + 'static> Bridge<H> {
 
     /// A failure of the bridge itself (its session could not join): 500 `wamp.error.runtime_error`.
     fn internal(&self, why: &str) -> HttpResponse {
+        self.figures.borrow_mut().refuse(Reason::Unavailable);
         log::warn!(
             "bridge {}{}: its session could not join realm '{}': {why}",
             self.spec.transport,
@@ -333,6 +385,12 @@ impl<H: ComponentHost + 'static> HttpService for Bridge<H> {
         req: &'a HttpRequest,
     ) -> Pin<Box<dyn Future<Output = HttpResponse> + 'a>> {
         Box::pin(self.handle(req))
+    }
+
+    fn refused(&self, status: u16) {
+        self.figures
+            .borrow_mut()
+            .refuse(Reason::of_body_status(status));
     }
 }
 
@@ -361,16 +419,8 @@ fn common_headers(req: &HttpRequest, r: &mut HttpResponse) {
     ));
     if let Some(h) = req.header("access-control-request-headers") {
         r.headers
-            .push(("access-control-allow-headers".into(), h.to_owned()));
+            .push(("access-control-allow-headers".into(), h.into()));
     }
-}
-
-/// A refused request: its status and `{"error": message, "args": [], "kwargs": {}}`.
-fn deny((status, why): Refusal) -> HttpResponse {
-    json_response(
-        status,
-        &serde_json::json!({ "error": why, "args": [], "kwargs": {} }),
-    )
 }
 
 /// A WAMP error answers 200 with `{"error", "args", "kwargs"}` (a user-level error).

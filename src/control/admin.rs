@@ -369,6 +369,67 @@ pub fn render_links(links: &[(String, String, Arc<crate::link::LinkStats>)]) -> 
     out
 }
 
+/// Renders the bridge services' figures in Prometheus text format: one
+/// series per path (`transport`, `path`, `type` labels; refusals also by
+/// `reason`), the same figures as `get_web_transport_service`.
+pub fn render_bridges(
+    bridges: &[(String, String, &'static str, crate::bridge::BridgeFigures)],
+) -> String {
+    let mut out = String::new();
+    if bridges.is_empty() {
+        return out;
+    }
+    let label = |transport: &str, path: &str, kind: &str| {
+        format!(
+            "transport=\"{}\",path=\"{}\",type=\"{kind}\"",
+            transport.replace('"', "\\\""),
+            path.replace('"', "\\\"")
+        )
+    };
+    type Figure = (
+        &'static str,
+        &'static str,
+        fn(&crate::bridge::BridgeFigures) -> u64,
+    );
+    let figures: [Figure; 2] = [
+        (
+            "bridge_requests_served_total",
+            "HTTP bridge requests answered with the service's result.",
+            |f| f.served,
+        ),
+        (
+            "bridge_wamp_errors_total",
+            "HTTP bridge requests answered with a WAMP error (not_authorized aside: a refusal).",
+            |f| f.wamp_errors,
+        ),
+    ];
+    for (name, help, get) in figures {
+        let _ = writeln!(
+            out,
+            "# HELP shardwamp_{name} {help}\n# TYPE shardwamp_{name} counter"
+        );
+        for (t, p, k, f) in bridges {
+            let _ = writeln!(out, "shardwamp_{name}{{{}}} {}", label(t, p, k), get(f));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP shardwamp_bridge_requests_refused_total HTTP bridge requests refused, by reason.\n\
+         # TYPE shardwamp_bridge_requests_refused_total counter"
+    );
+    for (t, p, k, f) in bridges {
+        for (reason, n) in &f.refused {
+            let _ = writeln!(
+                out,
+                "shardwamp_bridge_requests_refused_total{{{},reason=\"{}\"}} {n}",
+                label(t, p, k),
+                reason.as_str()
+            );
+        }
+    }
+    out
+}
+
 /// Starts the admin listener on shard 0.
 pub fn start(controller: &Arc<Controller>) -> Result<(), String> {
     let addr: SocketAddr = match &controller.base.admin.endpoint {
@@ -416,6 +477,7 @@ impl AdminSite for Site {
                         let realms = c.realm_stats_by_name().await;
                         let mut body = render(&stats, &realms);
                         body.push_str(&render_links(&c.link_stats()));
+                        body.push_str(&render_bridges(&c.bridge_figures().await));
                         ("200 OK", body)
                     }
                     None => ("503 Service Unavailable", String::new()),

@@ -1,7 +1,9 @@
 //! Controller events: what the controller tells the management realm when
 //! something changes (Crossbar.io's `RouterController` publishes
 //! `<prefix>.on_router_realm_link_started` and `..._stopped` with the
-//! link's `marshal()`). This module owns the fan-out: an operation, on
+//! link's `marshal()`, and `on_web_transport_service_starting`,
+//! `..._started`, `..._stopping`, `..._stopped` around a web path's start
+//! and stop). This module owns the fan-out: an operation, on
 //! whichever thread it runs, hands an [`Event`] to [`Events::publish`];
 //! each listener (the management component, on its shard) receives it
 //! through a control channel and publishes it as
@@ -19,6 +21,19 @@ use crate::wamp::value::Value;
 pub const LINK_STARTED: &str = "on_router_realm_link_started";
 /// `on_router_realm_link_stopped`: a link stopped; its detail.
 pub const LINK_STOPPED: &str = "on_router_realm_link_stopped";
+
+/// `on_web_transport_service_starting`: a web transport's path is about
+/// to be mounted; `(transport_id, path)`.
+pub const WEB_SERVICE_STARTING: &str = "on_web_transport_service_starting";
+/// `on_web_transport_service_started`: a path was mounted; `(transport_id,
+/// path, {transport_id, path, config})` (the config with secrets redacted).
+pub const WEB_SERVICE_STARTED: &str = "on_web_transport_service_started";
+/// `on_web_transport_service_stopping`: a path is about to be unmounted;
+/// `(transport_id, path)`.
+pub const WEB_SERVICE_STOPPING: &str = "on_web_transport_service_stopping";
+/// `on_web_transport_service_stopped`: a path was unmounted; `(transport_id,
+/// path, {transport_id, path})`.
+pub const WEB_SERVICE_STOPPED: &str = "on_web_transport_service_stopped";
 
 /// One controller event: its name (the topic is
 /// `shardwamp.router.<name>`) and its positional arguments.

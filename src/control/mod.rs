@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, Weak};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::bridge::BridgeFigures;
 use crate::component::Registry;
 use crate::config::realm::RealmConfig;
 use crate::config::role::RoleConfig;
@@ -1329,6 +1330,10 @@ impl Controller {
         self.check_web_paths(&wrapped).map_err(|e| {
             CtlError::InvalidConfiguration(format!("transport '{transport_id}': {e}"))
         })?;
+        self.events.publish(events::Event {
+            name: events::WEB_SERVICE_STARTING,
+            args: vec![Value::from(transport_id), Value::from(norm.as_str())],
+        });
         let spec = web
             .paths
             .prepare(&parent, &norm, &config)
@@ -1364,11 +1369,20 @@ impl Controller {
                 }
             }
         }
-        Ok(Value::Dict(crate::dict! {
+        let started = Value::Dict(crate::dict! {
             "transport_id" => transport_id,
             "path" => norm.as_str(),
             "config" => serialize(&redacted_path(&config)),
-        }))
+        });
+        self.events.publish(events::Event {
+            name: events::WEB_SERVICE_STARTED,
+            args: vec![
+                Value::from(transport_id),
+                Value::from(norm.as_str()),
+                started.clone(),
+            ],
+        });
+        Ok(started)
     }
 
     /// Stops the service on path `path` of web transport `transport_id`:
@@ -1384,6 +1398,12 @@ impl Controller {
             return Err(CtlError::Failed("not a web transport".into()));
         };
         let norm = crate::config::web::normalize_path(path);
+        if web.paths.get(&norm).is_some() {
+            self.events.publish(events::Event {
+                name: events::WEB_SERVICE_STOPPING,
+                args: vec![Value::from(transport_id), Value::from(norm.as_str())],
+            });
+        }
         let Some(gone) = web.paths.remove(&norm) else {
             return Err(CtlError::NoSuchObject(format!(
                 "transport '{transport_id}': no service running on path {norm}"
@@ -1415,18 +1435,91 @@ impl Controller {
                 }
             }
         }
-        Ok(Value::Dict(crate::dict! {
+        let stopped = Value::Dict(crate::dict! {
             "transport_id" => transport_id,
             "path" => norm.as_str(),
-        }))
+        });
+        self.events.publish(events::Event {
+            name: events::WEB_SERVICE_STOPPED,
+            args: vec![
+                Value::from(transport_id),
+                Value::from(norm.as_str()),
+                stopped.clone(),
+            ],
+        });
+        Ok(stopped)
     }
 
-    /// The service on path `path` of web transport `transport_id`: `{path, type, config}` (secrets redacted).
-    pub fn get_web_transport_service(
+    /// Every mounted bridge service's figures, added up over the shards:
+    /// (transport id, path, type, figures), sorted by transport and path.
+    pub async fn bridge_figures(&self) -> Vec<(String, String, &'static str, BridgeFigures)> {
+        let services: Vec<crate::transport::web::ServiceSpec> = {
+            let st = self.lock();
+            st.transports
+                .values()
+                .filter_map(|t| t.web.as_ref())
+                .filter_map(|l| l.web().map(|w| w.paths.specs()))
+                .flatten()
+                .filter_map(|p| match &*p {
+                    crate::transport::web::PathSpec::Service(s) => Some(s.clone()),
+                    crate::transport::web::PathSpec::WebSocket(_) => None,
+                })
+                .collect()
+        };
+        let answers = self
+            .handle
+            .ask_all(|reply| ControlMsg::BridgeFigures { reply })
+            .await;
+        let mut out: Vec<_> = services
+            .into_iter()
+            .map(|s| {
+                let mut f = BridgeFigures::default();
+                for (id, one) in answers.iter().flatten() {
+                    if *id == s.id {
+                        f.add(one);
+                    }
+                }
+                (s.transport, s.path, s.kind, f)
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out
+    }
+
+    /// The service on path `path` of web transport `transport_id`:
+    /// `{path, type, config}` (secrets redacted), and for a bridge service
+    /// its figures (`served`, `wamp_errors`, `refused` by reason,
+    /// `refused_total`), added up over the shards.
+    pub async fn get_web_transport_service(
         &self,
         transport_id: &str,
         path: &str,
     ) -> Result<Value, CtlError> {
+        let mut v = self.web_transport_service(transport_id, path)?;
+        let norm = crate::config::web::normalize_path(path);
+        let figures = self
+            .bridge_figures()
+            .await
+            .into_iter()
+            .find(|(t, p, _, _)| t == transport_id && *p == norm);
+        if let (Value::Dict(d), Some((_, _, _, f))) = (&mut v, figures) {
+            d.insert("served".into(), Value::UInt(f.served));
+            d.insert("wamp_errors".into(), Value::UInt(f.wamp_errors));
+            d.insert("refused_total".into(), Value::UInt(f.refused_total()));
+            d.insert(
+                "refused".into(),
+                Value::Dict(
+                    f.refused
+                        .iter()
+                        .map(|(r, n)| (r.as_str().to_owned(), Value::UInt(*n)))
+                        .collect(),
+                ),
+            );
+        }
+        Ok(v)
+    }
+
+    fn web_transport_service(&self, transport_id: &str, path: &str) -> Result<Value, CtlError> {
         let parent = self.web_transport(transport_id)?;
         let norm = crate::config::web::normalize_path(path);
         let found = parent.web().and_then(|w| w.paths.get(&norm));
@@ -2024,6 +2117,7 @@ impl Controller {
             )),
             "get_web_transport_service" => {
                 self.get_web_transport_service(&text(0, "transport_id")?, &text(1, "path")?)
+                    .await
             }
             "start_web_transport_service" => {
                 let config: crate::config::web::WebPath = deserialize(arg(2, "config")?, "config")?;

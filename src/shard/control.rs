@@ -84,6 +84,11 @@ pub enum ControlMsg {
         /// Where to answer.
         reply: Reply<Result<(), OpError>>,
     },
+    /// This shard's figures of each bridge service it has served, by the path's transport id.
+    BridgeFigures {
+        /// Where to answer.
+        reply: Reply<Vec<(TransportId, crate::bridge::BridgeFigures)>>,
+    },
     /// Tell the core the transport of a web path about to be mounted (its
     /// authentication, or a bridge's internal role). Unmounting one is
     /// [`ControlMsg::StopListener`] with the path's id.

@@ -45,7 +45,7 @@ pub(crate) struct Shard {
     /// connections close as "going away".
     going_away: std::cell::Cell<bool>,
     /// The HTTP bridge services of web paths, by path transport id, built on first use.
-    http: RefCell<HashMap<TransportId, Rc<dyn HttpService>>>,
+    http: RefCell<HashMap<TransportId, Rc<crate::bridge::Bridge<Shard>>>>,
 }
 
 impl Shard {
@@ -179,7 +179,7 @@ impl Host for Shard {
         if let Some(s) = self.http.borrow().get(&spec.id) {
             return Some(s.clone());
         }
-        let s: Rc<dyn HttpService> = Rc::new(crate::bridge::Bridge::new(self, spec));
+        let s = Rc::new(crate::bridge::Bridge::new(self, spec));
         self.http.borrow_mut().insert(spec.id, s.clone());
         Some(s)
     }
@@ -383,6 +383,15 @@ pub(crate) async fn shard_main(
             }
             ControlMsg::StopLink { realm, id, reply } => {
                 reply.send(links.stop(&realm, &id));
+            }
+            ControlMsg::BridgeFigures { reply } => {
+                let figures = shard
+                    .http
+                    .borrow()
+                    .iter()
+                    .map(|(id, b)| (*id, b.figures()))
+                    .collect();
+                reply.send(figures);
             }
             ControlMsg::StartWebPath { spec, reply } => {
                 reply.send(super::web::set_up_path(&mut shard.core.borrow_mut(), &spec));

@@ -1,6 +1,7 @@
 //! HTTP/1.1 over a stream, as far as a web transport needs it: read a
 //! request head with httparse (bounded in size), read a body of
-//! `Content-Length` bytes (bounded), write a response; and [`Prefixed`], a
+//! `Content-Length` bytes or a chunked one (httparse's `parse_chunk_size`
+//! and `parse_headers` for the trailers; bounded), write a response; and [`Prefixed`], a
 //! stream that first gives back bytes already read (the WebSocket upgrade,
 //! universal's first byte).
 
@@ -135,6 +136,92 @@ pub(crate) async fn read_exact_into<S: AsyncRead + Unpin>(
     true
 }
 
+/// Reads up to 4 KiB more into `buf`; false when the peer went away.
+async fn read_more<S: AsyncRead + Unpin>(s: &mut S, buf: &mut BytesMut) -> bool {
+    let len = buf.len();
+    buf.resize(len + 4096, 0);
+    match s.read(&mut buf[len..]).await {
+        Ok(0) | Err(_) => {
+            buf.truncate(len);
+            false
+        }
+        Ok(k) => {
+            buf.truncate(len + k);
+            true
+        }
+    }
+}
+
+/// Why a chunked body could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ChunkError {
+    /// The chunks add up to more than the limit.
+    TooLarge,
+    /// A chunk's size line, its closing CRLF or the trailers are malformed
+    /// (or a line is longer than the bound).
+    Malformed,
+    /// The peer went away before the last chunk.
+    Gone,
+}
+
+/// Reads a chunked body (RFC 9112 §7.1) from `buf` and then `s`: each
+/// chunk's size line is parsed by `httparse::parse_chunk_size`, the
+/// trailers by `httparse::parse_headers` (and dropped); what httparse
+/// leaves to the caller is checking the CRLF after each chunk's data. The
+/// decoded body is at most `limit` bytes, a size line or the trailers at
+/// most `max_line`. The bytes read past the body stay in `buf`.
+pub(crate) async fn read_chunked<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut BytesMut,
+    limit: usize,
+    max_line: usize,
+) -> Result<bytes::Bytes, ChunkError> {
+    let mut body = BytesMut::new();
+    loop {
+        let (start, size) = loop {
+            match httparse::parse_chunk_size(buf) {
+                Ok(httparse::Status::Complete(found)) => break found,
+                Ok(httparse::Status::Partial) if buf.len() < max_line => {
+                    if !read_more(s, buf).await {
+                        return Err(ChunkError::Gone);
+                    }
+                }
+                Ok(httparse::Status::Partial) | Err(_) => return Err(ChunkError::Malformed),
+            }
+        };
+        buf.advance(start);
+        if size == 0 {
+            loop {
+                let mut trailers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                match httparse::parse_headers(buf, &mut trailers) {
+                    Ok(httparse::Status::Complete((n, _))) => {
+                        buf.advance(n);
+                        return Ok(body.freeze());
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() < max_line => {
+                        if !read_more(s, buf).await {
+                            return Err(ChunkError::Gone);
+                        }
+                    }
+                    Ok(httparse::Status::Partial) | Err(_) => return Err(ChunkError::Malformed),
+                }
+            }
+        }
+        let size = match usize::try_from(size) {
+            Ok(n) if n <= limit.saturating_sub(body.len()) => n,
+            _ => return Err(ChunkError::TooLarge),
+        };
+        if !read_exact_into(s, buf, size + 2).await {
+            return Err(ChunkError::Gone);
+        }
+        if &buf[size..size + 2] != b"\r\n" {
+            return Err(ChunkError::Malformed);
+        }
+        body.extend_from_slice(&buf[..size]);
+        buf.advance(size + 2);
+    }
+}
+
 /// The reason phrase of a status code.
 pub(crate) fn reason(status: u16) -> &'static str {
     match status {
@@ -254,6 +341,45 @@ mod tests {
             .unwrap();
         assert!(!h.keep_alive());
         assert!(h.has_token("connection", "upgrade"));
+    }
+
+    fn chunked(input: &[u8], limit: usize) -> (Result<bytes::Bytes, ChunkError>, BytesMut) {
+        let mut buf = BytesMut::from(input);
+        let mut empty: &[u8] = &[];
+        let mut s = futures_lite::io::Cursor::new(&mut empty);
+        let r = futures_lite::future::block_on(read_chunked(&mut s, &mut buf, limit, 1024));
+        (r, buf)
+    }
+
+    #[test]
+    fn chunked_bodies_decode_within_their_bounds() {
+        let (r, rest) = chunked(
+            b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: 1\r\n\r\nGET",
+            64,
+        );
+        assert_eq!(r.as_deref(), Ok(&b"hello world"[..]));
+        assert_eq!(&rest[..], b"GET");
+        let (r, rest) = chunked(b"0\r\n\r\n", 64);
+        assert_eq!(r.as_deref(), Ok(&b""[..]));
+        assert!(rest.is_empty());
+        assert_eq!(
+            chunked(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 8).0,
+            Err(ChunkError::TooLarge)
+        );
+        assert_eq!(
+            chunked(b"ffffffffffffffff\r\n", 8).0,
+            Err(ChunkError::TooLarge)
+        );
+        assert_eq!(
+            chunked(b"zz\r\nhello\r\n", 64).0,
+            Err(ChunkError::Malformed)
+        );
+        assert_eq!(
+            chunked(b"5\r\nhelloXX0\r\n\r\n", 64).0,
+            Err(ChunkError::Malformed)
+        );
+        assert_eq!(chunked(b"5\r\nhel", 64).0, Err(ChunkError::Gone));
+        assert_eq!(chunked(&[b'1'; 2000], 64).0, Err(ChunkError::Malformed));
     }
 
     #[test]

@@ -11,9 +11,9 @@
 //! HTTP is parsed by `httparse` (the request head) rather than served by a
 //! full server such as hyper: the WebSocket upgrade must go on as
 //! tungstenite's handshake over the same stream with the bytes already
-//! read, and the bridge's requests are small POSTs with a `Content-Length`;
-//! a request head and a body bounded by size and time need no more.
-//! Chunked request bodies are refused with 411 (docs/web.md).
+//! read, and the bridge's requests are small POSTs; a request head and a
+//! body (`Content-Length` or chunked, decoded with httparse's
+//! `parse_chunk_size`) bounded by size and time need no more (docs/web.md).
 //!
 //! The services mounted on paths (the HTTP bridge) are not the transport's:
 //! a path names a service ([`ServiceSpec`]) and the [`super::Host`] builds it
@@ -400,6 +400,13 @@ pub trait HttpService {
         &'a self,
         req: &'a HttpRequest,
     ) -> Pin<Box<dyn Future<Output = HttpResponse> + 'a>>;
+
+    /// A request for this service was refused before it was served, while
+    /// its body was read (`status`: 400, 408, 413), so that the
+    /// service can count it.
+    fn refused(&self, status: u16) {
+        let _ = status;
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use std::rc::Rc;
 use bytes::BytesMut;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
-use super::http::{read_exact_into, read_head, write_response, Head, Prefixed, ReadError};
+use super::http::{
+    read_chunked, read_exact_into, read_head, write_response, ChunkError, Head, Prefixed, ReadError,
+};
 use super::{HttpRequest, HttpResponse, PathSpec, WebSpec};
 use crate::router::TlsInfo;
 use crate::transport::admission::Admission;
@@ -133,6 +135,7 @@ pub(crate) async fn serve_web<H, S>(
                 &mut buf,
                 &head,
                 http.max_body_size,
+                http.max_header_size,
                 http.request_timeout,
             )
             .await
@@ -166,6 +169,7 @@ pub(crate) async fn serve_web<H, S>(
                     &mut buf,
                     &head,
                     http.max_body_size,
+                    http.max_header_size,
                     http.request_timeout,
                 )
                 .await
@@ -193,6 +197,7 @@ pub(crate) async fn serve_web<H, S>(
                     &mut buf,
                     &head,
                     limit,
+                    http.max_header_size,
                     http.request_timeout,
                 )
                 .await
@@ -205,6 +210,9 @@ pub(crate) async fn serve_web<H, S>(
                             head.method,
                             head.path
                         );
+                        if let Some(svc) = host.http_service(spec) {
+                            svc.refused(status);
+                        }
                         let r = bridge_refusal(status, why);
                         let _ = write_response(&mut stream, &r, false, &extra).await;
                         return;
@@ -250,44 +258,74 @@ fn bridge_refusal(status: u16, why: &str) -> HttpResponse {
     )
 }
 
-/// The body's length: `Content-Length`, or 0; an error for a chunked body
-/// (411), a bad or repeated length (400).
-fn content_length(head: &Head) -> Result<usize, (u16, &'static str)> {
-    if head.headers.iter().any(|(n, _)| n == "transfer-encoding") {
-        return Err((
-            411,
-            "a request body needs a Content-Length (chunked bodies are not taken)",
-        ));
-    }
+/// How a request's body is framed.
+#[derive(Debug, PartialEq, Eq)]
+enum Framing {
+    /// `Content-Length` bytes (0 without one).
+    Length(usize),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// The body's framing: `Transfer-Encoding: chunked`, `Content-Length`, or
+/// none (0); an error (400) for another transfer coding, both headers
+/// (RFC 9112 §6.3: a request smuggling risk), a bad or repeated length.
+fn framing(head: &Head) -> Result<Framing, (u16, &'static str)> {
+    let te: Vec<&[u8]> = head
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "transfer-encoding")
+        .map(|(_, v)| v.as_slice())
+        .collect();
     let lengths: Vec<&str> = head
         .headers
         .iter()
         .filter(|(n, _)| n == "content-length")
         .filter_map(|(_, v)| std::str::from_utf8(v).ok())
         .collect();
+    if !te.is_empty() {
+        let chunked_only =
+            matches!(te.as_slice(), [one] if one.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        if !chunked_only {
+            return Err((400, "the only transfer coding taken is chunked"));
+        }
+        if !lengths.is_empty() {
+            return Err((400, "both Transfer-Encoding and Content-Length"));
+        }
+        return Ok(Framing::Chunked);
+    }
     match lengths.as_slice() {
-        [] => Ok(0),
+        [] => Ok(Framing::Length(0)),
         [one] => one
             .trim()
             .parse::<usize>()
+            .map(Framing::Length)
             .map_err(|_| (400, "invalid Content-Length")),
         _ => Err((400, "more than one Content-Length")),
     }
 }
 
-/// Reads the body of `head` (at most `limit` bytes) within `timeout_ms`.
+/// Reads the body of `head` (at most `limit` bytes) within `timeout_ms`;
+/// a chunked body's size lines and trailers are bounded by `max_line`.
 async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     buf: &mut BytesMut,
     head: &Head,
     limit: usize,
+    max_line: usize,
     timeout_ms: u64,
 ) -> Result<bytes::Bytes, (u16, &'static str)> {
-    let n = content_length(head)?;
-    if n > limit {
-        return Err((413, "request body too large"));
+    let framing = framing(head)?;
+    if let Framing::Length(n) = framing {
+        if n > limit {
+            return Err((413, "request body too large"));
+        }
     }
-    if n > buf.len() && head.has_token("expect", "100-continue") {
+    let more = match framing {
+        Framing::Length(n) => n > buf.len(),
+        Framing::Chunked => true,
+    };
+    if more && head.has_token("expect", "100-continue") {
         // curl and others wait for it (a second) before sending the body.
         use futures_lite::io::AsyncWriteExt;
         let sent = s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
@@ -295,31 +333,47 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
             return Err((400, "the connection closed before the whole body"));
         }
     }
-    match within(timeout_ms, read_exact_into(s, buf, n)).await {
-        Some(true) => Ok(buf.split_to(n).freeze()),
-        Some(false) => Err((400, "the connection closed before the whole body")),
-        None => Err((408, "the body did not arrive in time")),
+    let gone = (400, "the connection closed before the whole body");
+    let late = (408, "the body did not arrive in time");
+    match framing {
+        Framing::Length(n) => match within(timeout_ms, read_exact_into(s, buf, n)).await {
+            Some(true) => Ok(buf.split_to(n).freeze()),
+            Some(false) => Err(gone),
+            None => Err(late),
+        },
+        Framing::Chunked => match within(timeout_ms, read_chunked(s, buf, limit, max_line)).await {
+            Some(Ok(body)) => Ok(body),
+            Some(Err(ChunkError::TooLarge)) => Err((413, "request body too large")),
+            Some(Err(ChunkError::Malformed)) => Err((400, "malformed chunked body")),
+            Some(Err(ChunkError::Gone)) => Err(gone),
+            None => Err(late),
+        },
     }
 }
 
 /// Reads and drops the body of a request that is not served (so the next
 /// request on the connection starts where it should); false when it cannot
-/// be (too large, chunked, gone): the connection is then closed.
+/// be (too large, malformed, gone): the connection is then closed.
 async fn skip_body<S: AsyncRead + Unpin>(
     s: &mut S,
     buf: &mut BytesMut,
     head: &Head,
     limit: usize,
+    max_line: usize,
     timeout_ms: u64,
 ) -> bool {
-    match content_length(head) {
-        Ok(0) => true,
-        Ok(n)
+    match framing(head) {
+        Ok(Framing::Length(0)) => true,
+        Ok(Framing::Length(n))
             if n <= limit && within(timeout_ms, read_exact_into(s, buf, n)).await == Some(true) =>
         {
             let _ = buf.split_to(n);
             true
         }
+        Ok(Framing::Chunked) => matches!(
+            within(timeout_ms, read_chunked(s, buf, limit, max_line)).await,
+            Some(Ok(_))
+        ),
         _ => false,
     }
 }
