@@ -697,7 +697,12 @@ fn fake_connection(
             32 => serde_json::json!([33, req, 5000 + req.as_u64().unwrap_or(0)]),
             64 => {
                 let id = 6000 + req.as_u64().unwrap_or(0);
-                registration = Some(id);
+                // The link's mirror of the echo callee, not the link's
+                // topology markers (`shardwamp.rlink.`), which it registers
+                // too and in any order.
+                if m[3].as_str() == Some("com.example.echo") {
+                    registration = Some(id);
+                }
                 serde_json::json!([65, req, id])
             }
             48 => {
