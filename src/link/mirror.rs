@@ -87,6 +87,12 @@ struct State {
     refused: RefCell<HashSet<(Kind, Id)>>,
     /// Entries waiting for the reconciler (each once).
     queued: RefCell<HashSet<(Kind, Id)>>,
+    /// This direction's own `forward_for` entry (the acting leg: session,
+    /// link token, authid, authrole), built once: the legs do not change
+    /// while the direction runs.
+    leg: Value,
+    /// `exclude_authid` of relayed events, built once (`None`: none).
+    exclude: Option<Value>,
 }
 
 /// Queues entry `e` for the reconciler unless it is queued already.
@@ -143,6 +149,16 @@ impl Mirror {
     /// Starts watching and mirroring.
     pub fn start(setup: Setup) -> Mirror {
         let (tx, rx) = local_channel::new_unbounded::<(Kind, Id)>();
+        let leg = leg_entry(&setup);
+        let exclude = (!setup.exclude_authid.is_empty()).then(|| {
+            Value::List(
+                setup
+                    .exclude_authid
+                    .iter()
+                    .map(|a| Value::from(a.as_str()))
+                    .collect(),
+            )
+        });
         let state = Rc::new(State {
             setup,
             mirrors: RefCell::new(HashMap::new()),
@@ -151,6 +167,8 @@ impl Mirror {
             known: RefCell::new(HashSet::new()),
             refused: RefCell::new(HashSet::new()),
             queued: RefCell::new(HashSet::new()),
+            leg,
+            exclude,
         });
         let tx = Rc::new(tx);
         let mut tasks = Vec::new();
@@ -516,6 +534,13 @@ fn extend_forward_for(state: &State, details: &Dict, origin: &[&str; 3]) -> Opti
             ff.push(Value::Dict(e));
         }
     }
+    ff.push(state.leg.clone());
+    Some(ff)
+}
+
+/// The acting leg's `forward_for` entry: its session, the link's token and
+/// the leg's authid and authrole from its WELCOME.
+fn leg_entry(s: &Setup) -> Value {
     let welcome = s.act.welcome_details();
     let mut e = Dict::new();
     e.insert("session".into(), Value::UInt(s.act.id()));
@@ -525,8 +550,7 @@ fn extend_forward_for(state: &State, details: &Dict, origin: &[&str; 3]) -> Opti
             e.insert(k.into(), v.clone());
         }
     }
-    ff.push(Value::Dict(e));
-    Some(ff)
+    Value::Dict(e)
 }
 
 /// Relays an event a mirror received onto the watched router.
@@ -573,16 +597,8 @@ async fn relay_event(state: &State, uri: &str, publication: Id, details: Dict, p
     if details.contains_key("publisher") {
         options.insert("disclose_me".into(), Value::Bool(true));
     }
-    if !s.exclude_authid.is_empty() {
-        options.insert(
-            "exclude_authid".into(),
-            Value::List(
-                s.exclude_authid
-                    .iter()
-                    .map(|a| Value::from(a.as_str()))
-                    .collect(),
-            ),
-        );
+    if let Some(exclude) = &state.exclude {
+        options.insert("exclude_authid".into(), exclude.clone());
     }
     if s.watch
         .publish_with(&topic, options, payload, false)

@@ -11,7 +11,7 @@ use super::{now_ms, Shard};
 use crate::codec::Serializer;
 use crate::component::{ComponentHost, ComponentInbox};
 use crate::router::{ConnId, TransportId};
-use crate::transport::outbox::{Batch, Out, Outbox};
+use crate::transport::outbox::{Batch, Outbox};
 use crate::transport::QueueLimits;
 use crate::wamp::message::Message;
 use crate::wamp::value::Dict;
@@ -22,14 +22,7 @@ pub struct OutboxInbox(Rc<Outbox>);
 impl ComponentInbox for OutboxInbox {
     async fn next_frames(&mut self) -> Option<Vec<Bytes>> {
         match self.0.next_batch().await {
-            Batch::Write(frames) => Some(
-                frames
-                    .into_iter()
-                    .map(|o| match o {
-                        Out::Frame(f) => f,
-                    })
-                    .collect(),
-            ),
+            Batch::Write => Some(std::iter::from_fn(|| self.0.pop()).collect()),
             _ => None,
         }
     }

@@ -1,7 +1,7 @@
 //! A connection's outgoing queue: bounded in messages and bytes, written by
-//! its writer task in batches (every frame queued since the last write is fed
-//! to the socket, then flushed once), with the slow-consumer policy applied
-//! when it is full.
+//! its writer task in batches (the writer wakes, pops and feeds every frame
+//! queued, including those queued while it writes, then flushes once), with
+//! the slow-consumer policy applied when it is full.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -180,8 +180,16 @@ impl Outbox {
         self.queue.borrow().is_empty()
     }
 
-    /// Waits for work and takes everything queued: `None` when the writer should
-    /// close the connection (after writing nothing more).
+    /// Takes the oldest queued frame, if any: the writer pops frames one by
+    /// one after [`Batch::Write`], so no batch is copied out of the queue.
+    pub fn pop(&self) -> Option<Bytes> {
+        let Out::Frame(f) = self.queue.borrow_mut().pop_front()?;
+        self.bytes.set(self.bytes.get().saturating_sub(f.len()));
+        Some(f)
+    }
+
+    /// Waits for work: [`Batch::Write`] when frames are queued (take them
+    /// with [`Outbox::pop`]) or the writer was poked, else how to close.
     pub fn next_batch(&self) -> NextBatch<'_> {
         NextBatch { ob: self }
     }
@@ -190,8 +198,8 @@ impl Outbox {
 /// What the writer does next.
 #[derive(Debug)]
 pub enum Batch {
-    /// Write these frames, then flush.
-    Write(Vec<Out>),
+    /// Pop and write the queued frames ([`Outbox::pop`]), then flush.
+    Write,
     /// Close gracefully (everything was written), for this reason.
     Close(CloseReason),
     /// Close now.
@@ -211,17 +219,15 @@ impl Future for NextBatch<'_> {
         if ob.killed.get() {
             return Poll::Ready(Batch::Kill);
         }
-        let mut q = ob.queue.borrow_mut();
-        if !q.is_empty() {
-            let batch: Vec<Out> = q.drain(..).collect();
-            ob.bytes.set(0);
-            return Poll::Ready(Batch::Write(batch));
+        if !ob.queue.borrow().is_empty() {
+            ob.poked.set(false);
+            return Poll::Ready(Batch::Write);
         }
         if let Some(reason) = ob.closing.get() {
             return Poll::Ready(Batch::Close(reason));
         }
         if ob.poked.replace(false) {
-            return Poll::Ready(Batch::Write(Vec::new()));
+            return Poll::Ready(Batch::Write);
         }
         *ob.waker.borrow_mut() = Some(cx.waker().clone());
         Poll::Pending
@@ -266,5 +272,24 @@ mod tests {
         assert!(ob.push(Bytes::from_static(b"abc"), MessageType::Event));
         assert!(ob.push(Bytes::from_static(b"de"), MessageType::Event));
         assert!(ob.killed());
+    }
+
+    #[test]
+    fn frames_are_popped_in_order_and_free_their_bytes() {
+        let ob = Outbox::new(QueueLimits {
+            max_messages: 100,
+            max_bytes: 5,
+            policy: SlowConsumer::Drop,
+        });
+        assert!(ob.push(Bytes::from_static(b"abc"), MessageType::Event));
+        assert!(!ob.push(Bytes::from_static(b"def"), MessageType::Event));
+        assert_eq!(ob.pop().as_deref(), Some(&b"abc"[..]));
+        assert_eq!(ob.pop(), None);
+        // the popped frame's bytes no longer count against the bound
+        assert!(ob.push(Bytes::from_static(b"def"), MessageType::Event));
+        assert!(ob.push(Bytes::from_static(b"gh"), MessageType::Event));
+        assert_eq!(ob.pop().as_deref(), Some(&b"def"[..]));
+        assert_eq!(ob.pop().as_deref(), Some(&b"gh"[..]));
+        assert_eq!(ob.dropped(), 1);
     }
 }

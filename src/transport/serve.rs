@@ -31,7 +31,7 @@ use rand::RngCore;
 use super::admission::Admission;
 use super::host::Host;
 use super::options::{ListenerKind, ListenerSpec, RawSocketOptions, WebSocketOptions};
-use super::outbox::{Batch, CloseReason, Out};
+use super::outbox::{Batch, CloseReason};
 use super::rawsocket::{self, Frame, FrameKind};
 use crate::codec::Serializer;
 use crate::dict;
@@ -362,8 +362,8 @@ pub(crate) async fn serve_websocket<H, S>(
                 ob.next_batch().await
             };
             match batch {
-                Batch::Write(frames) => {
-                    for Out::Frame(f) in frames {
+                Batch::Write => {
+                    while let Some(f) = ob.pop() {
                         if feed_message(&mut tx, serializer, o.auto_fragment_size, f)
                             .await
                             .is_err()
@@ -718,8 +718,8 @@ pub(crate) async fn serve_rawsocket<H, S>(
                 let _ = rawsocket::encode_frame(FrameKind::Pong, &p, n.peer_max_len, &mut out);
             }
             let close = match batch {
-                Batch::Write(frames) => {
-                    for Out::Frame(f) in frames {
+                Batch::Write => {
+                    while let Some(f) = ob.pop() {
                         if let Err(e) = rawsocket::encode_frame(
                             FrameKind::Message,
                             &f,
