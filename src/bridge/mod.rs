@@ -136,6 +136,7 @@ impl<H: ComponentHost + 'static> Bridge<H> {
             self.spec.id,
             details,
             Box::new(Anonymous::default()),
+            crate::codec::Serializer::MsgPack,
         )
         .await;
         self.joining.set(false);

@@ -626,15 +626,19 @@ impl<H: ComponentHost> Drop for InProcess<H> {
 /// session's API ([`crate::transport::dial::Session`]: options on every
 /// request, progressive results, cancel, interrupts), which a router link's
 /// local leg needs; `details` are the transport details the core reports.
+/// The core encodes what it sends the session with `serializer`: a session
+/// that passes payloads on to a connection (a router link's local leg) asks
+/// for that connection's serializer, so that payloads go on as they came,
+/// without transcoding; otherwise MessagePack, the cheapest to decode.
 pub async fn open_session<H: ComponentHost + 'static>(
     host: &Rc<H>,
     realm: &str,
     transport: TransportId,
     details: Dict,
     auth: Box<dyn crate::client::auth::ClientAuthenticator>,
+    serializer: Serializer,
 ) -> Result<crate::transport::dial::Session, crate::transport::dial::DialError> {
     use std::collections::VecDeque;
-    let serializer = Serializer::MsgPack;
     let (conn, inbox) = host.open(serializer, transport, details);
     let out = Rc::new(InProcess {
         host: host.clone(),

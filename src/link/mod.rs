@@ -394,6 +394,9 @@ async fn connect<H: ComponentHost + 'static>(
         spec.transport,
         details,
         Box::new(Anonymous::default()),
+        // The remote leg's serializer: payloads relayed either way then go
+        // on as they came, without transcoding.
+        remote::serializer(&spec.config),
     )
     .await
     .map_err(|e| format!("local leg: {e}"))?;

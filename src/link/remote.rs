@@ -87,14 +87,21 @@ fn websocket_url(c: &RLinkConfig) -> String {
     }
 }
 
+/// The serializer the link asks the other router for: the first of its
+/// transport's `serializers` (JSON when none is named).
+pub fn serializer(c: &RLinkConfig) -> Serializer {
+    c.transport
+        .serializer_names()
+        .ok()
+        .and_then(|names| names.first().and_then(|n| Serializer::from_name(n)))
+        .unwrap_or(Serializer::Json)
+}
+
 /// Dials the other router and joins its realm.
 pub async fn dial(c: &RLinkConfig) -> Result<Session, String> {
     let t = &c.transport;
-    let names = t.serializer_names()?;
-    let serializer = names
-        .first()
-        .and_then(|n| Serializer::from_name(n))
-        .unwrap_or(Serializer::Json);
+    t.serializer_names()?;
+    let serializer = serializer(c);
     let transport = match t.kind {
         RLinkTransportKind::Websocket => dial::Transport::WebSocket {
             url: websocket_url(c),
