@@ -410,7 +410,7 @@ where
     let mut got: [Option<Side>; 2] = [None, None];
     for _ in 0..2 {
         let (which, side) = rx
-            .recv_timeout(Duration::from_secs(600))
+            .recv_timeout(Duration::from_secs(300))
             .expect("both shards report");
         got[which as usize] = Some(side);
     }
