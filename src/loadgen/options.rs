@@ -1165,4 +1165,33 @@ mod tests {
         let o = Options::new(Scenario::Rpc, "ws://127.0.0.1:1/ws").unwrap();
         assert_eq!(o.tick, Duration::from_micros(20));
     }
+
+    #[test]
+    fn echo_options() {
+        let s = Settings {
+            scenario: Some(Scenario::Echo),
+            url: Some("ws://127.0.0.1:1/".into()),
+            rate: Some("50k/s".into()),
+            ..Settings::default()
+        };
+        let o = s.resolve().unwrap();
+        assert_eq!(o.scenario.name(), "echo");
+        assert_eq!(
+            (o.rpc.rate, o.rpc.callees, o.rpc.callers),
+            (Some(50_000.0), 0, 4)
+        );
+        assert!(!o.scenario.has_rpc() && !o.scenario.has_fanout());
+        for url in ["rs://127.0.0.1:1", "wss://127.0.0.1:1/"] {
+            let bad = Settings {
+                url: Some(url.into()),
+                ..s.clone()
+            };
+            assert!(bad.resolve().is_err(), "{url}");
+        }
+        let none = Settings {
+            callers: Some(0),
+            ..s
+        };
+        assert!(none.resolve().is_err());
+    }
 }
