@@ -146,6 +146,9 @@ def row(r):
         extra = f"offered {si(offered_events(r))} ev/s"
     elif r.get("scenario") == "rpc" and offered_calls(r):
         extra = f"offered {si(offered_calls(r))} calls/s"
+    elif r.get("scenario") == "echo" and offered_calls(r):
+        hops = 2 if (r.get("params", {}).get("rpc", {}).get("callees") or 0) > 0 else 1
+        extra = f"offered {si(offered_calls(r))} round trips/s, {hops} hop(s)"
     if r.get("router_dropped"):
         extra = (extra + "; " if extra else "") + f"router dropped {r['router_dropped']:,}"
     if r.get("errors"):

@@ -14,6 +14,8 @@
 //!   the publisher on shard 0; every `Output::Peer` is handed, in this thread
 //!   and in FIFO order, to the target core's `peer()`. This is the total work of
 //!   the sharded path done by one thread, not a parallel throughput.
+//!   `benches/shards.rs` has the real cross-thread hop (two pinned executors,
+//!   the channel mesh, each side's thread CPU time, batch 1 and 64).
 //! - `call/1-shard`, `call/2-shards`: one caller and one callee (on shards 0
 //!   and 1 in the second case); pre-encoded CALLs with incrementing request ids
 //!   go to the caller's core, each INVOCATION is answered with a pre-encoded

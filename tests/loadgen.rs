@@ -361,3 +361,219 @@ transport = {{ type = "websocket", url = "ws://{bws}/ws", endpoint = {{ type = "
     a.shutdown();
     b.shutdown();
 }
+
+// ---- echo: bare WebSocket round trips (issue 16) ---------------------------------
+
+/// An in-test echo server shaped like benches/matrix/echo's: it echoes, or,
+/// for `/relay/caller/I` and `/relay/callee/J`, passes each caller's message
+/// to a callee (in turn) and each callee's answer to the caller its first
+/// 8 bytes name. One glommio executor on its own thread, for the test
+/// process's life.
+fn echo_server() -> std::net::SocketAddr {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::rc::Rc;
+
+    use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+    use async_tungstenite::tungstenite::Message;
+    use futures_util::{SinkExt, StreamExt};
+    use glommio::channels::local_channel::{self, LocalSender};
+
+    #[derive(Default)]
+    struct Relay {
+        callers: HashMap<String, LocalSender<Message>>,
+        callees: Vec<LocalSender<Message>>,
+        next: usize,
+    }
+
+    async fn serve(stream: glommio::net::TcpStream, relay: Rc<RefCell<Relay>>) {
+        let mut path = String::new();
+        // tungstenite's handshake callback returns its own (large) error type
+        #[allow(clippy::result_large_err)]
+        let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+            path = req.uri().path().to_owned();
+            Ok(resp)
+        };
+        let Ok(ws) = async_tungstenite::accept_hdr_async(stream, callback).await else {
+            return;
+        };
+        let (mut tx, rx) = ws.split();
+        let (queue, out) = local_channel::new_unbounded::<Message>();
+        let role: Vec<String> = path.split('/').map(str::to_owned).collect();
+        match role
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["", "relay", "caller", i] => {
+                relay
+                    .borrow_mut()
+                    .callers
+                    .insert(format!("{:0>8}", i), queue);
+            }
+            ["", "relay", "callee", _] => relay.borrow_mut().callees.push(queue),
+            _ => {
+                // echo: what arrives goes back
+                let echo = queue;
+                let writer = glommio::spawn_local(async move {
+                    let mut out = out.stream().ready_chunks(64);
+                    while let Some(batch) = out.next().await {
+                        for m in batch {
+                            if tx.feed(m).await.is_err() {
+                                return;
+                            }
+                        }
+                        if tx.flush().await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                let mut rx = rx;
+                while let Some(Ok(m)) = rx.next().await {
+                    if m.is_text() || m.is_binary() {
+                        let _ = echo.try_send(m);
+                    }
+                }
+                drop(writer);
+                return;
+            }
+        }
+        let caller = role.get(2).is_some_and(|r| r == "caller");
+        let writer = glommio::spawn_local(async move {
+            let mut out = out.stream().ready_chunks(64);
+            while let Some(batch) = out.next().await {
+                for m in batch {
+                    if tx.feed(m).await.is_err() {
+                        return;
+                    }
+                }
+                if tx.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut rx = rx;
+        while let Some(Ok(m)) = rx.next().await {
+            if !(m.is_text() || m.is_binary()) {
+                continue;
+            }
+            let mut r = relay.borrow_mut();
+            if caller {
+                if r.callees.is_empty() {
+                    continue;
+                }
+                let k = r.next % r.callees.len();
+                r.next += 1;
+                let _ = r.callees[k].try_send(m);
+            } else {
+                let to = m.to_text().ok().and_then(|t| t.get(..8)).map(str::to_owned);
+                if let Some(q) = to.and_then(|i| r.callers.get(&i)) {
+                    let _ = q.try_send(m);
+                }
+            }
+        }
+        drop(writer);
+    }
+
+    shardwamp::shard::raise_memlock(4 << 20).expect("locked memory");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let ex = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(1 << 20)
+            .make()
+            .expect("the echo server's executor");
+        ex.run(async move {
+            let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            tx.send(listener.local_addr().expect("address"))
+                .expect("report the address");
+            let relay = Rc::new(RefCell::new(Relay::default()));
+            loop {
+                if let Ok(stream) = listener.accept().await {
+                    glommio::spawn_local(serve(stream, relay.clone())).detach();
+                }
+            }
+        });
+    });
+    rx.recv().expect("the echo server's address")
+}
+
+/// The echo scenario at a small fixed rate, one hop and a call's two, and
+/// closed loop: every round trip comes back, each timed, p99.9 reported.
+#[test]
+fn echo_at_a_fixed_rate_one_and_two_hops() {
+    let addr = echo_server();
+    let url = format!("ws://{addr}/");
+    let mut o = Options::new(Scenario::Echo, &url).expect("options");
+    assert_eq!(o.rpc.callees, 0, "echo defaults to one hop");
+    o.duration = Duration::from_millis(800);
+    o.warmup = Duration::from_millis(300);
+    o.shards = 2;
+    o.rpc.callers = 3;
+    o.rpc.rate = Some(2000.0);
+    o.router_pid = Some(std::process::id());
+    for callees in [0, 2] {
+        o.rpc.callees = callees;
+        let r = loadgen::run(&o).expect("echo runs");
+        assert!(r.passed, "{callees} callee(s): {}", r.summary());
+        assert_eq!((r.scenario, r.throughput_unit), ("echo", "round trips"));
+        let rt = r.rpc.as_ref().expect("round trips in the rpc part");
+        assert_eq!(rt.delivery_ratio, 1.0, "{}", r.summary());
+        assert_eq!(rt.results, rt.calls);
+        // about 2000 a second for 0.8 s
+        assert!(
+            (1000..=2400).contains(&rt.calls),
+            "{callees} callee(s): {} round trips",
+            rt.calls
+        );
+        let l = &rt.latency;
+        assert_eq!(l.count, rt.results);
+        assert!(l.p50_us > 0.0 && l.p50_us <= l.p99_us && l.p99_us <= l.p999_us);
+        assert!(l.p999_us <= l.max_us);
+        assert_eq!(r.errors, 0, "{}", r.summary());
+        assert!(r.router.is_some(), "CPU and memory of the given pid");
+        let v = check_json(&r);
+        assert!(v["rpc"]["latency"]["p999_us"].is_number());
+        assert_eq!(v["params"]["rpc"]["callees"], callees);
+    }
+    // closed loop: messages in flight instead of a rate
+    o.rpc.rate = None;
+    o.rpc.outstanding = 4;
+    o.rpc.callees = 0;
+    let r = loadgen::run(&o).expect("closed-loop echo runs");
+    assert!(r.passed, "{}", r.summary());
+    assert!(r
+        .rpc
+        .as_ref()
+        .is_some_and(|f| f.calls > 0 && f.delivery_ratio == 1.0));
+
+    // echo needs a plain ws:// URL
+    let mut o = Options::new(Scenario::Echo, &url).expect("options");
+    o.target = shardwamp::loadgen::Target::parse(&format!("rs://{addr}")).expect("target");
+    assert!(matches!(loadgen::run(&o), Err(loadgen::Error::Options(_))));
+}
+
+/// The matrix's echo files resolve to the echo scenario at 50 k/s.
+#[test]
+fn echo_matrix_files_resolve() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/matrix");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("benches/matrix") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !(name.starts_with("echo-") && name.ends_with(".toml")) {
+            continue;
+        }
+        let o = loadgen::Settings::from_file(&path)
+            .and_then(|s| s.resolve())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(o.scenario, Scenario::Echo, "{name}");
+        assert_eq!(o.rpc.rate, Some(50_000.0), "{name}");
+        assert_eq!(o.rpc.callees, usize::from(name.contains("relay")), "{name}");
+        seen += 1;
+    }
+    assert!(seen >= 2, "echo-*.toml files in benches/matrix");
+}

@@ -16,6 +16,10 @@
 //!   latency is connect to WELCOME.
 //! - [`Scenario::Mixed`]: fanout and rpc at once, beside `--sessions` idle
 //!   sessions opened first.
+//! - [`Scenario::Echo`]: bare WebSocket round trips (no WAMP) against the
+//!   echo server of `benches/matrix/echo`, at a fixed rate or with messages
+//!   in flight, one hop or a call's two; the floor under rpc's latency
+//!   (figures in the rpc part, counted in round trips).
 //!
 //! With `--sink-url`, subscribers and callees join that router while
 //! publishers and callers join `--url`: the figures are then across a router
@@ -59,6 +63,7 @@
 //! thousands.
 
 mod client;
+mod echo;
 pub mod options;
 pub mod report;
 mod runtime;
@@ -249,10 +254,15 @@ impl Progress {
                 p99(Part::Fanout)
             ));
         }
-        if o.scenario.has_rpc() {
+        if o.scenario.has_rpc() || o.scenario == Scenario::Echo {
             parts.push(format!(
-                "{} calls/s p99 {}",
+                "{} {}/s p99 {}",
                 report::si(call_rate),
+                if o.scenario == Scenario::Echo {
+                    "round trips"
+                } else {
+                    "calls"
+                },
                 p99(Part::Rpc)
             ));
         }
@@ -497,7 +507,7 @@ fn build(shared: &Shared, col: &Collector, m: Measured) -> Report {
             out_of_order: sum(c, C::OutOfOrder),
         }
     });
-    let rpc = o.scenario.has_rpc().then(|| {
+    let rpc = (o.scenario.has_rpc() || o.scenario == Scenario::Echo).then(|| {
         let (calls, results) = (sum(c, C::Calls), sum(c, C::Results));
         RpcFigures {
             calls,
@@ -529,6 +539,9 @@ fn build(shared: &Shared, col: &Collector, m: Measured) -> Report {
     });
     let (throughput, unit, latency) = match (&fanout, &rpc, &sessions) {
         (Some(f), _, _) => (f.events_per_s, "events", f.latency.clone()),
+        (None, Some(r), _) if o.scenario == Scenario::Echo => {
+            (r.calls_per_s, "round trips", r.latency.clone())
+        }
         (None, Some(r), _) => (r.calls_per_s, "calls", r.latency.clone()),
         (None, None, Some(s)) => (s.opens_per_s, "sessions", s.latency.clone()),
         _ => (0.0, "", Latency::default()),

@@ -123,6 +123,12 @@ pub enum Scenario {
     Sessions,
     /// `fanout` and `rpc` at once, with `--sessions` idle sessions held beside them.
     Mixed,
+    /// Bare WebSocket round trips, no WAMP, against an echo server
+    /// (benches/matrix/echo): `--callers` connections send `--payload`-byte
+    /// messages at `--rate` (or keep `--outstanding` in flight); with
+    /// `--callees N` each message takes a call's two hops (caller → server →
+    /// one of N callee connections → server → caller).
+    Echo,
 }
 
 impl Scenario {
@@ -133,6 +139,7 @@ impl Scenario {
             Scenario::Rpc => "rpc",
             Scenario::Sessions => "sessions",
             Scenario::Mixed => "mixed",
+            Scenario::Echo => "echo",
         }
     }
 
@@ -234,12 +241,13 @@ pub struct Settings {
     pub window: Option<u64>,
     /// Fixed rate instead of a window: publications per second over all
     /// publishers (fanout and mixed), calls per second over all callers
-    /// (rpc), or session opens per second (sessions).
+    /// (rpc), round trips per second over all connections (echo), or
+    /// session opens per second (sessions).
     #[arg(long)]
     #[serde(default, deserialize_with = "text")]
     pub rate: Option<String>,
 
-    /// Callers (rpc). [default: 4]
+    /// Callers (rpc; echo: connections). [default: 4]
     #[arg(long)]
     pub callers: Option<usize>,
     /// Outstanding calls per caller (rpc, closed loop: a call is made when
@@ -259,7 +267,8 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default, deserialize_with = "text")]
     pub call_rate: Option<String>,
-    /// Callees (rpc), sharing one registration. [default: 1]
+    /// Callees (rpc), sharing one registration; echo: the connections that
+    /// answer in the two-hop shape (0: the server echoes). [default: 1; echo: 0]
     #[arg(long)]
     pub callees: Option<usize>,
     /// Invocation policy: single, roundrobin, random, first or last. [default: roundrobin]
@@ -455,7 +464,9 @@ impl Settings {
             })?,
         };
         let call_rate = match scenario {
-            Scenario::Rpc => rate("call-rate", &self.call_rate)?.or(rate("rate", &self.rate)?),
+            Scenario::Rpc | Scenario::Echo => {
+                rate("call-rate", &self.call_rate)?.or(rate("rate", &self.rate)?)
+            }
             Scenario::Mixed => rate("call-rate", &self.call_rate)?,
             _ => None,
         };
@@ -463,7 +474,10 @@ impl Settings {
             callers: self.callers.unwrap_or(4),
             outstanding: self.outstanding.unwrap_or(64).max(1),
             rate: call_rate,
-            callees: self.callees.unwrap_or(1),
+            // echo: 0 callees is the plain echo (one hop)
+            callees: self
+                .callees
+                .unwrap_or(if scenario == Scenario::Echo { 0 } else { 1 }),
             invoke,
             progressive: self.progressive.unwrap_or(0),
             payload,
@@ -783,6 +797,20 @@ impl Options {
                 if r.is_nan() || r <= 0.0 {
                     return bad("the call rate must be positive");
                 }
+            }
+        }
+        if self.scenario == Scenario::Echo {
+            if self.rpc.callers == 0 {
+                return bad("echo needs at least one caller connection");
+            }
+            if self.target.transport != Transport::WebSocket || self.target.tls.is_some() {
+                return bad("echo needs a ws:// URL (an echo server, no WAMP)");
+            }
+            if self.rpc.rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+                return bad("the rate must be positive");
+            }
+            if self.sink.is_some() {
+                return bad("--sink-url is not for echo");
             }
         }
         if self.scenario == Scenario::Sessions && self.sink.is_some() {
@@ -1136,5 +1164,34 @@ mod tests {
         assert_eq!(o.tick, Duration::from_micros(250));
         let o = Options::new(Scenario::Rpc, "ws://127.0.0.1:1/ws").unwrap();
         assert_eq!(o.tick, Duration::from_micros(20));
+    }
+
+    #[test]
+    fn echo_options() {
+        let s = Settings {
+            scenario: Some(Scenario::Echo),
+            url: Some("ws://127.0.0.1:1/".into()),
+            rate: Some("50k/s".into()),
+            ..Settings::default()
+        };
+        let o = s.resolve().unwrap();
+        assert_eq!(o.scenario.name(), "echo");
+        assert_eq!(
+            (o.rpc.rate, o.rpc.callees, o.rpc.callers),
+            (Some(50_000.0), 0, 4)
+        );
+        assert!(!o.scenario.has_rpc() && !o.scenario.has_fanout());
+        for url in ["rs://127.0.0.1:1", "wss://127.0.0.1:1/"] {
+            let bad = Settings {
+                url: Some(url.into()),
+                ..s.clone()
+            };
+            assert!(bad.resolve().is_err(), "{url}");
+        }
+        let none = Settings {
+            callers: Some(0),
+            ..s
+        };
+        assert!(none.resolve().is_err());
     }
 }

@@ -129,6 +129,9 @@ async fn open_sink(l: &Local, read_buf: usize) -> Result<Session, String> {
 /// warm-up before sending anything).
 pub(crate) async fn setup(l: &Rc<Local>, tasks: &mut Vec<Task<()>>) -> Result<(), String> {
     let o = l.shared.opts.clone();
+    if o.scenario == super::Scenario::Echo {
+        return super::echo::setup(l, tasks).await;
+    }
     if o.scenario.has_fanout() {
         let f = &o.fanout;
         let subs = in_batches(mine(l, f.subscribers), |i| {

@@ -14,14 +14,26 @@
 //! The client prints one JSON line shaped like shardwamp-bench's (scenario
 //! "echo", throughput in round trips/s, latency percentiles in µs, the
 //! server's CPU and peak RSS when `--server-pid` is given).
+//!
+//! The server also relays, for a call's shape with two hops (`shardwamp-bench
+//! echo --callees N`, issue 16): a connection to `/relay/callee/J` is a
+//! callee, one to `/relay/caller/I` a caller. Each caller's message goes to
+//! a callee (in turn), and a callee's message back to the caller whose index
+//! its first 8 bytes give (decimal digits); a message with no callee or
+//! caller to go to is dropped and counted (printed at the end of each
+//! connection). Any other path echoes. The open-loop client at a fixed rate
+//! is `shardwamp-bench echo` (src/loadgen/echo.rs).
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use async_tungstenite::tungstenite::Message;
 use futures_util::{SinkExt, StreamExt};
+use glommio::channels::local_channel::{self, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
 use hdrhistogram::Histogram;
@@ -77,21 +89,72 @@ fn ws_config(read_buffer: usize) -> WebSocketConfig {
     }
 }
 
+/// The relay's connections: each one's outgoing queue, by role and index.
+#[derive(Default)]
+struct Relay {
+    callers: HashMap<u64, LocalSender<Message>>,
+    callees: Vec<(u64, LocalSender<Message>)>,
+    next_callee: usize,
+    dropped: u64,
+}
+
+/// A connection's role, from its request path.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Echo,
+    Caller(u64),
+    Callee(u64),
+}
+
+fn role(path: &str) -> Role {
+    let mut parts = path.trim_matches('/').split('/');
+    match (parts.next(), parts.next(), parts.next().map(str::parse)) {
+        (Some("relay"), Some("caller"), Some(Ok(i))) => Role::Caller(i),
+        (Some("relay"), Some("callee"), Some(Ok(j))) => Role::Callee(j),
+        _ => Role::Echo,
+    }
+}
+
+/// The caller index a callee's answer names (its first 8 bytes).
+fn caller_of(m: &Message) -> Option<u64> {
+    let b = match m {
+        Message::Text(t) => t.as_bytes(),
+        Message::Binary(b) => b,
+        _ => return None,
+    };
+    std::str::from_utf8(b.get(..8)?).ok()?.parse().ok()
+}
+
 async fn server(addr: String, read_buffer: usize) {
     let listener = TcpListener::bind(&addr).expect("bind");
     eprintln!("echo server on {addr}");
+    let relay = Rc::new(RefCell::new(Relay::default()));
     loop {
         let Ok(stream) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let relay = relay.clone();
         glommio::spawn_local(async move {
-            let Ok(ws) =
-                async_tungstenite::accept_async_with_config(stream, Some(ws_config(read_buffer)))
-                    .await
+            let mut path = String::new();
+            let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+                path = req.uri().path().to_owned();
+                Ok(resp)
+            };
+            let Ok(ws) = async_tungstenite::accept_hdr_async_with_config(
+                stream,
+                callback,
+                Some(ws_config(read_buffer)),
+            )
+            .await
             else {
                 return;
             };
+            let role = role(&path);
+            if role != Role::Echo {
+                relay_conn(ws, role, relay).await;
+                return;
+            }
             let (mut tx, rx) = ws.split();
             let mut rx = rx.ready_chunks(256);
             while let Some(batch) = rx.next().await {
@@ -113,6 +176,76 @@ async fn server(addr: String, read_buffer: usize) {
         })
         .detach();
     }
+}
+
+/// One relay connection: a writer task drains its queue (each ready batch
+/// in one flush) while this task passes what it reads on.
+async fn relay_conn(
+    ws: async_tungstenite::WebSocketStream<TcpStream>,
+    role: Role,
+    relay: Rc<RefCell<Relay>>,
+) {
+    let (mut tx, rx) = ws.split();
+    let (queue, out) = local_channel::new_unbounded::<Message>();
+    match role {
+        Role::Caller(i) => {
+            relay.borrow_mut().callers.insert(i, queue);
+        }
+        Role::Callee(j) => relay.borrow_mut().callees.push((j, queue)),
+        Role::Echo => return,
+    }
+    let writer = glommio::spawn_local(async move {
+        let mut out = out.stream().ready_chunks(256);
+        while let Some(batch) = out.next().await {
+            for m in batch {
+                if tx.feed(m).await.is_err() {
+                    return;
+                }
+            }
+            if tx.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut rx = rx.ready_chunks(256);
+    while let Some(batch) = rx.next().await {
+        let mut r = relay.borrow_mut();
+        for m in batch {
+            let m = match m {
+                Ok(m @ (Message::Text(_) | Message::Binary(_))) => m,
+                Ok(Message::Close(_)) | Err(_) => break,
+                Ok(_) => continue,
+            };
+            let to = match role {
+                Role::Caller(_) if !r.callees.is_empty() => {
+                    let k = r.next_callee % r.callees.len();
+                    r.next_callee = r.next_callee.wrapping_add(1);
+                    Some(&r.callees[k].1)
+                }
+                Role::Callee(_) => caller_of(&m).and_then(|i| r.callers.get(&i)),
+                _ => None,
+            };
+            if to.is_none_or(|q| q.try_send(m).is_err()) {
+                r.dropped += 1;
+            }
+        }
+    }
+    let mut r = relay.borrow_mut();
+    match role {
+        Role::Caller(i) => {
+            r.callers.remove(&i);
+        }
+        Role::Callee(j) => r.callees.retain(|(k, _)| *k != j),
+        Role::Echo => {}
+    }
+    if r.dropped > 0 {
+        eprintln!(
+            "relay: {} message(s) dropped so far (no peer to go to)",
+            r.dropped
+        );
+    }
+    drop(r);
+    drop(writer);
 }
 
 /// utime + stime (seconds) and VmHWM (bytes) of a process.
