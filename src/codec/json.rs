@@ -505,6 +505,13 @@ impl<'a> Scanner<'a> {
                 }
                 self.i += 8;
             }
+            while self
+                .bytes
+                .get(self.i)
+                .is_some_and(|&b| PLAIN[usize::from(b)])
+            {
+                self.i += 1;
+            }
             let b = self.byte()?;
             match b {
                 b'"' => {
@@ -513,7 +520,6 @@ impl<'a> Scanner<'a> {
                 }
                 b'\\' => self.escape()?,
                 0x80..=0xff => self.utf8(b)?,
-                _ if PLAIN[usize::from(b)] => self.i += 1,
                 _ => return Err(syntax("control character in a string")),
             }
         }
@@ -1048,6 +1054,35 @@ mod tests {
         assert!(publish(&format!("[1{}e10]", "0".repeat(300))).is_err());
         assert!(publish(&format!("[1{}e-10]", "0".repeat(300))).is_ok());
         assert!(publish(&format!("[{{\"k\": 0.{}e309}}]", nines(400))).is_err());
+    }
+
+    /// The shortcuts for escape-free strings and the empty dict read what
+    /// serde_json reads.
+    #[test]
+    fn shortcuts_agree_with_serde_json() {
+        for s in [
+            r#""""#,
+            r#""com.example.add""#,
+            "\"Z\u{fc}rich\"",
+            r#""a\"b""#,
+            r#""\u00e9\n""#,
+            r#""\\""#,
+            "\"\u{1}\"",
+            r#""a"b""#,
+            r#"""#,
+            "x",
+        ] {
+            assert_eq!(
+                JsonCodec::read_str(s.as_bytes()).ok(),
+                serde_json::from_slice::<String>(s.as_bytes()).ok(),
+                "{s}"
+            );
+        }
+        assert_eq!(JsonCodec::read_str(b"\"\xff\""), Err(DecodeError::Utf8));
+        assert_eq!(
+            JsonCodec::read_value(b"{}"),
+            read_value_serde(b"{}"),
+        );
     }
 
     #[test]
