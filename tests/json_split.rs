@@ -258,7 +258,7 @@ proptest! {
                     JsonCodec::split(&f.as_bytes()[..cut], &mut out),
                     Err(DecodeError::Truncated),
                     "{:?}",
-                    &f[..cut.min(f.len())].as_bytes()
+                    &f.as_bytes()[..cut]
                 );
             }
         }

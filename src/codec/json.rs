@@ -1079,10 +1079,7 @@ mod tests {
             );
         }
         assert_eq!(JsonCodec::read_str(b"\"\xff\""), Err(DecodeError::Utf8));
-        assert_eq!(
-            JsonCodec::read_value(b"{}"),
-            read_value_serde(b"{}"),
-        );
+        assert_eq!(JsonCodec::read_value(b"{}"), read_value_serde(b"{}"));
     }
 
     #[test]
