@@ -1,11 +1,13 @@
 //! Codec micro-benchmarks: decode (pass-through and full), encode (spliced
-//! raw payload and from values) and transcode, for PUBLISH and EVENT with
-//! payloads of 64 B, 1 KiB, 16 KiB and 256 KiB in JSON, MessagePack and CBOR;
+//! raw payload and from values) and transcode, for PUBLISH, EVENT, CALL and
+//! YIELD with payloads of 64 B, 1 KiB, 16 KiB and 256 KiB in JSON,
+//! MessagePack and CBOR;
 //! plus a sweep of whole-value JSON decodes (serde_json vs simd-json) that
 //! `json::SIMD_THRESHOLD` is chosen from.
 //!
 //! Run with `cargo bench --bench codec [filter]`; `filter` is a substring of the
-//! case names. Each case is calibrated to run about 0.3 s and reports the best
+//! case names. Each case is calibrated to run about 0.3 s (`CODEC_BENCH_MS`
+//! sets another time, for a quick check of a script) and reports the best
 //! of 5 samples (the least disturbed by other work on the machine).
 //! MB/s is 10^6 bytes of the frame (or value) read — for encodes, written —
 //! per second.
@@ -19,7 +21,8 @@ use shardwamp::codec::{DecodeError, Serializer};
 use shardwamp::wamp::message::{Message, Payload};
 use shardwamp::wamp::value::{Dict, Value};
 
-/// Time spent per case, split into this many samples.
+/// Time spent per case unless `CODEC_BENCH_MS` says otherwise, split into
+/// this many samples.
 const TARGET: Duration = Duration::from_millis(300);
 const SAMPLES: u32 = 5;
 
@@ -184,6 +187,29 @@ fn event(args: Vec<Value>, kwargs: Dict) -> Message {
     }
 }
 
+fn call(args: Vec<Value>, kwargs: Dict) -> Message {
+    Message::Call {
+        request: 239_714_735,
+        options: Dict::new(),
+        procedure: "com.example.sensors.read".into(),
+        payload: Payload::Values {
+            args,
+            kwargs: Some(kwargs),
+        },
+    }
+}
+
+fn yield_(args: Vec<Value>, kwargs: Dict) -> Message {
+    Message::Yield {
+        request: 239_714_735,
+        options: Dict::new(),
+        payload: Payload::Values {
+            args,
+            kwargs: Some(kwargs),
+        },
+    }
+}
+
 /// Parsed command line: an optional case-name filter; `--flags` are ignored.
 struct Bench {
     filter: Option<String>,
@@ -208,7 +234,11 @@ impl Bench {
         }
         // Warm up, then find how many iterations fill a sample.
         black_box(f());
-        let per_sample = TARGET / SAMPLES;
+        let target = std::env::var("CODEC_BENCH_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map_or(TARGET, Duration::from_millis);
+        let per_sample = target / SAMPLES;
         let mut iters: u64 = 1;
         loop {
             let t = Instant::now();
@@ -256,6 +286,8 @@ fn main() {
     for (kind, build) in [
         ("publish", publish as fn(Vec<Value>, Dict) -> Message),
         ("event", event as fn(Vec<Value>, Dict) -> Message),
+        ("call", call as fn(Vec<Value>, Dict) -> Message),
+        ("yield", yield_ as fn(Vec<Value>, Dict) -> Message),
     ] {
         for (size, label) in SIZES {
             let (args, kwargs) = payload(size);

@@ -22,3 +22,24 @@ pub fn run(s: Serializer, data: &[u8]) {
     }
     let _ = s.decode_value(data);
 }
+
+/// The one-pass JSON splitter and its single-value check agree with
+/// serde_json on `data`: both accept or both refuse, with the same elements,
+/// and too deep for one is too deep for the other.
+pub fn json_split(data: &[u8]) {
+    use shardwamp::codec::json::{check_payload, read_value_serde, split_reference};
+    use shardwamp::codec::{Codec, DecodeError, Elements, JsonCodec};
+    let (mut ours_els, mut ref_els) = (Elements::default(), Elements::default());
+    let ours = JsonCodec::split(data, &mut ours_els);
+    let reference = split_reference(data, &mut ref_els);
+    assert_eq!(ours.is_ok(), reference.is_ok(), "{ours:?} / {reference:?}");
+    if ours.is_ok() {
+        assert_eq!(ours_els.as_slice(), ref_els.as_slice());
+    }
+    if reference == Err(DecodeError::TooDeep) {
+        assert_eq!(ours, Err(DecodeError::TooDeep));
+    }
+    let ours = check_payload(data);
+    let full = read_value_serde(data);
+    assert_eq!(ours.is_ok(), full.is_ok(), "{ours:?} / {full:?}");
+}

@@ -1,8 +1,13 @@
 //! The JSON codec (`wamp.2.json`, RawSocket id 1).
 //!
-//! Splitting uses serde_json's borrowed `RawValue`: one validating pass over
-//! the frame that records where each top-level element lies and builds no
-//! values. Binary values follow the spec's convention
+//! Splitting is one pass of a small scanner over the frame (`Scanner`): it
+//! records where each top-level element lies, builds no values, and checks in
+//! the same pass everything a full decode would refuse (grammar, UTF-8, lone
+//! surrogates in `\u` escapes, nesting beyond [`MAX_DEPTH`], numbers beyond
+//! the range of a 64-bit float), so a payload kept raw is forwarded as it is
+//! and can always be transcoded. [`split_reference`] is the same split built
+//! on serde_json, the oracle the property tests and the fuzz target compare
+//! the scanner with. Binary values follow the spec's convention
 //! (`rfc/text/basic/bp_binary_conversion_of_json.md`): a byte string travels as
 //! a JSON string holding `"\0"` followed by its standard base64 encoding.
 //!
@@ -287,185 +292,438 @@ pub fn read_value_serde(bytes: &[u8]) -> Result<Value, DecodeError> {
     Ok(v)
 }
 
-/// Checks a payload element (`Arguments|list` or `ArgumentsKw|dict`) that
-/// [`JsonCodec::split`] has already found to be well-formed JSON for what only
-/// a full decode ([`JsonCodec::read_value`]) would otherwise refuse, so that a
-/// payload kept raw for pass-through can always be transcoded:
-///
-/// * lists and dicts nested deeper than [`MAX_DEPTH`];
-/// * a `\u` escape that is half of a UTF-16 surrogate pair without the other half;
-/// * a number beyond the range of a 64-bit float (`1e400`).
-///
-/// One linear pass with a depth counter, building nothing: strings are skipped
-/// to their closing quote (escapes included) so brackets inside them do not
-/// count; a number is looked at only when it has an exponent or when more
-/// than 308 bytes lie between two structural bytes, and parsed only when its
-/// magnitude may reach 10^308. Safe on any input (it never panics and never
-/// reads out of bounds).
+/// Checks one whole JSON value (a payload element, say) for everything a
+/// full decode ([`JsonCodec::read_value`]) would refuse: the JSON grammar,
+/// UTF-8, a `\u` escape that is half of a UTF-16 surrogate pair without the
+/// other half, lists and dicts nested deeper than [`MAX_DEPTH`], and a number
+/// beyond the range of a 64-bit float (`1e400`). One pass that builds nothing;
+/// [`JsonCodec::split`] runs the same scanner over a whole frame. Safe on any
+/// input (it never panics and never reads out of bounds).
 pub fn check_payload(bytes: &[u8]) -> Result<(), DecodeError> {
-    let mut depth = 0usize;
-    // Where the bytes since the last structural byte or string began.
-    let mut seg = 0;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if !SPECIAL[usize::from(b)] {
-            i += 1;
-            continue;
-        }
-        if i - seg > 308 {
-            check_numbers(bytes, seg, i)?;
-        }
-        match b {
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(DecodeError::TooDeep);
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            b'"' => {
-                i = skip_string(bytes, i + 1)?;
-                seg = i;
-                continue;
-            }
-            // An exponent (a digit precedes it; in `true` and `false` a letter does).
-            _ if i > 0 && bytes[i - 1].is_ascii_digit() => {
-                let mut start = i;
-                while start > 0 && matches!(bytes[start - 1], b'0'..=b'9' | b'.' | b'-') {
-                    start -= 1;
-                }
-                // (Never backwards, whatever the bytes: `max`.)
-                i = check_number(bytes, start)?.max(i + 1);
-                seg = i;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-        seg = i;
+    let mut s = Scanner::new(bytes);
+    s.value(true)?;
+    if s.at_end() {
+        Ok(())
+    } else {
+        Err(DecodeError::TrailingBytes)
     }
-    if i - seg > 308 {
-        check_numbers(bytes, seg, i)?;
-    }
-    Ok(())
 }
 
-/// The bytes [`check_payload`] stops at: structure, strings and exponents.
-const SPECIAL: [bool; 256] = {
+/// The one-pass JSON scanner behind [`JsonCodec::split`] and [`check_payload`].
+///
+/// It walks the bytes once, by index, and builds nothing: it checks the JSON
+/// grammar (RFC 8259), UTF-8 inside strings (outside them only ASCII is
+/// valid), `\u` escapes that form valid UTF-16, the nesting depth (at most
+/// [`MAX_DEPTH`] levels of lists and dicts inside an element, as a full decode
+/// allows) and, inside a list or dict, that no number lies beyond the range of
+/// a 64-bit float. Each of these is what a full decode with serde_json
+/// ([`read_value_serde`]) would refuse, so a payload it accepts can always be
+/// decoded and transcoded later. Running out of input anywhere is
+/// [`DecodeError::Truncated`]. It never panics and never reads out of
+/// bounds: every byte is read with `get`.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    i: usize,
+}
+
+/// Bytes a string holds as they are: printable ASCII but `"` and `\`.
+const PLAIN: [bool; 256] = {
     let mut t = [false; 256];
-    let mut k = 0;
-    let special = *b"[]{}\"eE";
-    while k < special.len() {
-        t[special[k] as usize] = true;
-        k += 1;
+    let mut b = 0x20;
+    while b < 0x80 {
+        t[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
     }
     t
 };
 
-/// Checks every number among `bytes[from..to]` (no strings or brackets in it).
-fn check_numbers(bytes: &[u8], from: usize, to: usize) -> Result<(), DecodeError> {
-    let mut j = from;
-    while j < to {
-        match bytes.get(j) {
-            Some(b'-' | b'0'..=b'9') => j = check_number(bytes, j)?,
-            _ => j += 1,
+/// Whether none of the 8 bytes in `x` ends or escapes a string, is a control
+/// character or is part of a multi-byte UTF-8 sequence (SWAR: each test sets
+/// the high bit of a byte that matches, and a false match can only follow a
+/// true one, so "any" is exact).
+fn plain8(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    let quote = zero(x ^ (ONES * u64::from(b'"')));
+    let backslash = zero(x ^ (ONES * u64::from(b'\\')));
+    let control = x.wrapping_sub(ONES * 0x20) & !x;
+    (quote | backslash | control | x) & HIGH == 0
+}
+
+impl<'a> Scanner<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Scanner { bytes, i: 0 }
+    }
+
+    /// The next byte that is not whitespace, without consuming it.
+    fn peek(&mut self) -> Result<u8, DecodeError> {
+        while let Some(&b) = self.bytes.get(self.i) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Ok(b);
+            }
+            self.i += 1;
+        }
+        Err(DecodeError::Truncated)
+    }
+
+    /// The byte at the cursor, whitespace or not.
+    fn byte(&self) -> Result<u8, DecodeError> {
+        self.bytes
+            .get(self.i)
+            .copied()
+            .ok_or(DecodeError::Truncated)
+    }
+
+    /// Whether only whitespace is left.
+    fn at_end(&mut self) -> bool {
+        self.peek().is_err()
+    }
+
+    /// One value at the cursor (after whitespace); returns its kind and its
+    /// start. A number at the top is range-checked only when `top_range`.
+    fn value(&mut self, top_range: bool) -> Result<(Kind, usize), DecodeError> {
+        let b = self.peek()?;
+        let start = self.i;
+        let kind = match b {
+            b'[' | b'{' => self.container()?,
+            _ => self.scalar(b, top_range)?,
+        };
+        Ok((kind, start))
+    }
+
+    /// A string, `true`, `false`, `null` or a number whose first byte is `b`.
+    fn scalar(&mut self, b: u8, check_range: bool) -> Result<Kind, DecodeError> {
+        match b {
+            b'"' => {
+                self.i += 1;
+                self.string()?;
+                Ok(Kind::Str)
+            }
+            b'-' | b'0'..=b'9' => self.number(check_range),
+            b't' => self.literal(b"true", Kind::Bool),
+            b'f' => self.literal(b"false", Kind::Bool),
+            b'n' => self.literal(b"null", Kind::Null),
+            _ => Err(syntax("expected a value")),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], kind: Kind) -> Result<Kind, DecodeError> {
+        let rest = self.bytes.get(self.i..).unwrap_or_default();
+        if rest.starts_with(word) {
+            self.i += word.len();
+            Ok(kind)
+        } else if word.starts_with(rest) {
+            Err(DecodeError::Truncated)
+        } else {
+            Err(syntax("expected a value"))
+        }
+    }
+
+    /// A list or dict whose opening bracket is at the cursor, nested lists
+    /// and dicts included, without recursion: bit `k` of `dicts` says
+    /// whether the container `k` levels up from the innermost is a dict.
+    fn container(&mut self) -> Result<Kind, DecodeError> {
+        let kind = if self.byte()? == b'[' {
+            Kind::List
+        } else {
+            Kind::Dict
+        };
+        let mut depth = 0usize;
+        let mut dicts: u128 = 0;
+        let mut b = self.byte()?;
+        loop {
+            // A value is expected at the cursor; its first byte is `b`.
+            if b == b'[' || b == b'{' {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(DecodeError::TooDeep);
+                }
+                let dict = b == b'{';
+                dicts = (dicts << 1) | u128::from(dict);
+                self.i += 1;
+                let next = self.peek()?;
+                if next != if dict { b'}' } else { b']' } {
+                    if dict {
+                        self.key()?;
+                    }
+                    b = self.peek()?;
+                    continue;
+                }
+                // An empty list or dict: closed below.
+            } else {
+                self.scalar(b, true)?;
+            }
+            // After a value inside the innermost container (or its closing
+            // bracket, not consumed yet, when it is empty).
+            loop {
+                let next = self.peek()?;
+                let dict = dicts & 1 == 1;
+                if next == b',' {
+                    self.i += 1;
+                    if dict {
+                        self.key()?;
+                    }
+                    break;
+                }
+                if next == if dict { b'}' } else { b']' } {
+                    self.i += 1;
+                    depth -= 1;
+                    dicts >>= 1;
+                    if depth == 0 {
+                        return Ok(kind);
+                    }
+                    continue;
+                }
+                return Err(syntax("expected `,` or a closing bracket"));
+            }
+            b = self.peek()?;
+        }
+    }
+
+    /// A dict's key and its colon (the cursor at or before the key's quote).
+    fn key(&mut self) -> Result<(), DecodeError> {
+        if self.peek()? != b'"' {
+            return Err(syntax("expected a string key"));
+        }
+        self.i += 1;
+        self.string()?;
+        if self.peek()? != b':' {
+            return Err(syntax("expected `:`"));
+        }
+        self.i += 1;
+        Ok(())
+    }
+
+    /// The rest of a string whose opening quote is behind the cursor.
+    fn string(&mut self) -> Result<(), DecodeError> {
+        loop {
+            // Eight plain bytes at a time, then one byte at a time.
+            while let Some(chunk) = self.bytes.get(self.i..).and_then(<[u8]>::first_chunk) {
+                if !plain8(u64::from_le_bytes(*chunk)) {
+                    break;
+                }
+                self.i += 8;
+            }
+            while self
+                .bytes
+                .get(self.i)
+                .is_some_and(|&b| PLAIN[usize::from(b)])
+            {
+                self.i += 1;
+            }
+            let b = self.byte()?;
+            match b {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                b'\\' => self.escape()?,
+                0x80..=0xff => self.utf8(b)?,
+                _ => return Err(syntax("control character in a string")),
+            }
+        }
+    }
+
+    /// An escape whose backslash is at the cursor: `\u` escapes must form
+    /// valid UTF-16 (no lone surrogate).
+    fn escape(&mut self) -> Result<(), DecodeError> {
+        self.i += 1;
+        match self.byte()? {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                self.i += 1;
+                Ok(())
+            }
+            b'u' => {
+                self.i += 1;
+                let n = self.hex4()?;
+                if (0xDC00..=0xDFFF).contains(&n) {
+                    return Err(syntax("lone trailing surrogate in a \\u escape"));
+                }
+                if (0xD800..=0xDBFF).contains(&n) {
+                    let lone = || syntax("lone leading surrogate in a \\u escape");
+                    if self.byte()? != b'\\' {
+                        return Err(lone());
+                    }
+                    self.i += 1;
+                    if self.byte()? != b'u' {
+                        return Err(lone());
+                    }
+                    self.i += 1;
+                    if !(0xDC00..=0xDFFF).contains(&self.hex4()?) {
+                        return Err(lone());
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(syntax("invalid escape in a string")),
+        }
+    }
+
+    /// The four hex digits of a `\u` escape at the cursor.
+    fn hex4(&mut self) -> Result<u32, DecodeError> {
+        let mut n = 0u32;
+        for _ in 0..4 {
+            let v = (self.byte()? as char)
+                .to_digit(16)
+                .ok_or_else(|| syntax("invalid \\u escape"))?;
+            n = n * 16 + v;
+            self.i += 1;
+        }
+        Ok(n)
+    }
+
+    /// One UTF-8 sequence of two to four bytes whose lead byte `b` is at the
+    /// cursor (Unicode table 3-7: no overlong form, no surrogate, nothing
+    /// past U+10FFFF).
+    fn utf8(&mut self, b: u8) -> Result<(), DecodeError> {
+        let (len, lo, hi) = match b {
+            0xC2..=0xDF => (2, 0x80, 0xBF),
+            0xE0 => (3, 0xA0, 0xBF),
+            0xE1..=0xEC | 0xEE..=0xEF => (3, 0x80, 0xBF),
+            0xED => (3, 0x80, 0x9F),
+            0xF0 => (4, 0x90, 0xBF),
+            0xF1..=0xF3 => (4, 0x80, 0xBF),
+            0xF4 => (4, 0x80, 0x8F),
+            _ => return Err(DecodeError::Utf8),
+        };
+        self.i += 1;
+        for k in 1..len {
+            let c = self.byte()?;
+            let (lo, hi) = if k == 1 { (lo, hi) } else { (0x80, 0xBF) };
+            if !(lo..=hi).contains(&c) {
+                return Err(DecodeError::Utf8);
+            }
+            self.i += 1;
+        }
+        Ok(())
+    }
+
+    /// The digits at the cursor (none is a syntax error); returns how many.
+    fn digits(&mut self) -> Result<usize, DecodeError> {
+        let start = self.i;
+        if !self.byte()?.is_ascii_digit() {
+            return Err(syntax("expected a digit"));
+        }
+        while self.bytes.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        Ok(self.i - start)
+    }
+
+    /// A number at the cursor; with `check_range`, one beyond the range of a
+    /// 64-bit float is refused, as a full decode would refuse it.
+    fn number(&mut self, check_range: bool) -> Result<Kind, DecodeError> {
+        let start = self.i;
+        let negative = self.byte()? == b'-';
+        if negative {
+            self.i += 1;
+        }
+        let int_digits = if self.byte()? == b'0' {
+            self.i += 1;
+            1
+        } else {
+            self.digits()?
+        };
+        let mut float = false;
+        if self.bytes.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            self.digits()?;
+            float = true;
+        }
+        let mut exp: i64 = 0;
+        if matches!(self.bytes.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            float = true;
+            let sign = self.byte()?;
+            if matches!(sign, b'-' | b'+') {
+                self.i += 1;
+            }
+            let from = self.i;
+            self.digits()?;
+            for &d in self.bytes.get(from..self.i).unwrap_or_default() {
+                exp = exp.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+            }
+            if sign == b'-' {
+                exp = -exp;
+            }
+        }
+        // The value is below 10^(int_digits + exp); f64 reaches 1.797e308.
+        // Only a number that may be larger is parsed, by the parser the full
+        // decode uses.
+        let magnitude = i64::try_from(int_digits)
+            .unwrap_or(i64::MAX)
+            .saturating_add(exp);
+        if check_range && magnitude > 308 {
+            let text = self.bytes.get(start..self.i).unwrap_or_default();
+            serde_json::from_slice::<f64>(text).map_err(|_| {
+                DecodeError::Unsupported("number beyond the range of a 64-bit float")
+            })?;
+        }
+        Ok(match (float, negative) {
+            (true, _) => Kind::Float,
+            (false, true) => Kind::NegInt,
+            (false, false) => Kind::UInt,
+        })
+    }
+}
+
+/// The split as serde_json does it, kept as the oracle that the one-pass
+/// [`JsonCodec::split`] is tested against (tests/json_split.rs, the
+/// `split_json` fuzz target); not used on the routing path, where it costs a
+/// second pass over every list and dict.
+///
+/// serde_json's borrowed `RawValue` checks the grammar and UTF-8 and records
+/// each element, with no depth limit; each list and dict is then decoded
+/// whole ([`read_value_serde`]), which refuses deep nesting, lone surrogates
+/// and out-of-range numbers, and each string is decoded (lone surrogates).
+pub fn split_reference(frame: &[u8], out: &mut Elements) -> Result<(), DecodeError> {
+    match first_byte(frame) {
+        None => return Err(DecodeError::Truncated),
+        Some(b'[') => {}
+        Some(_) => {
+            let trimmed = frame.trim_ascii_start();
+            return Err(DecodeError::NotAnArray(kind_of(trimmed).name()));
+        }
+    }
+    let mut overflow = false;
+    let mut de = serde_json::Deserializer::from_slice(frame);
+    let visitor = SplitVisitor {
+        base: frame.as_ptr() as usize,
+        out: &mut *out,
+        overflow: &mut overflow,
+    };
+    let res = de.deserialize_seq(visitor);
+    if overflow {
+        return Err(DecodeError::WrongLength {
+            message: "message",
+            min: 1,
+            max: super::MAX_ELEMENTS,
+            found: super::MAX_ELEMENTS + 1,
+        });
+    }
+    res.map_err(|e| {
+        if e.is_eof() {
+            DecodeError::Truncated
+        } else {
+            syntax(e)
+        }
+    })?;
+    de.end().map_err(|_| DecodeError::TrailingBytes)?;
+    for e in out.as_slice() {
+        let text = frame.get(e.start..e.end).unwrap_or_default();
+        match e.kind {
+            Kind::List | Kind::Dict => {
+                read_value_serde(text)?;
+            }
+            // `RawValue` lets a lone surrogate pass; decoding the string does not.
+            Kind::Str => {
+                serde_json::from_slice::<String>(text).map_err(syntax)?;
+            }
+            _ => {}
         }
     }
     Ok(())
-}
-
-/// The four hex digits of a `\u` escape at `at`.
-fn hex4(bytes: &[u8], at: usize) -> Result<u32, DecodeError> {
-    let digits = bytes.get(at..at + 4).ok_or(DecodeError::Truncated)?;
-    let mut n = 0u32;
-    for &d in digits {
-        let v = (d as char)
-            .to_digit(16)
-            .ok_or_else(|| syntax("invalid \\u escape"))?;
-        n = n * 16 + v;
-    }
-    Ok(n)
-}
-
-/// Skips a string whose opening quote precedes `i`; returns the offset past its closing quote.
-fn skip_string(bytes: &[u8], mut i: usize) -> Result<usize, DecodeError> {
-    loop {
-        if i >= bytes.len() {
-            return Err(DecodeError::Truncated);
-        }
-        // Most strings are short: look at a few bytes before asking memchr.
-        let stop = bytes.len().min(i + 32);
-        while i < stop && !matches!(bytes[i], b'"' | b'\\') {
-            i += 1;
-        }
-        if i == stop {
-            let rest = bytes.get(i..).ok_or(DecodeError::Truncated)?;
-            i += memchr::memchr2(b'"', b'\\', rest).ok_or(DecodeError::Truncated)?;
-        }
-        if bytes.get(i) == Some(&b'"') {
-            return Ok(i + 1);
-        }
-        // A backslash: `\u` escapes must form valid UTF-16, others are one character.
-        if bytes.get(i + 1) != Some(&b'u') {
-            i += 2;
-            continue;
-        }
-        let n = hex4(bytes, i + 2)?;
-        i += 6;
-        if (0xDC00..=0xDFFF).contains(&n) {
-            return Err(syntax("lone trailing surrogate in a \\u escape"));
-        }
-        if (0xD800..=0xDBFF).contains(&n) {
-            let paired = bytes.get(i..i + 2) == Some(&b"\\u"[..])
-                && (0xDC00..=0xDFFF).contains(&hex4(bytes, i + 2)?);
-            if !paired {
-                return Err(syntax("lone leading surrogate in a \\u escape"));
-            }
-            i += 6;
-        }
-    }
-}
-
-/// Checks the number at `start` is within f64's range; returns the offset past it.
-fn check_number(bytes: &[u8], start: usize) -> Result<usize, DecodeError> {
-    let digits = |mut i: usize| {
-        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        i
-    };
-    let int_start = start + usize::from(bytes.get(start) == Some(&b'-'));
-    let mut i = digits(int_start);
-    let int_digits = i - int_start;
-    if bytes.get(i) == Some(&b'.') {
-        i = digits(i + 1);
-    }
-    let mut exp: i64 = 0;
-    if matches!(bytes.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        let negative = bytes.get(i) == Some(&b'-');
-        if matches!(bytes.get(i), Some(b'-' | b'+')) {
-            i += 1;
-        }
-        while let Some(d) = bytes.get(i).filter(|d| d.is_ascii_digit()) {
-            exp = exp.saturating_mul(10).saturating_add(i64::from(d - b'0'));
-            i += 1;
-        }
-        if negative {
-            exp = -exp;
-        }
-    }
-    // The value is below 10^(int_digits + exp); f64 reaches 1.797e308. Only a
-    // number that may be larger is parsed, by the parser the full decode uses.
-    let magnitude = i64::try_from(int_digits)
-        .unwrap_or(i64::MAX)
-        .saturating_add(exp);
-    if magnitude > 308 {
-        let text = bytes.get(start..i).ok_or(DecodeError::Truncated)?;
-        serde_json::from_slice::<f64>(text)
-            .map_err(|_| DecodeError::Unsupported("number beyond the range of a 64-bit float"))?;
-    }
-    Ok(i.max(start + 1))
 }
 
 fn write_uint(u: u64, out: &mut Vec<u8>) {
@@ -477,39 +735,46 @@ impl Codec for JsonCodec {
     const SERIALIZER: Serializer = Serializer::Json;
     const FORMAT: &'static str = "JSON";
 
+    /// One pass of the scanner: the frame's grammar, UTF-8, escapes, the
+    /// depth of each element and the range of the numbers inside them are
+    /// all checked here, so [`Codec::check_payload`] has nothing left to do.
     fn split(frame: &[u8], out: &mut Elements) -> Result<(), DecodeError> {
-        match first_byte(frame) {
-            None => return Err(DecodeError::Truncated),
-            Some(b'[') => {}
-            Some(_) => {
+        let mut s = Scanner::new(frame);
+        match s.peek() {
+            Err(_) => return Err(DecodeError::Truncated),
+            Ok(b'[') => s.i += 1,
+            Ok(_) => {
                 let trimmed = frame.trim_ascii_start();
                 return Err(DecodeError::NotAnArray(kind_of(trimmed).name()));
             }
         }
-        let mut overflow = false;
-        let mut de = serde_json::Deserializer::from_slice(frame);
-        let visitor = SplitVisitor {
-            base: frame.as_ptr() as usize,
-            out,
-            overflow: &mut overflow,
-        };
-        let res = de.deserialize_seq(visitor);
-        if overflow {
-            return Err(DecodeError::WrongLength {
-                message: "message",
-                min: 1,
-                max: super::MAX_ELEMENTS,
-                found: super::MAX_ELEMENTS + 1,
-            });
-        }
-        res.map_err(|e| {
-            if e.is_eof() {
-                DecodeError::Truncated
-            } else {
-                syntax(e)
+        if s.peek()? == b']' {
+            s.i += 1;
+        } else {
+            loop {
+                // A number at the top (a code or an id) is read by
+                // `read_uint`, which refuses what is out of its range.
+                let (kind, start) = s.value(false)?;
+                out.push(Element {
+                    kind,
+                    start,
+                    end: s.i,
+                })?;
+                match s.peek()? {
+                    b',' => s.i += 1,
+                    b']' => {
+                        s.i += 1;
+                        break;
+                    }
+                    _ => return Err(syntax("expected `,` or `]`")),
+                }
             }
-        })?;
-        de.end().map_err(|_| DecodeError::TrailingBytes)
+        }
+        if s.at_end() {
+            Ok(())
+        } else {
+            Err(DecodeError::TrailingBytes)
+        }
     }
 
     fn read_uint(bytes: &[u8]) -> Result<u64, DecodeError> {
@@ -530,14 +795,31 @@ impl Codec for JsonCodec {
     }
 
     fn read_str(bytes: &[u8]) -> Result<String, DecodeError> {
+        // Most strings (URIs) hold no escape: their text is the string.
+        if let Some(inner) = bytes
+            .strip_prefix(b"\"")
+            .and_then(|b| b.strip_suffix(b"\""))
+        {
+            if !inner.iter().any(|&b| b == b'\\' || b == b'"' || b < 0x20) {
+                return std::str::from_utf8(inner)
+                    .map(str::to_owned)
+                    .map_err(|_| DecodeError::Utf8);
+            }
+        }
         serde_json::from_slice::<String>(bytes).map_err(syntax)
     }
 
-    fn check_payload(bytes: &[u8]) -> Result<(), DecodeError> {
-        check_payload(bytes)
+    /// Nothing to do: [`JsonCodec::split`] has checked every element
+    /// ([`check_payload`] is the same check for one value on its own).
+    fn check_payload(_bytes: &[u8]) -> Result<(), DecodeError> {
+        Ok(())
     }
 
     fn read_value(bytes: &[u8]) -> Result<Value, DecodeError> {
+        // The empty dict, the most common options and details.
+        if bytes == b"{}" {
+            return Ok(Value::Dict(Dict::new()));
+        }
         if bytes.len() >= SIMD_THRESHOLD {
             read_value_simd(bytes)
         } else {
@@ -772,6 +1054,32 @@ mod tests {
         assert!(publish(&format!("[1{}e10]", "0".repeat(300))).is_err());
         assert!(publish(&format!("[1{}e-10]", "0".repeat(300))).is_ok());
         assert!(publish(&format!("[{{\"k\": 0.{}e309}}]", nines(400))).is_err());
+    }
+
+    /// The shortcuts for escape-free strings and the empty dict read what
+    /// serde_json reads.
+    #[test]
+    fn shortcuts_agree_with_serde_json() {
+        for s in [
+            r#""""#,
+            r#""com.example.add""#,
+            "\"Z\u{fc}rich\"",
+            r#""a\"b""#,
+            r#""\u00e9\n""#,
+            r#""\\""#,
+            "\"\u{1}\"",
+            r#""a"b""#,
+            r#"""#,
+            "x",
+        ] {
+            assert_eq!(
+                JsonCodec::read_str(s.as_bytes()).ok(),
+                serde_json::from_slice::<String>(s.as_bytes()).ok(),
+                "{s}"
+            );
+        }
+        assert_eq!(JsonCodec::read_str(b"\"\xff\""), Err(DecodeError::Utf8));
+        assert_eq!(JsonCodec::read_value(b"{}"), read_value_serde(b"{}"));
     }
 
     #[test]

@@ -388,7 +388,8 @@ pub trait Codec {
     fn read_value(bytes: &[u8]) -> Result<Value, DecodeError>;
     /// Checks a payload element kept raw (already checked by [`Codec::split`])
     /// for everything [`Codec::read_value`] would refuse, nesting beyond
-    /// [`MAX_DEPTH`] included, without building values.
+    /// [`MAX_DEPTH`] included, without building values. A codec whose split
+    /// already checks all of that in its one pass (JSON) does nothing here.
     fn check_payload(bytes: &[u8]) -> Result<(), DecodeError>;
     /// Writes one value.
     fn write_value(value: &Value, out: &mut Vec<u8>);
