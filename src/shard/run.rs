@@ -175,9 +175,7 @@ pub(crate) async fn shard_main(
                     for i in ids {
                         shard.core.borrow_mut().close_transport(i, &reason);
                     }
-                    shard.going_away.set(true);
                     shard.pump();
-                    shard.going_away.set(false);
                 }
                 reply.send(());
             }

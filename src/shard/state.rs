@@ -31,9 +31,6 @@ pub(crate) struct Shard {
     pub(super) timer: Notify,
     /// Set when the shard is shutting down: no new connections.
     pub stopping: std::cell::Cell<bool>,
-    /// Set while the sessions of a stopped listener are closed: their
-    /// connections close as "going away".
-    pub(super) going_away: std::cell::Cell<bool>,
     /// The HTTP bridge services of web paths, by path transport id, built on first use.
     pub(super) http: RefCell<HashMap<TransportId, Rc<crate::bridge::Bridge<Shard>>>>,
 }
@@ -50,7 +47,6 @@ impl Shard {
             scratch: RefCell::new(Vec::new()),
             timer: Notify::default(),
             stopping: std::cell::Cell::new(false),
-            going_away: std::cell::Cell::new(false),
             http: RefCell::new(HashMap::new()),
         }
     }
@@ -116,7 +112,8 @@ impl Shard {
                         if let Some(ob) = conns.get(&conn) {
                             // At shutdown, or when a listener is stopped with its
                             // sessions, the router is the one going away.
-                            ob.close_with(if self.stopping.get() || self.going_away.get() {
+                            let away = self.stopping.get() || self.core.borrow().going_away(conn);
+                            ob.close_with(if away {
                                 CloseReason::GoingAway
                             } else {
                                 CloseReason::Normal
