@@ -399,17 +399,33 @@ fn waited_for_goodbye(waited: Duration) -> bool {
     waited >= bound - Duration::from_millis(300) && waited < bound + Duration::from_secs(2)
 }
 
-#[test]
-fn a_router_goodbye_closes_the_websocket_after_the_clients_reply() {
-    let router = start(|_| {}, 1 << 24);
+/// A WebSocket client joined to realm1 that the router then kills: it has
+/// read the router's GOODBYE.
+fn ws_killed(router: &RouterHandle) -> WebSocket<TcpStream> {
     let mut ws = connect(router.tcp_addr("ws").unwrap());
     hello(&mut ws);
     assert!(matches!(ws.read().unwrap(), WsMessage::Text(_)), "WELCOME");
-    kill_all(&router);
+    kill_all(router);
     match ws.read().unwrap() {
         WsMessage::Text(t) => assert!(is_goodbye(t.as_bytes()), "GOODBYE: {t}"),
         other => panic!("expected GOODBYE, got {other:?}"),
     }
+    ws
+}
+
+/// The router's Close 1000, then the end of the connection.
+fn ws_closes_normally(ws: &mut WebSocket<TcpStream>) {
+    assert_eq!(close_code(ws), Some(CloseCode::Normal));
+    match ws.read() {
+        Err(tungstenite::Error::ConnectionClosed) => {}
+        other => panic!("expected the connection to end cleanly, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_router_goodbye_closes_the_websocket_after_the_clients_reply() {
+    let router = start(|_| {}, 1 << 24);
+    let mut ws = ws_killed(&router);
     // The router waits for the reply; what else the client sends meanwhile
     // is ignored (the spec's SHUTTING DOWN state).
     ws.send(WsMessage::text(r#"[16,1,{"acknowledge":true},"com.x"]"#))
@@ -427,36 +443,21 @@ fn a_router_goodbye_closes_the_websocket_after_the_clients_reply() {
         .unwrap();
     let replied = Instant::now();
     ws.send(WsMessage::text(GOODBYE_REPLY)).unwrap();
-    assert_eq!(close_code(&mut ws), Some(CloseCode::Normal));
+    ws_closes_normally(&mut ws);
     assert!(
         replied.elapsed() < Duration::from_millis(1000),
         "closed at once"
     );
-    match ws.read() {
-        Err(tungstenite::Error::ConnectionClosed) => {}
-        other => panic!("expected the connection to end cleanly, got {other:?}"),
-    }
 }
 
 #[test]
 fn a_router_goodbye_closes_the_websocket_after_a_bounded_wait_without_a_reply() {
     let router = start(|_| {}, 1 << 24);
-    let mut ws = connect(router.tcp_addr("ws").unwrap());
-    hello(&mut ws);
-    assert!(matches!(ws.read().unwrap(), WsMessage::Text(_)), "WELCOME");
-    kill_all(&router);
-    match ws.read().unwrap() {
-        WsMessage::Text(t) => assert!(is_goodbye(t.as_bytes()), "GOODBYE: {t}"),
-        other => panic!("expected GOODBYE, got {other:?}"),
-    }
+    let mut ws = ws_killed(&router);
     let sent = Instant::now();
-    assert_eq!(close_code(&mut ws), Some(CloseCode::Normal));
+    ws_closes_normally(&mut ws);
     let waited = sent.elapsed();
     assert!(waited_for_goodbye(waited), "closed after {waited:?}");
-    match ws.read() {
-        Err(tungstenite::Error::ConnectionClosed) => {}
-        other => panic!("expected the connection to end cleanly, got {other:?}"),
-    }
 }
 
 /// A RawSocket client (JSON) joined to realm1.
