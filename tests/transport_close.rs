@@ -2,7 +2,10 @@
 //! the right close codes — the echo of a client's Close, 1001 at shutdown,
 //! 1009 for an oversize message, the wait for the peer's Close bounded by
 //! `close_handshake_timeout` — and a RawSocket connection failed for an
-//! over-length frame closed with a FIN, not a reset. Also the WebSocket
+//! over-length frame closed with a FIN, not a reset. A router-initiated
+//! GOODBYE (a kill here) ends the connection once the client's GOODBYE
+//! arrives, or after the router's bounded wait when none comes, over
+//! WebSocket (Close 1000) and RawSocket (EOF). Also the WebSocket
 //! options that shape frames: `auto_fragment_size` and `auto_ping_size`; and
 //! Crossbar.io's `fail_by_drop` and `allow_null_origin`.
 
@@ -13,8 +16,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::{listener, open_realm};
+use shardwamp::client::blocking::Wire;
 use shardwamp::codec::Serializer;
-use shardwamp::shard::{self, RouterHandle, RouterSpec};
+use shardwamp::router::GOODBYE_REPLY_WAIT_MS;
+use shardwamp::shard::{self, CoreOp, RouterHandle, RouterSpec};
+use shardwamp::transport::blocking::{RawSocket, Stream};
 use shardwamp::transport::rawsocket;
 use shardwamp::transport::{ListenerKind, WebSocketOptions};
 use tungstenite::client::IntoClientRequest;
@@ -365,4 +371,140 @@ fn allow_null_origin_admits_the_null_origin_only_when_set() {
         router.shutdown("wamp.close.system_shutdown");
         router.join().unwrap();
     }
+}
+
+/// Kills every session of realm1 (GOODBYE `wamp.close.killed`), as
+/// `kill_by_authid` does.
+fn kill_all(router: &RouterHandle) {
+    let killed = futures_lite::future::block_on(router.on_all(|reply| CoreOp::Kill {
+        realm: 0,
+        authid: None,
+        authrole: None,
+        reason: "wamp.close.killed".into(),
+        message: None,
+        reply,
+    }));
+    assert_eq!(killed.concat().len(), 1, "one session killed");
+}
+
+const GOODBYE_REPLY: &str = r#"[6,{},"wamp.close.goodbye_and_out"]"#;
+
+fn is_goodbye(frame: &[u8]) -> bool {
+    frame.starts_with(b"[6,")
+}
+
+/// The wait for a client's GOODBYE: about `GOODBYE_REPLY_WAIT_MS`.
+fn waited_for_goodbye(waited: Duration) -> bool {
+    let bound = Duration::from_millis(GOODBYE_REPLY_WAIT_MS);
+    waited >= bound - Duration::from_millis(300) && waited < bound + Duration::from_secs(2)
+}
+
+/// A WebSocket client joined to realm1 that the router then kills: it has
+/// read the router's GOODBYE.
+fn ws_killed(router: &RouterHandle) -> WebSocket<TcpStream> {
+    let mut ws = connect(router.tcp_addr("ws").unwrap());
+    hello(&mut ws);
+    assert!(matches!(ws.read().unwrap(), WsMessage::Text(_)), "WELCOME");
+    kill_all(router);
+    match ws.read().unwrap() {
+        WsMessage::Text(t) => assert!(is_goodbye(t.as_bytes()), "GOODBYE: {t}"),
+        other => panic!("expected GOODBYE, got {other:?}"),
+    }
+    ws
+}
+
+/// The router's Close 1000, then the end of the connection.
+fn ws_closes_normally(ws: &mut WebSocket<TcpStream>) {
+    assert_eq!(close_code(ws), Some(CloseCode::Normal));
+    match ws.read() {
+        Err(tungstenite::Error::ConnectionClosed) => {}
+        other => panic!("expected the connection to end cleanly, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_router_goodbye_closes_the_websocket_after_the_clients_reply() {
+    let router = start(|_| {}, 1 << 24);
+    let mut ws = ws_killed(&router);
+    // The router waits for the reply; what else the client sends meanwhile
+    // is ignored (the spec's SHUTTING DOWN state).
+    ws.send(WsMessage::text(r#"[16,1,{"acknowledge":true},"com.x"]"#))
+        .unwrap();
+    ws.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    match ws.read() {
+        Err(tungstenite::Error::Io(e))
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        other => panic!("expected nothing before the reply, got {other:?}"),
+    }
+    ws.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let replied = Instant::now();
+    ws.send(WsMessage::text(GOODBYE_REPLY)).unwrap();
+    ws_closes_normally(&mut ws);
+    assert!(
+        replied.elapsed() < Duration::from_millis(1000),
+        "closed at once"
+    );
+}
+
+#[test]
+fn a_router_goodbye_closes_the_websocket_after_a_bounded_wait_without_a_reply() {
+    let router = start(|_| {}, 1 << 24);
+    let mut ws = ws_killed(&router);
+    let sent = Instant::now();
+    ws_closes_normally(&mut ws);
+    let waited = sent.elapsed();
+    assert!(waited_for_goodbye(waited), "closed after {waited:?}");
+}
+
+/// A RawSocket client (JSON) joined to realm1.
+fn rawsocket_joined(router: &RouterHandle) -> RawSocket {
+    let s = TcpStream::connect(router.tcp_addr("rs").unwrap()).unwrap();
+    let stream: Box<dyn Stream> = Box::new(s);
+    let mut rs = RawSocket::handshake(stream, Serializer::Json).unwrap();
+    rs.set_timeout(Duration::from_secs(5));
+    rs.send(br#"[1,"realm1",{"roles":{"caller":{}}}]"#.to_vec())
+        .unwrap();
+    assert!(rs.recv().unwrap().starts_with(b"[2,"), "WELCOME");
+    rs
+}
+
+/// Reads until the connection ends: true for EOF.
+fn rawsocket_ends(rs: &mut RawSocket) -> bool {
+    loop {
+        match rs.recv() {
+            Ok(_) => continue,
+            Err(e) => return e.kind() == ErrorKind::UnexpectedEof,
+        }
+    }
+}
+
+#[test]
+fn a_router_goodbye_closes_the_rawsocket_after_the_clients_reply() {
+    let router = start(|_| {}, 1 << 24);
+    let mut rs = rawsocket_joined(&router);
+    kill_all(&router);
+    assert!(is_goodbye(&rs.recv().unwrap()), "GOODBYE");
+    let replied = Instant::now();
+    rs.send(GOODBYE_REPLY.as_bytes().to_vec()).unwrap();
+    assert!(rawsocket_ends(&mut rs), "EOF");
+    assert!(
+        replied.elapsed() < Duration::from_millis(1000),
+        "closed at once"
+    );
+}
+
+#[test]
+fn a_router_goodbye_closes_the_rawsocket_after_a_bounded_wait_without_a_reply() {
+    let router = start(|_| {}, 1 << 24);
+    let mut rs = rawsocket_joined(&router);
+    kill_all(&router);
+    assert!(is_goodbye(&rs.recv().unwrap()), "GOODBYE");
+    let sent = Instant::now();
+    assert!(rawsocket_ends(&mut rs), "EOF");
+    let waited = sent.elapsed();
+    assert!(waited_for_goodbye(waited), "closed after {waited:?}");
 }

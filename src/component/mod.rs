@@ -61,7 +61,10 @@ use crate::router::{ConnId, RegId, SubId, TransportId};
 use crate::wamp::message::{Id, Message, Payload};
 use crate::wamp::value::{Dict, Value};
 
-/// What a procedure handler returns.
+/// What a procedure handler returns. When the caller cancels the call
+/// (the router sends INTERRUPT, modes `kill` and `killnowait`), the future
+/// is dropped where it waits, so a handler learns of the cancel by a drop
+/// guard, and the router is answered ERROR `wamp.error.canceled`.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Payload, CallFailure>>>>;
 /// A procedure handler: (arguments, keyword arguments, INVOCATION details).
 pub type Handler = Rc<dyn Fn(Vec<Value>, Dict, Dict) -> HandlerFuture>;
@@ -203,6 +206,9 @@ struct Inner {
     /// files them under the registration as it arrives, before an
     /// INVOCATION right behind it can find none.
     registering: RefCell<HashMap<Id, Handler>>,
+    /// The invocations being handled, by request id: filling one's slot
+    /// (INTERRUPT) cancels its handler.
+    invocations: RefCell<HashMap<Id, Rc<Slot<()>>>>,
     welcomed: Rc<Slot<bool>>,
     closed: Rc<Slot<()>>,
     is_closed: Cell<bool>,
@@ -465,16 +471,30 @@ impl Session {
                     .get(&registration)
                     .cloned();
                 let me = self.clone();
+                let interrupt = Slot::new();
+                self.inner
+                    .invocations
+                    .borrow_mut()
+                    .insert(request, interrupt.clone());
                 glommio::spawn_local(async move {
-                    let result = match h {
-                        Some(h) => {
-                            let (a, k) = args_of(&payload);
-                            h(a, k, details).await
+                    let handle = async {
+                        match h {
+                            Some(h) => {
+                                let (a, k) = args_of(&payload);
+                                h(a, k, details).await
+                            }
+                            None => Err(CallFailure::uri(
+                                crate::wamp::uris::ERROR_NO_SUCH_REGISTRATION,
+                            )),
                         }
-                        None => Err(CallFailure::uri(
-                            crate::wamp::uris::ERROR_NO_SUCH_REGISTRATION,
-                        )),
                     };
+                    // INTERRUPT drops the handler's future where it waits.
+                    let result = futures_lite::future::or(handle, async {
+                        SlotWait(interrupt).await;
+                        Err(canceled())
+                    })
+                    .await;
+                    me.inner.invocations.borrow_mut().remove(&request);
                     let r = {
                         let mut w = me.inner.wamp.borrow_mut();
                         match result {
@@ -488,9 +508,23 @@ impl Session {
                 })
                 .detach();
             }
+            Event::Interrupt { request, options } => {
+                // `kill` and `killnowait` alike: the handler stops and the
+                // router gets ERROR `wamp.error.canceled` (under `kill` it
+                // waits for it; under `killnowait` it has answered the
+                // caller already and drops it).
+                let mode = options
+                    .get("mode")
+                    .and_then(Value::as_str)
+                    .unwrap_or("kill");
+                log::debug!("component session: invocation {request} interrupted ({mode})");
+                let slot = self.inner.invocations.borrow().get(&request).cloned();
+                if let Some(slot) = slot {
+                    slot.fill(());
+                }
+            }
             Event::Closed(_) => self.on_close(),
             Event::Progress { .. }
-            | Event::Interrupt { .. }
             | Event::SubscriptionRevoked { .. }
             | Event::RegistrationRevoked { .. } => {}
         }
@@ -545,6 +579,7 @@ pub fn start<H: ComponentHost + 'static>(
             subscriptions: RefCell::new(HashMap::new()),
             registrations: RefCell::new(HashMap::new()),
             registering: RefCell::new(HashMap::new()),
+            invocations: RefCell::new(HashMap::new()),
             welcomed: welcomed.clone(),
             closed: Slot::new(),
             is_closed: Cell::new(false),

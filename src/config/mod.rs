@@ -96,6 +96,7 @@
 
 pub mod auth;
 pub mod crossbar;
+mod key_path;
 pub mod keyfile;
 pub mod realm;
 pub mod rlink;
@@ -375,7 +376,7 @@ impl Config {
         let path = path.as_ref();
         let text = read_toml(path)?;
         let config: Config = text.parse()?;
-        let invalid = |key: source::KeyPath, message: String| ConfigError::Invalid {
+        let invalid = |key: key_path::KeyPath, message: String| ConfigError::Invalid {
             at: Place::new(key.to_string(), source::locate(&text, &key)),
             message,
         };
@@ -386,7 +387,7 @@ impl Config {
                     _ => Path::new("."),
                 };
                 if !dir.is_dir() {
-                    let key = source::KeyPath::root("transports")
+                    let key = key_path::KeyPath::root("transports")
                         .index(i)
                         .key("endpoint")
                         .key("path");
@@ -404,7 +405,7 @@ impl Config {
             let Some(tls) = t.endpoint().tls() else {
                 continue;
             };
-            let at = source::KeyPath::root("transports")
+            let at = key_path::KeyPath::root("transports")
                 .index(i)
                 .key("endpoint")
                 .key("tls");
@@ -427,7 +428,7 @@ impl Config {
         }
         for (i, c) in config.components.iter().enumerate() {
             if let Err(e) = build_component(c) {
-                let key = source::KeyPath::root("components")
+                let key = key_path::KeyPath::root("components")
                     .index(i)
                     .key("classname");
                 return Err(invalid(key, e));

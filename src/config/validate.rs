@@ -5,9 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::auth::{AuthConfigError, AuthMethodConfig, TransportAuth};
+use super::key_path::KeyPath;
 use super::realm::RealmConfig;
 use super::role::{AuthzError, RoleConfig};
-use super::source::KeyPath;
 use super::{
     Config, Endpoint, IpVersion, Shards, TransportConfig, RAWSOCKET_MAX_MESSAGE,
     RAWSOCKET_MIN_MESSAGE,

@@ -68,6 +68,7 @@ pub mod options;
 pub mod report;
 mod runtime;
 mod scenarios;
+mod state;
 pub mod stats;
 mod wire;
 
@@ -81,7 +82,8 @@ pub use options::{
 pub use report::{FanoutFigures, Report, RouterUsage, RpcFigures, SessionFigures};
 pub use stats::Latency;
 
-use runtime::{Phase, ShardMsg, Shared};
+use runtime::ShardMsg;
+use state::{Phase, Shared};
 use stats::{hists, sum, Hists, Part, C};
 
 /// Why a run could not be made (a run that was made but lost traffic is a

@@ -657,50 +657,32 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses `ws://HOST:PORT/PATH`, or `rs://HOST:PORT` (also `rawsocket://`
-    /// and `tcp://`) and resolves the host.
+    /// Parses `--url` with the one client URL parser
+    /// ([`crate::transport::url`]: `ws[s]://HOST[:PORT]/PATH`, `rs[s]://HOST:PORT`,
+    /// also `rawsocket://` and `tcp://`) and resolves the host; the
+    /// generator dials TCP only, so the Unix socket forms are refused.
     pub fn parse(url: &str) -> Result<Target, Error> {
+        use crate::transport::url::{self, Address, Target as UrlTarget};
+        let parsed = url::parse(url).map_err(|e| Error::Options(format!("--url {e}")))?;
         let bad = |why: &str| Error::Options(format!("--url {url}: {why}"));
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| bad("expected ws://HOST:PORT/PATH or rs://HOST:PORT"))?;
-        let (transport, tls) = match scheme {
-            "ws" => (Transport::WebSocket, false),
-            "wss" => (Transport::WebSocket, true),
-            "rs" | "rawsocket" | "tcp" => (Transport::RawSocket, false),
-            "rss" => (Transport::RawSocket, true),
-            _ => return Err(bad("expected ws[s]://HOST:PORT/PATH or rs[s]://HOST:PORT")),
+        let transport = match &parsed.target {
+            UrlTarget::WebSocket { .. } => Transport::WebSocket,
+            UrlTarget::RawSocket(_) => Transport::RawSocket,
         };
-        let authority = rest.split('/').next().unwrap_or_default();
-        let with_port = if authority.rsplit_once(':').is_some_and(|(h, p)| {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':')
-        }) && !authority.ends_with(']')
-        {
-            authority.to_owned()
-        } else {
-            match transport {
-                Transport::WebSocket if tls => format!("{authority}:443"),
-                Transport::WebSocket => format!("{authority}:80"),
-                Transport::RawSocket => return Err(bad("a port is needed")),
-            }
+        let Address::Tcp(host, port) = parsed.target.address() else {
+            return Err(bad("the load generator dials TCP only, not a Unix socket"));
         };
-        let addr = with_port
+        let addr = (host.as_str(), *port)
             .to_socket_addrs()
             .map_err(|e| bad(&e.to_string()))?
             .next()
             .ok_or_else(|| bad("the host resolves to no address"))?;
-        let host = authority
-            .rsplit_once(':')
-            .filter(|(h, _)| !h.is_empty() && !authority.ends_with(']'))
-            .map_or(authority, |(h, _)| h)
-            .trim_start_matches('[')
-            .trim_end_matches(']');
         Ok(Target {
             url: url.to_owned(),
             transport,
             addr,
-            tls: tls.then(|| crate::transport::TlsClientOptions {
-                hostname: Some(host.to_owned()),
+            tls: parsed.tls.then(|| crate::transport::TlsClientOptions {
+                hostname: Some(host.clone()),
                 ..Default::default()
             }),
         })
@@ -1053,6 +1035,39 @@ mod tests {
         assert_eq!(t.tls.unwrap().hostname.as_deref(), Some("localhost"));
         assert!(Target::parse("rss://127.0.0.1:9").unwrap().tls.is_some());
         assert!(Target::parse("127.0.0.1:8080").is_err());
+    }
+
+    #[test]
+    fn urls_through_the_one_parser() {
+        // Without a port, WebSocket takes the scheme's.
+        let t = Target::parse("ws://127.0.0.1/ws").unwrap();
+        assert_eq!((t.transport, t.addr.port()), (Transport::WebSocket, 80));
+        let t = Target::parse("wss://127.0.0.1/ws").unwrap();
+        assert_eq!(t.addr.port(), 443);
+        assert_eq!(t.tls.unwrap().hostname.as_deref(), Some("127.0.0.1"));
+        // IPv6 in brackets; the TLS name is the bare address.
+        let t = Target::parse("rss://[::1]:9").unwrap();
+        assert!(t.addr.is_ipv6() && t.addr.port() == 9);
+        assert_eq!(t.tls.unwrap().hostname.as_deref(), Some("::1"));
+        for url in [
+            "tcp://127.0.0.1:7",
+            "rawsocket://127.0.0.1:7",
+            "RS://127.0.0.1:7",
+        ] {
+            assert_eq!(Target::parse(url).unwrap().transport, Transport::RawSocket);
+        }
+        // Errors name the flag, the URL, why, and the accepted schemes.
+        let e = Target::parse("rs://127.0.0.1:7/x").unwrap_err().to_string();
+        assert!(
+            e.starts_with("--url rs://127.0.0.1:7/x: a RawSocket URL has no path"),
+            "{e}"
+        );
+        assert!(e.contains("rs+unix://"), "{e}");
+        // Unix sockets parse but are not for the generator.
+        for url in ["rs+unix:///tmp/s", "ws+unix:///tmp/s", "unix:/tmp/s"] {
+            let e = Target::parse(url).unwrap_err().to_string();
+            assert!(e.contains("TCP only"), "{url}: {e}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use glommio::Task;
 
 use super::client::{self, Session};
 use super::options::{InvokePolicy, Pace};
-use super::runtime::{Local, Phase};
+use super::state::{Local, Phase};
 use super::stats::{Part, C};
 use super::wire;
 use crate::codec::Serializer;

@@ -101,6 +101,7 @@ pub use limits::{SessionLimits, ERROR_LIMIT_EXCEEDED};
 /// (Crossbar.io's `rlink`): such a session may relay (`forward_for`).
 pub const RLINK_ROLE: &str = "rlink";
 use session::peer_ip;
+pub use session::GOODBYE_REPLY_WAIT_MS;
 pub(crate) use session::{Conn, ConnState, FailureWindow, Session};
 use stats::{RealmStats, ShardStats};
 
@@ -231,6 +232,8 @@ pub(crate) enum TimerKind {
     Hello(ConnId),
     /// A connection challenged ran out of time to AUTHENTICATE.
     Auth(ConnId),
+    /// A connection the router said GOODBYE to ran out of time to answer.
+    GoodbyeReply(ConnId),
 }
 
 /// One shard's router core. See the module docs.
@@ -616,6 +619,7 @@ impl RouterCore {
                 state: ConnState::Fresh,
                 peer_ip,
                 deadline: None,
+                going_away: false,
             },
         );
         self.arm_deadline(conn, false);
@@ -695,6 +699,15 @@ impl RouterCore {
                 ),
             },
             ConnState::Closing => {}
+            // After the router's GOODBYE: the client's GOODBYE (or ABORT)
+            // ends the wait and the connection; anything else is ignored
+            // (the spec's session statechart, SHUTTING DOWN).
+            ConnState::ShuttingDown => {
+                if matches!(msg, Message::Goodbye { .. } | Message::Abort { .. }) {
+                    self.disarm_deadline(conn);
+                    self.drop_conn(conn);
+                }
+            }
             ConnState::Joined(s) => {
                 let realm = s.realm;
                 if s.authz_wait.is_some() {
@@ -734,6 +747,7 @@ impl RouterCore {
                     TimerKind::CallTimeout(call) => self.on_call_timeout(call),
                     TimerKind::Hello(conn) => self.on_deadline((at, id), conn, false),
                     TimerKind::Auth(conn) => self.on_deadline((at, id), conn, true),
+                    TimerKind::GoodbyeReply(conn) => self.on_goodbye_wait((at, id), conn),
                 }
             }
         }
@@ -745,16 +759,30 @@ impl RouterCore {
         self.timers.keys().next().map(|(at, _)| *at)
     }
 
-    /// Closes every session with GOODBYE `reason` (system shutdown).
+    /// Closes every session with GOODBYE `reason` (system shutdown); each
+    /// connection closes as "going away" ([`RouterCore::going_away`]) after
+    /// the client's GOODBYE or [`GOODBYE_REPLY_WAIT_MS`].
     pub fn shutdown(&mut self, reason: &str) {
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conns {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.going_away = true;
+            }
             self.goodbye_and_close(conn, reason, None);
         }
         self.flush_self();
     }
 
-    /// Closes every connection that came through transport `transport` (GOODBYE `reason`).
+    /// Whether connection `conn`, closed by the router ([`Output::Close`]),
+    /// closes because the router or its transport goes away (WebSocket
+    /// close code 1001) rather than after an ordinary GOODBYE or ABORT.
+    pub fn going_away(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_some_and(|c| c.going_away)
+    }
+
+    /// Closes every connection that came through transport `transport` (GOODBYE
+    /// `reason`); each closes as "going away" after the client's GOODBYE or
+    /// [`GOODBYE_REPLY_WAIT_MS`].
     pub fn close_transport(&mut self, transport: TransportId, reason: &str) {
         let conns: Vec<ConnId> = self
             .conns
@@ -763,6 +791,9 @@ impl RouterCore {
             .map(|(id, _)| *id)
             .collect();
         for conn in conns {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.going_away = true;
+            }
             self.goodbye_and_close(conn, reason, Some("transport stopped".into()));
         }
         self.flush_self();

@@ -134,7 +134,10 @@ impl RouterCore {
         self.out.push(Output::Close { conn });
     }
 
-    /// Sends GOODBYE and closes the connection (router-initiated close).
+    /// Router-initiated close: a joined session is sent GOODBYE and its
+    /// connection closes once the client's GOODBYE arrives, or after
+    /// [`super::GOODBYE_REPLY_WAIT_MS`] (the spec: GOODBYE is answered);
+    /// any other connection closes now.
     pub(crate) fn goodbye_and_close(
         &mut self,
         conn: ConnId,
@@ -157,12 +160,17 @@ impl RouterCore {
                     reason: reason.into(),
                 },
             );
+            self.leave(conn);
+            self.disarm_deadline(conn);
+            let at = self.now_ms.saturating_add(super::GOODBYE_REPLY_WAIT_MS);
+            let key = self.set_timer(at, super::TimerKind::GoodbyeReply(conn));
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.state = ConnState::ShuttingDown;
+                c.deadline = Some(key);
+            }
+            return;
         }
-        self.leave(conn);
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.state = ConnState::Closing;
-        }
-        self.out.push(Output::Close { conn });
+        self.drop_conn(conn);
     }
 
     pub(crate) fn drop_conn(&mut self, conn: ConnId) {

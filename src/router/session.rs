@@ -75,6 +75,10 @@ pub(crate) enum ConnState {
     Joining { info: Arc<SessionInfo> },
     /// A joined session.
     Joined(Box<Session>),
+    /// The router said GOODBYE: waiting for the client's GOODBYE (any other
+    /// message is ignored, the spec's SHUTTING DOWN state) at most
+    /// [`GOODBYE_REPLY_WAIT_MS`], then the connection is closed.
+    ShuttingDown,
     /// Closed by the router; waiting for the runtime to drop it.
     Closing,
 }
@@ -90,9 +94,17 @@ pub(crate) struct Conn {
     /// The peer's IP (from the transport details' `peer`), for the
     /// failed-authentication limit.
     pub peer_ip: Option<String>,
-    /// The HELLO or AUTHENTICATE deadline armed, if any.
+    /// The HELLO or AUTHENTICATE deadline armed, or the wait for the
+    /// client's GOODBYE, if any.
     pub deadline: Option<(u64, u64)>,
+    /// Closed because the router (shutdown) or its transport (stopped with
+    /// its sessions) goes away: the runtime closes it as "going away".
+    pub going_away: bool,
 }
+
+/// How long the router waits for a client's GOODBYE after its own (kill,
+/// realm or transport stopped, shutdown) before it closes the connection.
+pub const GOODBYE_REPLY_WAIT_MS: u64 = 2000;
 
 /// Failed authentications from one address on one transport.
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +141,22 @@ impl RouterCore {
         if let Some(key) = self.conns.get_mut(&conn).and_then(|c| c.deadline.take()) {
             self.cancel_timer(key);
         }
+    }
+
+    /// The client did not answer the router's GOODBYE in time: close.
+    pub(crate) fn on_goodbye_wait(&mut self, key: (u64, u64), conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.deadline != Some(key) || !matches!(c.state, ConnState::ShuttingDown) {
+            return;
+        }
+        c.deadline = None;
+        log::debug!(
+            "shard {}: conn {conn}: no GOODBYE within {GOODBYE_REPLY_WAIT_MS} ms: closing",
+            self.shard
+        );
+        self.drop_conn(conn);
     }
 
     /// A HELLO or AUTHENTICATE deadline passed: ABORT `wamp.error.timeout` and close.

@@ -15,7 +15,7 @@ use crate::router::auth::Authenticator;
 use crate::router::TransportId;
 
 use super::ops::OpError;
-use super::run::Shard;
+use super::state::Shard;
 
 /// The components running on one shard, by id.
 #[derive(Default)]

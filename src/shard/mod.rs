@@ -17,8 +17,9 @@
 //! | `channel.rs` | the control channel (a crossbeam channel with a waker) and [`Reply`], the way back |
 //! | `control.rs` | [`ControlMsg`] and [`RouterHandle`] (`ask`, `ask_all`, `on_all`) |
 //! | `ops.rs` | the typed operations on a shard's core ([`CoreOp`]) and their error ([`OpError`]) |
-//! | `run.rs` | the `Shard` value, its [`Host`](crate::transport::Host) side, and the shard loop |
-//! | `components.rs` | the components running on a shard |
+//! | `state.rs` | the `Shard` value its tasks share, carrying out the core's outputs, and its [`Host`](crate::transport::Host) side |
+//! | `run.rs` | the shard loop: start-up on its executor, the peer, timer and figures tasks, listeners, the control loop |
+//! | `components.rs` | the components and router links running on a shard |
 //! | `component_host.rs` | the shard as a [`ComponentHost`](crate::component::ComponentHost): a component's messages go to the core directly |
 //! | `timer.rs` | the wake-up of the task that waits for the core's next deadline |
 
@@ -32,6 +33,7 @@ mod os;
 mod run;
 mod spec;
 mod start;
+mod state;
 mod timer;
 mod web;
 
@@ -40,6 +42,6 @@ pub use control::{ControlMsg, RouterHandle};
 pub use ops::{CoreOp, OpError};
 pub(crate) use os::now_ms;
 pub use os::{probe_io_uring, raise_memlock, raise_nofile, RING_DEPTH};
-pub(crate) use run::Shard;
 pub use spec::RouterSpec;
 pub use start::{start, StartError};
+pub(crate) use state::Shard;

@@ -1,10 +1,7 @@
-//! A shard: the [`Shard`] value its tasks share (the router core, the
-//! connections' outboxes, the mesh) and how it carries out what the core asks
-//! (frames to outboxes, closes, peer messages); the [`Host`] it is to the
-//! transports; and the shard loop — start-up on its executor, the peer,
-//! timer and figures tasks, listeners, and the control loop until shutdown.
+//! The shard loop: one shard's start-up on its executor (the core, its
+//! realms and transports, the [`Shard`] value), the peer, timer and figures
+//! tasks, the listeners, and the control loop until shutdown.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -12,178 +9,18 @@ use std::time::{Duration, Instant};
 
 use glommio::channels::channel_mesh::{Full, MeshBuilder};
 
-use crate::codec::Serializer;
 use crate::router::peer::PeerMsg;
-use crate::router::{ConnId, Output, RouterCore, ShardId, TlsInfo, TransportId};
-use crate::transport::web::{HttpService, ServiceSpec};
-use crate::transport::{
-    spawn_admin, spawn_listener, CloseReason, Host, ListenerSpec, Listening, Outbox, QueueLimits,
-};
-use crate::wamp::value::Dict;
+use crate::router::{RouterCore, ShardId, TransportId};
+use crate::transport::{spawn_admin, spawn_listener, ListenerSpec, Listening};
 
 use super::channel::ControlReceiver;
-use super::components::Components;
+use super::components::{Components, Links};
 use super::control::ControlMsg;
 use super::mesh::Mesh;
 use super::ops::OpError;
 use super::os::now_ms;
-use super::timer::Notify;
+use super::state::Shard;
 use super::{RouterSpec, StartError};
-
-/// A shard's runtime state, shared by its tasks.
-pub(crate) struct Shard {
-    pub id: ShardId,
-    pub core: RefCell<RouterCore>,
-    pub conns: RefCell<crate::router::HashMap<ConnId, Rc<Outbox>>>,
-    next_conn: std::cell::Cell<ConnId>,
-    mesh: Mesh,
-    scratch: RefCell<Vec<Output>>,
-    timer: Notify,
-    /// Set when the shard is shutting down: no new connections.
-    pub stopping: std::cell::Cell<bool>,
-    /// Set while the sessions of a stopped listener are closed: their
-    /// connections close as "going away".
-    going_away: std::cell::Cell<bool>,
-    /// The HTTP bridge services of web paths, by path transport id, built on first use.
-    http: RefCell<HashMap<TransportId, Rc<crate::bridge::Bridge<Shard>>>>,
-}
-
-impl Shard {
-    /// Registers a new connection with the core; returns its id and outbox.
-    pub fn open(
-        &self,
-        serializer: Serializer,
-        transport: TransportId,
-        details: Dict,
-        tls: Option<TlsInfo>,
-        limits: QueueLimits,
-    ) -> (ConnId, Rc<Outbox>) {
-        let id = self.next_conn.get();
-        self.next_conn.set(id + 1);
-        let ob = Rc::new(Outbox::new(limits));
-        self.conns.borrow_mut().insert(id, ob.clone());
-        self.core
-            .borrow_mut()
-            .open(id, serializer, transport, details, tls.map(Arc::new));
-        self.pump();
-        (id, ob)
-    }
-
-    /// A frame arrived on a connection.
-    pub fn frame(&self, conn: ConnId, frame: &bytes::Bytes) {
-        {
-            let mut core = self.core.borrow_mut();
-            // The core's clock (call timeouts, timestamps) moves with every input.
-            core.advance(now_ms());
-            core.receive_frame(conn, frame);
-        }
-        self.pump();
-    }
-
-    /// A connection is gone.
-    pub fn closed(&self, conn: ConnId) {
-        self.conns.borrow_mut().remove(&conn);
-        self.core.borrow_mut().close(conn);
-        self.pump();
-    }
-
-    /// Carries out what the core asked for.
-    pub fn pump(&self) {
-        let mut outs = std::mem::take(&mut *self.scratch.borrow_mut());
-        {
-            let mut core = self.core.borrow_mut();
-            std::mem::swap(&mut outs, core.outputs());
-        }
-        let mut dropped = 0u64;
-        {
-            let conns = self.conns.borrow();
-            for o in outs.drain(..) {
-                match o {
-                    Output::Send { conn, frame, ty } => {
-                        if let Some(ob) = conns.get(&conn) {
-                            if !ob.push(frame, ty) {
-                                dropped += 1;
-                            }
-                        }
-                    }
-                    Output::Close { conn } => {
-                        if let Some(ob) = conns.get(&conn) {
-                            // At shutdown, or when a listener is stopped with its
-                            // sessions, the router is the one going away.
-                            ob.close_with(if self.stopping.get() || self.going_away.get() {
-                                CloseReason::GoingAway
-                            } else {
-                                CloseReason::Normal
-                            });
-                        }
-                    }
-                    Output::Peer { to, msg } => self.mesh.send(to, *msg),
-                }
-            }
-        }
-        *self.scratch.borrow_mut() = outs;
-        if dropped > 0 {
-            self.core.borrow_mut().note_dropped(dropped);
-        }
-        if let Some(at) = self.core.borrow().next_deadline() {
-            self.timer.notify_if_earlier(at);
-        }
-    }
-}
-
-impl Host for Shard {
-    fn shard(&self) -> ShardId {
-        self.id
-    }
-
-    fn stopping(&self) -> bool {
-        self.stopping.get()
-    }
-
-    fn open(
-        &self,
-        serializer: Serializer,
-        transport: TransportId,
-        details: Dict,
-        tls: Option<TlsInfo>,
-        limits: QueueLimits,
-    ) -> (ConnId, Rc<Outbox>) {
-        Shard::open(self, serializer, transport, details, tls, limits)
-    }
-
-    fn frame(&self, conn: ConnId, frame: &bytes::Bytes) {
-        Shard::frame(self, conn, frame)
-    }
-
-    fn closed(&self, conn: ConnId) {
-        Shard::closed(self, conn)
-    }
-
-    fn note_transport_protocol_error(&self) {
-        self.core.borrow_mut().note_transport_protocol_error();
-    }
-
-    fn note_oversize_message(&self) {
-        self.core.borrow_mut().note_oversize_message();
-    }
-
-    fn note_connection_refused(&self) {
-        self.core.borrow_mut().note_connection_refused();
-    }
-
-    fn note_tls_handshake_failure(&self) {
-        self.core.borrow_mut().note_tls_handshake_failure();
-    }
-
-    fn http_service(self: &Rc<Self>, spec: &ServiceSpec) -> Option<Rc<dyn HttpService>> {
-        if let Some(s) = self.http.borrow().get(&spec.id) {
-            return Some(s.clone());
-        }
-        let s = Rc::new(crate::bridge::Bridge::new(self, spec));
-        self.http.borrow_mut().insert(spec.id, s.clone());
-        Some(s)
-    }
-}
 
 /// One shard's life: join the mesh, set up the core, start the peer, timer,
 /// figures and listener tasks, then serve control messages until shutdown.
@@ -219,18 +56,7 @@ pub(crate) async fn shard_main(
         super::web::set_up_transports(&mut core, l)
             .map_err(|e| StartError::Config(format!("transport '{}': {e}", l.name)))?;
     }
-    let shard = Rc::new(Shard {
-        id: id as ShardId,
-        core: RefCell::new(core),
-        conns: RefCell::new(crate::router::HashMap::default()),
-        next_conn: std::cell::Cell::new(1),
-        mesh,
-        scratch: RefCell::new(Vec::new()),
-        timer: Notify::default(),
-        stopping: std::cell::Cell::new(false),
-        going_away: std::cell::Cell::new(false),
-        http: RefCell::new(HashMap::new()),
-    });
+    let shard = Rc::new(Shard::new(id as ShardId, core, mesh));
 
     // Peer messages.
     let mut tasks = {
@@ -311,7 +137,7 @@ pub(crate) async fn shard_main(
     }
     // Components: the start-up ones arrive as control messages.
     let mut components = Components::default();
-    let mut links = super::components::Links::default();
+    let mut links = Links::default();
     let _ = ready.send(Ok(()));
     log::debug!("shard {id} running");
 
@@ -349,9 +175,7 @@ pub(crate) async fn shard_main(
                     for i in ids {
                         shard.core.borrow_mut().close_transport(i, &reason);
                     }
-                    shard.going_away.set(true);
                     shard.pump();
-                    shard.going_away.set(false);
                 }
                 reply.send(());
             }

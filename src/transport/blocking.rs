@@ -1,20 +1,13 @@
-//! Dialing for the blocking client (`shardwamp ctl`, tools, tests): the URL
-//! schemes, the streams (TCP or a Unix socket), WebSocket (tungstenite) and
-//! RawSocket (the sans-IO handshake and framing of [`super::rawsocket`]) as
-//! the client's [`Wire`], and [`connect`], which dials any of them and joins.
-//!
-//! | URL | transport |
-//! | --- | --- |
-//! | `ws://host:port/path` | WebSocket over TCP |
-//! | `ws+unix:///path/to.sock` | WebSocket over a Unix socket, HTTP path `/ws` (`?path=/other` for another) |
-//! | `rs://host:port`, `rawsocket://host:port`, `tcp://host:port` | RawSocket over TCP |
-//! | `rs+unix:///path/to.sock`, `unix:///path/to.sock`, `unix:/path/to.sock` | RawSocket over a Unix socket |
-//! | `wss://`, `wss+unix://`, `rss://`, `rss+unix://` | the same over TLS ([`connect_tls`]; [`super::TlsClientOptions`] says whom to trust) |
+//! Dialing for the blocking client (`shardwamp ctl`, tools, tests): the
+//! streams (TCP or a Unix socket), WebSocket (tungstenite) and RawSocket (the
+//! sans-IO handshake and framing of [`super::rawsocket`]) as the client's
+//! [`Wire`], and [`connect`], which dials any URL [`super::url`] parses and
+//! joins; a TLS URL goes through [`connect_tls`] ([`super::TlsClientOptions`]
+//! says whom to trust).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -22,6 +15,7 @@ use tungstenite::client::IntoClientRequest;
 
 use super::rawsocket::{self, Frame, FrameKind};
 use super::tls::TlsClientOptions;
+use super::url::{parse as parse_url, Address, Target};
 use crate::client::auth::ClientAuthenticator;
 use crate::client::blocking::Wire;
 use crate::client::{Client, ClientError, Credentials};
@@ -30,7 +24,7 @@ use crate::codec::Serializer;
 /// How long a read waits for the router.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Connects to `url` (any scheme of [`URL_SCHEMES`]) and joins `realm`.
+/// Connects to `url` (any scheme of [`super::url::URL_SCHEMES`]) and joins `realm`.
 pub fn connect(url: &str, realm: &str, creds: &Credentials) -> Result<Client, ClientError> {
     connect_with(url, realm, creds.authenticator())
 }
@@ -56,7 +50,8 @@ pub fn connect_tls(
 ) -> Result<Client, ClientError> {
     let mut auth = auth;
     let serializer = Serializer::Json;
-    let secure = is_tls_url(url);
+    let parsed = parse_url(url).map_err(|e| ClientError::Connect(e.to_string()))?;
+    let secure = parsed.tls;
     let connect_err = |e: &dyn std::fmt::Display| ClientError::Connect(format!("{url}: {e}"));
     // The stream, and what its TLS offers for channel binding.
     type Opened = (Box<dyn Stream>, Option<crate::client::auth::TlsChannel>);
@@ -88,7 +83,7 @@ pub fn connect_tls(
             .map_err(|e| ClientError::Connect(format!("{url}: {e}")))?;
         Ok(stream)
     };
-    match parse_url(url)? {
+    match parsed.target {
         Target::WebSocket { address, path } => {
             let host = match &address {
                 Address::Tcp(h, p) if h.contains(':') => format!("[{h}]:{p}"),
@@ -132,111 +127,6 @@ impl Stream for TlsStream {
     }
     fn shutdown(&self) {
         self.0.sock.shutdown();
-    }
-}
-
-/// Whether `url`'s scheme is a TLS one (`wss`, `wss+unix`, `rss`, `rss+unix`).
-pub fn is_tls_url(url: &str) -> bool {
-    url.split_once(':').is_some_and(|(scheme, _)| {
-        matches!(
-            scheme.to_ascii_lowercase().as_str(),
-            "wss" | "wss+unix" | "rss" | "rss+unix"
-        )
-    })
-}
-
-/// Where a URL points: a TCP host and port, or a Unix socket path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Address {
-    /// A TCP host and port.
-    Tcp(String, u16),
-    /// A Unix socket path.
-    Unix(PathBuf),
-}
-
-/// What a URL asks to dial.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// WebSocket at `address`, with the HTTP request for `path`.
-    WebSocket {
-        /// Where to connect.
-        address: Address,
-        /// The HTTP request's path.
-        path: String,
-    },
-    /// RawSocket at `address`.
-    RawSocket(Address),
-}
-
-/// The URL schemes [`parse_url`] accepts, for help texts and errors.
-pub const URL_SCHEMES: &str = "ws://HOST:PORT/PATH, ws+unix:///SOCKET[?path=/ws], \
-rs://HOST:PORT (or tcp://, rawsocket://), rs+unix:///SOCKET (or unix:///SOCKET, unix:SOCKET), \
-and over TLS wss://, wss+unix://, rss://, rss+unix://";
-
-/// Parses a client URL (the table in this module's docs); a TLS scheme
-/// parses as its plain one ([`is_tls_url`] tells them apart).
-pub fn parse_url(url: &str) -> Result<Target, ClientError> {
-    let bad = |why: &str| ClientError::Connect(format!("{url}: {why} (expected {URL_SCHEMES})"));
-    let (scheme, rest) = url.split_once(':').ok_or_else(|| bad("no scheme"))?;
-    let unix_path = |rest: &str| -> Result<PathBuf, ClientError> {
-        // `///path` (an empty host) or `/path`
-        let p = rest.strip_prefix("//").unwrap_or(rest);
-        if !p.starts_with('/') || p.len() < 2 {
-            return Err(bad("a Unix socket URL needs an absolute path"));
-        }
-        Ok(PathBuf::from(p))
-    };
-    let tcp = |rest: &str| -> Result<(Address, String), ClientError> {
-        let hostport = rest
-            .strip_prefix("//")
-            .ok_or_else(|| bad("expected //HOST:PORT"))?;
-        let (hostport, path) = match hostport.find('/') {
-            Some(i) => (&hostport[..i], hostport[i..].to_owned()),
-            None => (hostport, "/".to_owned()),
-        };
-        let (host, port) = hostport
-            .rsplit_once(':')
-            .ok_or_else(|| bad("expected HOST:PORT"))?;
-        let port = port.parse().map_err(|_| bad("bad port"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
-        Ok((Address::Tcp(host.to_owned(), port), path))
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    let scheme = match scheme.as_str() {
-        "wss" => "ws",
-        "wss+unix" => "ws+unix",
-        "rss" => "rs",
-        "rss+unix" => "rs+unix",
-        other => other,
-    };
-    match scheme {
-        "ws" => {
-            let (address, path) = tcp(rest)?;
-            Ok(Target::WebSocket { address, path })
-        }
-        "ws+unix" => {
-            let (sock, path) = match rest.split_once("?path=") {
-                Some((sock, path)) if path.starts_with('/') => (sock, path.to_owned()),
-                Some(_) => return Err(bad("?path= must start with /")),
-                None => (rest, "/ws".to_owned()),
-            };
-            Ok(Target::WebSocket {
-                address: Address::Unix(unix_path(sock)?),
-                path,
-            })
-        }
-        "rs" | "rawsocket" | "tcp" => {
-            let (address, path) = tcp(rest)?;
-            if path != "/" && !path.is_empty() {
-                return Err(bad("a RawSocket URL has no path"));
-            }
-            Ok(Target::RawSocket(address))
-        }
-        "rs+unix" | "unix" => Ok(Target::RawSocket(Address::Unix(unix_path(rest)?))),
-        _ => Err(bad("unknown scheme")),
     }
 }
 
@@ -418,63 +308,18 @@ impl Wire for RawSocket {
 }
 
 #[cfg(test)]
-mod url_tests {
+mod tests {
     use super::*;
 
-    fn tcp(host: &str, port: u16) -> Address {
-        Address::Tcp(host.into(), port)
-    }
-
     #[test]
-    fn every_scheme_parses() {
-        let ws = |address, path: &str| Target::WebSocket {
-            address,
-            path: path.into(),
-        };
-        let unix = |p: &str| Address::Unix(PathBuf::from(p));
-        for (url, want) in [
-            ("ws://127.0.0.1:8080/ws", ws(tcp("127.0.0.1", 8080), "/ws")),
-            ("ws://[::1]:9/x/y", ws(tcp("::1", 9), "/x/y")),
-            ("ws+unix:///run/s.sock", ws(unix("/run/s.sock"), "/ws")),
-            (
-                "ws+unix:///run/s.sock?path=/wamp",
-                ws(unix("/run/s.sock"), "/wamp"),
-            ),
-            (
-                "rs://localhost:8081",
-                Target::RawSocket(tcp("localhost", 8081)),
-            ),
-            ("tcp://10.0.0.1:1", Target::RawSocket(tcp("10.0.0.1", 1))),
-            ("rawsocket://h:2/", Target::RawSocket(tcp("h", 2))),
-            (
-                "rs+unix:///run/c.sock",
-                Target::RawSocket(unix("/run/c.sock")),
-            ),
-            ("unix:///run/c.sock", Target::RawSocket(unix("/run/c.sock"))),
-            ("unix:/run/c.sock", Target::RawSocket(unix("/run/c.sock"))),
-            ("wss://h:443/ws", ws(tcp("h", 443), "/ws")),
-            ("rss://h:1", Target::RawSocket(tcp("h", 1))),
-            ("rss+unix:///s", Target::RawSocket(unix("/s"))),
-        ] {
-            assert_eq!(parse_url(url).ok(), Some(want), "{url}");
-        }
-    }
-
-    #[test]
-    fn bad_urls_name_the_schemes() {
-        for url in [
-            "http://h:1/",
-            "wss://h/ws",
-            "ws://h/ws",
-            "ws://:1/ws",
-            "rs://h:1/path",
-            "rs+unix://relative",
-            "ws+unix:///s?path=ws",
-            "nothing",
-        ] {
-            match parse_url(url) {
-                Err(ClientError::Connect(e)) => assert!(e.contains("rs+unix://"), "{url}: {e}"),
-                other => panic!("{url}: {other:?}"),
+    fn a_bad_url_is_refused_before_dialing_and_names_the_schemes() {
+        for url in ["http://h:1/", "rs://h:1/path", "nothing"] {
+            match connect(url, "realm1", &Credentials::Anonymous) {
+                Err(ClientError::Connect(e)) => {
+                    assert!(e.starts_with(url) && e.contains("rs+unix://"), "{url}: {e}")
+                }
+                Err(other) => panic!("{url}: {other}"),
+                Ok(_) => panic!("{url}: connected"),
             }
         }
     }

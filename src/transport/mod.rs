@@ -9,7 +9,8 @@
 //! | `admission.rs` | connection and handshake caps per transport |
 //! | `serve.rs` | serving a connected stream: WebSocket and RawSocket handshakes, the reader and writer loops, closing |
 //! | `rawsocket.rs` | RawSocket framing, sans-IO |
-//! | `blocking.rs` | the blocking client's dialer: URL schemes, TCP and Unix streams, WebSocket and RawSocket wires, `connect` |
+//! | `url.rs` | client URLs: the one parser of the URLs that name a router to dial (`ws://`, `rs://`, their `+unix` and TLS forms), for the blocking dialer and the load generator |
+//! | `blocking.rs` | the blocking client's dialer: TCP and Unix streams, WebSocket and RawSocket wires, `connect` |
 //! | `outbox.rs` | a connection's bounded, batched write queue |
 //! | `admin.rs` | the admin HTTP listener: one request per connection, answered by an [`AdminSite`] |
 //! | `host.rs` | [`Host`]: what serving needs from whoever hosts the connections (a shard) |
@@ -35,6 +36,7 @@ mod socket;
 #[cfg(test)]
 mod tests;
 pub mod tls;
+pub mod url;
 pub mod web;
 
 pub use admin::{spawn_admin, AdminAnswer, AdminSite};

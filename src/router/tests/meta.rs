@@ -124,8 +124,25 @@ fn kill_by_authid_reaches_every_shard() {
     s.run();
     let killed = result_args(&s.take(k));
     assert_eq!(killed[0].as_list().map(<[Value]>::len), Some(1));
-    let closed = clients.iter().filter(|c| s.clients[**c].closed).count();
-    assert_eq!(closed, 1);
+    // The victim got GOODBYE; its connection closes once it answers, or
+    // when the router's wait for that answer ends.
+    let told = |s: &crate::sim::Sim| {
+        clients
+            .iter()
+            .filter(|c| {
+                s.clients[**c]
+                    .inbox
+                    .iter()
+                    .any(|m| matches!(m, Message::Goodbye { .. }))
+            })
+            .count()
+    };
+    assert_eq!(told(&s), 1);
+    let closed = |s: &crate::sim::Sim| clients.iter().filter(|c| s.clients[**c].closed).count();
+    assert_eq!(closed(&s), 0);
+    s.advance(crate::router::GOODBYE_REPLY_WAIT_MS);
+    s.run();
+    assert_eq!(closed(&s), 1);
     // and the Rust-side kill on a shard
     let realm = s.cores[0].realm_id("realm1").unwrap();
     let mut n = 0;

@@ -209,3 +209,53 @@ fn hello_again_after_goodbye_opens_a_new_session() {
         assert!(core.leftovers().is_empty(), "{:?}", core.leftovers());
     }
 }
+
+#[test]
+fn a_router_goodbye_waits_for_the_clients_goodbye_then_closes() {
+    let mut s = sim(1);
+    let (c, _) = s.join(0, JSON, "realm1");
+    let (quiet, _) = s.join(0, JSON, "realm1");
+    let realm = s.cores[0].realm_id("realm1").unwrap();
+    let killed = s.on_core(0, |core| {
+        core.kill_local_by(realm, None, None, uris::CLOSE_KILLED, None)
+    });
+    assert_eq!(killed.len(), 2);
+    s.run();
+    for who in [c, quiet] {
+        match s.take(who).as_slice() {
+            [Message::Goodbye { reason, .. }] => assert_eq!(reason, uris::CLOSE_KILLED),
+            other => panic!("{other:?}"),
+        }
+        assert!(!s.clients[who].closed, "open until the reply");
+    }
+    // Anything but GOODBYE is ignored (the spec's SHUTTING DOWN state) ...
+    s.send(
+        c,
+        &Message::Publish {
+            request: 1,
+            options: dict! { "acknowledge" => true },
+            topic: "com.t".into(),
+            payload: Payload::Empty,
+        },
+    );
+    s.run();
+    assert!(s.take(c).is_empty());
+    assert!(!s.clients[c].closed);
+    // ... the client's GOODBYE closes the connection, unanswered.
+    s.send(
+        c,
+        &Message::Goodbye {
+            details: Dict::new(),
+            reason: uris::CLOSE_GOODBYE_AND_OUT.into(),
+        },
+    );
+    s.run();
+    assert!(s.clients[c].closed);
+    assert!(s.take(c).is_empty());
+    // A client that never answers is closed when the wait ends.
+    s.advance(crate::router::GOODBYE_REPLY_WAIT_MS - 1);
+    assert!(!s.clients[quiet].closed);
+    s.advance(1);
+    assert!(s.clients[quiet].closed);
+    assert_eq!(s.cores[0].stats().sessions, 0);
+}
