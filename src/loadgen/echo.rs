@@ -32,7 +32,7 @@ use glommio::net::TcpStream;
 use glommio::sync::Semaphore;
 use glommio::Task;
 
-use super::runtime::{Local, Phase};
+use super::state::{Local, Phase};
 use super::stats::{Part, C};
 use crate::transport::dial;
 

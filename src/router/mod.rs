@@ -760,8 +760,10 @@ impl RouterCore {
     }
 
     /// Closes every session with GOODBYE `reason` (system shutdown); each
-    /// connection closes as "going away" ([`RouterCore::going_away`]) after
-    /// the client's GOODBYE or [`GOODBYE_REPLY_WAIT_MS`].
+    /// connection closes as "going away" ([`RouterCore::going_away`]) once
+    /// the GOODBYE is written, without waiting for the client's: a router
+    /// that is stopping does not wait up to [`GOODBYE_REPLY_WAIT_MS`] for
+    /// clients that never answer (a stopped listener's sessions do wait).
     pub fn shutdown(&mut self, reason: &str) {
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conns {
@@ -769,6 +771,13 @@ impl RouterCore {
                 c.going_away = true;
             }
             self.goodbye_and_close(conn, reason, None);
+            if self
+                .conns
+                .get(&conn)
+                .is_some_and(|c| matches!(c.state, ConnState::ShuttingDown))
+            {
+                self.drop_conn(conn);
+            }
         }
         self.flush_self();
     }
