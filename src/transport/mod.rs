@@ -9,6 +9,7 @@
 //! | `admission.rs` | connection and handshake caps per transport |
 //! | `serve.rs` | serving a connected stream: WebSocket and RawSocket handshakes, the reader and writer loops, closing |
 //! | `rawsocket.rs` | RawSocket framing, sans-IO |
+//! | `read_ahead.rs` | large socket reads without a read buffer per idle connection (`ReadAhead`) |
 //! | `blocking.rs` | the blocking client's dialer: URL schemes, TCP and Unix streams, WebSocket and RawSocket wires, `connect` |
 //! | `outbox.rs` | a connection's bounded, batched write queue |
 //! | `admin.rs` | the admin HTTP listener: one request per connection, answered by an [`AdminSite`] |
@@ -30,6 +31,7 @@ mod listener;
 mod options;
 pub mod outbox;
 pub mod rawsocket;
+mod read_ahead;
 mod serve;
 mod socket;
 #[cfg(test)]
