@@ -180,7 +180,8 @@ fn held_sessions_subscribe_and_register() {
         assert!(r.passed, "{}", r.summary());
         assert_eq!((s.opened, s.held, s.failed, s.lost), (12, 12, 0, 0));
         assert!(
-            r.summary().contains("3 subscription(s) and 2 registration(s) each"),
+            r.summary()
+                .contains("3 subscription(s) and 2 registration(s) each"),
             "{}",
             r.summary()
         );

@@ -721,8 +721,10 @@ async fn set_up_held(
             .await?;
     }
     for k in 0..so.registrations {
-        s.request("REGISTER", |w| w.register(&held_procedure(i, k), Dict::new()))
-            .await?;
+        s.request("REGISTER", |w| {
+            w.register(&held_procedure(i, k), Dict::new())
+        })
+        .await?;
     }
     Ok(())
 }
