@@ -149,6 +149,50 @@ fn every_scenario_delivers_everything() {
     check_json(&r);
 }
 
+/// `--subscriptions-per-session` and `--registrations-per-session`: every
+/// held session subscribes and registers URIs of its own (a procedure shared
+/// by two sessions would be refused) before the hold.
+#[test]
+fn held_sessions_subscribe_and_register() {
+    use shardwamp::wamp::message::MessageType;
+    let router = common::start(2);
+    let received = |t: MessageType| -> u64 {
+        router
+            .shard_stats()
+            .iter()
+            .map(|s| s.received[t.index()])
+            .sum()
+    };
+    let (subs0, regs0) = (
+        received(MessageType::Subscribe),
+        received(MessageType::Register),
+    );
+    for (ws, serializer) in [(true, Serializer::Json), (false, Serializer::MsgPack)] {
+        let mut o = short(Scenario::Sessions, &url(&router, ws), serializer);
+        o.sessions.sessions = 12;
+        o.sessions.rate = 1000.0;
+        o.sessions.hold = Duration::from_millis(200);
+        o.sessions.subscriptions = 3;
+        o.sessions.registrations = 2;
+        o.shards = 2;
+        let r = loadgen::run(&o).expect("sessions run");
+        let s = r.sessions.as_ref().expect("session figures");
+        assert!(r.passed, "{}", r.summary());
+        assert_eq!((s.opened, s.held, s.failed, s.lost), (12, 12, 0, 0));
+        assert!(
+            r.summary()
+                .contains("3 subscription(s) and 2 registration(s) each"),
+            "{}",
+            r.summary()
+        );
+        let v = check_json(&r);
+        assert_eq!(v["params"]["sessions"]["subscriptions"], 3);
+        assert_eq!(v["params"]["sessions"]["registrations"], 2);
+    }
+    assert_eq!(received(MessageType::Subscribe) - subs0, 2 * 12 * 3);
+    assert_eq!(received(MessageType::Register) - regs0, 2 * 12 * 2);
+}
+
 #[test]
 fn setup_errors_are_errors() {
     let router = common::start(1);

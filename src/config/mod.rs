@@ -1178,11 +1178,12 @@ pub struct WebSocketOptions {
     /// Set `TCP_NODELAY` (default true).
     #[serde(default = "yes")]
     pub tcp_nodelay: bool,
-    /// Bytes read from the socket at a time, and the receive buffer each
-    /// connection keeps (shardwamp; default 2048, at least 256). An idle
-    /// session's memory is mostly this buffer; a larger one saves reads for
-    /// connections that receive a lot (a message larger than the buffer still
-    /// arrives, in several reads).
+    /// Most bytes read from the socket at a time (shardwamp; default 2048,
+    /// at least 256). A connection does not keep a buffer this large: what
+    /// a read brings beyond what the framing takes waits in an allocation
+    /// of its own, freed once taken (`transport/read_ahead.rs`). A larger
+    /// value saves reads for connections that receive a lot (a larger
+    /// message still arrives, in several reads).
     #[serde(default = "default_read_buffer")]
     pub read_buffer_size: usize,
     /// Crossbar.io's permessage-deflate settings (a bool or a table): only
@@ -1320,8 +1321,8 @@ pub struct RawSocketOptions {
     /// Time allowed for the opening handshake, ms (default 10000; 0 = none).
     #[serde(default = "default_open_handshake")]
     pub open_handshake_timeout: u64,
-    /// Bytes read from the socket at a time, and the receive buffer each
-    /// connection keeps (default 2048, at least 256), as for WebSocket.
+    /// Most bytes read from the socket at a time (default 2048, at least
+    /// 256), as for WebSocket.
     #[serde(default = "default_read_buffer")]
     pub read_buffer_size: usize,
     /// Most messages queued for one connection (default 10000; 0 = unlimited).

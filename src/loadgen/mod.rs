@@ -368,7 +368,13 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         shared.set_phase(Phase::Measure);
         let t0 = Instant::now();
         let want = opts.sessions.sessions;
-        let limit = t0 + Duration::from_secs_f64(want as f64 / opts.sessions.rate + 30.0);
+        // Each session's subscriptions and registrations take a round trip
+        // each, after the join: allow them 1 ms apiece beyond the ramp.
+        let setup = (opts.sessions.subscriptions + opts.sessions.registrations) as f64;
+        let limit = t0
+            + Duration::from_secs_f64(
+                want as f64 / opts.sessions.rate + 30.0 + want as f64 * setup / 1000.0,
+            );
         loop {
             let settled = sum(c, C::SessionsOpened) + sum(c, C::SessionsFailed) >= want;
             if settled || Instant::now() >= limit {

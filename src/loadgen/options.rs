@@ -294,6 +294,15 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default, deserialize_with = "text")]
     pub source_ips: Option<String>,
+    /// Subscriptions each held session makes after it joins and before the
+    /// hold, each to a topic of its own (sessions; in mixed, the idle
+    /// sessions). [default: 0]
+    #[arg(long)]
+    pub subscriptions_per_session: Option<usize>,
+    /// Registrations each held session makes after its subscriptions, each
+    /// of a procedure of its own (sessions; in mixed, the idle sessions). [default: 0]
+    #[arg(long)]
+    pub registrations_per_session: Option<usize>,
 }
 
 /// Accepts a string or a number where a duration, rate or list is expected.
@@ -381,7 +390,9 @@ impl Settings {
             sessions,
             session_rate,
             hold,
-            source_ips
+            source_ips,
+            subscriptions_per_session,
+            registrations_per_session
         );
         self
     }
@@ -498,6 +509,8 @@ impl Settings {
                 None => Vec::new(),
                 Some(s) => parse_source_ips(s)?,
             },
+            subscriptions: self.subscriptions_per_session.unwrap_or(0),
+            registrations: self.registrations_per_session.unwrap_or(0),
         };
         let opts = Options {
             scenario,
@@ -632,6 +645,10 @@ pub struct SessionsOptions {
     pub hold: Duration,
     /// Source addresses, used in turn (empty: the OS chooses).
     pub source_ips: Vec<Ipv4Addr>,
+    /// Subscriptions each session makes once joined, to topics of its own.
+    pub subscriptions: usize,
+    /// Registrations each session makes once subscribed, of procedures of its own.
+    pub registrations: usize,
 }
 
 /// How to reach the router.

@@ -54,7 +54,8 @@ pub struct RpcFigures {
 pub struct SessionFigures {
     /// Sessions the generator tried to open.
     pub tried: u64,
-    /// Sessions opened (WELCOME received).
+    /// Sessions opened (WELCOME received, then the subscriptions and
+    /// registrations each makes, if any).
     pub opened: u64,
     /// Sessions that could not be opened.
     pub failed: u64,
@@ -261,9 +262,17 @@ impl Report {
             } else {
                 "idle beside the traffic".to_string()
             };
+            let each = if p.sessions.subscriptions + p.sessions.registrations > 0 {
+                format!(
+                    ", {} subscription(s) and {} registration(s) each",
+                    p.sessions.subscriptions, p.sessions.registrations
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 s,
-                "sessions: {} at {}/s, {held_for}, {} source address(es)",
+                "sessions: {} at {}/s{each}, {held_for}, {} source address(es)",
                 p.sessions.sessions,
                 si(p.sessions.rate),
                 p.sessions.source_ips.len().max(1)

@@ -664,14 +664,16 @@ fn ramp_holders(l: Rc<Local>) -> (Task<()>, impl std::future::Future<Output = ()
             let source = (!so.source_ips.is_empty())
                 .then(|| IpAddr::V4(so.source_ips[i % so.source_ips.len()]));
             held.borrow_mut()
-                .push(glommio::spawn_local(hold(l.clone(), source)));
+                .push(glommio::spawn_local(hold(l.clone(), i, source)));
         }
     };
     (holders, ramp)
 }
 
-/// Opens one session and holds it until the run ends.
-async fn hold(l: Rc<Local>, source: Option<IpAddr>) {
+/// Opens session `i`, makes its subscriptions and registrations (each to a
+/// URI of its own, one request at a time), and holds it until the run ends.
+/// Its latency is the join's; it counts as opened once set up.
+async fn hold(l: Rc<Local>, i: usize, source: Option<IpAddr>) {
     let c = l.counters();
     c.add(C::SessionsTried, 1);
     let t0 = Instant::now();
@@ -684,6 +686,11 @@ async fn hold(l: Rc<Local>, source: Option<IpAddr>) {
         }
     };
     l.record(Part::Sessions, t0.elapsed().as_nanos() as u64, true);
+    if let Err(e) = set_up_held(&mut s, i, &l.shared.opts.sessions).await {
+        c.add(C::SessionsFailed, 1);
+        l.shared.note_error(|| e);
+        return;
+    }
     c.add(C::SessionsOpened, 1);
     c.add(C::SessionsOpen, 1);
     while let Ok(Some(_)) = s.rx.next().await {}
@@ -693,6 +700,36 @@ async fn hold(l: Rc<Local>, source: Option<IpAddr>) {
         l.shared
             .note_error(|| "the router closed a held session".into());
     }
+}
+
+/// The topic of held session `i`'s subscription `k`.
+fn held_topic(i: usize, k: usize) -> String {
+    format!("bench.sessions.{i}.topic.{k}")
+}
+
+/// The procedure of held session `i`'s registration `k`.
+fn held_procedure(i: usize, k: usize) -> String {
+    format!("bench.sessions.{i}.proc.{k}")
+}
+
+/// Held session `i`'s subscriptions, then its registrations
+/// (`--subscriptions-per-session`, `--registrations-per-session`).
+async fn set_up_held(
+    s: &mut Session,
+    i: usize,
+    so: &super::options::SessionsOptions,
+) -> Result<(), String> {
+    for k in 0..so.subscriptions {
+        s.request("SUBSCRIBE", |w| w.subscribe(&held_topic(i, k), Dict::new()))
+            .await?;
+    }
+    for k in 0..so.registrations {
+        s.request("REGISTER", |w| {
+            w.register(&held_procedure(i, k), Dict::new())
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

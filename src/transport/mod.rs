@@ -10,6 +10,7 @@
 //! | `serve.rs` | serving a connected stream: WebSocket and RawSocket handshakes, the reader and writer loops, closing |
 //! | `rawsocket.rs` | RawSocket framing, sans-IO |
 //! | `url.rs` | client URLs: the one parser of the URLs that name a router to dial (`ws://`, `rs://`, their `+unix` and TLS forms), for the blocking dialer and the load generator |
+//! | `read_ahead.rs` | large socket reads without a read buffer per idle connection (`ReadAhead`) |
 //! | `blocking.rs` | the blocking client's dialer: TCP and Unix streams, WebSocket and RawSocket wires, `connect` |
 //! | `outbox.rs` | a connection's bounded, batched write queue |
 //! | `admin.rs` | the admin HTTP listener: one request per connection, answered by an [`AdminSite`] |
@@ -31,6 +32,7 @@ mod listener;
 mod options;
 pub mod outbox;
 pub mod rawsocket;
+mod read_ahead;
 mod serve;
 mod socket;
 #[cfg(test)]

@@ -140,7 +140,8 @@ pub struct WebSocketOptions {
     pub auto_ping_size: u8,
     /// Set TCP_NODELAY on accepted connections.
     pub tcp_nodelay: bool,
-    /// Each connection's receive buffer, bytes (at least 256).
+    /// Most bytes read from the socket at a time (at least 256); not kept
+    /// per connection (`read_ahead.rs`).
     pub read_buffer_size: usize,
 }
 
@@ -172,7 +173,8 @@ pub struct RawSocketOptions {
     pub max_message_size: usize,
     /// Time allowed for the opening handshake.
     pub open_handshake_timeout: u64,
-    /// Bytes read at a time (at least 256).
+    /// Most bytes read from the socket at a time (at least 256); not kept
+    /// per connection (`read_ahead.rs`).
     pub read_buffer_size: usize,
 }
 

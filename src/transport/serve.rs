@@ -33,6 +33,7 @@ use super::host::Host;
 use super::options::{ListenerKind, ListenerSpec, RawSocketOptions, WebSocketOptions};
 use super::outbox::{Batch, CloseReason};
 use super::rawsocket::{self, Frame, FrameKind};
+use super::read_ahead::ReadAhead;
 use crate::codec::Serializer;
 use crate::dict;
 use crate::router::TlsInfo;
@@ -54,10 +55,36 @@ pub(crate) fn serve<H, S>(
     if host.stopping() {
         return;
     }
+    // Boxed: every async fn on the way down (this task, `serve_wamp`,
+    // `serve_websocket`) keeps its own copy of its arguments for the
+    // connection's life, although the stream moves on at the handshake;
+    // a pointer makes those copies 8 bytes each instead of the stream's size.
+    let stream = Box::new(stream);
     let f = async move {
         let Some(tls) = l.tls.clone() else {
             return serve_wamp(&host, &l, stream, peer, admission, None).await;
         };
+        // Boxed: glommio allocates a task at its future's largest size, and
+        // serving over TLS (the rustls stream inline) is larger than plain
+        // serving; inline it would size every plain connection's task too.
+        Box::pin(serve_tls(host, l, tls, stream, peer, admission)).await
+    };
+    glommio::spawn_local(f).detach();
+}
+
+/// The TLS handshake, then serving over the rustls stream.
+async fn serve_tls<H, S>(
+    host: Rc<H>,
+    l: Rc<ListenerSpec>,
+    tls: std::sync::Arc<super::tls::TlsServer>,
+    stream: S,
+    peer: String,
+    admission: Admission,
+) where
+    H: Host,
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    {
         // The TLS handshake counts against the transport's opening
         // handshake timeout and holds its handshake place (`admission`).
         let timeout = match &l.kind {
@@ -83,8 +110,7 @@ pub(crate) fn serve<H, S>(
         };
         let info = super::tls::server_tls_info(stream.get_ref().1);
         serve_wamp(&host, &l, stream, peer, admission, Some(info)).await
-    };
-    glommio::spawn_local(f).detach();
+    }
 }
 
 /// Serves WebSocket or RawSocket over `stream` (plain, or TLS with `tls`).
@@ -106,11 +132,26 @@ async fn serve_wamp<H, S>(
         ListenerKind::RawSocket(o) => {
             serve_rawsocket(host, l, o, stream, peer, admission, tls).await
         }
+        // Boxed, as TLS above: HTTP serving's future is many KiB, and inline
+        // it sized every WebSocket and RawSocket connection's task (18 KiB).
         ListenerKind::Web(w) => {
-            super::web::serve_web(host, l, w, stream, BytesMut::new(), peer, admission, tls).await
+            Box::pin(super::web::serve_web(
+                host,
+                l,
+                w,
+                stream,
+                BytesMut::new(),
+                peer,
+                admission,
+                tls,
+            ))
+            .await
         }
         ListenerKind::Universal(u) => {
-            super::web::serve_universal(host, l, u, stream, peer, admission, tls).await
+            Box::pin(super::web::serve_universal(
+                host, l, u, stream, peer, admission, tls,
+            ))
+            .await
         }
     }
 }
@@ -256,11 +297,13 @@ pub(crate) async fn serve_websocket<H, S>(
         chosen: chosen.clone(),
     };
     // tungstenite preallocates its read buffer and keeps it for the
-    // connection's life: 128 KiB by default made an idle session cost
-    // ~140 KiB. It is most of what an idle session costs, so it is small by
-    // default (`read_buffer_size`); larger messages still arrive, in more reads.
+    // connection's life (128 KiB by default made an idle session cost
+    // ~140 KiB), so it gets only `TUNGSTENITE_READ` bytes (it grows to hold
+    // a larger frame); the socket is read `read_buffer_size` bytes at a
+    // time through `ReadAhead`, which holds nothing while the connection is idle.
+    let stream = ReadAhead::new(stream, o.read_buffer_size);
     let cfg = WebSocketConfig::default()
-        .read_buffer_size(o.read_buffer_size)
+        .read_buffer_size(TUNGSTENITE_READ.min(o.read_buffer_size))
         .max_message_size((o.max_message_size > 0).then_some(o.max_message_size))
         .max_frame_size((o.max_frame_size > 0).then_some(o.max_frame_size));
     let ws = match within(
@@ -392,11 +435,18 @@ pub(crate) async fn serve_websocket<H, S>(
     let drop_only = o.fail_by_drop && matches!(end, WsEnd::Fail { .. });
     if let Ok(ws) = WebSocketStream::reunite(tx, rx) {
         if !drop_only {
-            close_websocket(ws, end, o.close_handshake_timeout).await;
+            // Boxed: needed once, at the end; inline it would add to the
+            // size of every connection's task.
+            Box::pin(close_websocket(ws, end, o.close_handshake_timeout)).await;
         }
     }
     host.closed(conn);
 }
+
+/// tungstenite's own read buffer: most idle sessions' frames fit it, and
+/// it is what an idle WebSocket connection keeps (`ReadAhead` reads the
+/// socket in larger reads).
+const TUNGSTENITE_READ: usize = 256;
 
 /// How serving a WebSocket connection ended, and so how it closes.
 enum WsEnd {
@@ -619,7 +669,10 @@ pub(crate) async fn serve_rawsocket<H, S>(
     H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let (mut r, mut w) = futures_lite::io::split(stream);
+    let (r, mut w) = futures_lite::io::split(stream);
+    // The socket is read `read_buffer_size` bytes at a time; what the
+    // reader did not take waits in `ReadAhead`, which holds nothing while idle.
+    let mut r = ReadAhead::new(r, o.read_buffer_size);
     let mut hs = [0u8; 4];
     match within(o.open_handshake_timeout, r.read_exact(&mut hs)).await {
         Some(Ok(())) => {}
@@ -663,11 +716,11 @@ pub(crate) async fn serve_rawsocket<H, S>(
         let r = &mut r;
         async move {
             let mut decoder = n.decoder();
-            // Read straight into the buffer frames are cut from (no second
-            // buffer to copy through): its capacity is most of what an idle
-            // session costs.
+            // The buffer frames are cut from. Between frames it is small (an
+            // idle session keeps `RAWSOCKET_READ` bytes); while a frame is
+            // incomplete it takes up to `read_buffer_size` bytes per read.
             let read = o.read_buffer_size;
-            let mut buf = BytesMut::with_capacity(read);
+            let mut buf = BytesMut::new();
             loop {
                 loop {
                     match decoder.decode(&mut buf) {
@@ -700,7 +753,16 @@ pub(crate) async fn serve_rawsocket<H, S>(
                     }
                 }
                 let len = buf.len();
-                buf.resize(len + read, 0);
+                let chunk = if len == 0 {
+                    if buf.capacity() > RAWSOCKET_READ {
+                        // Give back the room a large frame took.
+                        buf = BytesMut::new();
+                    }
+                    RAWSOCKET_READ.min(read)
+                } else {
+                    read
+                };
+                buf.resize(len + chunk, 0);
                 match r.read(&mut buf[len..]).await {
                     Ok(0) | Err(_) => return,
                     Ok(k) => buf.truncate(len + k),
@@ -764,10 +826,14 @@ pub(crate) async fn serve_rawsocket<H, S>(
                 }
             }
         };
-        let _ = until(Instant::now() + RAWSOCKET_DRAIN, drain).await;
+        let _ = Box::pin(until(Instant::now() + RAWSOCKET_DRAIN, drain)).await;
     }
     host.closed(conn);
 }
+
+/// What a RawSocket reader reads between frames (and so what an idle
+/// connection keeps): `ReadAhead` reads the socket in larger reads.
+const RAWSOCKET_READ: usize = 256;
 
 /// How long a failed RawSocket connection's peer has to close its side once
 /// ours is shut down.
