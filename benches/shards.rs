@@ -60,7 +60,6 @@
 //! with two or more executors; see `src/shard/mod.rs`): the process exits at
 //! the end.
 
-use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -366,21 +365,26 @@ struct Side {
 
 /// The next message from the peer, counting a wake-up when none was waiting
 /// (the task then yields and the executor parks until the channel wakes it).
-async fn next(rx: &ConnectedReceiver<PeerMsg>, wakeups: &mut u64) -> PeerMsg {
-    let mut fut = pin!(rx.recv());
-    let got = match futures_lite::future::poll_once(&mut fut).await {
-        Some(m) => m,
-        None => {
+///
+/// It polls the channel once per wake-up, no more: each poll that finds the
+/// channel empty hands glommio a clone of the task's waker, kept until a
+/// message comes, and glommio counts a task's references in an `i16`. A
+/// future polled twice per wait (or dropped while pending) leaks one per
+/// wait, and after 32767 of them the executor panics ("Waker invariant
+/// broken"), which is how this bench once hung in `call/cross`.
+async fn next(rx: &mut ConnectedReceiver<PeerMsg>, wakeups: &mut u64) -> PeerMsg {
+    use futures_lite::Stream;
+    let mut first = true;
+    let got = std::future::poll_fn(|cx| {
+        let p = std::pin::Pin::new(&mut *rx).poll_next(cx);
+        if p.is_pending() && first {
             *wakeups += 1;
-            fut.await
         }
-    };
+        first = false;
+        p
+    })
+    .await;
     got.expect("the peer shard closed its channel")
-}
-
-/// A message if one is waiting, without waiting.
-async fn try_next(rx: &ConnectedReceiver<PeerMsg>) -> Option<PeerMsg> {
-    futures_lite::future::poll_once(rx.recv()).await.flatten()
 }
 
 type Senders = glommio::channels::channel_mesh::Senders<PeerMsg>;
@@ -523,12 +527,12 @@ fn pubsub_cross(
         }
     };
     let case_b = case.to_owned();
-    let receiver = move |_tx: Senders, rx: ConnectedReceiver<PeerMsg>, _other: usize| async move {
+    let receiver = move |_tx: Senders, mut rx: ConnectedReceiver<PeerMsg>, _other: usize| async move {
         let mut core = { core1 }.0;
         let (mut got, mut wakeups, mut events) = (0u64, 0u64, 0u64);
         let (mut cpu0, mut wake0) = (thread_cpu_ns(), 0);
         while got < total {
-            let msg = next(&rx, &mut wakeups).await;
+            let msg = next(&mut rx, &mut wakeups).await;
             core.peer(0, msg);
             for o in core.outputs().drain(..) {
                 match o {
@@ -592,7 +596,7 @@ fn call_cross(case: &str, batch: u64, warm: u64, n: u64) -> (f64, f64) {
     let (core0, core1) = (AssertSend(core0), AssertSend(core1));
     let (calls, yields) = (AssertSend(calls), AssertSend(yields));
     let case_a = case.to_owned();
-    let caller_side = move |tx: Senders, rx: ConnectedReceiver<PeerMsg>, other: usize| async move {
+    let caller_side = move |tx: Senders, mut rx: ConnectedReceiver<PeerMsg>, other: usize| async move {
         let mut core = { core0 }.0;
         let calls = { calls }.0;
         let (mut wakeups, mut cpu0, mut wake0) = (0u64, thread_cpu_ns(), 0u64);
@@ -619,7 +623,7 @@ fn call_cross(case: &str, batch: u64, warm: u64, n: u64) -> (f64, f64) {
             }
             let mut results = 0;
             while results < batch {
-                let msg = next(&rx, &mut wakeups).await;
+                let msg = next(&mut rx, &mut wakeups).await;
                 core.peer(1, msg);
                 for o in core.outputs().drain(..) {
                     match o {
@@ -636,7 +640,7 @@ fn call_cross(case: &str, batch: u64, warm: u64, n: u64) -> (f64, f64) {
         }
     };
     let case_b = case.to_owned();
-    let callee_side = move |tx: Senders, rx: ConnectedReceiver<PeerMsg>, other: usize| async move {
+    let callee_side = move |tx: Senders, mut rx: ConnectedReceiver<PeerMsg>, other: usize| async move {
         let mut core = { core1 }.0;
         let yields = { yields }.0;
         let (mut handled, mut wakeups) = (0u64, 0u64);
@@ -644,10 +648,11 @@ fn call_cross(case: &str, batch: u64, warm: u64, n: u64) -> (f64, f64) {
         let mut k = 0usize;
         let mut out = Vec::with_capacity(batch as usize);
         while handled < total {
-            // Every message waiting at this wake-up, then their YIELDs.
-            let mut msg = Some(next(&rx, &mut wakeups).await);
+            // The caller's batch of CALLs (those after the first are
+            // waiting already: no further wake-up), then their YIELDs.
             let mut invocations = 0u64;
-            while let Some(m) = msg {
+            while invocations < batch {
+                let m = next(&mut rx, &mut wakeups).await;
                 core.peer(0, m);
                 for o in core.outputs().drain(..) {
                     match o {
@@ -655,7 +660,6 @@ fn call_cross(case: &str, batch: u64, warm: u64, n: u64) -> (f64, f64) {
                         o => panic!("{case_b}: unexpected output on the callee's shard {o:?}"),
                     }
                 }
-                msg = try_next(&rx).await;
             }
             for _ in 0..invocations {
                 core.receive_frame(callee, &yields[k]);

@@ -63,6 +63,36 @@ fn a_websocket_that_never_says_hello_is_closed() {
     router.join().unwrap();
 }
 
+/// The HELLO deadline counts from the connection, not from the shard's last
+/// input: a shard idle for longer than `hello_timeout` gives its next
+/// connection the whole of it (the deadline was once armed on the idle
+/// shard's stale clock, and such a connection was ABORTed at once).
+#[test]
+fn after_an_idle_spell_a_connection_still_gets_its_whole_hello_timeout() {
+    let router = start();
+    let addr = router.tcp_addr("ws").unwrap();
+    // Three times the 300 ms deadline with no input at all.
+    std::thread::sleep(Duration::from_millis(900));
+    let mut c = Client::websocket(addr, "/ws", Serializer::Json);
+    let t = Instant::now();
+    match c.recv() {
+        Some(Message::Abort { reason, .. }) => assert_eq!(reason, uris::ERROR_TIMEOUT),
+        other => panic!("expected ABORT, got {other:?}"),
+    }
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250),
+        "ABORTed {waited:?} after the connection, before its 300 ms"
+    );
+    // And one that says HELLO in time is welcome after another idle spell.
+    std::thread::sleep(Duration::from_millis(900));
+    let mut c = Client::websocket(addr, "/ws", Serializer::Json);
+    std::thread::sleep(Duration::from_millis(100));
+    c.join("realm1");
+    router.shutdown(uris::CLOSE_SYSTEM_SHUTDOWN);
+    router.join().unwrap();
+}
+
 /// HELLO, WELCOME, GOODBYE, GOODBYE, HELLO, WELCOME on one WebSocket; the
 /// HELLO deadline applies again in between.
 #[test]

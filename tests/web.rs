@@ -115,6 +115,36 @@ fn start(shards: u16) -> Arc<Controller> {
 }
 
 /// curl: (status, body); `args` go before the URL.
+/// A TCP connection to `addr` that the router admitted and keeps open (it
+/// sends nothing): one closed at accept (a connection cap still counting an
+/// earlier connection) is opened again, for at most 30 s.
+fn held_open(addr: SocketAddr) -> TcpStream {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut s = TcpStream::connect(addr).unwrap();
+        // An admitted connection stays open with nothing to read for this
+        // long; one refused at accept reads end-of-file (or a reset).
+        s.set_read_timeout(Some(Duration::from_millis(1000)))
+            .unwrap();
+        let mut b = [0u8; 1];
+        match s.read(&mut b) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return s
+            }
+            _ => assert!(
+                std::time::Instant::now() < deadline,
+                "no connection to {addr} stays open"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn curl(url: &str, args: &[&str]) -> (u16, String) {
     let out = Command::new("curl")
         .args(["-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "10"])
@@ -1023,10 +1053,11 @@ options = {{ require_tls = true }}
         "{text}"
     );
     assert!(text.contains("{\"id\":"), "{text}");
-    // One connection at most: a second one is closed at accept.
-    let _held = TcpStream::connect(addr).unwrap();
-    // Time for the shard to accept it first, on a busy host too.
-    std::thread::sleep(Duration::from_millis(1000));
+    // One connection at most: a second one is closed at accept. The held
+    // one must be the one admitted: curl's connection may not be released
+    // yet (a busy host), in which case the router closes the held one at
+    // accept, and it is opened again until it stays open.
+    let _held = held_open(addr);
     let (code, _) = curl(&format!("https://{addr}/tlsonly"), &["-k"]);
     assert_eq!(code, 0, "the second connection is refused");
     c.shutdown();

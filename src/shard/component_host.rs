@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::{now_ms, Shard};
+use super::Shard;
 use crate::codec::Serializer;
 use crate::component::{ComponentHost, ComponentInbox};
 use crate::router::{ConnId, TransportId};
@@ -49,12 +49,7 @@ impl ComponentHost for Shard {
     }
 
     fn deliver(&self, conn: ConnId, msg: Message) {
-        {
-            let mut core = self.core.borrow_mut();
-            // The core's clock (call timeouts, timestamps) moves with every input.
-            core.advance(now_ms());
-            core.receive(conn, msg);
-        }
+        self.core_now().receive(conn, msg);
         self.pump();
     }
 

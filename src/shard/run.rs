@@ -62,11 +62,7 @@ pub(crate) async fn shard_main(
     let mut tasks = {
         let shard = shard.clone();
         inbox.spawn(move |from, msg| {
-            {
-                let mut core = shard.core.borrow_mut();
-                core.advance(now_ms());
-                core.peer(from, msg);
-            }
+            shard.core_now().peer(from, msg);
             shard.pump();
         })
     };
@@ -88,7 +84,7 @@ pub(crate) async fn shard_main(
                         }
                     }
                 }
-                shard.core.borrow_mut().advance(now_ms());
+                drop(shard.core_now());
                 shard.pump();
             }
         }));
@@ -145,7 +141,7 @@ pub(crate) async fn shard_main(
     while let Some(msg) = control.recv().await {
         match msg {
             ControlMsg::Core(op) => {
-                op.run(&mut shard.core.borrow_mut());
+                op.run(&mut shard.core_now());
                 shard.pump();
             }
             ControlMsg::StartListener { spec, reply } => {
@@ -165,15 +161,14 @@ pub(crate) async fn shard_main(
                 if close.is_none() && !bridges.is_empty() {
                     for i in bridges {
                         shard
-                            .core
-                            .borrow_mut()
+                            .core_now()
                             .close_transport(i, crate::wamp::uris::CLOSE_SYSTEM_SHUTDOWN);
                     }
                     shard.pump();
                 }
                 if let Some(reason) = close {
                     for i in ids {
-                        shard.core.borrow_mut().close_transport(i, &reason);
+                        shard.core_now().close_transport(i, &reason);
                     }
                     shard.pump();
                 }
@@ -225,7 +220,7 @@ pub(crate) async fn shard_main(
                 drop(std::mem::take(&mut listeners));
                 components.stop_all();
                 links.stop_all();
-                shard.core.borrow_mut().shutdown(&reason);
+                shard.core_now().shutdown(&reason);
                 shard.pump();
                 // Let the writers flush their GOODBYEs, within a bound.
                 let deadline = Instant::now() + Duration::from_secs(3);

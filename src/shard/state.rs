@@ -51,6 +51,16 @@ impl Shard {
         }
     }
 
+    /// The core, its clock moved to now first: every input to the core goes
+    /// through here, so that a deadline it arms (HELLO, AUTHENTICATE, call
+    /// timeouts, GOODBYE replies) counts from now, not from the last input
+    /// of a shard that has been idle.
+    pub fn core_now(&self) -> std::cell::RefMut<'_, RouterCore> {
+        let mut core = self.core.borrow_mut();
+        core.advance(now_ms());
+        core
+    }
+
     /// Registers a new connection with the core; returns its id and outbox.
     pub fn open(
         &self,
@@ -64,8 +74,7 @@ impl Shard {
         self.next_conn.set(id + 1);
         let ob = Rc::new(Outbox::new(limits));
         self.conns.borrow_mut().insert(id, ob.clone());
-        self.core
-            .borrow_mut()
+        self.core_now()
             .open(id, serializer, transport, details, tls.map(Arc::new));
         self.pump();
         (id, ob)
@@ -73,19 +82,14 @@ impl Shard {
 
     /// A frame arrived on a connection.
     pub fn frame(&self, conn: ConnId, frame: &bytes::Bytes) {
-        {
-            let mut core = self.core.borrow_mut();
-            // The core's clock (call timeouts, timestamps) moves with every input.
-            core.advance(now_ms());
-            core.receive_frame(conn, frame);
-        }
+        self.core_now().receive_frame(conn, frame);
         self.pump();
     }
 
     /// A connection is gone.
     pub fn closed(&self, conn: ConnId) {
         self.conns.borrow_mut().remove(&conn);
-        self.core.borrow_mut().close(conn);
+        self.core_now().close(conn);
         self.pump();
     }
 

@@ -204,6 +204,19 @@ impl CrossbarNode {
         std::fs::read_to_string(self.cbdir.join("node.log")).unwrap_or_default()
     }
 
+    /// Each Python traceback in the log so far, with the 40 log lines that
+    /// follow its first line (a whole log is too long for a CI excerpt).
+    pub fn tracebacks(&self) -> Vec<String> {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.contains("Traceback"))
+            .map(|(i, _)| lines[i.saturating_sub(3)..(i + 40).min(lines.len())].join("\n"))
+            .collect()
+    }
+
     /// Waits (at most `bound`) until the log contains `needle`.
     pub fn wait_log(&self, needle: &str, bound: Duration) -> bool {
         let deadline = Instant::now() + bound;
@@ -238,9 +251,9 @@ impl Drop for CrossbarNode {
             .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
-        // The node's folder goes, unless a test failed: then its log stays
-        // (the path was printed when the node started).
-        if !std::thread::panicking() {
+        // The node's folder goes, unless a test failed or KEEP_NODE is set:
+        // then its log stays (the path was printed when the node started).
+        if !std::thread::panicking() && std::env::var_os("KEEP_NODE").is_none() {
             if let Some(base) = self.cbdir.parent() {
                 let _ = std::fs::remove_dir_all(base);
             }
