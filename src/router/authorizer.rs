@@ -104,7 +104,7 @@ impl RouterCore {
             return Some((msg, None));
         };
         if let Message::Call { request, .. } = &msg {
-            if s.calls.contains_key(request) {
+            if s.extra_ref().is_some_and(|x| x.calls.contains_key(request)) {
                 return Some((msg, None)); // a progressive call's next chunk
             }
         }
@@ -141,7 +141,7 @@ impl RouterCore {
             "authmethod" => info.authmethod.as_str(),
             "authprovider" => info.authprovider.as_str(),
             "authextra" => info.authextra.clone().map_or(Value::Null, Value::Dict),
-            "transport" => Value::Dict((*info.transport).clone()),
+            "transport" => Value::Dict(info.transport.to_dict()),
         };
         let args = vec![
             Value::Dict(session),
@@ -194,11 +194,11 @@ impl RouterCore {
         let Some(s) = self.session_mut(conn) else {
             return;
         };
-        if s.held.len() >= MAX_HELD {
+        if s.extra_ref().map_or(0, |x| x.held.len()) >= MAX_HELD {
             let m = format!("more than {MAX_HELD} messages waiting for the authorizer");
             return self.abort(conn, ERROR_LIMIT_EXCEEDED, &m);
         }
-        s.held.push_back(msg);
+        s.extra().held.push_back(msg);
     }
 
     /// The authorizer answered (or failed to) for `conn`'s waiting message:
@@ -303,15 +303,19 @@ impl RouterCore {
         if s.authz_wait.is_some() {
             return;
         }
-        let mut queue = std::mem::take(&mut s.held);
+        let Some(x) = s.extra_mut() else {
+            return;
+        };
+        let mut queue = std::mem::take(&mut x.held);
         while let Some(msg) = queue.pop_front() {
             // After a GOODBYE the connection is back to waiting for HELLO:
             // the rest goes through the connection's state machine.
             self.handle(conn, msg);
             if let Some(s) = self.session_mut(conn) {
                 if s.authz_wait.is_some() {
-                    queue.append(&mut s.held);
-                    s.held = queue;
+                    let x = s.extra();
+                    queue.append(&mut x.held);
+                    x.held = queue;
                     return;
                 }
             }

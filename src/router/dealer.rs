@@ -343,7 +343,9 @@ impl RouterCore {
         }
         s.registering = s.registering.saturating_sub(1);
         let deferred = if s.registering == 0 {
-            std::mem::take(&mut s.deferred)
+            s.extra_mut()
+                .map(|x| std::mem::take(&mut x.deferred))
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -473,7 +475,7 @@ impl RouterCore {
             Ok(p) => p.unwrap_or(false),
             Err(m) => return self.error(conn, T, request, uris::ERROR_INVALID_ARGUMENT, Some(&m)),
         };
-        if let Some(call_id) = s.calls.get(&request).copied() {
+        if let Some(call_id) = s.extra_ref().and_then(|x| x.calls.get(&request)).copied() {
             return self.call_more(conn, request, call_id, progress, payload);
         }
         let Some(realm) = self.realms.get(realm_id as usize).and_then(Option::as_ref) else {
@@ -596,7 +598,7 @@ impl RouterCore {
             },
         );
         if let Some(s) = self.session_mut(conn) {
-            s.calls.insert(request, call);
+            s.extra().calls.insert(request, call);
         }
         self.send_peer(callee.shard, PeerMsg::Invoke(Box::new(invoke)));
     }
@@ -721,7 +723,9 @@ impl RouterCore {
             return self.internal_done(purpose, &call.procedure, call.timeout, result);
         }
         if let Some(s) = self.session_mut(call.conn) {
-            s.calls.remove(&call.request);
+            if let Some(x) = s.extra_mut() {
+                x.calls.remove(&call.request);
+            }
         } else {
             return;
         }
@@ -781,7 +785,7 @@ impl RouterCore {
 
     pub(crate) fn on_cancel(&mut self, conn: ConnId, request: Id, options: &Dict) {
         let Some(s) = self.session(conn) else { return };
-        let Some(call_id) = s.calls.get(&request).copied() else {
+        let Some(call_id) = s.extra_ref().and_then(|x| x.calls.get(&request)).copied() else {
             // The call already ended: nothing to cancel.
             return;
         };
@@ -852,7 +856,11 @@ impl RouterCore {
 
     /// The caller left: cancel its calls (killnowait, or skip where the callee cannot be interrupted).
     pub(crate) fn caller_left(&mut self, session: &Session) {
-        for call_id in session.calls.values() {
+        for call_id in session
+            .extra_ref()
+            .into_iter()
+            .flat_map(|x| x.calls.values())
+        {
             if let Some(call) = self.dealer.calls.remove(call_id) {
                 if let Some(t) = call.timer {
                     self.cancel_timer(t);
@@ -911,7 +919,7 @@ impl RouterCore {
         if !s.regs.contains_key(&inv.registration) && s.registering > 0 {
             // The caller's shard learnt of the registration before this session
             // was told: hold the invocation until REGISTERED has been sent.
-            s.deferred.push(inv);
+            s.extra().deferred.push(inv);
             return;
         }
         if !s.regs.contains_key(&inv.registration) {
@@ -920,7 +928,7 @@ impl RouterCore {
                 CallFailure::message(uris::ERROR_NO_SUCH_PROCEDURE, "the callee unregistered"),
             );
         }
-        if max > 0 && s.invocations.len() >= max {
+        if max > 0 && s.extra_ref().map_or(0, |x| x.invocations.len()) >= max {
             return bounce(
                 self,
                 CallFailure::message(
@@ -940,7 +948,7 @@ impl RouterCore {
             return;
         };
         let request = s.requests.next();
-        s.invocations.insert(
+        s.extra().invocations.insert(
             request,
             Invocation {
                 caller_shard: inv.caller_shard,
@@ -1001,7 +1009,9 @@ impl RouterCore {
             // The callee cannot receive the arguments: the caller hears of it.
             self.transcode_failed(1, format_args!("INVOCATION for conn {conn}: {e}"));
             if let Some(s) = self.session_mut(conn) {
-                s.invocations.remove(&request);
+                if let Some(x) = s.extra_mut() {
+                    x.invocations.remove(&request);
+                }
             }
             self.dealer
                 .invocations
@@ -1029,7 +1039,7 @@ impl RouterCore {
             return;
         };
         let Some(s) = self.session(conn) else { return };
-        let Some(inv) = s.invocations.get(&request) else {
+        let Some(inv) = s.extra_ref().and_then(|x| x.invocations.get(&request)) else {
             return;
         };
         if inv.discard {
@@ -1062,12 +1072,18 @@ impl RouterCore {
             return;
         };
         let realm_id = s.realm;
-        let Some(inv) = s.invocations.get(&request).cloned() else {
+        let Some(inv) = s
+            .extra_ref()
+            .and_then(|x| x.invocations.get(&request))
+            .cloned()
+        else {
             // Unknown or canceled invocation: the spec has the router ignore it.
             return;
         };
         if !progress {
-            s.invocations.remove(&request);
+            if let Some(x) = s.extra_mut() {
+                x.invocations.remove(&request);
+            }
             self.dealer
                 .invocations
                 .remove(&(inv.caller_shard, inv.call));
@@ -1112,7 +1128,7 @@ impl RouterCore {
         let Some(s) = self.session_mut(conn) else {
             return;
         };
-        let Some(inv) = s.invocations.remove(&request) else {
+        let Some(inv) = s.extra_mut().and_then(|x| x.invocations.remove(&request)) else {
             return;
         };
         self.dealer
@@ -1149,7 +1165,7 @@ impl RouterCore {
             return;
         };
         let supports = s.info.features.callee_call_canceling;
-        let Some(inv) = s.invocations.get_mut(&request) else {
+        let Some(inv) = s.extra_mut().and_then(|x| x.invocations.get_mut(&request)) else {
             return;
         };
         let interrupt = match mode {
@@ -1176,7 +1192,11 @@ impl RouterCore {
 
     /// The callee left: its open invocations fail at their callers.
     pub(crate) fn callee_left(&mut self, _conn: ConnId, session: &Session) {
-        for inv in session.invocations.values() {
+        for inv in session
+            .extra_ref()
+            .into_iter()
+            .flat_map(|x| x.invocations.values())
+        {
             self.dealer
                 .invocations
                 .remove(&(inv.caller_shard, inv.call));
@@ -1191,7 +1211,11 @@ impl RouterCore {
                 );
             }
         }
-        for inv in &session.deferred {
+        for inv in session
+            .extra_ref()
+            .into_iter()
+            .flat_map(|x| x.deferred.iter())
+        {
             let f = CallFailure::message(uris::ERROR_CANCELED, "the callee left");
             self.send_peer(
                 inv.caller_shard,

@@ -170,7 +170,7 @@ impl RouterCore {
             internal: None,
         });
         if let Some(s) = self.session_mut(conn) {
-            s.calls.insert(request, call);
+            s.extra().calls.insert(request, call);
         }
         let Some(home) = self.realm(realm_id).map(|r| r.home) else {
             return;
@@ -253,8 +253,8 @@ impl RouterCore {
             options: publish_options,
         };
         match scope {
-            "destroyed" => s.testaments.destroyed.push(t),
-            "detached" => s.testaments.detached.push(t),
+            "destroyed" => s.extra().testaments.destroyed.push(t),
+            "detached" => s.extra().testaments.detached.push(t),
             other => {
                 return Err(CallFailure::message(
                     uris::ERROR_INVALID_ARGUMENT,
@@ -279,8 +279,12 @@ impl RouterCore {
             return ok(vec![]);
         };
         let n = match scope {
-            "destroyed" => std::mem::take(&mut s.testaments.destroyed).len(),
-            "detached" => std::mem::take(&mut s.testaments.detached).len(),
+            "destroyed" => s
+                .extra_mut()
+                .map_or(0, |x| std::mem::take(&mut x.testaments.destroyed).len()),
+            "detached" => s
+                .extra_mut()
+                .map_or(0, |x| std::mem::take(&mut x.testaments.detached).len()),
             other => {
                 return Err(CallFailure::message(
                     uris::ERROR_INVALID_ARGUMENT,
@@ -297,11 +301,13 @@ impl RouterCore {
         let authorized = |core: &RouterCore, topic: &str| {
             core.testament_allowed(realm, &session.info.authrole, topic)
         };
-        for t in session
-            .testaments
+        let Some(testaments) = session.extra_ref().map(|x| &x.testaments) else {
+            return;
+        };
+        for t in testaments
             .detached
             .iter()
-            .chain(session.testaments.destroyed.iter())
+            .chain(testaments.destroyed.iter())
         {
             if !authorized(self, &t.topic) {
                 continue;

@@ -43,6 +43,7 @@
 //! | `peer.rs` | the mesh messages |
 //! | `internal.rs` | the router's own calls (to dynamic authenticators and authorizers): an invocation without a calling session |
 //! | `authorizer.rs` | dynamic authorizers: asking them, the order of a session's messages while one waits, the cache's upkeep |
+//! | `transport_details.rs` | a connection's transport details, compact, rendered into a `Dict` when asked for |
 //! | `options.rs`, `limits.rs` | option parsing and limits both broker and dealer use |
 //! | [`auth`], [`authz`], [`matcher`], [`stats`] | authentication, authorization, pattern tables, counters |
 //!
@@ -70,6 +71,7 @@ mod replica;
 mod session;
 pub mod stats;
 mod subscriptions;
+mod transport_details;
 
 use std::collections::{BTreeMap, VecDeque};
 /// Hash maps of the core: foldhash, randomly seeded per map (keys such as request ids come from clients).
@@ -96,11 +98,11 @@ use realm::Realm;
 
 pub use auth::TlsInfo;
 pub use limits::{SessionLimits, ERROR_LIMIT_EXCEEDED};
+pub use transport_details::{NetworkKind, TransportDetails};
 
 /// The authrole of a router link's session on the router it dials
 /// (Crossbar.io's `rlink`): such a session may relay (`forward_for`).
 pub const RLINK_ROLE: &str = "rlink";
-use session::peer_ip;
 pub use session::GOODBYE_REPLY_WAIT_MS;
 pub(crate) use session::{Conn, ConnState, FailureWindow, Session};
 use stats::{RealmStats, ShardStats};
@@ -139,9 +141,10 @@ pub struct SessionInfo {
     pub authprovider: String,
     /// `WELCOME.Details.authextra` (what the authenticator gave, or HELLO's for anonymous).
     pub authextra: Option<Dict>,
-    /// Transport details (peer address, transport id, serializer), shared
-    /// with the connection: one copy per connection, whatever joins on it.
-    pub transport: Arc<Dict>,
+    /// Transport details (kind, peer address, serializer, TLS), shared
+    /// with the connection: one copy per connection, whatever joins on it;
+    /// rendered into a `Dict` only when asked for ([`TransportDetails::to_dict`]).
+    pub transport: Arc<TransportDetails>,
     /// What the client announced in HELLO.Details.roles.
     pub features: ClientFeatures,
 }
@@ -191,7 +194,7 @@ impl SessionInfo {
             "authrole" => self.authrole.as_str(),
             "authmethod" => self.authmethod.as_str(),
             "authprovider" => self.authprovider.as_str(),
-            "transport" => Value::Dict((*self.transport).clone()),
+            "transport" => Value::Dict(self.transport.to_dict()),
             "features" => Value::Dict(self.features.to_dict()),
         }
     }
@@ -603,12 +606,10 @@ impl RouterCore {
         conn: ConnId,
         serializer: Serializer,
         transport: TransportId,
-        mut details: Dict,
+        details: TransportDetails,
         tls: Option<Arc<TlsInfo>>,
     ) {
         self.stats.connections_opened += 1;
-        details.insert("serializer".into(), Value::from(serializer.name()));
-        let peer_ip = details.get("peer").and_then(Value::as_str).map(peer_ip);
         self.conns.insert(
             conn,
             Conn {
@@ -617,7 +618,6 @@ impl RouterCore {
                 transport_details: Arc::new(details),
                 tls,
                 state: ConnState::Fresh,
-                peer_ip,
                 deadline: None,
                 going_away: false,
             },

@@ -33,23 +33,49 @@ pub(crate) struct Session {
     pub subs: HashMap<SubId, (String, crate::wamp::uri::MatchPolicy)>,
     /// Registrations held: id → pattern.
     pub regs: HashMap<RegId, (String, crate::wamp::uri::MatchPolicy)>,
+    /// REGISTERs sent to the home shard and not yet answered.
+    pub registering: usize,
+    /// The message waiting for the role's dynamic authorizer, if any
+    /// (`authorizer.rs`).
+    pub authz_wait: Option<Box<super::authorizer::AuthzWait>>,
+    /// What most sessions never use (open calls and invocations,
+    /// testaments, deferred and held messages): allocated on first use, so
+    /// that an idle session's `Session` is a third of its size.
+    extra: Option<Box<SessionExtra>>,
+}
+
+/// The rarely used parts of a [`Session`], boxed once one is used.
+#[derive(Default)]
+pub(crate) struct SessionExtra {
     /// Calls this session made that are still open: CALL request id → call.
     pub calls: HashMap<Id, CallId>,
     /// Invocations this session (as callee) has open: INVOCATION request id → state.
     pub invocations: HashMap<Id, dealer::Invocation>,
     /// Testaments, by scope.
     pub testaments: meta::Testaments,
-    /// REGISTERs sent to the home shard and not yet answered.
-    pub registering: usize,
     /// Invocations that arrived for a registration this session has not yet
     /// been told of (REGISTERED is on its way): delivered after it.
     pub deferred: Vec<peer::Invoke>,
-    /// The message waiting for the role's dynamic authorizer, if any
-    /// (`authorizer.rs`).
-    pub authz_wait: Option<Box<super::authorizer::AuthzWait>>,
     /// Messages the session sent after the one waiting for its authorizer:
     /// handled in order once it is decided.
     pub held: std::collections::VecDeque<Message>,
+}
+
+impl Session {
+    /// The rarely used parts, allocated here on first use.
+    pub(crate) fn extra(&mut self) -> &mut SessionExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The rarely used parts, if any was ever used.
+    pub(crate) fn extra_ref(&self) -> Option<&SessionExtra> {
+        self.extra.as_deref()
+    }
+
+    /// The rarely used parts, if any was ever used (allocates nothing).
+    pub(crate) fn extra_mut(&mut self) -> Option<&mut SessionExtra> {
+        self.extra.as_deref_mut()
+    }
 }
 
 /// Where a local connection is in its life.
@@ -87,19 +113,25 @@ pub(crate) enum ConnState {
 pub(crate) struct Conn {
     pub serializer: Serializer,
     pub transport: TransportId,
-    pub transport_details: Arc<Dict>,
+    pub transport_details: Arc<super::TransportDetails>,
     /// What the connection's TLS tells authentication; none on a plain connection.
     pub tls: Option<Arc<super::TlsInfo>>,
     pub state: ConnState,
-    /// The peer's IP (from the transport details' `peer`), for the
-    /// failed-authentication limit.
-    pub peer_ip: Option<String>,
     /// The HELLO or AUTHENTICATE deadline armed, or the wait for the
     /// client's GOODBYE, if any.
     pub deadline: Option<(u64, u64)>,
     /// Closed because the router (shutdown) or its transport (stopped with
     /// its sessions) goes away: the runtime closes it as "going away".
     pub going_away: bool,
+}
+
+impl Conn {
+    /// The peer's IP (from the transport details' `peer`), for the
+    /// failed-authentication limit; computed when asked for, which is only
+    /// where that limit is on.
+    pub(crate) fn peer_ip(&self) -> Option<String> {
+        self.transport_details.peer().map(peer_ip)
+    }
 }
 
 /// How long the router waits for a client's GOODBYE after its own (kill,
@@ -198,13 +230,13 @@ impl RouterCore {
             return false;
         };
         let limits = self.limits.get(&c.transport).copied().unwrap_or_default();
-        let Some(ip) = &c.peer_ip else {
-            return false;
-        };
         if limits.max_auth_failures == 0 {
             return false;
         }
-        let key = (c.transport, ip.clone());
+        let Some(ip) = c.peer_ip() else {
+            return false;
+        };
+        let key = (c.transport, ip);
         match self.auth_failures.get(&key) {
             Some(w) if self.now_ms < w.since_ms.saturating_add(limits.auth_failure_window_ms) => {
                 w.count >= limits.max_auth_failures
@@ -223,12 +255,12 @@ impl RouterCore {
             return;
         };
         let limits = self.limits.get(&c.transport).copied().unwrap_or_default();
-        let Some(ip) = &c.peer_ip else {
-            return;
-        };
         if limits.max_auth_failures == 0 {
             return;
         }
+        let Some(ip) = c.peer_ip() else {
+            return;
+        };
         let now = self.now_ms;
         let window = limits.auth_failure_window_ms;
         let transport = c.transport;
@@ -280,7 +312,7 @@ impl RouterCore {
                 let peer = self
                     .conns
                     .get(&conn)
-                    .and_then(|c| c.peer_ip.clone())
+                    .and_then(|c| c.peer_ip())
                     .unwrap_or_default();
                 log::info!(
                     "shard {}: HELLO from {peer} refused: too many failed authentications ({} refused so far; logged at most every 10 s)",
@@ -486,7 +518,7 @@ impl RouterCore {
             return;
         };
         call_details.insert("session".into(), Value::UInt(session));
-        call_details.insert("transport".into(), Value::Dict((*transport).clone()));
+        call_details.insert("transport".into(), Value::Dict(transport.to_dict()));
         let args = vec![
             Value::from(pending.realm()),
             pending.authid().map_or(Value::Null, Value::from),
@@ -724,13 +756,9 @@ impl RouterCore {
                 requests: ScopeIdGen::new(),
                 subs: HashMap::default(),
                 regs: HashMap::default(),
-                calls: HashMap::default(),
-                invocations: HashMap::default(),
-                testaments: meta::Testaments::default(),
                 registering: 0,
-                deferred: Vec::new(),
                 authz_wait: None,
-                held: std::collections::VecDeque::new(),
+                extra: None,
             }));
         }
         if let Some(r) = self.realm_mut(realm_id) {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::Shard;
 use crate::codec::Serializer;
 use crate::component::{ComponentHost, ComponentInbox};
-use crate::router::{ConnId, TransportId};
+use crate::router::{ConnId, TransportDetails, TransportId};
 use crate::transport::outbox::{Batch, Outbox};
 use crate::transport::QueueLimits;
 use crate::wamp::message::Message;
@@ -41,7 +41,7 @@ impl ComponentHost for Shard {
             self,
             serializer,
             transport,
-            details,
+            TransportDetails::from_dict(details, serializer),
             None,
             QueueLimits::default(),
         );

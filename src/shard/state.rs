@@ -11,10 +11,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::codec::Serializer;
-use crate::router::{ConnId, Output, RouterCore, ShardId, TlsInfo, TransportId};
+use crate::router::{
+    ConnId, NetworkKind, Output, RouterCore, ShardId, TlsInfo, TransportDetails, TransportId,
+};
 use crate::transport::web::{HttpService, ServiceSpec};
-use crate::transport::{CloseReason, Host, Outbox, QueueLimits};
-use crate::wamp::value::Dict;
+use crate::transport::{CloseReason, Host, Outbox, QueueLimits, Wire};
 
 use super::mesh::Mesh;
 use super::os::now_ms;
@@ -66,8 +67,8 @@ impl Shard {
         &self,
         serializer: Serializer,
         transport: TransportId,
-        details: Dict,
-        tls: Option<TlsInfo>,
+        details: TransportDetails,
+        tls: Option<Arc<TlsInfo>>,
         limits: QueueLimits,
     ) -> (ConnId, Rc<Outbox>) {
         let id = self.next_conn.get();
@@ -75,7 +76,7 @@ impl Shard {
         let ob = Rc::new(Outbox::new(limits));
         self.conns.borrow_mut().insert(id, ob.clone());
         self.core_now()
-            .open(id, serializer, transport, details, tls.map(Arc::new));
+            .open(id, serializer, transport, details, tls);
         self.pump();
         (id, ob)
     }
@@ -151,10 +152,20 @@ impl Host for Shard {
         &self,
         serializer: Serializer,
         transport: TransportId,
-        details: Dict,
-        tls: Option<TlsInfo>,
+        wire: Wire,
+        peer: &str,
+        tls: Option<Arc<TlsInfo>>,
         limits: QueueLimits,
     ) -> (ConnId, Rc<Outbox>) {
+        let details = TransportDetails::Network {
+            kind: match wire {
+                Wire::WebSocket => NetworkKind::WebSocket,
+                Wire::RawSocket => NetworkKind::RawSocket,
+            },
+            peer: peer.into(),
+            serializer,
+            tls_version: tls.as_ref().map(|t| t.version.as_str().into()),
+        };
         Shard::open(self, serializer, transport, details, tls, limits)
     }
 

@@ -172,7 +172,10 @@ impl Sim {
             conn,
             serializer,
             transport,
-            dict! { "type" => "sim", "peer" => peer },
+            crate::router::TransportDetails::from_dict(
+                dict! { "type" => "sim", "peer" => peer },
+                serializer,
+            ),
             tls.map(std::sync::Arc::new),
         );
         self.collect(shard);

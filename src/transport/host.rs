@@ -5,15 +5,24 @@
 //! serving code is generic over it, so a frame costs a direct call.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::codec::Serializer;
 use crate::router::{ConnId, ShardId, TlsInfo, TransportId};
-use crate::wamp::value::Dict;
 
 use super::outbox::{Outbox, QueueLimits};
 use super::web::{HttpService, ServiceSpec};
+
+/// The WAMP transport a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// WAMP over WebSocket.
+    WebSocket,
+    /// WAMP over RawSocket.
+    RawSocket,
+}
 
 /// The host of a shard's connections, as the transports see it.
 pub trait Host: 'static {
@@ -23,17 +32,18 @@ pub trait Host: 'static {
     /// True once the host is shutting down: no new connections are served.
     fn stopping(&self) -> bool;
 
-    /// Opens a connection that speaks `serializer`, came through `transport`
-    /// (`details`: `type`, `peer`, `protocol`) and queues its outgoing frames
-    /// under `limits`; returns its id and its outbox, which the transport's
-    /// writer drains. `tls` is what a TLS connection tells authentication
-    /// (channel binding, client certificate); none on a plain connection.
+    /// Opens a connection that speaks `serializer` over `wire`, came through
+    /// `transport` from `peer` and queues its outgoing frames under
+    /// `limits`; returns its id and its outbox, which the transport's writer
+    /// drains. `tls` is what a TLS connection tells authentication (channel
+    /// binding, client certificate); none on a plain connection.
     fn open(
         &self,
         serializer: Serializer,
         transport: TransportId,
-        details: Dict,
-        tls: Option<TlsInfo>,
+        wire: Wire,
+        peer: &str,
+        tls: Option<Arc<TlsInfo>>,
         limits: QueueLimits,
     ) -> (ConnId, Rc<Outbox>);
 

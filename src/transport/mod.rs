@@ -43,7 +43,7 @@ pub mod web;
 
 pub use admin::{spawn_admin, AdminAnswer, AdminSite};
 pub use admission::ConnGauge;
-pub use host::Host;
+pub use host::{Host, Wire};
 pub use listener::{spawn_listener, Listening};
 pub use options::{
     Bound, EndpointSpec, ListenError, ListenerKind, ListenerSpec, RawSocketOptions, UniversalSpec,

@@ -9,6 +9,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::error::ProtocolError;
@@ -29,15 +30,13 @@ use futures_util::{SinkExt, StreamExt};
 use rand::RngCore;
 
 use super::admission::Admission;
-use super::host::Host;
+use super::host::{Host, Wire};
 use super::options::{ListenerKind, ListenerSpec, RawSocketOptions, WebSocketOptions};
 use super::outbox::{Batch, CloseReason};
 use super::rawsocket::{self, Frame, FrameKind};
 use super::read_ahead::ReadAhead;
 use crate::codec::Serializer;
-use crate::dict;
 use crate::router::TlsInfo;
-use crate::wamp::value::{Dict, Value};
 
 /// Starts serving a connected stream of any kind (TCP, a Unix socket, and
 /// whatever wraps one) for `host`; `admission` holds its places under the
@@ -76,7 +75,7 @@ pub(crate) fn serve<H, S>(
 async fn serve_tls<H, S>(
     host: Rc<H>,
     l: Rc<ListenerSpec>,
-    tls: std::sync::Arc<super::tls::TlsServer>,
+    tls: Arc<super::tls::TlsServer>,
     stream: S,
     peer: String,
     admission: Admission,
@@ -108,7 +107,9 @@ async fn serve_tls<H, S>(
                 return;
             }
         };
-        let info = super::tls::server_tls_info(stream.get_ref().1);
+        // An `Arc` from here on: each async fn on the way down keeps its
+        // own copy of its arguments, and the host keeps the `Arc` itself.
+        let info = Arc::new(super::tls::server_tls_info(stream.get_ref().1));
         serve_wamp(&host, &l, stream, peer, admission, Some(info)).await
     }
 }
@@ -120,7 +121,7 @@ async fn serve_wamp<H, S>(
     stream: S,
     peer: String,
     admission: Admission,
-    tls: Option<TlsInfo>,
+    tls: Option<Arc<TlsInfo>>,
 ) where
     H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
@@ -154,19 +155,6 @@ async fn serve_wamp<H, S>(
             .await
         }
     }
-}
-
-/// Session details of a connection: `type`, `peer`, `protocol`, and for a
-/// TLS connection `is_secure`, `channel_type = "tls"` and `tls_version`
-/// (autobahn's `TransportDetails` names).
-fn transport_details(kind: &str, peer: &str, protocol: &str, tls: Option<&TlsInfo>) -> Dict {
-    let mut d = dict! { "type" => kind, "peer" => peer, "protocol" => protocol };
-    if let Some(t) = tls {
-        d.insert("is_secure".into(), Value::Bool(true));
-        d.insert("channel_type".into(), Value::from("tls"));
-        d.insert("tls_version".into(), Value::from(t.version.as_str()));
-    }
-    d
 }
 
 /// Runs `f` with a deadline; `None` when it passed.
@@ -283,7 +271,7 @@ pub(crate) async fn serve_websocket<H, S>(
     stream: S,
     peer: String,
     mut admission: Admission,
-    tls: Option<TlsInfo>,
+    tls: Option<Arc<TlsInfo>>,
 ) where
     H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
@@ -335,9 +323,8 @@ pub(crate) async fn serve_websocket<H, S>(
     let Some(serializer) = chosen.get() else {
         return;
     };
-    let details = transport_details("websocket", &peer, serializer.subprotocol(), tls.as_ref());
     admission.handshake_done();
-    let (conn, ob) = host.open(serializer, l.id, details, tls, l.queue);
+    let (conn, ob) = host.open(serializer, l.id, Wire::WebSocket, &peer, tls, l.queue);
     let (mut tx, mut rx) = ws.split();
     // The payload of the ping waiting for its pong, and when it was sent.
     let ping: RefCell<Option<(Bytes, Instant)>> = RefCell::new(None);
@@ -664,7 +651,7 @@ pub(crate) async fn serve_rawsocket<H, S>(
     stream: S,
     peer: String,
     mut admission: Admission,
-    tls: Option<TlsInfo>,
+    tls: Option<Arc<TlsInfo>>,
 ) where
     H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
@@ -703,9 +690,8 @@ pub(crate) async fn serve_rawsocket<H, S>(
     if w.write_all(&n.reply).await.is_err() || w.flush().await.is_err() {
         return;
     }
-    let details = transport_details("rawsocket", &peer, n.serializer.name(), tls.as_ref());
     admission.handshake_done();
-    let (conn, ob) = host.open(n.serializer, l.id, details, tls, l.queue);
+    let (conn, ob) = host.open(n.serializer, l.id, Wire::RawSocket, &peer, tls, l.queue);
     let pongs = Rc::new(std::cell::RefCell::new(Vec::<Bytes>::new()));
     // Set when the peer broke the framing: the connection is failed.
     let failed = Cell::new(false);

@@ -9,19 +9,19 @@ use bytes::{Bytes, BytesMut};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::admission::Gate;
+use super::host::Wire;
 use super::rawsocket::{self, FrameKind};
 use super::*;
 use crate::codec::Serializer;
 use crate::router::{ConnId, ShardId, TransportId};
 use crate::wamp::message::MessageType;
-use crate::wamp::value::Dict;
 
 /// Records what the transport tells it; echoes every frame back.
 #[derive(Default)]
 struct TestHost {
     frames: RefCell<Vec<Bytes>>,
     outbox: RefCell<Option<Rc<Outbox>>>,
-    opened: RefCell<Vec<(Serializer, TransportId, Dict)>>,
+    opened: RefCell<Vec<(Serializer, TransportId, Wire, String)>>,
     closed: Cell<usize>,
     protocol_errors: Cell<u64>,
 }
@@ -39,13 +39,14 @@ impl Host for TestHost {
         &self,
         serializer: Serializer,
         transport: TransportId,
-        details: Dict,
-        _tls: Option<crate::router::TlsInfo>,
+        wire: Wire,
+        peer: &str,
+        _tls: Option<std::sync::Arc<crate::router::TlsInfo>>,
         limits: QueueLimits,
     ) -> (ConnId, Rc<Outbox>) {
         self.opened
             .borrow_mut()
-            .push((serializer, transport, details));
+            .push((serializer, transport, wire, peer.to_owned()));
         let ob = Rc::new(Outbox::new(limits));
         *self.outbox.borrow_mut() = Some(ob.clone());
         (7, ob)
@@ -124,10 +125,8 @@ fn a_connected_stream_of_any_kind_is_served_for_any_host() {
         let opened = host.opened.borrow();
         assert_eq!(opened.len(), 1);
         assert_eq!((opened[0].0, opened[0].1), (Serializer::Json, 3));
-        assert_eq!(
-            opened[0].2.get("peer").and_then(|v| v.as_str()),
-            Some("pair")
-        );
+        assert_eq!(opened[0].2, Wire::RawSocket);
+        assert_eq!(opened[0].3, "pair");
         assert_eq!(
             host.frames.borrow().as_slice(),
             &[Bytes::from_static(payload)]

@@ -28,7 +28,7 @@ pub(crate) async fn serve_universal<H, S>(
     mut stream: S,
     peer: String,
     admission: Admission,
-    tls: Option<TlsInfo>,
+    tls: Option<std::sync::Arc<TlsInfo>>,
 ) where
     H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
@@ -74,7 +74,7 @@ pub(crate) async fn serve_web<H, S>(
     mut buf: BytesMut,
     peer: String,
     mut admission: Admission,
-    tls: Option<TlsInfo>,
+    tls: Option<std::sync::Arc<TlsInfo>>,
 ) where
     H: Host,
     S: AsyncRead + AsyncWrite + Unpin + 'static,
