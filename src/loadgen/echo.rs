@@ -223,6 +223,8 @@ async fn caller(l: Rc<Local>, index: usize, ws: Ws) {
                 }
                 while w.try_acquire(1).unwrap_or(false) {
                     let Some(m) = message(l.shared.now_ns()) else {
+                        // What this turn fed was counted as sent: it goes out.
+                        let _ = sink.flush().await;
                         return;
                     };
                     if sink.feed(m).await.is_err() {
